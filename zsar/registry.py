@@ -1,0 +1,90 @@
+"""Named registries for pluggable components (datasets, backbones, text encoders, heads, losses).
+
+Each pluggable kind has one ``Registry``, filled by a decorator where the component is
+defined::
+
+    BACKBONES = Registry("backbone")
+
+    @BACKBONES.register("tiny-random", help="seeded random CNN for tests")
+    def create_tiny_random(config): ...
+
+A duplicate name is refused at import time; an unknown name raises ``UnknownNameError``
+listing the valid ones; ``names()`` feeds CLI choices.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Generic, Iterator, TypeVar
+
+from zsar.errors import UnknownNameError
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Entry(Generic[T]):
+    """One registered component: its name, the registered object and a one-line help."""
+
+    name: str
+    obj: T
+    help: str
+
+
+class Registry(Generic[T]):
+    """A name -> component map for one kind of component (e.g. ``"backbone"``)."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._entries: dict[str, Entry[T]] = {}
+
+    def register(self, name: str, *, help: str = "") -> Callable[[T], T]:
+        """Decorator that registers ``obj`` under ``name``; a second use of a name is an error."""
+        if not name or name != name.strip():
+            raise ValueError(f"invalid {self.kind} name {name!r}")
+
+        def decorator(obj: T) -> T:
+            self.add(name, obj, help=help)
+            return obj
+
+        return decorator
+
+    def add(self, name: str, obj: T, *, help: str = "") -> None:
+        """Register ``obj`` under ``name`` without a decorator."""
+        if name in self._entries:
+            previous = self._entries[name].obj
+            raise ValueError(
+                f"duplicate {self.kind} name {name!r}: already registered by "
+                f"{getattr(previous, '__module__', '?')}.{getattr(previous, '__qualname__', previous)}"
+            )
+        self._entries[name] = Entry(name=name, obj=obj, help=help)
+
+    def get(self, name: str) -> T:
+        """The component registered as ``name``; an unknown name lists the valid ones."""
+        return self.entry(name).obj
+
+    def entry(self, name: str) -> Entry[T]:
+        try:
+            return self._entries[name]
+        except KeyError:
+            valid = ", ".join(self.names()) or "(none registered)"
+            raise UnknownNameError(f"unknown {self.kind} {name!r}; valid {self.kind}s: {valid}") from None
+
+    def names(self) -> list[str]:
+        """Registered names, sorted."""
+        return sorted(self._entries)
+
+    def entries(self) -> list[Entry[T]]:
+        return [self._entries[n] for n in self.names()]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __repr__(self) -> str:
+        return f"Registry({self.kind!r}, {self.names()})"
