@@ -1,0 +1,137 @@
+"""Where things live in a feature cache, how a cache is keyed, and its ``config.json``.
+
+A cache is one folder per cache key::
+
+    <root>/features/<dataset>/<backbone>-<sampling>-<key>/
+        config.json                          the extraction config, versions, class list
+        shards/shard-<rank>-<seq>.h5         committed feature shards (HDF5)
+        manifest-<rank>.parquet              one row per video of that rank (compacted)
+        manifest/part-<rank>-<seq>.parquet   rows of shards committed since the last compaction
+        text/<encoder>-<prompts>-<key>.h5    label-text embeddings
+        locks/rank-<rank>.lock               held by the one writer of a rank
+
+``key`` is a short hash of everything that changes the numbers (see ``cache_key``).
+Nothing in the format is pickled: arrays are HDF5, tables Parquet, config JSON.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from zsar.errors import ZsarError
+
+FORMAT_VERSION = 1
+CONFIG_NAME = "config.json"
+KEY_LENGTH = 12
+
+
+def cache_key(fields: dict[str, Any]) -> str:
+    """A short stable hash of ``fields`` (JSON-serialisable; key order does not matter)."""
+    blob = json.dumps({"format_version": FORMAT_VERSION, **fields}, sort_keys=True,
+                      separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:KEY_LENGTH]
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file and a rename, so readers never see half."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+@dataclass(frozen=True)
+class CacheLayout:
+    """Paths inside one cache folder."""
+
+    root: Path
+
+    @classmethod
+    def for_key(cls, cache_root: Path, dataset: str, backbone: str, sampling: str, key: str) -> "CacheLayout":
+        return cls(Path(cache_root) / "features" / dataset / f"{backbone}-{sampling}-{key}")
+
+    @property
+    def config_path(self) -> Path:
+        return self.root / CONFIG_NAME
+
+    @property
+    def shards_dir(self) -> Path:
+        return self.root / "shards"
+
+    @property
+    def parts_dir(self) -> Path:
+        return self.root / "manifest"
+
+    @property
+    def text_dir(self) -> Path:
+        return self.root / "text"
+
+    @property
+    def locks_dir(self) -> Path:
+        return self.root / "locks"
+
+    def shard_name(self, rank: int, seq: int) -> str:
+        return f"shard-{rank:03d}-{seq:06d}.h5"
+
+    def shard_path(self, name: str) -> Path:
+        return self.shards_dir / name
+
+    def manifest_path(self, rank: int) -> Path:
+        return self.root / f"manifest-{rank:03d}.parquet"
+
+    def part_path(self, rank: int, seq: int) -> Path:
+        return self.parts_dir / f"part-{rank:03d}-{seq:06d}.parquet"
+
+    def lock_path(self, rank: int) -> Path:
+        return self.locks_dir / f"rank-{rank:03d}.lock"
+
+    def text_path(self, name: str) -> Path:
+        return self.text_dir / f"{name}.h5"
+
+    def make_dirs(self) -> None:
+        for d in (self.root, self.shards_dir, self.parts_dir, self.text_dir, self.locks_dir):
+            d.mkdir(parents=True, exist_ok=True)
+
+    def exists(self) -> bool:
+        return self.config_path.is_file()
+
+
+def write_cache_config(layout: CacheLayout, config: dict[str, Any]) -> None:
+    """Write ``config.json`` (the full extraction config, versions, key, class list)."""
+    layout.root.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(layout.config_path, json.dumps(config, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def read_cache_config(layout: CacheLayout) -> dict[str, Any]:
+    """The cache's ``config.json``; a folder without one is not a cache."""
+    if not layout.config_path.is_file():
+        raise ZsarError(f"{layout.root} is not a zsar feature cache (no {CONFIG_NAME}); "
+                        "pass the folder that `zsar extract` printed, or list caches with `zsar cache ls`")
+    return json.loads(layout.config_path.read_text())
+
+
+def open_layout(path: Path | str) -> CacheLayout:
+    """The layout of an existing cache folder, with a clear error if ``path`` is not one."""
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise ZsarError(f"feature cache {path} does not exist; pass the folder that `zsar extract` printed")
+    layout = CacheLayout(path)
+    read_cache_config(layout)
+    return layout
+
+
+def config_differences(old: dict[str, Any], new: dict[str, Any], ignore: tuple[str, ...] = ()) -> list[str]:
+    """Human-readable ``"name: old -> new"`` for each setting that differs between two configs."""
+    diffs = []
+    for name in sorted(set(old) | set(new)):
+        if name in ignore or old.get(name) == new.get(name):
+            continue
+        diffs.append(f"{name}: {old.get(name)!r} -> {new.get(name)!r}")
+    return diffs
