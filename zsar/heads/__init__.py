@@ -1,0 +1,1 @@
+"""Heads trained on cached features, zero-shot inference and evaluation protocols."""
