@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -25,11 +26,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from zsar.cache.layout import atomic_write_text
+from zsar.cache.layout import atomic_write_text, config_differences
 from zsar.errors import ZsarError
 
 _STR = h5py.string_dtype()
 TOP_K = 5
+CHECKPOINT_NAME = "checkpoint.pt"
 
 
 @dataclass
@@ -113,6 +115,75 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, np.ndarray):
         return value.tolist()
     return str(value)
+
+
+def prepare_run_dir(run: Path, config: dict[str, Any]) -> list[int]:
+    """Create ``run`` with ``config.json``; returns the splits already finished there.
+
+    An existing non-empty ``run`` is accepted only if it holds a run with the same
+    config (then its finished splits are kept and the rest is redone); anything else is
+    refused, so nothing is overwritten.
+    """
+    run = Path(run)
+    config = json.loads(json.dumps(config, default=_json_default))
+    if run.exists() and any(run.iterdir()):
+        if not (run / "config.json").is_file():
+            raise ZsarError(f"--out {run} exists and is not a zsar run; choose another --out or empty it")
+        old = json.loads((run / "config.json").read_text())
+        diffs = config_differences(_flatten(old), _flatten(config), ignore=("config_hash",))
+        if diffs:
+            shown = "; ".join(diffs[:3]) + (f" and {len(diffs) - 3} more" if len(diffs) > 3 else "")
+            raise ZsarError(f"--out {run} holds a run with other settings ({shown}); choose another --out "
+                            "(or delete that run to redo it)")
+        return [i for i in RunReader(run).split_ids() if (split_dir(run, i) / CHECKPOINT_NAME).is_file()]
+    run.mkdir(parents=True, exist_ok=True)
+    write_json(run / "config.json", config)
+    return []
+
+
+def _flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"train": {"lr": 1}}`` -> ``{"train.lr": 1}``, so differences name the setting."""
+    flat: dict[str, Any] = {}
+    for key, value in config.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def write_checkpoint(run: Path, split: int, state_dict: dict[str, Any], meta: dict[str, Any]) -> Path:
+    """Save ``RUN/split-<i>/checkpoint.pt``: a plain state dict and a dict of primitives (``weights_only`` loads it)."""
+    import torch
+
+    folder = split_dir(run, split)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / CHECKPOINT_NAME
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    torch.save({"state_dict": {k: v.detach().cpu() for k, v in state_dict.items()}, "meta": meta}, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def link_checkpoint(run: Path, from_split: int, to_split: int) -> Path:
+    """Give split ``to_split`` the checkpoint of ``from_split`` (splits sharing one model): a hard link, or a copy."""
+    source = split_dir(run, from_split) / CHECKPOINT_NAME
+    folder = split_dir(run, to_split)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / CHECKPOINT_NAME
+    path.unlink(missing_ok=True)
+    try:
+        os.link(source, path)
+    except OSError:  # a file system without hard links
+        shutil.copyfile(source, path)
+    return path
+
+
+def read_checkpoint(path: Path) -> dict[str, Any]:
+    """``{"state_dict", "meta"}`` of a checkpoint written by ``write_checkpoint`` (safe: ``weights_only``)."""
+    import torch
+
+    return torch.load(Path(path), map_location="cpu", weights_only=True)
 
 
 def append_log(run: Path, record: dict[str, Any]) -> None:
