@@ -1,0 +1,73 @@
+"""AURL's head (Pu et al., CVPR 2022), on cached features.
+
+As in the released code (``ShipuLoveMili/CVPR2022-AURL``): the pooled video feature
+(dropout 0.05) and the class text embedding each go through a projection MLP
+(Linear-BN-ReLU, Linear-BN-ReLU, Linear-BN); training adds three cross-entropy terms on
+cosine logits x 10, each with weight 1: video vs the text features of all training
+classes (alignment and uniformity), video vs learnable visual centres, and the class
+generator (``zsar.heads.generator``). AURL's widths are 2048 on a from-scratch
+R(2+1)D and its text branch has a Linear(300 -> 512) before the MLP; on frozen cached
+features the MLP takes the text dim directly and the default widths are 512 (options).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from zsar.heads.base import HEADS, ClassText, Head, HeadDims, l2_normalise
+from zsar.heads.generator import NO_GENERATOR, ClassGenerator, VisualCentres
+from zsar.heads.linear import E2E_DROPOUT
+from zsar.heads.losses import COSINE_LOGIT_SCALE, ScaledCosineCELoss
+
+
+@dataclass(frozen=True)
+class AURLConfig:
+    """Widths of the projection MLPs, the cosine-logit scale, and the class generator's mode."""
+
+    hidden: int = 512
+    embed_dim: int = 512
+    scale: float = COSINE_LOGIT_SCALE
+    dropout: float = E2E_DROPOUT
+    generator: str = "interpolate"
+
+
+class ProjectionMLP(nn.Sequential):
+    """Linear-BN-ReLU, Linear-BN-ReLU, Linear-BN (AURL's ``ProjectionMLP``)."""
+
+    def __init__(self, in_dim: int, hidden: int, out_dim: int) -> None:
+        super().__init__(
+            nn.Linear(in_dim, hidden), nn.BatchNorm1d(hidden), nn.ReLU(inplace=True),
+            nn.Linear(hidden, hidden), nn.BatchNorm1d(hidden), nn.ReLU(inplace=True),
+            nn.Linear(hidden, out_dim), nn.BatchNorm1d(out_dim))
+
+
+@HEADS.register("aurl", help="AURL: projection MLPs, 3 cross-entropy terms, visual centres, class generator")
+class AURLHead(Head):
+    Config = AURLConfig
+    has_centres = True
+
+    def __init__(self, dims: HeadDims, config: AURLConfig) -> None:
+        super().__init__(dims, config)
+        self.dropout = nn.Dropout(config.dropout)
+        self.video_mlp = ProjectionMLP(dims.video_dim, config.hidden, config.embed_dim)
+        self.text_mlp = ProjectionMLP(dims.text_dim, config.hidden, config.embed_dim)
+        self.centres = VisualCentres(dims.n_classes, config.embed_dim)
+        self.criterion = ScaledCosineCELoss(config.scale)
+        self.generator = None if config.generator == NO_GENERATOR else ClassGenerator(config.generator, config.scale)
+
+    def encode_clips(self, clips: Tensor) -> Tensor:
+        return self.video_mlp(self.dropout(clips.mean(dim=1)))
+
+    def embed_classes(self, text: ClassText) -> Tensor:
+        return l2_normalise(self.text_mlp(text.mean))[:, None]
+
+    def loss(self, video: Tensor, targets: Tensor, text: ClassText, rng: torch.Generator) -> Tensor:
+        z = self.embed_video(video)
+        class_text = self.embed_classes(text)[:, 0]
+        loss = self.criterion(z, class_text, targets) + self.criterion(z, self.centres(), targets)
+        if self.generator is not None:
+            loss = loss + self.generator(class_text, self.centres(), rng)
+        return loss

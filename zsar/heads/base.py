@@ -1,0 +1,167 @@
+"""The contract every head meets, the ``HEADS`` registry, and the one torch L2 normaliser.
+
+A head is an ``nn.Module`` on tensors. It embeds videos and class label texts into one
+space where zero-shot classification is a cosine nearest neighbour:
+
+- ``embed_video(video)``: cached features ``(B, clips, T', D)`` -> unit vectors ``(B, E)``
+  (each clip is encoded on its own, the clip embeddings are averaged);
+- ``embed_classes(text)``: ``ClassText`` of C classes -> unit "views" ``(C, V, E)``: one
+  per prompt for heads that keep prompts apart (ActionCLIP's ensemble), else ``V = 1``;
+  ``prototypes(views)`` is their normalised mean ``(C, E)``;
+- ``scores(videos, views)``: ``(N, C)``, by default the cosine to the prototypes;
+- ``loss(video, targets, text, rng)``: the training loss of one batch, where ``targets``
+  ``(B,)`` index the C training classes of ``text``.
+
+Heads with learnable visual class centres (``has_centres``) can use AURL's class
+generator. Each head class carries its frozen ``Config`` dataclass and is created by
+``create_head(name, dims, **options)``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import asdict, dataclass, fields
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from zsar.cache.text import TextEmbeddings
+from zsar.errors import ZsarError
+from zsar.registry import Registry
+
+HEADS: Registry[type["Head"]] = Registry("head")
+# Modules whose import registers a head; imported on first use so ``import zsar.heads.rerank`` stays light.
+HEAD_MODULES = ("zsar.heads.linear", "zsar.heads.actionclip", "zsar.heads.aurl", "zsar.heads.rest")
+
+
+def l2_normalise(x: Tensor, dim: int = -1, eps: float = 1e-12) -> Tensor:
+    """``x / ||x||`` along ``dim`` (zero vectors stay zero): the torch twin of ``zsar.vectors.l2_normalise``."""
+    return F.normalize(x, p=2.0, dim=dim, eps=eps)
+
+
+@dataclass(frozen=True)
+class HeadDims:
+    """Sizes a head is built for: feature dim ``D``, text dim ``Dt``, frames ``T'``, training classes."""
+
+    video_dim: int
+    text_dim: int
+    frames: int
+    n_classes: int
+
+
+@dataclass
+class ClassText:
+    """Label text of C classes as tensors.
+
+    ``prompts`` ``(C, P, Dt)``: one unit vector per prompt template; ``words`` ``(C, L, Dt)``
+    and ``word_mask`` ``(C, L)`` (True for a real word) for word-vector encoders, else None.
+    """
+
+    prompts: Tensor
+    words: Tensor | None = None
+    word_mask: Tensor | None = None
+
+    @classmethod
+    def from_embeddings(cls, text: TextEmbeddings, device: torch.device | str = "cpu") -> "ClassText":
+        as_tensor = lambda a, dtype: torch.as_tensor(np.asarray(a), dtype=dtype, device=device)  # noqa: E731
+        words = None if text.words is None else as_tensor(text.words, torch.float32)
+        mask = None if text.word_mask is None else as_tensor(text.word_mask, torch.bool)
+        return cls(as_tensor(text.embeddings, torch.float32), words, mask)
+
+    def __len__(self) -> int:
+        return int(self.prompts.shape[0])
+
+    @property
+    def mean(self) -> Tensor:
+        """``(C, Dt)``: the normalised mean over prompts."""
+        return l2_normalise(self.prompts.mean(dim=1))
+
+    def tokens(self) -> tuple[Tensor, Tensor]:
+        """Text tokens ``(C, L, Dt)`` and their mask ``(C, L)``: the words if there are any, else the prompts."""
+        if self.words is not None and self.word_mask is not None:
+            return self.words, self.word_mask
+        return self.prompts, torch.ones(self.prompts.shape[:2], dtype=torch.bool, device=self.prompts.device)
+
+
+class Head(nn.Module):
+    """Base class of the registered heads; see the module docstring for the contract."""
+
+    Config: ClassVar[type]
+    has_centres: ClassVar[bool] = False
+    default_transfer: ClassVar[str] = "none"
+
+    def __init__(self, dims: HeadDims, config: Any) -> None:
+        super().__init__()
+        self.dims = dims
+        self.config = config
+
+    def encode_clips(self, clips: Tensor) -> Tensor:
+        """``(B, T', D)`` frame features of B clips -> ``(B, E)`` embeddings (not normalised)."""
+        raise NotImplementedError
+
+    def embed_classes(self, text: ClassText) -> Tensor:
+        """``(C, V, E)`` unit class views."""
+        raise NotImplementedError
+
+    def loss(self, video: Tensor, targets: Tensor, text: ClassText, rng: torch.Generator) -> Tensor:
+        """Scalar training loss of a batch ``video`` ``(B, clips, T', D)`` with ``targets`` ``(B,)``."""
+        raise NotImplementedError
+
+    def embed_video(self, video: Tensor) -> Tensor:
+        """``(B, clips, T', D)`` -> ``(B, E)`` unit vectors (clip embeddings averaged)."""
+        b, k = video.shape[:2]
+        z = self.encode_clips(video.flatten(0, 1))
+        return l2_normalise(z.view(b, k, -1).mean(dim=1))
+
+    @staticmethod
+    def prototypes(views: Tensor) -> Tensor:
+        """``(C, V, E)`` views -> ``(C, E)`` unit prototypes."""
+        return l2_normalise(views.mean(dim=1))
+
+    def scores(self, videos: Tensor, views: Tensor) -> Tensor:
+        """``(N, E)`` unit video embeddings x ``(C, V, E)`` class views -> ``(N, C)`` cosine scores."""
+        return videos @ self.prototypes(views).T
+
+    def describe(self) -> dict[str, Any]:
+        """Primitives that rebuild this head: its dims and config (stored in checkpoints)."""
+        return {"dims": asdict(self.dims), "config": asdict(self.config)}
+
+
+def _import_heads() -> None:
+    for module in HEAD_MODULES:
+        importlib.import_module(module)
+
+
+def list_heads() -> list[str]:
+    """Names of the registered heads."""
+    _import_heads()
+    return HEADS.names()
+
+
+def head_class(name: str) -> type[Head]:
+    """The head class registered as ``name`` (an unknown name lists the valid ones)."""
+    _import_heads()
+    return HEADS.get(name)
+
+
+def head_option_names(name: str) -> list[str]:
+    """The config fields of head ``name`` (its options)."""
+    return [f.name for f in fields(head_class(name).Config)]
+
+
+def head_config(name: str, **options: Any) -> Any:
+    """The ``Config`` of head ``name`` with ``options`` set (others keep their defaults)."""
+    unknown = sorted(set(options) - set(head_option_names(name)))
+    if unknown:
+        raise ZsarError(f"head {name!r} has no option {unknown[0]!r}; its options: "
+                        f"{', '.join(head_option_names(name))}")
+    return head_class(name).Config(**options)
+
+
+def create_head(name: str, dims: HeadDims, **options: Any) -> Head:
+    """Build head ``name`` for ``dims``; ``options`` set fields of its ``Config`` (others keep defaults)."""
+    return head_class(name)(dims, head_config(name, **options))
+

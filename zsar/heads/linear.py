@@ -1,0 +1,52 @@
+"""E2E's linear head: mean-pooled visual feature -> linear map into the label-text space.
+
+Brattoli et al. (CVPR 2020) pool the backbone's features, apply dropout 0.05 and a
+Linear(512 -> 300) into word2vec space, L2-normalise, and regress the class vector
+(``MSELoss`` on unit vectors in the released code; a cosine loss is the same objective up
+to a factor). Classes are the (normalised) text embeddings themselves: the head has no
+text-side parameters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from torch import Tensor, nn
+import torch
+
+from zsar.errors import ZsarError
+from zsar.heads.base import HEADS, ClassText, Head, HeadDims
+from zsar.heads.losses import LOSSES
+
+E2E_DROPOUT = 0.05
+LINEAR_LOSSES = ("cosine", "mse")
+
+
+@dataclass(frozen=True)
+class LinearConfig:
+    """``loss``: ``cosine`` or ``mse``; ``dropout`` before the map (E2E: 0.05)."""
+
+    loss: str = "cosine"
+    dropout: float = E2E_DROPOUT
+
+
+@HEADS.register("linear", help="E2E: mean-pooled feature -> linear map into the text space, cosine loss")
+class LinearHead(Head):
+    Config = LinearConfig
+
+    def __init__(self, dims: HeadDims, config: LinearConfig) -> None:
+        super().__init__(dims, config)
+        if config.loss not in LINEAR_LOSSES:
+            raise ZsarError(f"linear head loss {config.loss!r} is not one of {', '.join(LINEAR_LOSSES)}")
+        self.dropout = nn.Dropout(config.dropout)
+        self.proj = nn.Linear(dims.video_dim, dims.text_dim)
+        self.criterion = LOSSES.get(config.loss)()
+
+    def encode_clips(self, clips: Tensor) -> Tensor:
+        return self.proj(self.dropout(clips.mean(dim=1)))
+
+    def embed_classes(self, text: ClassText) -> Tensor:
+        return text.mean[:, None]
+
+    def loss(self, video: Tensor, targets: Tensor, text: ClassText, rng: torch.Generator) -> Tensor:
+        return self.criterion(self.embed_video(video), text.mean[targets])
