@@ -1,0 +1,88 @@
+"""Zero-shot inference and accuracy: embed videos, build class prototypes, score, re-rank, measure.
+
+Scores are what the head says (cosine to the prototypes, or ActionCLIP's prompt-ensemble
+probabilities); with semantic transfer the test classes' prototypes are replaced by
+composed visual prototypes (seen classes, in GZSL, by their own visual prototype).
+Re-ranking (``zsar.heads.rerank``) is applied last. Accuracy is the fraction of test
+videos (micro-average, as E2E's ``accuracy_score``), in percent; when seen classes are
+among the candidates (GZSL) the accuracy on seen and on unseen test videos and their
+harmonic mean are added.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from zsar.cache.batches import FeatureBatches
+from zsar.cache.runs import SplitResult
+from zsar.heads.base import ClassText, Head
+from zsar.heads.protocols import SplitPlan
+from zsar.heads.rerank import rerank
+from zsar.heads.transfer import TransferConfig, class_means, semantic_transfer
+
+INFERENCE_BATCH = 512
+SUMMARY_KEYS = ("top1", "top5", "seen_top1", "unseen_top1", "harmonic")
+
+
+@torch.no_grad()
+def embed_rows(head: Head, features: np.ndarray, rows: np.ndarray, device: torch.device) -> np.ndarray:
+    """``(len(rows), E)`` unit embeddings of ``features[rows]`` (all clips), in eval mode."""
+    head.eval()
+    batches = FeatureBatches(features, rows)
+    out = [head.embed_video(video).float().cpu() for video in batches.in_order(INFERENCE_BATCH, device)]
+    return torch.cat(out).numpy() if out else np.zeros((0, 0), np.float32)
+
+
+@torch.no_grad()
+def score_split(head: Head, plan: SplitPlan, test_embeddings: np.ndarray, train_embeddings: np.ndarray,
+                train_targets: np.ndarray, transfer: TransferConfig, rerank_method: str,
+                device: torch.device) -> tuple[np.ndarray, np.ndarray]:
+    """``(prototypes (Ct, E), scores (N, Ct))`` of the plan's test classes.
+
+    ``train_embeddings`` / ``train_targets`` (indices of ``plan.train_classes``) give the
+    seen visual prototypes for semantic transfer (ignored without it).
+    """
+    head.eval()
+    views = head.embed_classes(ClassText.from_embeddings(plan.test_text, device))
+    if transfer.mode == "semantic":
+        seen = class_means(train_embeddings, train_targets, len(plan.train_classes))
+        composed = semantic_transfer(seen, plan.train_text.mean, plan.test_text.mean,
+                                     head.prototypes(views).cpu().numpy(), transfer)
+        position = {int(c): i for i, c in enumerate(plan.train_classes)}
+        for j, c in enumerate(plan.test_classes):
+            if plan.seen[c]:
+                composed[j] = seen[position[int(c)]]
+        views = torch.as_tensor(composed, device=device)[:, None]
+    videos = torch.as_tensor(test_embeddings, device=device)
+    scores = head.scores(videos, views).float().cpu().numpy()
+    return head.prototypes(views).float().cpu().numpy(), rerank(scores, rerank_method)
+
+
+def harmonic_mean(a: float, b: float) -> float:
+    """``2ab / (a + b)``; 0 when both are 0."""
+    return 0.0 if a + b == 0 else 2 * a * b / (a + b)
+
+
+def split_metrics(result: SplitResult) -> dict[str, float | int]:
+    """Top-1/top-5 (percent) of one split; with seen candidates also seen, unseen and harmonic top-1."""
+    top = result.predictions(5)
+    correct1 = top[:, 0] == result.test_labels
+    correct5 = (top == result.test_labels[:, None]).any(axis=1)
+    metrics: dict[str, float | int] = {
+        "split": result.split, "top1": 100 * float(correct1.mean()), "top5": 100 * float(correct5.mean()),
+        "n_test": int(len(result.test_labels)), "n_classes": int(len(result.test_classes))}
+    if result.seen[result.test_classes].any():
+        on_seen = result.seen[result.test_labels]
+        seen_top1 = 100 * float(correct1[on_seen].mean()) if on_seen.any() else 0.0
+        unseen_top1 = 100 * float(correct1[~on_seen].mean()) if (~on_seen).any() else 0.0
+        metrics.update(seen_top1=seen_top1, unseen_top1=unseen_top1, harmonic=harmonic_mean(seen_top1, unseen_top1))
+    return metrics
+
+
+def summarise(per_split: list[dict[str, float | int]]) -> tuple[dict[str, float], dict[str, float]]:
+    """Mean and (population) standard deviation over splits of every accuracy in ``SUMMARY_KEYS``."""
+    keys = [k for k in SUMMARY_KEYS if per_split and k in per_split[0]]
+    mean = {k: float(np.mean([m[k] for m in per_split])) for k in keys}
+    std = {k: float(np.std([m[k] for m in per_split])) for k in keys}
+    return mean, std

@@ -1,0 +1,255 @@
+"""``zsar train-head``: run a protocol with one head and write the run directory.
+
+``train_head(config)`` loads the caches, checks them, plans the protocol's splits and,
+for each, trains a fresh head on the training classes (or reuses the model of an earlier
+split with the same ``model_key``), embeds the test videos, scores the candidate
+classes and writes the split's results through ``zsar.cache.runs``. It returns the
+metrics that ``metrics.json`` holds.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from zsar import __version__
+from zsar.cache.batches import FeatureBatches
+from zsar.cache.features import FeatureSet, load_features, load_text
+from zsar.cache.layout import cache_key
+from zsar.cache.runs import (SplitResult, append_log, link_checkpoint, prepare_run_dir, read_split_result,
+                             split_dir, write_checkpoint, write_json, write_predictions, write_split_result)
+from zsar.cache.text import TextEmbeddings
+from zsar.errors import ZsarError
+from zsar.heads.base import ClassText, Head, HeadDims, create_head, head_class, head_config
+from zsar.heads.evaluate import embed_rows, score_split, split_metrics, summarise
+from zsar.heads.generator import NO_GENERATOR, check_generator_mode
+from zsar.heads.protocols import DEFAULT_TAU, Protocol, ProtocolData, SplitPlan, protocol_for
+from zsar.heads.rerank import RERANKERS
+from zsar.heads.train import TrainConfig, fit, resolve_device
+from zsar.heads.transfer import TransferConfig
+
+log = logging.getLogger(__name__)
+TRAIN_SAMPLE_CAP = 5000  # seen-class training embeddings kept per split for `zsar metrics`
+
+
+@dataclass(frozen=True)
+class TrainHeadConfig:
+    """Everything ``zsar train-head`` needs. ``None`` means the head's or protocol's default.
+
+    ``generator``: ``none``/``interpolate``/``extrapolate`` (heads with visual centres);
+    ``transfer.mode`` ``None``: the head's default (``semantic`` for ``rest``); ``splits``
+    ``None``: the protocol's default.
+    """
+
+    features: Path
+    out: Path
+    head: str
+    protocol: str
+    text: str | None = None
+    source_features: Path | None = None
+    splits: int | None = None
+    generator: str | None = None
+    transfer: TransferConfig = field(default_factory=TransferConfig)
+    rerank: str = "none"
+    tau: float = DEFAULT_TAU
+    train: TrainConfig = field(default_factory=TrainConfig)
+    head_options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class _Resolved:
+    """The config with every default filled in, and what the run needs at hand."""
+
+    config: TrainHeadConfig
+    protocol: Protocol
+    n_splits: int
+    head_options: dict[str, Any]
+    transfer: TransferConfig
+    device: torch.device
+
+
+def resolve(config: TrainHeadConfig) -> _Resolved:
+    """Check names and combinations and fill in the head's and protocol's defaults."""
+    cls = head_class(config.head)
+    protocol = protocol_for(config.protocol)
+    RERANKERS.get(config.rerank)
+    if protocol.needs_source and config.source_features is None:
+        raise ZsarError(f"--protocol {protocol.name} trains on a source dataset: pass --source-features CACHE "
+                        "(e.g. a Kinetics cache); for raw zero-shot scores with no head use `zsar metrics --features`")
+    if not protocol.needs_source and config.source_features is not None:
+        raise ZsarError(f"--protocol {protocol.name} trains and tests on --features; drop --source-features "
+                        "or use cross-half, cross-full or official")
+    n_splits = protocol.default_splits if config.splits is None else config.splits
+    if n_splits < 1 or (protocol.max_splits is not None and n_splits > protocol.max_splits):
+        top = protocol.max_splits or "any number"
+        raise ZsarError(f"--splits {n_splits}: {protocol.name} takes 1 to {top} splits")
+    if config.tau < 0 or config.tau > 2:
+        raise ZsarError(f"--tau {config.tau}: a cosine distance, in [0, 2]")
+    options = dict(config.head_options)
+    if config.generator is not None:
+        check_generator_mode(config.generator)
+        if not cls.has_centres and config.generator != NO_GENERATOR:
+            with_centres = [n for n in ("aurl", "rest") if head_class(n).has_centres]
+            raise ZsarError(f"--generator: head {config.head} has no visual centres to mix; use it with "
+                            f"{' or '.join(with_centres)}, or drop --generator")
+        if cls.has_centres:
+            options["generator"] = config.generator
+    transfer = config.transfer
+    if transfer.mode is None:
+        transfer = replace(transfer, mode=cls.default_transfer)
+    head_config(config.head, **options)  # unknown option names fail here, not mid-run
+    return _Resolved(config, protocol, n_splits, options, transfer, resolve_device(config.train.device))
+
+
+def load_protocol_data(config: TrainHeadConfig) -> ProtocolData:
+    """The target (and source) features and text, checked for NaN and for matching encoders and shapes."""
+    target, target_text = _load(config.features, config.text)
+    if config.source_features is None:
+        return ProtocolData(target, target_text, tau=config.tau)
+    source, source_text = _load(config.source_features, config.text)
+    _check_compatible(target, target_text, source, source_text)
+    return ProtocolData(target, target_text, source, source_text, tau=config.tau)
+
+
+def _load(path: Path, text: str | None) -> tuple[FeatureSet, TextEmbeddings]:
+    features = load_features(path)
+    features.check_finite()
+    embeddings = load_text(path, text).subset(features.class_names)
+    if not np.isfinite(embeddings.embeddings).all():
+        raise ZsarError(f"text embeddings {embeddings.file_stem} in {path} hold NaN/inf; extract them again")
+    return features, embeddings
+
+
+def _check_compatible(target: FeatureSet, target_text: TextEmbeddings, source: FeatureSet,
+                      source_text: TextEmbeddings) -> None:
+    """Source and target must share the text encoder (name, model, dim) and the feature shape and backbone."""
+    for what, a, b in (("text encoder", source_text.encoder, target_text.encoder),
+                       ("text model", source_text.model_id, target_text.model_id),
+                       ("text dim", source_text.dim, target_text.dim),
+                       ("feature dim", source.dim, target.dim),
+                       ("frames per clip", source.features.shape[2], target.features.shape[2]),
+                       ("backbone", source.config.get("backbone"), target.config.get("backbone"))):
+        if a != b:
+            raise ZsarError(f"source and target caches differ in {what} ({a!r} vs {b!r}); extract both with "
+                            "the same backbone and --text-encoder (pick the text with --text NAME)")
+
+
+def _cache_record(features: FeatureSet, text: TextEmbeddings) -> dict[str, Any]:
+    return {"path": str(features.cache_dir), "key": features.key, "text": text.file_stem,
+            "text_key": text.key, "text_encoder": text.encoder}
+
+
+def run_config(resolved: _Resolved, data: ProtocolData) -> dict[str, Any]:
+    """The ``config.json`` of the run: training config, protocol, the caches (keys and paths) it read."""
+    c = resolved.config
+    payload: dict[str, Any] = {
+        "zsar": __version__, "head": c.head, "head_config": asdict(head_config(c.head, **resolved.head_options)),
+        "protocol": c.protocol,
+        "splits": resolved.n_splits, "train": {**asdict(c.train), "device": resolved.device.type},
+        "transfer": asdict(resolved.transfer), "rerank": c.rerank,
+        "features": _cache_record(data.target, data.target_text)}
+    if data.source is not None and data.source_text is not None:
+        payload.update(source_features=_cache_record(data.source, data.source_text), tau=c.tau)
+    payload["config_hash"] = cache_key(payload)
+    return payload
+
+
+def build_head(name: str, plan: SplitPlan, options: dict[str, Any], seed: int, device: torch.device) -> Head:
+    """A freshly initialised head for ``plan`` (weights drawn from ``seed``), on ``device``."""
+    shape = plan.train_set.features.shape
+    dims = HeadDims(video_dim=shape[3], text_dim=plan.train_text.dim, frames=shape[2],
+                    n_classes=len(plan.train_classes))
+    torch.manual_seed(seed)
+    return create_head(name, dims, **options).to(device)
+
+
+@dataclass
+class TrainedHead:
+    """A trained head and its embeddings of training videos (all of them with semantic transfer, else a sample).
+
+    ``embedded`` are positions in ``plan.train_rows`` of the rows in ``embeddings``;
+    ``sample`` are positions in ``embedded`` of the (at most ``TRAIN_SAMPLE_CAP``) videos
+    kept for ``zsar metrics``; ``split`` is the split whose folder holds the checkpoint.
+    """
+
+    head: Head
+    model_key: str
+    split: int
+    embeddings: np.ndarray
+    embedded: np.ndarray
+    sample: np.ndarray
+
+
+def train_for_plan(resolved: _Resolved, plan: SplitPlan, run: Path | None) -> TrainedHead:
+    """Train a fresh head on ``plan``'s training videos and embed them (logging loss per epoch to ``run``)."""
+    c, device = resolved.config, resolved.device
+    head = build_head(c.head, plan, resolved.head_options, c.train.seed, device)
+    batches = FeatureBatches(plan.train_set.features, plan.train_rows, plan.train_targets)
+    text = ClassText.from_embeddings(plan.train_text, device)
+    on_epoch = None if run is None else (lambda record: append_log(run, {"split": plan.split, **record}))
+    fit(head, batches, text, c.train, on_epoch, desc=f"{c.head} split {plan.split}")
+    n = len(plan.train_rows)
+    rng = np.random.default_rng(c.train.seed)
+    sample = np.sort(rng.choice(n, size=min(n, TRAIN_SAMPLE_CAP), replace=False))
+    embedded = np.arange(n) if resolved.transfer.mode == "semantic" else sample
+    embeddings = embed_rows(head, plan.train_set.features, plan.train_rows[embedded], device)
+    if resolved.transfer.mode != "semantic":
+        sample = np.arange(len(embedded))
+    return TrainedHead(head, plan.model_key, plan.split, embeddings, embedded, sample)
+
+
+def evaluate_plan(resolved: _Resolved, plan: SplitPlan, trained: TrainedHead) -> SplitResult:
+    """Zero-shot scores of ``plan``'s test videos with the trained head, as a ``SplitResult``."""
+    device = resolved.device
+    test_embeddings = embed_rows(trained.head, plan.test_set.features, plan.test_rows, device)
+    train_targets = plan.train_targets[trained.embedded]
+    prototypes, scores = score_split(trained.head, plan, test_embeddings, trained.embeddings, train_targets,
+                                     resolved.transfer, resolved.config.rerank, device)
+    return SplitResult(
+        split=plan.split, class_names=plan.class_names, seen=plan.seen, test_classes=plan.test_classes,
+        prototypes=prototypes, test_embeddings=test_embeddings, test_labels=plan.test_labels,
+        test_video_ids=[plan.test_set.video_ids[i] for i in plan.test_rows], scores=scores,
+        train_embeddings=trained.embeddings[trained.sample],
+        train_labels=plan.train_classes[train_targets[trained.sample]])
+
+
+def _checkpoint_meta(resolved: _Resolved, plan: SplitPlan, trained: TrainedHead, config_hash: str) -> dict[str, Any]:
+    return {"head": resolved.config.head, **trained.head.describe(), "split": plan.split,
+            "config_hash": config_hash, "train_classes": [plan.class_names[c] for c in plan.train_classes]}
+
+
+def train_head(config: TrainHeadConfig) -> dict[str, Any]:
+    """Run ``config.protocol`` with ``config.head`` and write the run directory ``config.out``; returns the metrics."""
+    resolved = resolve(config)
+    data = load_protocol_data(config)
+    payload = run_config(resolved, data)
+    out = Path(config.out)
+    done = set(prepare_run_dir(out, payload))
+    if done:
+        log.info("%s holds this run already; keeping its finished splits %s", out, sorted(done))
+    results: list[SplitResult] = []
+    trained: TrainedHead | None = None
+    for plan in resolved.protocol.plan(data, resolved.n_splits):
+        if plan.split in done:
+            results.append(read_split_result(split_dir(out, plan.split) / "embeddings.h5"))
+            continue
+        if trained is None or trained.model_key != plan.model_key:
+            trained = train_for_plan(resolved, plan, out)
+            write_checkpoint(out, plan.split, trained.head.state_dict(),
+                             _checkpoint_meta(resolved, plan, trained, payload["config_hash"]))
+        else:
+            link_checkpoint(out, trained.split, plan.split)
+        results.append(evaluate_plan(resolved, plan, trained))
+        write_split_result(out, results[-1])
+        log.info("split %d: top-1 %.2f%%", plan.split, split_metrics(results[-1])["top1"])
+    per_split = [split_metrics(r) for r in results]
+    mean, std = summarise(per_split)
+    metrics = {"protocol": config.protocol, "head": config.head, "splits": per_split, "mean": mean, "std": std}
+    write_predictions(out, results)
+    write_json(out / "metrics.json", metrics)
+    return metrics

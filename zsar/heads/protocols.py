@@ -1,0 +1,240 @@
+"""Zero-shot evaluation protocols (registry ``PROTOCOLS``): which videos train, which test, on which classes.
+
+- ``within-half``: one dataset; split i puts half of its classes, drawn exactly as E2E
+  draws them with seed i (``e2e_half_classes``), in the unseen (test) set and trains on
+  every video of the other half.
+- ``gzsl``: the same halves, but a seeded 20% of every seen class's videos is held out
+  and the test set is those plus every unseen video, classified among *all* classes
+  (seen, unseen and harmonic-mean accuracy are reported).
+- ``cross-half`` / ``cross-full`` (E2E): train on a source cache (e.g. Kinetics) whose
+  classes pass the overlap filter (``overlap_filter``), test on half of the target's
+  classes drawn with seed i (i = 0..N-1), or on all of them (one split). All splits
+  share one trained model.
+- ``official``: train on a source cache (as the CLIP-era papers train on Kinetics-400;
+  ``--tau 0`` turns the overlap filter off, as they do), test on the target's official
+  split i (i = 1..3, the ``split<i>`` column's ``test`` videos), all classes unseen.
+  Without ``--source-features`` it is an error: training on the target's own ``train``
+  videos would make every test class seen. (Raw zero-shot scoring of the features with no
+  head is what ``zsar metrics --features`` does.)
+
+Class order is the dataset's (alphabetical) order, as E2E requires. In cross protocols
+the source classes come first in ``SplitPlan.class_names``, as ``<source dataset>/<name>``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+import numpy as np
+
+from zsar.cache.features import FeatureSet
+from zsar.cache.text import TextEmbeddings
+from zsar.errors import ZsarError
+from zsar.registry import Registry
+
+log = logging.getLogger(__name__)
+DEFAULT_TAU = 0.05
+GZSL_HOLDOUT = 0.2
+SHARED_MODEL = "source"
+
+
+def e2e_half_classes(n_classes: int, seed: int) -> np.ndarray:
+    """E2E's half split: ``np.random.seed(seed); np.random.permutation(n_classes)[:n_classes // 2]``.
+
+    Uses the legacy Mersenne-Twister RNG (``RandomState``), which draws the same numbers
+    as the legacy global calls without touching numpy's global state. Indices are in the
+    order drawn.
+    """
+    return np.random.RandomState(seed).permutation(n_classes)[: n_classes // 2]
+
+
+def overlap_filter(source_text: np.ndarray, target_text: np.ndarray, tau: float) -> np.ndarray:
+    """E2E's rule: keep source class c iff ``min_t (1 - cos(c, t)) >= tau``; a ``(S,)`` boolean mask.
+
+    ``source_text`` ``(S, Dt)`` and ``target_text`` ``(T, Dt)`` are label embeddings
+    (normalised here). ``tau = 0`` keeps every class.
+    """
+    s = source_text / np.linalg.norm(source_text, axis=1, keepdims=True)
+    t = target_text / np.linalg.norm(target_text, axis=1, keepdims=True)
+    distance = np.clip(1 - s.astype(np.float64) @ t.astype(np.float64).T, 0, None)
+    return distance.min(axis=1) >= tau
+
+
+@dataclass
+class ProtocolData:
+    """The caches a protocol draws from: the target (tested) and, for cross protocols, the source."""
+
+    target: FeatureSet
+    target_text: TextEmbeddings
+    source: FeatureSet | None = None
+    source_text: TextEmbeddings | None = None
+    tau: float = DEFAULT_TAU
+
+
+@dataclass
+class SplitPlan:
+    """One split: rows to train on and to test, and the classes involved.
+
+    ``class_names`` are every class of the split; ``seen`` ``(C,)`` marks the training
+    classes. Training rows index ``train_set`` (source or target), ``train_targets``
+    ``(M,)`` index ``train_classes`` ``(S,)`` (which index ``class_names``); test rows
+    index ``test_set`` (the target), ``test_labels`` ``(N,)`` and ``test_classes`` ``(Ct,)`` (the
+    candidates) index ``class_names``. ``train_text`` / ``test_text`` hold the label text
+    of ``train_classes`` / ``test_classes`` in that order. Splits with the same
+    ``model_key`` can share one trained head.
+    """
+
+    split: int
+    class_names: list[str]
+    seen: np.ndarray
+    train_set: FeatureSet
+    train_rows: np.ndarray
+    train_targets: np.ndarray
+    train_classes: np.ndarray
+    train_text: TextEmbeddings
+    test_set: FeatureSet
+    test_rows: np.ndarray
+    test_labels: np.ndarray
+    test_classes: np.ndarray
+    test_text: TextEmbeddings
+    model_key: str
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """A registered protocol: how many splits by default / at most, whether it trains on a source cache."""
+
+    name: str
+    plan: Callable[[ProtocolData, int], Iterator[SplitPlan]]
+    default_splits: int
+    max_splits: int | None
+    needs_source: bool
+
+
+PROTOCOLS: Registry[Protocol] = Registry("protocol")
+
+
+def _register(name: str, default_splits: int, max_splits: int | None, needs_source: bool, help: str):
+    def decorator(plan: Callable[[ProtocolData, int], Iterator[SplitPlan]]):
+        PROTOCOLS.add(name, Protocol(name, plan, default_splits, max_splits, needs_source), help=help)
+        return plan
+
+    return decorator
+
+
+def _within_plan(data: ProtocolData, split: int, train_rows: np.ndarray, test_rows: np.ndarray,
+                 seen: np.ndarray, test_classes: np.ndarray) -> SplitPlan:
+    """A plan inside one dataset: class indices are the target's own."""
+    target, names = data.target, data.target.class_names
+    train_classes = np.flatnonzero(seen)
+    position = np.full(len(names), -1)
+    position[train_classes] = np.arange(len(train_classes))
+    return SplitPlan(split, names, seen, target, train_rows, position[target.labels[train_rows]], train_classes,
+                     data.target_text.subset([names[c] for c in train_classes]), target, test_rows,
+                     target.labels[test_rows], test_classes,
+                     data.target_text.subset([names[c] for c in test_classes]), model_key=f"split-{split}")
+
+
+def _halves(n_classes: int, split: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(seen mask, sorted unseen classes)`` of split ``split``."""
+    unseen = np.sort(e2e_half_classes(n_classes, split))
+    seen = np.ones(n_classes, dtype=bool)
+    seen[unseen] = False
+    return seen, unseen
+
+
+@_register("within-half", 10, None, False, "half of one dataset's classes unseen, E2E's draw with seed i")
+def within_half(data: ProtocolData, n_splits: int) -> Iterator[SplitPlan]:
+    labels = data.target.labels
+    for split in range(n_splits):
+        seen, unseen = _halves(len(data.target.class_names), split)
+        yield _within_plan(data, split, np.flatnonzero(seen[labels]), np.flatnonzero(~seen[labels]), seen, unseen)
+
+
+@_register("gzsl", 10, None, False, "within-half halves; test on held-out seen videos and all unseen ones")
+def gzsl(data: ProtocolData, n_splits: int) -> Iterator[SplitPlan]:
+    labels = data.target.labels
+    n_classes = len(data.target.class_names)
+    for split in range(n_splits):
+        seen, _ = _halves(n_classes, split)
+        rng = np.random.RandomState(split)
+        held_out = np.zeros(len(labels), dtype=bool)
+        for c in np.flatnonzero(seen):
+            members = rng.permutation(np.flatnonzero(labels == c))
+            held_out[members[: int(round(GZSL_HOLDOUT * len(members)))]] = True
+        train = np.flatnonzero(seen[labels] & ~held_out)
+        test = np.flatnonzero(~seen[labels] | held_out)
+        yield _within_plan(data, split, train, test, seen, np.arange(n_classes))
+
+
+@dataclass
+class _SourceSide:
+    """The training side of a cross protocol: the source classes that pass the overlap filter."""
+
+    names: list[str]
+    rows: np.ndarray
+    targets: np.ndarray
+    text: TextEmbeddings
+
+
+def _source_side(data: ProtocolData) -> _SourceSide:
+    source, text = data.source, data.source_text
+    assert source is not None and text is not None, "cross protocols need a source cache"
+    keep = overlap_filter(text.mean, data.target_text.mean, data.tau)
+    if not keep.any():
+        raise ZsarError(f"the overlap filter (--tau {data.tau}) drops every source class; lower --tau")
+    kept = np.flatnonzero(keep)
+    log.info("overlap filter (tau %.3g): training on %d of %d source classes", data.tau, len(kept), len(keep))
+    position = np.full(len(keep), -1)
+    position[kept] = np.arange(len(kept))
+    rows = np.flatnonzero(keep[source.labels])
+    prefix = source.config.get("dataset", "source")
+    return _SourceSide([f"{prefix}/{source.class_names[c]}" for c in kept], rows,
+                       position[source.labels[rows]], text.subset([source.class_names[c] for c in kept]))
+
+
+def _cross_plan(data: ProtocolData, side: _SourceSide, split: int, test_rows: np.ndarray,
+                test_classes: np.ndarray) -> SplitPlan:
+    """A plan that trains on the source side and tests ``test_rows`` of the target among ``test_classes``."""
+    target, n_seen = data.target, len(side.names)
+    seen = np.r_[np.ones(n_seen, dtype=bool), np.zeros(len(target.class_names), dtype=bool)]
+    assert data.source is not None
+    return SplitPlan(split, side.names + list(target.class_names), seen, data.source, side.rows, side.targets,
+                     np.arange(n_seen), side.text, target, test_rows, n_seen + target.labels[test_rows],
+                     n_seen + test_classes, data.target_text.subset([target.class_names[c] for c in test_classes]),
+                     model_key=SHARED_MODEL)
+
+
+@_register("cross-half", 10, None, True, "train on --source-features, test on half the target classes (E2E)")
+def cross_half(data: ProtocolData, n_splits: int) -> Iterator[SplitPlan]:
+    side = _source_side(data)
+    labels = data.target.labels
+    for split in range(n_splits):
+        seen, unseen = _halves(len(data.target.class_names), split)
+        yield _cross_plan(data, side, split, np.flatnonzero(~seen[labels]), unseen)
+
+
+@_register("cross-full", 1, 1, True, "train on --source-features, test on all target classes (E2E)")
+def cross_full(data: ProtocolData, n_splits: int) -> Iterator[SplitPlan]:
+    side = _source_side(data)
+    yield _cross_plan(data, side, 0, np.arange(len(data.target)), np.arange(len(data.target.class_names)))
+
+
+@_register("official", 3, 3, True, "train on --source-features, test on the target's official split 1..3")
+def official(data: ProtocolData, n_splits: int) -> Iterator[SplitPlan]:
+    target = data.target
+    have = [s for s in range(1, 4) if (target.splits.get(f"split{s}", np.array([])) == "test").any()]
+    if len(have) < n_splits:
+        raise ZsarError(f"--splits {n_splits}: the target cache {target.cache_dir} has official test "
+                        f"videos for {len(have)} split(s) ({have}); pass --splits {len(have) or 1} or fewer")
+    side = _source_side(data)
+    for split in have[:n_splits]:
+        test_rows = np.flatnonzero(target.splits[f"split{split}"] == "test")
+        yield _cross_plan(data, side, split, test_rows, np.arange(len(target.class_names)))
+
+
+def protocol_for(name: str) -> Protocol:
+    """The protocol registered as ``name`` (an unknown name lists the valid ones)."""
+    return PROTOCOLS.get(name)
