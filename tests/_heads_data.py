@@ -1,0 +1,37 @@
+"""Shared test data for the head tests: structured feature sets in memory, and fast training settings."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from zsar.cache.features import FeatureSet
+from zsar.cache.text import TextEmbeddings
+from zsar.heads.protocols import ProtocolData
+from zsar.heads.structured import StructuredConfig, make_structured_features
+from zsar.heads.train import TrainConfig
+
+FAST = TrainConfig(epochs=8, batch_size=32, lr=1e-2)
+
+
+@pytest.fixture(autouse=True)
+def single_thread():
+    """Tiny models run fastest on one thread, and a shared CI machine makes two threads spin (10x slower)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def structured_set(config: StructuredConfig = StructuredConfig(classes=40, videos=800)) -> tuple[FeatureSet, TextEmbeddings]:
+    """A ``FeatureSet`` with known structure (no files) and its text embeddings."""
+    data = make_structured_features(config)
+    ids = [f"v{i:05d}" for i in range(len(data.labels))]
+    splits = {k: np.asarray(v, dtype=object) for k, v in data.splits.items()}
+    return FeatureSet(data.features, data.labels, ids, data.class_names, splits, {"key": "test", "dataset": "s"}), data.text
+
+
+def protocol_data(config: StructuredConfig = StructuredConfig(classes=40, videos=800)) -> ProtocolData:
+    features, text = structured_set(config)
+    return ProtocolData(features, text)

@@ -1,0 +1,139 @@
+"""Protocols: E2E's half splits, the overlap filter, the plans' invariants, GZSL's harmonic mean."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from _heads_data import protocol_data, single_thread, structured_set  # noqa: F401 (autouse fixture)
+from zsar.cache.runs import SplitResult
+from zsar.errors import ZsarError
+from zsar.heads.evaluate import harmonic_mean, split_metrics, summarise
+from zsar.heads.experiment import TrainHeadConfig, resolve
+from zsar.heads.protocols import (PROTOCOLS, ProtocolData, cross_full, cross_half, e2e_half_classes, gzsl, official,
+                                  overlap_filter, within_half)
+from zsar.heads.structured import StructuredConfig
+
+
+@pytest.mark.parametrize("n_classes", [51, 101])
+def test_e2e_half_split_indices_match_the_legacy_global_calls(n_classes):
+    state = np.random.get_state()
+    try:
+        for seed in range(10):
+            np.random.seed(seed)
+            expected = np.random.permutation(n_classes)[: n_classes // 2]
+            np.testing.assert_array_equal(e2e_half_classes(n_classes, seed), expected)
+    finally:
+        np.random.set_state(state)
+
+
+def test_e2e_half_split_pinned_values():
+    assert e2e_half_classes(51, 0)[:8].tolist() == [29, 11, 10, 22, 2, 28, 45, 32]
+    assert e2e_half_classes(51, 9)[:8].tolist() == [2, 30, 44, 7, 38, 15, 35, 31]
+    assert e2e_half_classes(101, 0)[:8].tolist() == [26, 86, 2, 55, 75, 94, 16, 73]
+    assert e2e_half_classes(101, 1)[:8].tolist() == [94, 78, 17, 100, 36, 85, 55, 83]
+    assert len(e2e_half_classes(51, 3)) == 25 and len(e2e_half_classes(101, 3)) == 50
+
+
+def test_overlap_filter_drops_classes_within_tau_of_a_target():
+    target = np.eye(3, 8)
+    angle = lambda cos: np.r_[cos, np.sqrt(1 - cos ** 2), np.zeros(6)]  # noqa: E731 (cosine `cos` to target 0)
+    source = np.stack([target[0], angle(0.97), angle(0.94), np.eye(8)[7] * 3.0])
+    # cosine distances to the nearest target: 0, 0.03, 0.06, 1
+    np.testing.assert_array_equal(overlap_filter(source, target, 0.05), [False, False, True, True])
+    np.testing.assert_array_equal(overlap_filter(source, target, 0.0), [True, True, True, True])
+    np.testing.assert_array_equal(overlap_filter(source, target, 0.5), [False, False, False, True])
+
+
+def test_within_half_plan_invariants():
+    data = protocol_data()
+    plans = list(within_half(data, 3))
+    assert [p.split for p in plans] == [0, 1, 2]
+    labels = data.target.labels
+    for p in plans:
+        np.testing.assert_array_equal(p.test_classes, np.sort(e2e_half_classes(40, p.split)))
+        assert not p.seen[p.test_classes].any() and p.seen.sum() == 20
+        np.testing.assert_array_equal(p.train_classes[p.train_targets], labels[p.train_rows])
+        assert set(p.train_rows) | set(p.test_rows) == set(range(len(labels)))
+        assert set(labels[p.test_rows]) == set(p.test_classes)
+        assert p.test_text.class_names == [data.target.class_names[c] for c in p.test_classes]
+        assert p.train_text.class_names == [data.target.class_names[c] for c in p.train_classes]
+    assert len({p.model_key for p in plans}) == 3
+
+
+def test_gzsl_plan_holds_out_a_fifth_of_each_seen_class():
+    data = protocol_data()
+    p = next(gzsl(data, 1))
+    labels = data.target.labels
+    np.testing.assert_array_equal(p.test_classes, np.arange(40))
+    assert not set(p.train_rows) & set(p.test_rows)
+    for c in np.flatnonzero(p.seen):
+        assert (labels[p.test_rows] == c).sum() == 4 and (labels[p.train_rows] == c).sum() == 16
+    assert set(np.flatnonzero(~p.seen)) <= set(labels[p.test_rows])
+
+
+def _cross_data(tau=0.05):
+    """Source: classes 0-24 of a structured set; target: classes 20-39 (20-24 appear in both)."""
+    features, text = structured_set(StructuredConfig(classes=40, videos=400))
+    src = features.subset(features.labels < 25)
+    src.class_names = [f"src_{n}" for n in features.class_names[:25]]
+    tgt = features.subset(features.labels >= 20)
+    tgt.labels, tgt.class_names = tgt.labels - 20, features.class_names[20:]
+    src_text = text.subset(features.class_names[:25])
+    src_text.class_names = src.class_names
+    return ProtocolData(tgt, text.subset(tgt.class_names), src, src_text, tau=tau)
+
+
+def test_cross_half_trains_on_filtered_source_classes_and_shares_one_model():
+    data = _cross_data()
+    plans = list(cross_half(data, 2))
+    p = plans[0]
+    # the 5 source classes that are also target classes are dropped (distance 0 < tau)
+    assert p.class_names[:20] == [f"s/src_class_{i:03d}" for i in range(20)]
+    assert p.class_names[20:] == data.target.class_names and p.seen.sum() == 20
+    np.testing.assert_array_equal(p.test_classes, 20 + np.sort(e2e_half_classes(20, 0)))
+    assert data.source.labels[p.train_rows].max() == 19
+    assert {q.model_key for q in plans} == {"source"}
+    everything = list(cross_half(_cross_data(tau=0.0), 1))[0]
+    assert everything.seen.sum() == 25
+
+
+def test_cross_full_and_official_test_all_target_classes():
+    data = _cross_data()
+    full = list(cross_full(data, 1))
+    assert len(full) == 1 and len(full[0].test_rows) == len(data.target)
+    plans = list(official(data, 3))
+    assert [p.split for p in plans] == [1, 2, 3]
+    for p in plans:
+        assert (data.target.splits[f"split{p.split}"][p.test_rows] == "test").all()
+        np.testing.assert_array_equal(p.test_classes, 20 + np.arange(20))
+
+
+def test_protocol_choices_and_errors():
+    assert PROTOCOLS.names() == ["cross-full", "cross-half", "gzsl", "official", "within-half"]
+    base = dict(features=Path("f"), out=Path("o"), head="linear")
+    with pytest.raises(ZsarError, match="--protocol official trains on a source dataset: pass --source-features"):
+        resolve(TrainHeadConfig(protocol="official", **base))
+    with pytest.raises(ZsarError, match="--splits 2: cross-full takes 1 to 1 splits"):
+        resolve(TrainHeadConfig(protocol="cross-full", source_features=Path("s"), splits=2, **base))
+    with pytest.raises(ZsarError, match="drop --source-features"):
+        resolve(TrainHeadConfig(protocol="within-half", source_features=Path("s"), **base))
+    data = _cross_data()
+    data.target.splits["split3"][:] = "train"
+    with pytest.raises(ZsarError, match=r"official test videos for 2 split\(s\) \(\[1, 2\]\); pass --splits 2"):
+        list(official(data, 3))
+
+
+def test_gzsl_metrics_and_harmonic_mean():
+    assert harmonic_mean(60.0, 40.0) == pytest.approx(48.0)
+    assert harmonic_mean(0.0, 0.0) == 0.0
+    # classes 0, 1 seen; 2, 3 unseen; 4 test videos: seen ones 1/2 right, unseen ones 2/2 right
+    scores = np.array([[0.9, 0.1, 0, 0], [0.9, 0.1, 0, 0], [0, 0, 0.9, 0.1], [0, 0, 0.1, 0.9]], np.float32)
+    result = SplitResult(0, ["a", "b", "c", "d"], np.array([True, True, False, False]), np.arange(4),
+                         np.eye(4, dtype=np.float32), np.eye(4, dtype=np.float32), np.array([0, 1, 2, 3]),
+                         ["v0", "v1", "v2", "v3"], scores)
+    m = split_metrics(result)
+    assert (m["seen_top1"], m["unseen_top1"], m["top1"]) == (50.0, 100.0, 75.0)
+    assert m["harmonic"] == pytest.approx(2 * 50 * 100 / 150)
+    mean, std = summarise([m, {**m, "top1": 25.0}])
+    assert mean["top1"] == 50.0 and std["top1"] == 25.0 and "harmonic" in mean
