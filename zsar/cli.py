@@ -123,7 +123,7 @@ def train_head(
     transfer_lambda: Annotated[float | None, typer.Option(help="Semantic transfer: weight of the composed prototype, 1 - it of the text one (default 0.5).")] = None,
     rerank: Annotated[str, typer.Option(help="Hubness reduction: none, csls or inverted-softmax.")] = "none",
     tau: Annotated[float | None, typer.Option(help="Overlap filter: drop source classes within this cosine distance of a target class (default 0.05).")] = None,
-    epochs: Annotated[int | None, typer.Option(help="Training epochs (default 10).")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Training epochs (default 8).")] = None,
     batch_size: Annotated[int | None, typer.Option(help="Batch size (default 128).")] = None,
     lr: Annotated[float | None, typer.Option(help="AdamW learning rate (default 3e-3).")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the weights, batch order and sampling.")] = 0,
