@@ -17,32 +17,36 @@ ACTIONS = ["jumping jacks", "wave hand", "squat", "clap hands", "kick", "punch",
            "jump", "bend over", "sit down", "raise both arms"]
 
 
+def around(rng: np.random.Generator, directions: np.ndarray, labels: np.ndarray, spread: float) -> np.ndarray:
+    """Unit vectors ``(N, D)`` near ``directions[labels]``: Gaussian noise of expected norm ``spread``."""
+    dim = directions.shape[1]
+    noise = spread * rng.standard_normal((labels.size, dim)) / np.sqrt(dim)
+    return l2_normalise(directions[labels] + noise).astype(np.float32)
+
+
 def clustered(rng: np.random.Generator, n_classes: int, per_class: int, dim: int,
-              noise: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Unit class directions ``(C, D)``, embeddings ``(C * per_class, D)`` around them, labels."""
+              spread: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Random unit class directions ``(C, D)``, embeddings ``(C * per_class, D)`` around them, labels."""
     directions = l2_normalise(rng.standard_normal((n_classes, dim)))
     labels = np.repeat(np.arange(n_classes), per_class)
-    x = l2_normalise(directions[labels] + noise * rng.standard_normal((labels.size, dim)))
-    return directions, x.astype(np.float32), labels
+    return directions, around(rng, directions, labels, spread), labels
 
 
 def make_split(rng: np.random.Generator, split: int, names: list[str], per_class: int = 10,
-               dim: int = 32, noise: float = 0.8) -> SplitResult:
+               dim: int = 32, spread: float = 4.5) -> SplitResult:
     """A half-class split: train embeddings of the seen half, test embeddings and cosine scores of the rest."""
     n = len(names)
-    order = rng.permutation(n)
     seen = np.zeros(n, dtype=bool)
-    seen[order[: n // 2]] = True
-    directions, _, _ = clustered(rng, n, 1, dim, 0.0)
+    seen[rng.permutation(n)[: n // 2]] = True
+    directions = l2_normalise(rng.standard_normal((n, dim))).astype(np.float32)
     test_classes = np.flatnonzero(~seen)
     test_labels = np.repeat(test_classes, per_class)
-    test = l2_normalise(directions[test_labels] + noise * rng.standard_normal((test_labels.size, dim)))
+    test = around(rng, directions, test_labels, spread)
     train_labels = np.repeat(np.flatnonzero(seen), per_class)
-    train = l2_normalise(directions[train_labels] + 0.6 * noise * rng.standard_normal((train_labels.size, dim)))
     prototypes = directions[test_classes]
-    return SplitResult(split, list(names), seen, test_classes, prototypes.astype(np.float32),
-                       test.astype(np.float32), test_labels, [f"video_{i:04d}" for i in range(test_labels.size)],
-                       (test @ prototypes.T).astype(np.float32), train.astype(np.float32), train_labels)
+    return SplitResult(split, list(names), seen, test_classes, prototypes, test, test_labels,
+                       [f"video_{i:04d}" for i in range(test_labels.size)], test @ prototypes.T,
+                       around(rng, directions, train_labels, 0.6 * spread), train_labels)
 
 
 def make_run(root: Path, n_splits: int = 3, seed: int = 0, names: list[str] = ACTIONS, **kwargs) -> list[SplitResult]:

@@ -98,7 +98,7 @@ def _hubness_table(summary: dict[str, Any], std: dict[str, Any]) -> str:
 
 
 def _geometry_table(summary: dict[str, Any], std: dict[str, Any]) -> str:
-    groups = [("test classes (test videos)", summary, std)]
+    groups = [("test classes (test videos)" if "run" in summary else "all classes (all videos)", summary, std)]
     if "seen" in summary:
         groups.append(("seen classes (training videos)", summary["seen"], std.get("seen", {})))
     rows = [[name] + [_cell(values[key], spread.get(key)) if key in values else "-" for key in GEOMETRY_COLUMNS]
