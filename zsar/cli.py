@@ -91,9 +91,12 @@ def metrics(
         help="Measure a raw feature cache instead of a run (mean-pooled backbone features, no head).")] = None,
     text: Annotated[str | None, typer.Option(
         help="With --features: the text embeddings for video-to-text hubness (name or .h5 file).")] = None,
-    hubness: Annotated[bool, typer.Option("--hubness", help="k-occurrence skewness, Robin Hood index, hubs, anti-hubs.")] = False,
-    closeness: Annotated[bool, typer.Option("--closeness", help="Mean distance of embeddings to their class centre.")] = False,
-    dispersion: Annotated[bool, typer.Option("--dispersion", help="Smallest (and mean) distance between class centres.")] = False,
+    hubness: Annotated[bool, typer.Option(
+        "--hubness", help="k-occurrence skewness, Robin Hood index, hubs, anti-hubs.")] = False,
+    closeness: Annotated[bool, typer.Option(
+        "--closeness", help="Mean distance of embeddings to their class centre.")] = False,
+    dispersion: Annotated[bool, typer.Option(
+        "--dispersion", help="Smallest (and mean) distance between class centres.")] = False,
     k: Annotated[str | None, typer.Option(
         help="Hubness k values, comma-separated (default: 1,5,10 for a run, 10 for --features).")] = None,
     plots: Annotated[bool, typer.Option("--plots", help="Write RUN/plots/*.png and RUN/report.md.")] = False,
@@ -118,10 +121,13 @@ def metrics(
     default_k = "1,5,10" if run is not None else "10"
     config = MetricsConfig(hubness=hubness or everything, closeness=closeness or everything,
                            dispersion=dispersion or everything, k=parse_k(k or default_k))
-    measured = measure_run(run, config) if run is not None else None
-    summary = measured.summary() if measured is not None else evaluate_features(features, text, config)
+    if features is not None:
+        summary = evaluate_features(features, text, config)
+    else:
+        measured = measure_run(run, config)
+        summary = measured.summary()
     typer.echo(json.dumps(summary, indent=2) if as_json else format_tables(summary))
-    if measured is not None and plots:
+    if plots:
         typer.echo(f"wrote {write_report(measured)} and its plots", err=as_json)
 
 

@@ -20,5 +20,5 @@ from zsar.metrics.report import format_tables, write_report
 
 __all__ = ["Accuracy", "ClassGeometry", "HubnessStats", "MetricsConfig", "RunMetrics", "SplitMetrics",
            "accuracy", "class_geometry", "closeness", "confusion_matrix", "dispersion", "evaluate_features",
-           "evaluate_run", "format_tables", "hubness_stats", "k_occurrence", "knn_search", "measure_run", "measure_split",
-           "score_occurrence", "write_report"]
+           "evaluate_run", "format_tables", "hubness_stats", "k_occurrence", "knn_search", "measure_run",
+           "measure_split", "score_occurrence", "write_report"]

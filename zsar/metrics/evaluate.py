@@ -192,7 +192,7 @@ def _text_prototypes(cache: Path, space: str, class_names: list[str], name: str 
     have = ", ".join(f"{t.file_stem} (space {t.space!r})" for t in candidates) or "none"
     matching = [t for t in candidates if space and t.space == space]
     if len(matching) != 1:
-        why = (f"the cache's backbone has no joint text space" if not space else
+        why = ("the cache's backbone has no joint text space" if not space else
                f"several text embeddings are in space {space!r}; choose one with --text" if matching else
                f"no text embeddings in the backbone's space {space!r}")
         note = f"hubness against class text prototypes skipped: {why} (text: {have})"

@@ -131,7 +131,8 @@ def _occurrence_histograms(metrics: RunMetrics, k: int) -> plt.Figure:
         ax.axvline(counts.mean(), color="black", linestyle="--", linewidth=1,
                    label=f"mean N_{k} = {counts.mean():.1f}")
         ax.set(xlabel=f"N_{k}: number of videos that have the target among their {k} nearest",
-               ylabel="number of targets", title=f"{SETTING_TITLES[setting]}\nskewness {skewness:.2f} (mean over splits)")
+               ylabel="number of targets",
+               title=f"{SETTING_TITLES[setting]}\nskewness {skewness:.2f} (mean over splits)")
         ax.legend(fontsize=8)
     fig.suptitle(f"k-occurrence N_{k} ({len(metrics.splits)} split(s) pooled)")
     fig.tight_layout()
