@@ -122,6 +122,17 @@ def test_write_report_writes_the_plots_and_a_report_that_shows_them(tmp_path):
         assert (tmp_path / "run" / "plots" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     summary = metrics.summary()
     assert f"| mean ± std | {summary['top1']:.4g} ± {summary['std']['top1']:.2g} |" in text
+    # the largest off-diagonal count, over both splits, heads the confusions table
+    mistakes = {}
+    for s in metrics.splits:
+        for (t, p), n in np.ndenumerate(s.accuracy.confusion):
+            if t != p:
+                key = (s.class_names[t], s.class_names[p])
+                mistakes[key] = mistakes.get(key, 0) + n
+    most = max(mistakes.values())
+    table = text.split("## Most frequent confusions (all splits pooled)")[1].split("##")[0]
+    first = table.strip().splitlines()[2].split(" | ")
+    assert int(first[2]) == most and mistakes[(first[0].lstrip("| "), first[1])] == most
     assert json.loads((tmp_path / "run" / "report.json").read_text()) == summary
 
 

@@ -19,7 +19,7 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 from zsar.metrics.evaluate import PROTOTYPES, VIDEOS, RunMetrics  # noqa: E402
 from zsar.metrics.hubness import hubness_stats  # noqa: E402
 
-MAX_NAMED_CLASSES = 40
+MAX_NAMED_CLASSES = 60
 MAX_ANNOTATED_CLASSES = 15
 MAX_BARS = 60
 DPI = 110
@@ -81,17 +81,21 @@ def _accuracy_per_split(metrics: RunMetrics) -> plt.Figure:
 def _per_class_bars(names: list[str], per_class: np.ndarray) -> plt.Figure:
     order = np.argsort(per_class, kind="stable")
     title = "Top-1 accuracy per class\n(pooled over the splits in which it is a test class)"
+    y = np.arange(min(len(order), MAX_BARS), dtype=float)
+    half = MAX_BARS // 2
     if len(order) > MAX_BARS:
-        half = MAX_BARS // 2
         order = np.concatenate([order[:half], order[-half:]])
-        title += f": the {half} worst and {half} best of {len(names)}"
-    fig, ax = plt.subplots(figsize=(7, max(2.5, 0.24 * len(order) + 1)))
-    y = np.arange(len(order))
-    ax.barh(y, per_class[order], color="tab:blue")
+        title += f":\nthe {half} worst and the {half} best of {len(names)} classes"
+        y[half:] += 1.5  # a gap between the worst and the best
+    fig, ax = plt.subplots(figsize=(7, max(2.5, 0.24 * len(order) + 1.5)))
+    bars = ax.barh(y, per_class[order], color="tab:blue")
+    ax.bar_label(bars, fmt="%.0f", fontsize=7, padding=2)
     ax.set_yticks(y, [names[i] for i in order], fontsize=8)
+    if len(order) < len(names):
+        ax.axhline(y[half] - 1.25, color="grey", linewidth=0.8, linestyle=":")
     ax.axvline(np.nanmean(per_class), color="black", linestyle="--", linewidth=1,
-               label=f"mean over these classes {np.nanmean(per_class):.1f}%")
-    ax.set(xlabel="top-1 accuracy (%)", xlim=(0, 100), title=title)
+               label=f"mean over all {len(names)} classes: {np.nanmean(per_class):.1f}%")
+    ax.set(xlabel="top-1 accuracy (%)", xlim=(0, 105), title=title)
     ax.legend(loc="lower right", fontsize=8)
     return fig
 
@@ -108,32 +112,39 @@ def _confusion(names: list[str], confusion: np.ndarray, n_splits: int) -> plt.Fi
             if value >= 0.5:
                 ax.text(col, row, f"{value:.0f}", ha="center", va="center", fontsize=7,
                         color="white" if value > 50 else "black")
-    if len(names) <= MAX_NAMED_CLASSES:
-        ticks = np.arange(len(names))
-        ax.set_xticks(ticks, names, rotation=90, fontsize=7)
-        ax.set_yticks(ticks, names, fontsize=7)
-    ax.set(xlabel="predicted class", ylabel="true class",
+    named = len(names) <= MAX_NAMED_CLASSES
+    if named:
+        ticks, fontsize = np.arange(len(names)), 7 if len(names) <= 30 else 6
+        ax.set_xticks(ticks, names, rotation=90, fontsize=fontsize)
+        ax.set_yticks(ticks, names, fontsize=fontsize)
+    which = "" if named else " (index in the alphabetical class list)"
+    ax.set(xlabel=f"predicted class{which}", ylabel=f"true class{which}",
            title=f"Confusion matrix (row-normalised, {n_splits} split(s) pooled)")
     return fig
 
 
 def _occurrence_histograms(metrics: RunMetrics, k: int) -> plt.Figure:
     settings = [s for s in SETTING_TITLES if any(k in m.occurrence.get(s, {}) for m in metrics.splits)]
-    fig, axes = plt.subplots(1, len(settings), figsize=(5.5 * len(settings), 4), squeeze=False)
+    pooled = len(metrics.splits) > 1
+    fig, axes = plt.subplots(1, len(settings), figsize=(5.5 * len(settings), 4.2), squeeze=False)
     for ax, setting in zip(axes[0], settings):
-        per_split = [m.occurrence[setting][k] for m in metrics.splits if k in m.occurrence.get(setting, {})]
+        measured = [m for m in metrics.splits if k in m.occurrence.get(setting, {})]
+        per_split = [m.occurrence[setting][k] for m in measured]
         counts = np.concatenate(per_split)
         skewness = np.mean([hubness_stats(n_k, k).skewness for n_k in per_split])
         top = int(counts.max())
-        bins = np.arange(top + 2) - 0.5 if top <= MAX_BARS else 30
-        ax.hist(counts, bins=bins, color="tab:purple")
+        ax.hist(counts, bins=np.arange(top + 2) - 0.5 if top <= MAX_BARS else 30, color="tab:purple")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.axvline(counts.mean(), color="black", linestyle="--", linewidth=1,
-                   label=f"mean N_{k} = {counts.mean():.1f}")
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.axvline(counts.mean(), color="black", linestyle="--", linewidth=1, label=f"mean N_{k} = {counts.mean():.1f}")
+        if setting == PROTOTYPES:  # name the class that absorbs the most videos
+            split = max(measured, key=lambda m: m.occurrence[setting][k].max())
+            hub = int(split.occurrence[setting][k].argmax())
+            ax.plot([], [], " ", label=f"largest: {split.class_names[hub]!r} (N_{k} = {top})")
         ax.set(xlabel=f"N_{k}: number of videos that have the target among their {k} nearest",
                ylabel="number of targets",
-               title=f"{SETTING_TITLES[setting]}\nskewness {skewness:.2f} (mean over splits)")
+               title=f"{SETTING_TITLES[setting]}\nskewness {skewness:.2f}" + (" (mean over splits)" if pooled else ""))
         ax.legend(fontsize=8)
-    fig.suptitle(f"k-occurrence N_{k} ({len(metrics.splits)} split(s) pooled)")
+    fig.suptitle(f"k-occurrence N_{k}" + (f" ({len(metrics.splits)} splits pooled)" if pooled else ""))
     fig.tight_layout()
     return fig

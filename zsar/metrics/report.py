@@ -11,12 +11,15 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from zsar.cache.layout import atomic_write_text
 from zsar.metrics.evaluate import PROTOTYPES, VIDEOS, RunMetrics
-from zsar.metrics.plots import SETTING_TITLES, write_plots
+from zsar.metrics.plots import SETTING_TITLES, pooled_accuracy, write_plots
 
 HUBNESS_COLUMNS = {"skewness": "skewness", "robinhood": "Robin Hood", "hub_occurrence": "hub occurrence",
                    "antihub_rate": "anti-hub rate", "max_hub_share": "max hub share"}
+TOP_CONFUSIONS = 10
 ACCURACY_COLUMNS = {"top1": "top-1 %", "top5": "top-5 %", "mean_class_accuracy": "mean per-class %"}
 GEOMETRY_COLUMNS = {"closeness": "closeness", "dispersion": "dispersion (min)", "dispersion_mean": "dispersion (mean)"}
 HUBNESS_NOTE = (
@@ -54,7 +57,8 @@ def write_report(metrics: RunMetrics) -> Path:
     """Write ``RUN/plots/*.png``, ``RUN/report.md`` and ``RUN/report.json``; returns the report's path."""
     summary = metrics.summary()
     plots = write_plots(metrics, metrics.root / "plots")
-    lines = [f"# zsar metrics: {metrics.root.name}", "", format_tables(summary), "## Plots", ""]
+    lines = [f"# zsar metrics: {metrics.root.name}", "", format_tables(summary),
+             _confusions_table(*pooled_accuracy(metrics)), "", "## Plots", ""]
     for title, path in plots.items():
         lines += [f"### {title.capitalize()}", "", f"![{title}]({path.relative_to(metrics.root).as_posix()})", ""]
     lines += ["## Definitions", "", HUBNESS_NOTE, "", GEOMETRY_NOTE, ""]
@@ -105,4 +109,20 @@ def _geometry_table(summary: dict[str, Any], std: dict[str, Any]) -> str:
             for name, values, spread in groups]
     return ("## Closeness and dispersion (Euclidean distance on the unit sphere)\n\n"
             + _table(["classes", *GEOMETRY_COLUMNS.values()], rows))
+
+
+def _confusions_table(names: list[str], per_class: np.ndarray, confusion: np.ndarray) -> str:
+    """The most frequent (true, predicted) mistakes over all splits, largest first."""
+    mistakes = confusion.copy()
+    np.fill_diagonal(mistakes, 0)
+    rows = []
+    for flat in np.argsort(-mistakes, axis=None, kind="stable")[:TOP_CONFUSIONS]:
+        true, predicted = divmod(int(flat), len(names))
+        if mistakes[true, predicted] == 0:
+            break
+        share = 100.0 * mistakes[true, predicted] / confusion[true].sum()
+        rows.append([names[true], names[predicted], str(mistakes[true, predicted]), f"{share:.0f}",
+                     f"{per_class[true]:.0f}"])
+    header = ["true class", "predicted as", "videos", "% of the true class", "its top-1 %"]
+    return "## Most frequent confusions (all splits pooled)\n\n" + _table(header, rows)
 
