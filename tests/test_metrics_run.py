@@ -87,6 +87,7 @@ def test_a_csls_reranked_run_shows_lower_prototype_hubness(tmp_path):
 @pytest.mark.parametrize("damage, message", [
     (lambda r: setattr(r, "scores", r.scores[:, :-1]), r"scores has shape \(60, 5\), expected \(60, 6\)"),
     (lambda r: r.test_embeddings.__setitem__((3, 0), np.nan), "test_embeddings holds NaN or inf"),
+    (lambda r: r.train_embeddings.__setitem__((0, 1), np.inf), "train_embeddings holds NaN or inf"),
     (lambda r: r.test_labels.__setitem__(0, int(np.flatnonzero(r.seen)[0])), "are not among its test_classes"),
 ])
 def test_a_broken_split_is_refused_with_the_reason(tmp_path, damage, message):

@@ -109,7 +109,7 @@ def metrics(
     import json
 
     from zsar.metrics import MetricsConfig, evaluate_features, format_tables, measure_run, write_report
-    from zsar.metrics.evaluate import parse_k
+    from zsar.metrics.evaluate import FEATURES_K, RUN_K, parse_k
 
     if (run is None) == (features is None):
         raise ZsarError("give either a run directory or --features CACHE, e.g. `zsar metrics runs/rest`")
@@ -118,9 +118,9 @@ def metrics(
     if run is not None and text is not None:
         raise ZsarError("--text applies to --features only; a run already holds its class prototypes")
     everything = not (hubness or closeness or dispersion)
-    default_k = "1,5,10" if run is not None else "10"
+    ks = parse_k(k) if k is not None else RUN_K if run is not None else FEATURES_K
     config = MetricsConfig(hubness=hubness or everything, closeness=closeness or everything,
-                           dispersion=dispersion or everything, k=parse_k(k or default_k))
+                           dispersion=dispersion or everything, k=ks)
     if features is not None:
         summary = evaluate_features(features, text, config)
     else:

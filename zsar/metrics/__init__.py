@@ -13,7 +13,7 @@ The array-level functions (``k_occurrence``, ``hubness_stats``, ``closeness``,
 
 from zsar.metrics.accuracy import Accuracy, accuracy, confusion_matrix
 from zsar.metrics.evaluate import (MetricsConfig, RunMetrics, SplitMetrics, evaluate_features, evaluate_run,
-                                   measure_run, measure_split)
+                                   measure_run)
 from zsar.metrics.geometry import ClassGeometry, class_geometry, closeness, dispersion
 from zsar.metrics.hubness import HubnessStats, hubness_stats, k_occurrence, knn_search, score_occurrence
 from zsar.metrics.report import format_tables, write_report
@@ -21,4 +21,4 @@ from zsar.metrics.report import format_tables, write_report
 __all__ = ["Accuracy", "ClassGeometry", "HubnessStats", "MetricsConfig", "RunMetrics", "SplitMetrics",
            "accuracy", "class_geometry", "closeness", "confusion_matrix", "dispersion", "evaluate_features",
            "evaluate_run", "format_tables", "hubness_stats", "k_occurrence", "knn_search", "measure_run",
-           "measure_split", "score_occurrence", "write_report"]
+           "score_occurrence", "write_report"]

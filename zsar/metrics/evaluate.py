@@ -39,6 +39,7 @@ from zsar.vectors import l2_normalise
 log = logging.getLogger(__name__)
 
 RUN_K = (1, 5, 10)
+FEATURES_K = (10,)
 PROTOTYPES, VIDEOS = "hubness", "hubness_videos"
 
 
@@ -115,7 +116,7 @@ class RunMetrics:
                 **({"notes": notes} if notes else {})}
 
 
-def measure_split(result: SplitResult, config: MetricsConfig) -> SplitMetrics:
+def _measure_split(result: SplitResult, config: MetricsConfig) -> SplitMetrics:
     """Measure one split of a run (see the module docstring)."""
     labels = _label_positions(result)
     names = [result.class_names[int(c)] for c in result.test_classes]
@@ -141,7 +142,7 @@ def measure_run(run: Path | str | RunReader, config: MetricsConfig = MetricsConf
         _check_split(reader.root, result)
         log.info("measuring split %d of %s (%d test videos, %d classes)", result.split, reader.root,
                  len(result.test_labels), len(result.test_classes))
-        splits.append(measure_split(result, config))
+        splits.append(_measure_split(result, config))
     return RunMetrics(reader.root, str(info.get("protocol", "")), str(info.get("head", "")), config, splits)
 
 
@@ -151,7 +152,7 @@ def evaluate_run(run: Path | str | RunReader, config: MetricsConfig = MetricsCon
 
 
 def evaluate_features(cache: Path | str, text: str | None = None,
-                      config: MetricsConfig = MetricsConfig(k=(10,))) -> dict[str, Any]:
+                      config: MetricsConfig = MetricsConfig(k=FEATURES_K)) -> dict[str, Any]:
     """Metrics of a raw feature cache, no head: the JSON object of ``zsar metrics --features``.
 
     Videos are the mean over clips and frames of their features, L2-normalised.
@@ -241,8 +242,11 @@ def _label_positions(result: SplitResult) -> np.ndarray:
 def _check_split(root: Path, r: SplitResult) -> None:
     """Refuse a split whose arrays disagree in shape or hold NaN/inf, naming what is wrong."""
     n, n_classes = len(r.test_labels), len(r.test_classes)
+    dim = r.test_embeddings.shape[1]
     expected = {"scores": (n, n_classes), "test_embeddings": (n, r.prototypes.shape[1]),
-                "prototypes": (n_classes, r.test_embeddings.shape[1])}
+                "prototypes": (n_classes, dim)}
+    if r.train_embeddings is not None and r.train_labels is not None:
+        expected["train_embeddings"] = (len(r.train_labels), dim)
     for name, shape in expected.items():
         value = getattr(r, name)
         if value.shape != shape:
