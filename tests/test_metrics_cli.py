@@ -20,8 +20,8 @@ def test_json_is_the_only_thing_on_stdout_and_equals_the_library_summary(tmp_pat
     printed = json.loads(result.stdout)
     assert printed == evaluate_run(tmp_path / "run", MetricsConfig(closeness=False, dispersion=False, k=(1, 5)))
     assert set(printed["hubness"]) == {"1", "5"} and "closeness" not in printed
-    assert set(printed["hubness"]["1"]) == {"skewness", "robinhood", "hub_occurrence", "antihub_rate",
-                                            "max_hub_share"}
+    assert set(printed["hubness"]["1"]) == {"skewness", "robinhood", "hub_occurrence",
+                                            "hub_occurrence_relative", "antihub_rate", "max_hub_share"}
     assert "measuring split 0" in result.stderr
 
 

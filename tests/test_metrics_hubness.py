@@ -42,7 +42,8 @@ def ref_stats(n_k, k, n_queries):
     return {
         "skewness": m3 / m2**1.5,
         "robinhood": 0.5 * sum(abs(x - mu) for x in n_k) / slots,
-        "hub_occurrence": sum(x for x in n_k if x * n >= 2 * slots) / slots,  # N_k >= 2 * mean
+        "hub_occurrence": sum(x for x in n_k if x >= 2 * k) / slots,  # N_k >= 2k
+        "hub_occurrence_relative": sum(x for x in n_k if x * n >= 2 * slots) / slots,  # N_k >= 2 * mean
         "antihub_rate": sum(1 for x in n_k if x == 0) / n,
         "max_hub_share": max(n_k) / slots,
     }
@@ -154,7 +155,8 @@ def test_score_occurrence_equals_faiss_knn_on_cosine_scores():
 
 def test_uniform_occurrence_has_zero_hubness():
     stats = hubness_stats(np.full(10, 4), k=2)
-    assert (stats.skewness, stats.robinhood, stats.hub_occurrence, stats.antihub_rate) == (0, 0, 0, 0)
+    assert (stats.skewness, stats.robinhood, stats.hub_occurrence_relative, stats.antihub_rate) == (0, 0, 0, 0)
+    assert stats.hub_occurrence == 1.0  # every N_k = 4 = 2k: all hubs by the absolute rule
     assert stats.n_queries == 20 and stats.max_hub_share == pytest.approx(0.1)
 
 

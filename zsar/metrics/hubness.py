@@ -9,10 +9,13 @@ Definitions (Radovanović et al., JMLR 2010; the estimators of scikit-hubness,
   ``E[(N_k - mu)^3] / sigma^3`` (0 when every target has the same ``N_k``).
 - ``robinhood``: the Robin Hood (Hoover) index ``0.5 * sum |N_k - mu| / sum N_k``.
 - ``hub_occurrence``: the share of all ``k * n_q`` neighbour slots taken by hubs, targets
-  with ``N_k >= 2 * mean(N_k) = 2 k n_q / n_t``. That is scikit-hubness's ``N_k >= 2k`` when
-  queries and targets are the same set (videos against videos); against a few class
-  prototypes (``n_q >> n_t``) the literal ``2k`` would call every class a hub, so the
-  threshold is twice the mean there too.
+  with ``N_k >= 2k`` (scikit-hubness's definition, ``hub_size = 2``). It is meant for
+  queries and targets of one set (videos against videos, where the mean ``N_k`` is k);
+  against a few class prototypes (``n_q >> n_t``, mean ``N_k = k n_q / n_t``) nearly every
+  class passes ``2k``, so it is then close to 1 and says little.
+- ``hub_occurrence_relative``: the same share with hubs at ``N_k >= 2 * mean(N_k) =
+  2 k n_q / n_t``: equal to ``hub_occurrence`` for videos against videos, and the useful
+  reading against class prototypes.
 - ``antihub_rate``: the share of targets with ``N_k = 0``.
 - ``max_hub_share``: ``max N_k / (k * n_q)`` (scikit-hubness's "groupie ratio").
 
@@ -49,7 +52,8 @@ from zsar.vectors import l2_normalise  # noqa: E402
 
 BATCH_SIZE = 8192
 HUB_SIZE = 2
-STATISTICS = ("skewness", "robinhood", "hub_occurrence", "antihub_rate", "max_hub_share")
+STATISTICS = ("skewness", "robinhood", "hub_occurrence", "hub_occurrence_relative", "antihub_rate",
+              "max_hub_share")
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,7 @@ class HubnessStats:
     skewness: float
     robinhood: float
     hub_occurrence: float
+    hub_occurrence_relative: float
     antihub_rate: float
     max_hub_share: float
 
@@ -79,11 +84,13 @@ def hubness_stats(n_k: np.ndarray, k: int) -> HubnessStats:
     centred = counts - counts.mean()
     variance = np.mean(centred**2)
     skewness = float(np.mean(centred**3) / variance**1.5) if variance > 0 else 0.0
-    hubs = counts >= HUB_SIZE * total / counts.size
+    hubs = counts >= HUB_SIZE * k
+    relative_hubs = counts >= HUB_SIZE * total / counts.size
     return HubnessStats(
         k=k, n_queries=n_queries, n_targets=counts.size, skewness=skewness,
         robinhood=float(0.5 * np.abs(centred).sum() / total),
         hub_occurrence=float(counts[hubs].sum() / total),
+        hub_occurrence_relative=float(counts[relative_hubs].sum() / total),
         antihub_rate=float(np.mean(counts == 0)),
         max_hub_share=float(counts.max() / total),
     )
