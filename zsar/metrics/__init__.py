@@ -1,0 +1,24 @@
+"""Metrics of a run or a raw feature cache: accuracy, hubness, closeness, dispersion, plots, report.
+
+Library API (what ``zsar metrics`` and the demo call)::
+
+    from zsar.metrics import MetricsConfig, evaluate_run, measure_run, write_report
+
+    summary = evaluate_run("runs/rest", MetricsConfig(k=(1, 5, 10)))   # JSON-ready dict
+    report = write_report(measure_run("runs/rest"))                     # RUN/plots/*.png, RUN/report.md
+
+The array-level functions (``k_occurrence``, ``hubness_stats``, ``closeness``,
+``dispersion``, ``accuracy``) take plain NumPy arrays.
+"""
+
+from zsar.metrics.accuracy import Accuracy, accuracy, confusion_matrix
+from zsar.metrics.evaluate import (MetricsConfig, RunMetrics, SplitMetrics, evaluate_features, evaluate_run,
+                                   measure_run)
+from zsar.metrics.geometry import ClassGeometry, class_geometry, closeness, dispersion
+from zsar.metrics.hubness import HubnessStats, hubness_stats, k_occurrence, knn_search, score_occurrence
+from zsar.metrics.report import format_tables, write_report
+
+__all__ = ["Accuracy", "ClassGeometry", "HubnessStats", "MetricsConfig", "RunMetrics", "SplitMetrics",
+           "accuracy", "class_geometry", "closeness", "confusion_matrix", "dispersion", "evaluate_features",
+           "evaluate_run", "format_tables", "hubness_stats", "k_occurrence", "knn_search", "measure_run",
+           "score_occurrence", "write_report"]

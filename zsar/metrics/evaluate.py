@@ -1,0 +1,272 @@
+"""Measure a run directory (every split) or a raw feature cache: the ``zsar metrics`` library API.
+
+For a run, per split (``SplitResult``):
+
+- accuracy of the final ``scores`` (top-1, top-5, mean per-class, confusion);
+- ``hubness``: videos against the test-class prototypes. ``N_k(c)`` counts the videos
+  whose k best *final scores* include class c -- the scores the predictions were taken
+  from, after any re-ranking (CSLS, inverted softmax) -- so ``N_1(c)`` is exactly how many
+  videos were predicted as c and a re-ranker's effect on hubness is visible. With plain
+  cosine scores this is the exact cosine k-NN of the test embeddings among the prototypes;
+- ``hubness_videos``: test videos against test videos by exact FAISS cosine k-NN, self
+  excluded;
+- ``closeness``/``dispersion``/``dispersion_mean`` of the test embeddings by true class
+  (the unseen classes in zero-shot protocols) and, under ``seen``, of the training
+  embeddings of the seen classes when the run stored them.
+
+The run's summary holds the mean over splits of every number, ``std`` (population standard
+deviation over splits, same shape) and ``per_split``. A k that is not below the number of
+candidates of a setting is left out of that setting with a note (``N_k`` would be constant).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from zsar.cache import RunReader, SplitResult, load_features, load_text, open_layout
+from zsar.cache.text import list_text_files, read_text_embeddings
+from zsar.errors import ZsarError
+from zsar.metrics.accuracy import Accuracy, accuracy
+from zsar.metrics.geometry import ClassGeometry, class_geometry
+from zsar.metrics.hubness import BATCH_SIZE, hubness_stats, k_occurrence, score_occurrence
+from zsar.vectors import l2_normalise
+
+log = logging.getLogger(__name__)
+
+RUN_K = (1, 5, 10)
+FEATURES_K = (10,)
+PROTOTYPES, VIDEOS = "hubness", "hubness_videos"
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    """What to measure: accuracy is always measured for a run; ``k`` are the hubness k values."""
+
+    hubness: bool = True
+    closeness: bool = True
+    dispersion: bool = True
+    k: tuple[int, ...] = RUN_K
+    batch_size: int = BATCH_SIZE
+
+    def __post_init__(self) -> None:
+        if not self.k or min(self.k) < 1:
+            raise ZsarError(f"hubness k values {self.k} must be positive integers, e.g. --k 1,5,10")
+
+
+def parse_k(text: str) -> tuple[int, ...]:
+    """``"1,5,10"`` -> ``(1, 5, 10)``; anything but positive integers is refused."""
+    try:
+        ks = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        ks = ()
+    if not ks or min(ks) < 1:
+        raise ZsarError(f"--k {text!r}: write positive integers separated by commas, e.g. --k 1,5,10")
+    return ks
+
+
+@dataclass
+class SplitMetrics:
+    """Everything measured on one split; ``occurrence[setting][k]`` is ``N_k`` of that setting."""
+
+    split: int
+    class_names: list[str]
+    accuracy: Accuracy | None = None
+    occurrence: dict[str, dict[int, np.ndarray]] = field(default_factory=dict)
+    geometry: dict[str, ClassGeometry] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self, config: MetricsConfig) -> dict[str, Any]:
+        out: dict[str, Any] = {"split": self.split}
+        if self.accuracy is not None:
+            out.update(top1=self.accuracy.top1, top5=self.accuracy.top5,
+                       mean_class_accuracy=self.accuracy.mean_class)
+        for setting, by_k in self.occurrence.items():
+            out[setting] = {str(k): hubness_stats(n_k, k).to_json() for k, n_k in by_k.items()}
+        for name, geometry in self.geometry.items():
+            values = _geometry_json(geometry, config)
+            if name == "seen":
+                out["seen"] = values
+            else:
+                out.update(values)
+        return out
+
+
+@dataclass
+class RunMetrics:
+    """The measurements of every split of a run."""
+
+    root: Path
+    protocol: str
+    head: str
+    config: MetricsConfig
+    splits: list[SplitMetrics]
+
+    def summary(self) -> dict[str, Any]:
+        """The JSON object of ``zsar metrics RUN --json``: means over splits, ``std``, ``per_split``."""
+        per_split = [s.to_json(self.config) for s in self.splits]
+        mean, std = _mean_std(per_split)
+        notes = sorted({note for s in self.splits for note in s.notes})
+        return {"run": str(self.root), "protocol": self.protocol, "head": self.head,
+                "n_splits": len(per_split), **mean, "std": std, "per_split": per_split,
+                **({"notes": notes} if notes else {})}
+
+
+def _measure_split(result: SplitResult, config: MetricsConfig) -> SplitMetrics:
+    """Measure one split of a run (see the module docstring)."""
+    labels = _label_positions(result)
+    names = [result.class_names[int(c)] for c in result.test_classes]
+    metrics = SplitMetrics(result.split, names, accuracy=accuracy(result.scores, labels))
+    if config.hubness:
+        ks = _usable_k(config.k, len(names), "class prototypes", metrics.notes)
+        if ks:
+            metrics.occurrence[PROTOTYPES] = score_occurrence(result.scores, ks, config.batch_size)
+        _add_video_hubness(metrics, result.test_embeddings, config)
+    if config.closeness or config.dispersion:
+        metrics.geometry["test"] = class_geometry(result.test_embeddings, result.test_labels)
+        if result.train_embeddings is not None and result.train_labels is not None:
+            metrics.geometry["seen"] = class_geometry(result.train_embeddings, result.train_labels)
+    return metrics
+
+
+def measure_run(run: Path | str | RunReader, config: MetricsConfig = MetricsConfig()) -> RunMetrics:
+    """Measure every split of the run directory ``run``."""
+    reader = run if isinstance(run, RunReader) else RunReader(Path(run))
+    info = {**reader.config, **reader.metrics}
+    splits = []
+    for result in reader.splits():
+        _check_split(reader.root, result)
+        log.info("measuring split %d of %s (%d test videos, %d classes)", result.split, reader.root,
+                 len(result.test_labels), len(result.test_classes))
+        splits.append(_measure_split(result, config))
+    return RunMetrics(reader.root, str(info.get("protocol", "")), str(info.get("head", "")), config, splits)
+
+
+def evaluate_run(run: Path | str | RunReader, config: MetricsConfig = MetricsConfig()) -> dict[str, Any]:
+    """``measure_run(run, config).summary()``: the run's metrics as a JSON-ready dict."""
+    return measure_run(run, config).summary()
+
+
+def evaluate_features(cache: Path | str, text: str | None = None,
+                      config: MetricsConfig = MetricsConfig(k=FEATURES_K)) -> dict[str, Any]:
+    """Metrics of a raw feature cache, no head: the JSON object of ``zsar metrics --features``.
+
+    Videos are the mean over clips and frames of their features, L2-normalised.
+    ``hubness_videos``: videos against videos (self excluded). ``hubness``: videos against
+    the class text prototypes, only when the text embeddings share the backbone's space
+    (the cache's and the text file's ``space`` are equal and non-empty, e.g. CLIP);
+    otherwise a note says why it was skipped. ``text`` names the text file (else the one
+    in the backbone's space). Closeness and dispersion are of the videos by class.
+    """
+    features = load_features(cache)
+    features.check_finite()
+    videos = l2_normalise(features.features.mean(axis=(1, 2), dtype=np.float32))
+    metrics = SplitMetrics(0, features.class_names)
+    log.info("measuring %d videos of %s (%d-d)", len(features), features.cache_dir, videos.shape[1])
+    if config.hubness:
+        prototypes = _text_prototypes(features.cache_dir, features.config.get("space", ""),
+                                      features.class_names, text, metrics.notes)
+        ks = [] if prototypes is None else _usable_k(config.k, len(prototypes), "class prototypes", metrics.notes)
+        if ks:
+            metrics.occurrence[PROTOTYPES] = k_occurrence(videos, prototypes, ks, batch_size=config.batch_size)
+        _add_video_hubness(metrics, videos, config)
+    if config.closeness or config.dispersion:
+        metrics.geometry["test"] = class_geometry(videos, features.labels)
+    out = metrics.to_json(config)
+    del out["split"]
+    return {"features": str(features.cache_dir), "space": features.config.get("space", ""),
+            "n_videos": len(features), "n_classes": len(features.class_names), **out,
+            **({"notes": metrics.notes} if metrics.notes else {})}
+
+
+def _text_prototypes(cache: Path, space: str, class_names: list[str], name: str | None,
+                     notes: list[str]) -> np.ndarray | None:
+    """Class text prototypes ``(C, D)`` in the backbone's ``space``, or ``None`` with a note saying why not."""
+    if name:
+        candidates = [load_text(cache, name)]
+    else:
+        candidates = [read_text_embeddings(p) for p in list_text_files(open_layout(cache))]
+    have = ", ".join(f"{t.file_stem} (space {t.space!r})" for t in candidates) or "none"
+    matching = [t for t in candidates if space and t.space == space]
+    if len(matching) != 1:
+        why = ("the cache's backbone has no joint text space" if not space else
+               f"several text embeddings are in space {space!r}; choose one with --text" if matching else
+               f"no text embeddings in the backbone's space {space!r}")
+        note = f"hubness against class text prototypes skipped: {why} (text: {have})"
+        log.warning(note)
+        notes.append(note)
+        return None
+    return matching[0].subset(class_names).mean
+
+
+def _add_video_hubness(metrics: SplitMetrics, videos: np.ndarray, config: MetricsConfig) -> None:
+    ks = _usable_k(config.k, len(videos) - 1, "other test videos", metrics.notes)
+    if ks:
+        metrics.occurrence[VIDEOS] = k_occurrence(videos, videos, ks, exclude_self=True,
+                                                  batch_size=config.batch_size)
+
+
+def _usable_k(ks: tuple[int, ...], candidates: int, what: str, notes: list[str]) -> list[int]:
+    """The k values below ``candidates``; the others are noted and logged, not silently dropped."""
+    usable = sorted(k for k in set(ks) if k < candidates)
+    for k in sorted(set(ks) - set(usable)):
+        note = f"hubness k={k} against {what} skipped: there are only {candidates}, N_k would be constant"
+        log.warning(note)
+        notes.append(note)
+    return usable
+
+
+def _geometry_json(geometry: ClassGeometry, config: MetricsConfig) -> dict[str, float]:
+    out = {}
+    if config.closeness:
+        out["closeness"] = geometry.closeness
+    if config.dispersion:
+        out.update(dispersion=geometry.dispersion, dispersion_mean=geometry.dispersion_mean)
+    return out
+
+
+def _label_positions(result: SplitResult) -> np.ndarray:
+    """``test_labels`` (indices into ``class_names``) as positions in ``test_classes`` (score columns)."""
+    position = {int(c): i for i, c in enumerate(result.test_classes)}
+    missing = sorted({int(c) for c in result.test_labels} - set(position))
+    if missing:
+        raise ZsarError(f"split {result.split}: test videos of class {result.class_names[missing[0]]!r} "
+                        "are not among its test_classes; the run is inconsistent, re-run `zsar train-head`")
+    return np.array([position[int(c)] for c in result.test_labels], dtype=np.int64)
+
+
+def _check_split(root: Path, r: SplitResult) -> None:
+    """Refuse a split whose arrays disagree in shape or hold NaN/inf, naming what is wrong."""
+    n, n_classes = len(r.test_labels), len(r.test_classes)
+    dim = r.test_embeddings.shape[1]
+    expected = {"scores": (n, n_classes), "test_embeddings": (n, r.prototypes.shape[1]),
+                "prototypes": (n_classes, dim)}
+    if r.train_embeddings is not None and r.train_labels is not None:
+        expected["train_embeddings"] = (len(r.train_labels), dim)
+    for name, shape in expected.items():
+        value = getattr(r, name)
+        if value.shape != shape:
+            raise ZsarError(f"{root} split {r.split}: {name} has shape {value.shape}, expected {shape}; "
+                            "the run is incomplete or corrupt, re-run `zsar train-head`")
+        if not np.isfinite(value).all():
+            raise ZsarError(f"{root} split {r.split}: {name} holds NaN or inf; the head diverged, "
+                            "re-run `zsar train-head` (e.g. with a lower learning rate)")
+
+
+def _mean_std(objects: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Mean and population std over ``objects`` of every number, nested dicts kept (ids skipped)."""
+    mean: dict[str, Any] = {}
+    std: dict[str, Any] = {}
+    keys = list(dict.fromkeys(key for obj in objects for key in obj))
+    for key in keys:
+        values = [obj[key] for obj in objects if key in obj]
+        if isinstance(values[0], dict):
+            mean[key], std[key] = _mean_std(values)
+        elif key != "split" and isinstance(values[0], (int, float)):
+            mean[key] = float(np.mean(values))
+            std[key] = float(np.std(values))
+    return mean, std
