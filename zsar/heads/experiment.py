@@ -25,7 +25,7 @@ from zsar.cache.runs import (SplitResult, append_log, link_checkpoint, prepare_r
                              split_dir, write_checkpoint, write_json, write_predictions, write_split_result)
 from zsar.cache.text import TextEmbeddings
 from zsar.errors import ZsarError
-from zsar.heads.base import ClassText, Head, HeadDims, create_head, head_class, head_config
+from zsar.heads.base import ClassText, Head, HeadDims, create_head, head_class, head_config, list_heads
 from zsar.heads.evaluate import embed_rows, score_split, split_metrics, summarise
 from zsar.heads.generator import NO_GENERATOR, check_generator_mode
 from zsar.heads.protocols import DEFAULT_TAU, Protocol, ProtocolData, SplitPlan, protocol_for
@@ -94,7 +94,7 @@ def resolve(config: TrainHeadConfig) -> _Resolved:
     if config.generator is not None:
         check_generator_mode(config.generator)
         if not cls.has_centres and config.generator != NO_GENERATOR:
-            with_centres = [n for n in ("aurl", "rest") if head_class(n).has_centres]
+            with_centres = [n for n in list_heads() if head_class(n).has_centres]
             raise ZsarError(f"--generator: head {config.head} has no visual centres to mix; use it with "
                             f"{' or '.join(with_centres)}, or drop --generator")
         if cls.has_centres:
