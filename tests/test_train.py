@@ -131,6 +131,19 @@ def test_cross_half_with_a_source_cache_and_rerank(tmp_path):
     assert len({p.stat().st_ino for p in ckpts}) == 1  # one model, linked into every split
 
 
+def test_generator_flags_set_the_head_option(tmp_path):
+    from zsar.cli import _generator_mode
+
+    assert _generator_mode(None, None) is None  # the head's default
+    assert _generator_mode(False, None) == "none"
+    assert _generator_mode(True, None) == "interpolate"
+    assert _generator_mode(None, "extrapolate") == "extrapolate"
+    base = dict(features=tmp_path, out=tmp_path, head="aurl", protocol="gzsl")
+    assert resolve(TrainHeadConfig(**base)).head_options == {}  # AURL's config default: interpolate
+    assert resolve(TrainHeadConfig(**base, generator="extrapolate")).head_options == {"generator": "extrapolate"}
+    assert resolve(TrainHeadConfig(**base, generator="none")).head_options == {"generator": "none"}
+
+
 def test_user_mistakes_are_one_line_errors(cache, tmp_path):
     gen = _train(cache, tmp_path / "a", "--head", "linear", "--protocol", "within-half", "--generator")
     assert gen.exit_code == 2

@@ -8,7 +8,9 @@
   one space (identity-initialised when the dims agree, so CLIP features start from CLIP's
   own zero-shot), cosine logits times a learnable scale (CLIP's init 1/0.07, capped at 100).
 - Training: one prompt sampled per video, the symmetric KL loss against the same-class
-  target matrix of the batch (``zsar.heads.losses.SymmetricKLLoss``).
+  target matrix of the batch (``zsar.heads.losses.SymmetricKLLoss``). The whole head
+  shares one learning rate (ActionCLIP gives its fusion module 10x the encoders' lr, but
+  here there are no encoders to fine-tune).
 - Test: the prompt ensemble. ``ensemble="probability"`` (default, ActionCLIP's test.py):
   the softmax over classes for each prompt, averaged over prompts; ``"embedding"``: the
   cosine to the normalised mean of the prompt embeddings.
