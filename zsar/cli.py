@@ -83,6 +83,7 @@ def demo(
 
     run_demo(DemoConfig(out=out, quick=quick), echo=typer.echo)
 
+
 # --- zsar train-head (issue 4: heads and protocols) -------------------------------------------
 
 def _generator_mode(generator: bool | None, mode: str | None) -> str | None:

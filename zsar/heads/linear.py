@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from torch import Tensor, nn
 import torch
+from torch import Tensor, nn
 
 from zsar.errors import ZsarError
 from zsar.heads.base import HEADS, ClassText, Head, HeadDims
