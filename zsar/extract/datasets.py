@@ -1,0 +1,38 @@
+"""Datasets: a registry of adapters that turn a dataset on disk into classes and video records.
+
+    dataset = create_dataset("hmdb51", DatasetConfig(root=Path("~/data/hmdb51")))
+    dataset.class_names   # raw names, case-insensitive alphabetical: ["brush_hair", ...]
+    dataset.class_texts   # natural text: ["brush hair", ...]
+    dataset.records       # VideoRecord(video_id, path, label, splits, start, end), by class then id
+    dataset.found         # one line: what was found where (and what was skipped)
+
+Adapters never decode; they read annotation files and look at the disk. Registered:
+
+- ``hmdb51``, ``ucf101``, ``synthetic``: class folders + official split lists (dataset_action.py);
+- ``kinetics400``, ``kinetics600``, ``kinetics700``, ``activitynet``: YouTube datasets whose
+  missing videos are skipped and counted (dataset_web.py);
+- ``folder``, ``csv``: class folders with no splits, or a ``path,label[,split]`` list (dataset_lists.py).
+
+Shared types and guarantees (ordering, path safety, errors) are in dataset_base.py;
+natural class text in names.py. To add a dataset, write ``@DATASETS.register("name")`` on a
+function ``(DatasetConfig) -> VideoDataset`` that ends with ``make_dataset(...)``.
+"""
+
+from __future__ import annotations
+
+from zsar.extract import dataset_action, dataset_lists, dataset_web  # noqa: F401  (register adapters)
+from zsar.extract.dataset_base import DATASETS, DatasetConfig, VideoDataset, VideoRecord
+from zsar.extract.names import natural_text
+
+__all__ = ["DATASETS", "DatasetConfig", "VideoDataset", "VideoRecord", "create_dataset",
+           "list_datasets", "natural_text"]
+
+
+def create_dataset(name: str, config: DatasetConfig) -> VideoDataset:
+    """The dataset ``name`` read from ``config.root``; an unknown name lists the valid ones."""
+    return DATASETS.get(name)(config)
+
+
+def list_datasets() -> list[str]:
+    """Registered dataset names, sorted."""
+    return DATASETS.names()
