@@ -43,13 +43,13 @@ def make_hmdb(root: Path, videos: str = "videos", splits: str = "testTrainMulti_
 def test_hmdb51_records_classes_and_splits(tmp_path):
     ds = create_dataset("hmdb51", DatasetConfig(make_hmdb(tmp_path)))
     assert ds.name == "hmdb51"
-    assert ds.class_names == ["brush_hair", "Clap"]  # case-insensitive alphabetical
-    assert ds.class_texts == ["brush hair", "clap"]
-    assert [r.video_id for r in ds.records] == ["brush_hair/a", "brush_hair/b", "brush_hair/c", "Clap/d", "Clap/e"]
-    first = ds.records[0]
+    assert ds.class_names == ["Clap", "brush_hair"]  # code-point order, as E2E's np.unique
+    assert ds.class_texts == ["clap", "brush hair"]
+    assert [r.video_id for r in ds.records] == ["Clap/d", "Clap/e", "brush_hair/a", "brush_hair/b", "brush_hair/c"]
+    first = ds.records[2]
     assert first.path == tmp_path / "videos" / "brush_hair" / "a.avi" and first.path.is_absolute()
     assert first.label == "brush_hair" and math.isnan(first.start) and math.isnan(first.end)
-    assert [r.splits for r in ds.records[:3]] == [("train", "test", "unused"), ("test", "unused", "train"),
+    assert [r.splits for r in ds.records[2:]] == [("train", "test", "unused"), ("test", "unused", "train"),
                                                   ("unused", "train", "test")]
     assert "2 classes, 5 videos" in ds.found and "testTrainMulti_7030_splits" in ds.found
 
@@ -58,7 +58,7 @@ def test_hmdb51_records_classes_and_splits(tmp_path):
 def test_hmdb51_alternative_layouts(tmp_path, videos, splits):
     ds = create_dataset("hmdb51", DatasetConfig(make_hmdb(tmp_path, videos, splits)))
     assert len(ds.records) == 5
-    assert ds.records[0].path == tmp_path / videos / "brush_hair" / "a.avi"
+    assert ds.records[2].path == tmp_path / videos / "brush_hair" / "a.avi"
     assert str(tmp_path / splits) in ds.found
 
 
@@ -127,8 +127,8 @@ def make_ucf(root: Path) -> Path:
 
 def test_ucf101_lists(tmp_path):
     ds = create_dataset("ucf101", DatasetConfig(make_ucf(tmp_path)))
-    assert ds.class_names == ["ApplyEyeMakeup", "JumpingJack", "JumpRope"]
-    assert ds.class_texts == ["apply eye makeup", "jumping jack", "jump rope"]
+    assert ds.class_names == ["ApplyEyeMakeup", "JumpRope", "JumpingJack"]  # E2E's order, not classInd's
+    assert ds.class_texts == ["apply eye makeup", "jump rope", "jumping jack"]
     assert len(ds.records) == 6
     r = ds.records[0]
     assert r.video_id == "ApplyEyeMakeup/v_ApplyEyeMakeup_g01_c01"

@@ -231,8 +231,8 @@ def _check_ucf_classes(list_dir: Path, video_dir: Path, index: dict[int, str], f
                         f"differ (only in classInd: {named_few(extra) or 'none'}; only on disk: "
                         f"{named_few(absent) or 'none'}); restore the missing folders or lists")
     if listed != class_order(listed):
-        log.warning("ucf101: classInd.txt is not in alphabetical order; zsar numbers classes "
-                    "alphabetically, so its label indices differ from classInd's")
+        log.debug("ucf101: zsar numbers classes in E2E's code-point order, not classInd.txt's "
+                  "(e.g. JumpRope before JumpingJack); label indices differ from classInd's")
 
 
 @DATASETS.register("ucf101", help="UCF101: UCF-101/<Class>/v_*.avi + ucfTrainTestlist")

@@ -4,8 +4,11 @@ An adapter is a function ``(config: DatasetConfig) -> VideoDataset`` registered 
 ``DATASETS``; it reads annotation files and looks at the disk but never decodes a video.
 ``make_dataset`` gives every adapter the same guarantees:
 
-- classes in case-insensitive alphabetical order (ties by raw name), which is also the
-  order of UCF101's ``classInd.txt``; ``class_texts[i] = natural_text(class_names[i])``;
+- classes in plain code-point order of their raw names (Python's ``sorted``), the order
+  E2E's ``np.unique(labels)`` gives and so the one its seeded half-class splits index
+  into. For UCF101 this differs from ``classInd.txt`` in a few places (``JumpRope``
+  before ``JumpingJack``, ``HammerThrow`` before ``Hammering``), so zsar's label indices
+  are not classInd's minus one; ``class_texts[i] = natural_text(class_names[i])``;
 - records ordered by class index, then ``video_id``; video ids unique;
 - an empty dataset is an error, not an empty cache.
 
@@ -87,8 +90,8 @@ class VideoDataset:
 
 
 def class_order(names: Iterable[str]) -> list[str]:
-    """Unique class names in the documented order: case-insensitive alphabetical, ties by raw name."""
-    return sorted(set(names), key=lambda n: (n.casefold(), n))
+    """Unique class names in the documented order: code-point order of the raw names (E2E's)."""
+    return sorted(set(names))
 
 
 def make_dataset(name: str, records: list[VideoRecord], found: str, *, root: Path,
