@@ -19,6 +19,7 @@ from typing import Any, Iterable
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from zsar.cache.layout import CacheLayout
@@ -127,6 +128,33 @@ def compact_manifest(layout: CacheLayout, rank: int) -> Path:
     for p in parts:
         p.unlink(missing_ok=True)
     return path
+
+
+def drop_manifest_rows(layout: CacheLayout, rank: int, video_rows: Iterable[int]) -> int:
+    """Remove rank ``rank``'s rows of ``video_rows`` (e.g. a shard found damaged, to re-extract).
+
+    Each file (the compacted manifest, then each part) is rewritten atomically without
+    those rows, or deleted if nothing is left; a kill part-way leaves some rows behind,
+    which the next call removes. Returns how many rows were removed.
+    """
+    drop = pa.array(sorted({int(r) for r in video_rows}), type=pa.int64())
+    removed = 0
+    files = [layout.manifest_path(rank)] + sorted(layout.parts_dir.glob(f"part-{rank:03d}-*.parquet"))
+    for path in files:
+        if not path.is_file():
+            continue
+        table = pq.read_table(path).cast(MANIFEST_SCHEMA)
+        hit = pc.is_in(table.column("video_row"), value_set=drop)
+        n_hit = int(pc.sum(hit).as_py() or 0)
+        if n_hit == 0:
+            continue
+        removed += n_hit
+        kept = table.filter(pc.invert(hit))
+        if kept.num_rows or path == layout.manifest_path(rank):
+            _write_table(kept, path)
+        else:
+            path.unlink()
+    return removed
 
 
 def manifest_ranks(layout: CacheLayout) -> list[int]:

@@ -1,0 +1,134 @@
+"""Recheck a feature cache: every manifest file readable, every shard present and matching its checksum.
+
+``verify_cache(path)`` returns a ``VerifyReport``; its ``problems`` are one line each and
+name the file at fault:
+
+- a manifest file (compacted or part) that Parquet cannot read;
+- a shard that an ``ok`` manifest row points to but that is missing;
+- a shard whose SHA-256 differs from the one recorded when it was committed (one flipped
+  byte is enough), or whose ``video_row``s disagree with the manifest;
+- a video listed twice with different shards (ranks run with different settings);
+- a temporary file left by a killed writer (its pid is no longer running).
+
+A shard that no manifest row names yet (a run killed between the shard's rename and its
+manifest part) is not a problem: the next ``zsar extract`` rewrites it. Damaged shards are
+repaired the same way: ``zsar extract`` with the same settings drops their rows and
+re-extracts those videos.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from zsar.cache.layout import CacheLayout, open_layout
+from zsar.cache.manifest import MANIFEST_SCHEMA, STATUS_FAILED, STATUS_OK
+from zsar.cache.shards import ShardReader, file_sha256
+
+_TMP = re.compile(r"^\..+\.(\d+)\.tmp$")  # ".<name>.<pid>.tmp", as every cache writer names them
+
+
+@dataclass
+class VerifyReport:
+    """What ``verify_cache`` found: ``problems`` (empty when the cache is sound) and counts."""
+
+    cache_dir: Path
+    problems: list[str] = field(default_factory=list)
+    shards: int = 0        # shards whose checksum matched
+    videos: int = 0        # ok rows whose shard matched
+    failed: int = 0        # failed rows (videos the decoder could not read)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def leftover_tmp_files(layout: CacheLayout) -> list[Path]:
+    """Temporary files whose writer (the pid in the name) is no longer running on this machine."""
+    found = []
+    for folder in (layout.root, layout.shards_dir, layout.parts_dir, layout.text_dir):
+        for path in sorted(folder.glob(".*.tmp")) if folder.is_dir() else ():
+            match = _TMP.match(path.name)
+            if match and not _pid_alive(int(match.group(1))):
+                found.append(path)
+    return found
+
+
+def _read_tables(layout: CacheLayout, report: VerifyReport) -> list[pa.Table]:
+    files = sorted(layout.root.glob("manifest-*.parquet")) + sorted(layout.parts_dir.glob("part-*.parquet"))
+    tables = []
+    for path in files:
+        try:
+            tables.append(pq.read_table(path).cast(MANIFEST_SCHEMA))
+        except (OSError, pa.ArrowException) as err:
+            report.problems.append(f"unreadable manifest file {path.relative_to(layout.root)}: {err}")
+    return tables
+
+
+def _check_duplicates(table: pa.Table, report: VerifyReport) -> None:
+    """A video may appear twice only as the same row (a part not yet removed by compaction)."""
+    seen: dict[int, tuple[str, int]] = {}
+    for video_row, shard, row, video_id in zip(*(table.column(c).to_pylist() for c in
+                                                 ("video_row", "shard", "row", "video_id"))):
+        where = (shard, row)
+        if seen.setdefault(video_row, where) != where:
+            report.problems.append(f"video {video_id} (row {video_row}) is listed twice: "
+                                   f"{seen[video_row]} and {where}")
+
+
+def _check_shard(layout: CacheLayout, name: str, sha: str, rows: np.ndarray, video_rows: np.ndarray,
+                 report: VerifyReport) -> None:
+    path = layout.shard_path(name)
+    if not path.is_file():
+        report.problems.append(f"shard {name} is missing ({len(rows)} videos point to it)")
+        return
+    actual = file_sha256(path)
+    if actual != sha:
+        report.problems.append(f"shard {name} fails its checksum (recorded {sha[:12]}, now {actual[:12]})")
+        return
+    with ShardReader(path) as reader:
+        stored = reader.read("video_row")
+    if rows.max() >= len(stored) or not np.array_equal(stored[rows], video_rows):
+        report.problems.append(f"shard {name} does not hold the videos its manifest rows name")
+        return
+    report.shards += 1
+    report.videos += len(rows)
+
+
+def verify_cache(path: Path | str) -> VerifyReport:
+    """Check every manifest file and shard of the cache at ``path``; see the module docstring."""
+    layout = open_layout(path)
+    report = VerifyReport(layout.root)
+    tables = _read_tables(layout, report)
+    table = pa.concat_tables(tables) if tables else MANIFEST_SCHEMA.empty_table()
+    _check_duplicates(table, report)
+    status = np.asarray(table.column("status").to_pylist(), dtype=object)
+    report.failed = len({r for r, s in zip(table.column("video_row").to_pylist(), status) if s == STATUS_FAILED})
+    ok = table.filter(pa.array(status == STATUS_OK))
+    shards = np.asarray(ok.column("shard").to_pylist(), dtype=object)
+    for name in sorted(set(shards)):
+        pick = ok.filter(pa.array(shards == name))
+        video_rows, first = np.unique(pick.column("video_row").to_numpy(), return_index=True)
+        rows = pick.column("row").to_numpy()[first]
+        sha = pick.column("shard_sha256")[0].as_py()
+        _check_shard(layout, name, sha, rows, video_rows, report)
+    for tmp in leftover_tmp_files(layout):
+        report.problems.append(f"leftover temporary file {tmp.relative_to(layout.root)} from a killed run "
+                               "(safe to delete; the next `zsar extract` removes it)")
+    return report

@@ -1,0 +1,221 @@
+"""``extract(ExtractConfig(...))``: decode a dataset's videos, run a frozen backbone, fill a feature cache.
+
+The flow of one process (rank ``r`` of ``N``)::
+
+    dataset (records in a fixed order) --limit--> video list
+    backbone (weights id) + sampling + ...  ->  cache key  ->  <cache>/features/<dataset>/<...>-<key>/
+    config.json (refused if an existing cache has other run settings), text embeddings
+    lock rank r  ->  plan: this rank's chunks not yet committed (damaged ones dropped)
+    DataLoader workers decode  ->  backbone batches of clips  ->  per chunk: shard + manifest part
+    compact the rank's manifest
+
+A backbone batch never spans two chunks, so a chunk's numbers do not depend on which run
+or rank made it: a resumed or sharded extraction gives the same features as one run.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from zsar.cache.catalog import default_cache_root
+from zsar.cache.layout import CacheLayout, cache_key
+from zsar.cache.lock import RankLock
+from zsar.cache.manifest import compact_manifest
+from zsar.errors import ZsarError
+from zsar.extract.chunk_writer import ChunkContext, extract_chunks
+from zsar.extract.loader import default_workers
+from zsar.extract.plan import plan_chunks, rank_chunks, remove_leftovers, resolve_rank
+from zsar.extract.sampling import SamplingConfig
+from zsar.extract.settings import build_config, key_fields, resolve_layout, save_config, videos_digest
+
+log = logging.getLogger(__name__)
+
+NO_TEXT = "none"
+
+
+@dataclass(frozen=True)
+class ExtractConfig:
+    """Everything ``zsar extract`` takes (one field per flag).
+
+    ``resolution``: square side frames are resized/cropped to (None: the backbone's
+    ``input_size``). ``workers``: decoding processes (None: ``default_workers()``, 0: decode
+    in this process). ``shard``: ``(rank, world_size)``; None reads torchrun's
+    ``RANK``/``WORLD_SIZE``, else ``(0, 1)``. ``limit``: extract only N videos spread evenly
+    over the dataset's list (a quick look; it is a different cache). ``text_encoder``:
+    ``"none"`` skips label text. ``threads``: torch threads for the backbone (None: torch's
+    default). ``retry_failed``: extract again the chunks that hold failed videos.
+    """
+
+    dataset: str
+    root: Path
+    splits: Path | None = None
+    subset: str | None = None
+    backbone: str = "efficientnet-lite0"
+    weights: Path | None = None
+    text_encoder: str = "minilm"
+    text_model: str | None = None
+    prompts: str = "actionclip"
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    resolution: int | None = None
+    cache: Path = field(default_factory=default_cache_root)
+    device: str = "cpu"
+    precision: str = "fp32"
+    batch_size: int = 32
+    workers: int | None = None
+    videos_per_shard: int = 64
+    shard: tuple[int, int] | None = None
+    limit: int | None = None
+    threads: int | None = None
+    retry_failed: bool = False
+    seed: int = 0
+
+
+@dataclass
+class ExtractResult:
+    """What one ``extract`` call did: ``ok``/``failed`` videos extracted now, ``skipped`` already in the cache."""
+
+    cache_dir: Path
+    ok: int
+    failed: int
+    skipped: int
+    clips_per_s: float
+    seconds: float
+    rank: int = 0
+    world_size: int = 1
+    clips: int = 0
+    failed_videos: list[tuple[str, str]] = field(default_factory=list)  # (video_id, error)
+    total_ok: int = 0        # this rank's ok videos in the cache, including earlier runs
+    total_failed: int = 0
+
+
+def limit_records(records: list, limit: int | None) -> list:
+    """``limit`` records spread evenly over ``records`` (all classes get some), in order."""
+    if limit is None or limit >= len(records):
+        return list(records)
+    if limit < 1:
+        raise ZsarError(f"--limit {limit}: must be at least 1")
+    picks = np.unique(np.linspace(0, len(records) - 1, limit).round().astype(np.int64))
+    return [records[i] for i in picks]
+
+
+def _device(device: str) -> str:
+    """Under torchrun, ``cuda`` means this process's GPU, ``cuda:<LOCAL_RANK>``."""
+    if device == "cuda" and "LOCAL_RANK" in os.environ:
+        return f"cuda:{int(os.environ['LOCAL_RANK'])}"
+    return device
+
+
+def _write_text(layout: CacheLayout, config: ExtractConfig, class_names: list[str], class_texts: list[str]) -> None:
+    """Encode the class texts into ``layout``'s ``text/`` unless that file is already there."""
+    if config.text_encoder == NO_TEXT:
+        return
+    from zsar.cache.text import list_text_files, write_text_embeddings
+    from zsar.extract.prompts import load_prompts
+    from zsar.extract.text_encoders import TextEncoderConfig, create_text_encoder, encode_classes
+
+    set_name, _ = load_prompts(config.prompts)
+    if any(p.stem.startswith(f"{config.text_encoder}-{set_name}-") for p in list_text_files(layout)):
+        return
+    encoder = create_text_encoder(TextEncoderConfig(config.text_encoder, config.text_model, _device(config.device)))
+    text = encode_classes(encoder, class_names, class_texts, config.prompts)
+    path = write_text_embeddings(layout, text)
+    log.info("label text: %s (%d classes x %d prompts, D=%d)", path.name, *text.embeddings.shape)
+
+
+def extract(config: ExtractConfig) -> ExtractResult:
+    """Extract ``config.dataset`` into the feature cache; see the module docstring for the flow."""
+    from zsar.extract.backbones import BackboneConfig, create_backbone
+    from zsar.extract.datasets import DatasetConfig, create_dataset
+
+    started = time.perf_counter()
+    rank, world = resolve_rank(config.shard)
+    if config.batch_size < 1:
+        raise ZsarError(f"--batch-size {config.batch_size}: must be at least 1")
+    dataset = create_dataset(config.dataset, DatasetConfig(config.root, config.splits, config.subset))
+    records = limit_records(dataset.records, config.limit)
+    backbone = create_backbone(BackboneConfig(config.backbone, config.weights, _device(config.device),
+                                              config.precision, config.seed))
+    size = _check_backbone(backbone, config)
+    fields = key_fields(dataset.name, dataset.class_names, videos_digest(records), backbone.name,
+                        backbone.weights_id, config.sampling, size, config.precision)
+    key = cache_key(fields)
+    cache_config = build_config(
+        fields, key, root=str(Path(config.root).expanduser().absolute()), splits=config.splits and str(config.splits),
+        subset=config.subset, weights=config.weights and str(config.weights), feature_dim=backbone.feature_dim,
+        frames_out=config.sampling.frames if backbone.kind == "frame" else 1, backbone_kind=backbone.kind,
+        class_names=dataset.class_names, class_texts=dataset.class_texts, n_classes=len(dataset.class_names),
+        n_videos=len(records), limit=config.limit, world_size=world, videos_per_shard=config.videos_per_shard,
+        text_encoder=config.text_encoder, text_model=config.text_model, prompts=config.prompts,
+        space=backbone.space)
+    layout = resolve_layout(config.cache, dataset.name, backbone.name, config.sampling, key, cache_config)
+    layout.make_dirs()
+    with RankLock(layout, rank):
+        save_config(layout, cache_config)
+        _write_text(layout, config, dataset.class_names, dataset.class_texts)
+        remove_leftovers(layout, rank)
+        plan = plan_chunks(layout, rank, rank_chunks(len(records), config.videos_per_shard, rank, world),
+                           config.retry_failed)
+        workers = default_workers() if config.workers is None else config.workers
+        log.info("%s: rank %d/%d, %d chunk(s) to extract, %d video(s) already in %s, %d worker(s)",
+                 dataset.name, rank, world, len(plan.pending), plan.skipped, layout.root, workers)
+        context = ChunkContext(layout, rank, key, records, dataset.class_names, Path(config.root).expanduser(),
+                               config.sampling, size, config.batch_size, workers)
+        with _torch_threads(config.threads):
+            run = extract_chunks(context, plan.pending, backbone.encode)
+        compact_manifest(layout, rank)
+    result = ExtractResult(
+        cache_dir=layout.root, ok=run.ok, failed=len(run.failed), skipped=plan.skipped,
+        clips_per_s=run.clips / run.seconds if run.seconds > 0 else 0.0, seconds=time.perf_counter() - started,
+        rank=rank, world_size=world, clips=run.clips, failed_videos=run.failed,
+        total_ok=plan.done_ok + run.ok, total_failed=plan.done_failed + len(run.failed))
+    _report_failures(result)
+    return result
+
+
+def _check_backbone(backbone, config: ExtractConfig) -> int:
+    """The frame side to decode to; refuses a resolution or frame count the backbone cannot take."""
+    size = config.resolution or backbone.input_size
+    if size < 1:
+        raise ZsarError(f"--resolution {size}: must be a positive number of pixels")
+    if not backbone.any_size and size != backbone.input_size:
+        raise ZsarError(f"--resolution {size}: {backbone.name} needs {backbone.input_size}x{backbone.input_size} "
+                        f"frames; use --resolution {backbone.input_size} (the default)")
+    if backbone.frames_in is not None and config.sampling.frames != backbone.frames_in:
+        raise ZsarError(f"--frames {config.sampling.frames}: {backbone.name} takes {backbone.frames_in} frames "
+                        f"per clip; use --frames {backbone.frames_in}")
+    return size
+
+
+class _torch_threads:
+    """Set torch's intra-op threads for a block (None: leave as is) and restore them after."""
+
+    def __init__(self, threads: int | None) -> None:
+        self.threads, self.before = threads, torch.get_num_threads()
+
+    def __enter__(self) -> None:
+        if self.threads is not None:
+            if self.threads < 1:
+                raise ZsarError(f"--threads {self.threads}: must be at least 1")
+            torch.set_num_threads(self.threads)
+
+    def __exit__(self, *exc: object) -> None:
+        torch.set_num_threads(self.before)
+
+
+def _report_failures(result: ExtractResult) -> None:
+    """Warn about failed videos; every video of the rank failing is an error."""
+    if result.failed:
+        shown = "; ".join(f"{vid}: {err}" for vid, err in result.failed_videos[:3])
+        log.warning("%d video(s) could not be decoded (failed rows in the manifest), e.g. %s", result.failed, shown)
+    if result.total_ok == 0 and result.total_failed > 0:
+        first = result.failed_videos[0] if result.failed_videos else ("", "see the manifest's error column")
+        raise ZsarError(f"all {result.total_failed} video(s) failed to decode (e.g. {first[0]}: {first[1]}); "
+                        f"check the files under the dataset root; the failures are recorded in {result.cache_dir}")
+

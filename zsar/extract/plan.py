@@ -1,0 +1,165 @@
+"""Which videos this process extracts: chunks, ranks, and what a resumed run still has to do.
+
+The dataset's video list (deterministic order) is cut into chunks of ``videos_per_shard``
+videos; chunk ``k`` becomes shard ``shard-<rank>-<k>.h5`` and manifest part
+``part-<rank>-<k>.parquet``, and belongs to rank ``k % world_size``. A chunk is the unit
+of commit: its shard and its manifest part are written at once after all its videos are
+encoded, so a run killed at any moment loses at most the chunks in flight.
+
+On start, ``plan_chunks`` checks each chunk of this rank against the manifest:
+
+- all its videos have rows and (when any is ``ok``) its shard exists with the recorded
+  SHA-256: done, skipped;
+- some rows but not all, or a shard missing or damaged: its rows are dropped and it is
+  extracted again (this is how ``zsar extract`` repairs what ``zsar cache verify`` reports);
+- no rows: extracted (a shard file without rows, from a kill between the shard's rename and
+  its manifest part, is simply overwritten).
+
+Videos the decoder could not read have ``failed`` rows; a chunk whose videos all failed
+still gets its manifest part (and no shard), so a re-run does not retry them. To retry
+failed videos (say, after replacing the files), pass ``retry_failed``: chunks holding a
+failed row are extracted again.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from zsar.cache.layout import CacheLayout
+from zsar.cache.manifest import STATUS_FAILED, STATUS_OK, drop_manifest_rows, read_manifest
+from zsar.cache.shards import file_sha256
+from zsar.cache.verify import leftover_tmp_files
+from zsar.errors import ZsarError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Videos ``[start, stop)`` of the dataset's list, written as shard number ``seq``."""
+
+    seq: int
+    start: int
+    stop: int
+
+    def __len__(self) -> int:
+        return self.stop - self.start
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"1/4"`` -> ``(1, 4)``: this process is rank 1 of 4 (ranks count from 0)."""
+    try:
+        rank, world = (int(p) for p in text.split("/"))
+    except ValueError:
+        raise ZsarError(f"--shard {text!r}: write it as i/N, e.g. 0/4 for the first of 4 parts") from None
+    check_rank(rank, world, f"--shard {text}")
+    return rank, world
+
+
+def check_rank(rank: int, world: int, source: str) -> None:
+    if world < 1 or not 0 <= rank < world:
+        raise ZsarError(f"{source}: rank must be in 0..N-1 and N at least 1 (got rank {rank} of {world})")
+
+
+def resolve_rank(shard: tuple[int, int] | None) -> tuple[int, int]:
+    """``shard`` if given, else torchrun's ``RANK``/``WORLD_SIZE``, else ``(0, 1)``."""
+    if shard is not None:
+        check_rank(*shard, source=f"shard {shard[0]}/{shard[1]}")
+        return shard
+    if "RANK" in os.environ or "WORLD_SIZE" in os.environ:
+        try:
+            rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+        except ValueError:
+            raise ZsarError(f"RANK={os.environ.get('RANK')!r} / WORLD_SIZE={os.environ.get('WORLD_SIZE')!r} "
+                            "are not integers; unset them or pass --shard i/N") from None
+        check_rank(rank, world, "RANK/WORLD_SIZE")
+        return rank, world
+    return 0, 1
+
+
+def rank_chunks(n_videos: int, videos_per_shard: int, rank: int, world: int) -> list[Chunk]:
+    """The chunks of ``rank`` (``k % world == rank``), in order."""
+    if videos_per_shard < 1:
+        raise ZsarError(f"--videos-per-shard {videos_per_shard}: must be at least 1")
+    starts = range(0, n_videos, videos_per_shard)
+    return [Chunk(k, s, min(n_videos, s + videos_per_shard)) for k, s in enumerate(starts) if k % world == rank]
+
+
+@dataclass
+class Plan:
+    """What this rank has to extract, and what earlier runs already committed."""
+
+    pending: list[Chunk]
+    done_ok: int = 0          # ok videos in chunks already committed
+    done_failed: int = 0      # failed videos in chunks already committed
+    repaired: list[str] = field(default_factory=list)  # why chunks were dropped and redone
+
+    @property
+    def skipped(self) -> int:
+        return self.done_ok + self.done_failed
+
+
+def _chunk_state(layout: CacheLayout, rank: int, chunk: Chunk, video_rows: np.ndarray, status: np.ndarray,
+                 shards: np.ndarray, shas: np.ndarray) -> str:
+    """``"done"``, ``"absent"`` or the reason the chunk must be redone."""
+    if len(video_rows) == 0:
+        return "absent"
+    if len(np.unique(video_rows)) != len(chunk):
+        return f"chunk {chunk.seq} has {len(np.unique(video_rows))} of its {len(chunk)} manifest rows"
+    ok = status == STATUS_OK
+    if not ok.any():
+        return "done"
+    name = layout.shard_name(rank, chunk.seq)
+    if set(shards[ok]) != {name}:
+        return f"chunk {chunk.seq} rows point to {sorted(set(shards[ok]))}, not {name}"
+    path = layout.shard_path(name)
+    if not path.is_file():
+        return f"shard {name} is missing"
+    if file_sha256(path) != shas[ok][0]:
+        return f"shard {name} fails its checksum"
+    return "done"
+
+
+def plan_chunks(layout: CacheLayout, rank: int, chunks: list[Chunk], retry_failed: bool = False) -> Plan:
+    """Check ``chunks`` against rank ``rank``'s manifest; drop rows of damaged ones (see module doc)."""
+    table = read_manifest(layout, rank)
+    rows = table.column("video_row").to_numpy()
+    status = np.asarray(table.column("status").to_pylist(), dtype=object)
+    shards = np.asarray(table.column("shard").to_pylist(), dtype=object)
+    shas = np.asarray(table.column("shard_sha256").to_pylist(), dtype=object)
+    plan = Plan(pending=[])
+    for chunk in chunks:
+        mine = (rows >= chunk.start) & (rows < chunk.stop)
+        state = _chunk_state(layout, rank, chunk, rows[mine], status[mine], shards[mine], shas[mine])
+        n_failed = int((status[mine] == STATUS_FAILED).sum())
+        if state == "done" and retry_failed and n_failed:
+            state = f"chunk {chunk.seq} has {n_failed} failed video(s) to retry"
+        if state == "done":
+            plan.done_failed += n_failed
+            plan.done_ok += len(chunk) - n_failed
+            continue
+        if state != "absent":
+            log.warning("re-extracting chunk %d of rank %d: %s", chunk.seq, rank, state)
+            plan.repaired.append(state)
+            drop_manifest_rows(layout, rank, range(chunk.start, chunk.stop))
+        plan.pending.append(chunk)
+    return plan
+
+
+def remove_leftovers(layout: CacheLayout, rank: int) -> int:
+    """Delete temporary files of this rank's killed writers (call while holding the rank's lock).
+
+    Only this rank's shards and manifest files: other ranks may run on other machines, where
+    a pid that looks dead here can be alive.
+    """
+    tags = (f"-{rank:03d}-", f"-{rank:03d}.")
+    removed = 0
+    for path in leftover_tmp_files(layout):
+        if any(tag in path.name for tag in tags):
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
