@@ -307,7 +307,8 @@ def create_r2plus1d_18(config: BackboneConfig) -> Backbone:
     except ImportError as e:
         raise ZsarError(f"r2plus1d-18 needs torchvision: pip install 'zsar[torchvision]' ({e})") from None
     url = R2Plus1D_18_Weights.KINETICS400_V1.url
-    path = Path(config.weights) if config.weights else Path(torch.hub.get_dir()) / "checkpoints" / url.rsplit("/", 1)[-1]
+    cached = Path(torch.hub.get_dir()) / "checkpoints" / url.rsplit("/", 1)[-1]
+    path = Path(config.weights) if config.weights else cached
     if not path.is_file():
         raise ZsarError(f"no weights for r2plus1d-18: looked in {path}; download once with "
                         f"`curl -L -o {path} {url}` on a machine with network (or pass --weights FILE)")

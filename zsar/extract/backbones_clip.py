@@ -38,12 +38,12 @@ def hf_cache_dir() -> Path:
     return xdg / "huggingface" / "hub"
 
 
-def _missing(name: str, model_id: str, weights: Path | None, detail: str = "") -> ZsarError:
-    looked = f"--weights {weights}" if weights else "--weights (none)"
+def _missing(name: str, model_id: str, weights: Path | None, detail: str = "", flag: str = "--weights") -> ZsarError:
+    looked = f"{flag} {weights}" if weights else f"{flag} (none)"
     extra = f" ({detail})" if detail else ""
     return ZsarError(f"no weights for {name}: looked in {looked} and the Hugging Face cache {hf_cache_dir()}{extra}; "
                      f"download once with `huggingface-cli download {model_id}` on a machine with network "
-                     "(or pass --weights DIR)")
+                     f"(or pass {flag} DIR)")
 
 
 def _load_state_file(path: Path) -> dict[str, Any]:
@@ -54,13 +54,13 @@ def _load_state_file(path: Path) -> dict[str, Any]:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
-def _from_weights_path(model_cls: Any, name: str, model_id: str, weights: Path) -> tuple[nn.Module, str]:
+def _from_weights_path(model_cls: Any, name: str, model_id: str, weights: Path, flag: str) -> tuple[nn.Module, str]:
     """Load from a save_pretrained directory, or a weights file whose directory holds config.json."""
     if not weights.exists():
-        raise _missing(name, model_id, weights, f"{weights} does not exist")
+        raise _missing(name, model_id, weights, f"{weights} does not exist", flag)
     folder = weights if weights.is_dir() else weights.parent
     if not (folder / "config.json").is_file():
-        raise _missing(name, model_id, weights, f"no config.json in {folder}")
+        raise _missing(name, model_id, weights, f"no config.json in {folder}", flag)
     config = model_cls.config_class.from_pretrained(folder, local_files_only=True)
     if config.model_type != model_cls.config_class.model_type:
         raise ZsarError(f"{weights} holds a {config.model_type!r} model, but {name} needs "
@@ -74,23 +74,27 @@ def _from_weights_path(model_cls: Any, name: str, model_id: str, weights: Path) 
             model.load_state_dict(_load_state_file(weights))
             files = [weights]
     except (OSError, RuntimeError, ValueError) as e:
-        raise _missing(name, model_id, weights, str(e).splitlines()[0]) from None
+        raise _missing(name, model_id, weights, str(e).splitlines()[0], flag) from None
     return model.float(), f"{model_id}@sha256:{file_digest(files)}"
 
 
-def load_hf_model(model_cls: Any, name: str, model_id: str, weights: Path | None) -> tuple[nn.Module, str]:
-    """``model_cls`` (e.g. ``CLIPModel``) from ``weights`` or the HF cache; returns ``(model, weights_id)``."""
+def load_hf_model(model_cls: Any, name: str, model_id: str, weights: Path | None,
+                  flag: str = "--weights") -> tuple[nn.Module, str]:
+    """``model_cls`` (e.g. ``CLIPModel``) from ``weights`` or the HF cache; returns ``(model, weights_id)``.
+
+    ``flag`` is the CLI option that sets ``weights``, named in the error when nothing is found.
+    """
     if weights is not None:
-        return _from_weights_path(model_cls, name, model_id, Path(weights).expanduser())
+        return _from_weights_path(model_cls, name, model_id, Path(weights).expanduser(), flag)
     try:
         model = model_cls.from_pretrained(model_id, cache_dir=str(hf_cache_dir()), local_files_only=True)
     except OSError as e:
-        raise _missing(name, model_id, None) from e
+        raise _missing(name, model_id, None, flag=flag) from e
     revision = getattr(model.config, "_commit_hash", None) or "hf-cache"
     return model.float(), f"{model_id}@{revision}"
 
 
-def _embedding(output: Any) -> Tensor:
+def pooled_embedding(output: Any) -> Tensor:
     """transformers 5 returns a ModelOutput whose ``pooler_output`` is the projected embedding; 4.x a tensor."""
     return output if isinstance(output, Tensor) else output.pooler_output
 
@@ -103,7 +107,7 @@ class _ClipImageFeatures(nn.Module):
         self.model = model
 
     def forward(self, x: Tensor) -> Tensor:
-        return _embedding(self.model.get_image_features(pixel_values=x))
+        return pooled_embedding(self.model.get_image_features(pixel_values=x))
 
 
 class _XClipVideoFeatures(nn.Module):
@@ -114,10 +118,10 @@ class _XClipVideoFeatures(nn.Module):
         self.model = model
 
     def forward(self, x: Tensor) -> Tensor:
-        return _embedding(self.model.get_video_features(pixel_values=x)).unsqueeze(1)
+        return pooled_embedding(self.model.get_video_features(pixel_values=x)).unsqueeze(1)
 
 
-def _space(model_id: str, weights: Path | None) -> str:
+def joint_space(model_id: str, weights: Path | None) -> str:
     """The joint space a paired text encoder must name: the model id, or the local weights folder."""
     if weights is None:
         return model_id
@@ -134,7 +138,7 @@ def _create_clip(config: BackboneConfig) -> Backbone:
     return Backbone(FramewiseNet(_ClipImageFeatures(model)), name=config.name,
                     input_size=int(model.config.vision_config.image_size), kind="frame",
                     feature_dim=int(model.config.projection_dim), weights_id=weights_id, norm=CLIP_NORM,
-                    config=config, space=_space(model_id, config.weights))
+                    config=config, space=joint_space(model_id, config.weights))
 
 
 def _create_xclip(config: BackboneConfig) -> Backbone:
@@ -146,7 +150,7 @@ def _create_xclip(config: BackboneConfig) -> Backbone:
     return Backbone(_XClipVideoFeatures(model), name=config.name, input_size=int(vision.image_size),
                     kind="video", feature_dim=int(model.config.projection_dim), weights_id=weights_id,
                     norm=CLIP_NORM, config=config, frames_in=int(vision.num_frames),
-                    space=_space(model_id, config.weights))
+                    space=joint_space(model_id, config.weights))
 
 
 for _name, _id in CLIP_MODEL_IDS.items():

