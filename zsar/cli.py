@@ -195,6 +195,139 @@ def metrics(
         typer.echo(f"wrote {write_report(measured)} and its plots", err=as_json)
 
 
+# --- zsar extract and zsar cache (issue 3: extraction stage and feature cache) ----------------
+
+cache_app = typer.Typer(help="List, describe and check feature caches.", no_args_is_help=True)
+app.add_typer(cache_app, name="cache")
+
+
+def _cache_command(name: str) -> Callable:
+    """``cache_app.command`` with the same one-line ``ZsarError`` handling as ``command``."""
+
+    def decorator(fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def wrapper(*a: Any, **kw: Any) -> Any:
+            try:
+                return fn(*a, **kw)
+            except ZsarError as err:
+                typer.echo(f"error: {err}", err=True)
+                raise typer.Exit(2) from None
+
+        return cache_app.command(name)(wrapper)
+
+    return decorator
+
+
+def _default_cache() -> Path:
+    from zsar.cache.catalog import default_cache_root
+
+    return default_cache_root()
+
+
+@command("extract")
+def extract(
+    dataset: Annotated[str, typer.Option(help="Dataset adapter: hmdb51, ucf101, kinetics400/600/700, activitynet, folder, csv, synthetic.")],
+    root: Annotated[Path, typer.Option(help="Dataset folder (videos and annotations).")],
+    backbone: Annotated[str, typer.Option(help="Visual backbone: efficientnet-lite0, clip-vit-b16, xclip-b32, tiny-random, ...")] = "efficientnet-lite0",
+    splits: Annotated[Path | None, typer.Option(help="Split/annotation folder or file, if not where the adapter looks.")] = None,
+    subset: Annotated[str | None, typer.Option(help="Kinetics/ActivityNet subset to keep, e.g. val.")] = None,
+    weights: Annotated[Path | None, typer.Option(help="Local weights folder/file for the backbone.")] = None,
+    text_encoder: Annotated[str, typer.Option(help="Label-text encoder: minilm, glove-50d, word2vec, clip, sentence-transformers, or none.")] = "minilm",
+    text_model: Annotated[str | None, typer.Option(help="Text model id/dir/file (word2vec file, CLIP or sentence-transformers model).")] = None,
+    prompts: Annotated[str, typer.Option(help="Prompt templates: actionclip, plain, or a file with one template per line.")] = "actionclip",
+    sampling: Annotated[str, typer.Option(help="uniform (T segments, centre frame each) or dense (clips of T consecutive frames).")] = "uniform",
+    frames: Annotated[int, typer.Option(help="Frames per clip (T).")] = 8,
+    clips: Annotated[int, typer.Option(help="Clips (views) per video.")] = 1,
+    stride: Annotated[int, typer.Option(help="Dense sampling: step between frames of a clip.")] = 1,
+    resolution: Annotated[int | None, typer.Option(help="Square frame side (default: the backbone's input size).")] = None,
+    cache: Annotated[Path | None, typer.Option(help="Cache root (default: $ZSAR_CACHE or ~/.cache/zsar).")] = None,
+    device: Annotated[str, typer.Option(help="cpu, cuda or auto.")] = "cpu",
+    precision: Annotated[str, typer.Option(help="fp32, or fp16/bf16 autocast on a GPU.")] = "fp32",
+    batch_size: Annotated[int, typer.Option(help="Clips per backbone batch (across videos).")] = 32,
+    workers: Annotated[int | None, typer.Option(help="Decoding processes (default: one per spare core, at most 4; 0: none).")] = None,
+    threads: Annotated[int | None, typer.Option(help="Torch threads for the backbone (default: torch's).")] = None,
+    videos_per_shard: Annotated[int, typer.Option(help="Videos per shard file (the unit of commit and resume).")] = 64,
+    shard: Annotated[str | None, typer.Option(help="This process's part i/N of the video list (default: torchrun's RANK/WORLD_SIZE, else 0/1).")] = None,
+    limit: Annotated[int | None, typer.Option(help="Extract only N videos spread over the dataset (a quick look; its own cache).")] = None,
+    retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Extract again the shards holding videos that failed before.")] = False,
+) -> None:
+    """Decode a dataset's videos, run a frozen backbone and write a resumable feature cache."""
+    from zsar.extract.extractor import ExtractConfig, extract as run
+    from zsar.extract.plan import parse_shard
+    from zsar.extract.sampling import SamplingConfig
+
+    config = ExtractConfig(
+        dataset=dataset, root=root, splits=splits, subset=subset, backbone=backbone, weights=weights,
+        text_encoder=text_encoder, text_model=text_model, prompts=prompts,
+        sampling=SamplingConfig(mode=sampling, frames=frames, clips=clips, stride=stride), resolution=resolution,
+        cache=cache if cache is not None else _default_cache(), device=device, precision=precision,
+        batch_size=batch_size, workers=workers, videos_per_shard=videos_per_shard,
+        shard=parse_shard(shard) if shard else None, limit=limit, threads=threads, retry_failed=retry_failed)
+    result = run(config)
+    typer.echo(f"cache: {result.cache_dir}")
+    part = f" (rank {result.rank}/{result.world_size})" if result.world_size > 1 else ""
+    typer.echo(f"videos{part}: {result.ok} ok, {result.failed} failed, {result.skipped} already in the cache; "
+               f"{result.clips_per_s:.1f} clips/s, {result.seconds:.1f} s")
+
+
+@_cache_command("ls")
+def cache_ls(
+    cache: Annotated[Path | None, typer.Option(help="Cache root (default: $ZSAR_CACHE or ~/.cache/zsar).")] = None,
+) -> None:
+    """List the feature caches under a cache root."""
+    from zsar.cache.catalog import human_size, list_caches
+
+    root = cache if cache is not None else _default_cache()
+    caches = list_caches(root)
+    if not caches:
+        typer.echo(f"no feature caches under {root}")
+        return
+    typer.echo(f"{'dataset':<14} {'backbone':<18} {'sampling':<12} {'key':<12} {'ok':>7} {'failed':>6} "
+               f"{'size':>9}  text")
+    for c in caches:
+        typer.echo(f"{c.dataset:<14} {c.backbone:<18} {c.sampling:<12} {c.key:<12} {c.ok:>7} {c.failed:>6} "
+                   f"{human_size(c.size_bytes):>9}  {', '.join(c.text_files) or '-'}")
+    typer.echo(f"{len(caches)} cache(s) under {root}")
+
+
+@_cache_command("info")
+def cache_info(cache: Annotated[Path, typer.Argument(help="A cache folder (as `zsar extract` printed).")]) -> None:
+    """Describe one feature cache: what it was made from and what it holds."""
+    from zsar.cache.catalog import describe_cache, human_size
+
+    info = describe_cache(cache)
+    c = info.config
+    lines = {
+        "path": info.path, "dataset": f"{info.dataset} ({c.get('n_classes', '?')} classes, root {c.get('root', '?')})",
+        "backbone": f"{info.backbone} ({c.get('weights_id', '?')}), D={c.get('feature_dim', '?')}",
+        "sampling": f"{info.sampling}, {c.get('resolution', '?')} px, {c.get('precision', '?')}",
+        "key": info.key, "videos": f"{info.ok} ok, {info.failed} failed, {info.n_videos} in the list"
+                                   + ("" if info.complete else " (incomplete: run `zsar extract` again to finish)"),
+        "shards": f"{info.shards} from rank(s) {', '.join(map(str, info.ranks)) or '-'} (world size {c.get('world_size', '?')}, "
+                  f"{c.get('videos_per_shard', '?')} videos per shard)",
+        "text": ", ".join(info.text_files) or "-", "size": human_size(info.size_bytes),
+        "versions": ", ".join(f"{k} {v}" for k, v in (c.get("versions") or {}).items()),
+    }
+    for name, value in lines.items():
+        typer.echo(f"{name + ':':<10} {value}")
+
+
+@_cache_command("verify")
+def cache_verify(cache: Annotated[Path, typer.Argument(help="A cache folder (as `zsar extract` printed).")]) -> None:
+    """Recheck every shard against its checksum and every manifest file; exit 1 if anything is wrong."""
+    from zsar.cache.verify import verify_cache
+
+    report = verify_cache(cache)
+    for problem in report.problems:
+        typer.echo(problem)
+    if report.problems:
+        typer.echo(f"{len(report.problems)} problem(s) in {report.cache_dir}; "
+                   "`zsar extract` with the same settings repairs missing or damaged shards", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"ok: {report.shards} shards, {report.videos} videos verified"
+               + (f" ({report.failed} failed videos recorded)" if report.failed else ""))
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

@@ -136,8 +136,7 @@ def extract(config: ExtractConfig) -> ExtractResult:
 
     started = time.perf_counter()
     rank, world = resolve_rank(config.shard)
-    if config.batch_size < 1:
-        raise ZsarError(f"--batch-size {config.batch_size}: must be at least 1")
+    _check_names(config)
     dataset = create_dataset(config.dataset, DatasetConfig(config.root, config.splits, config.subset))
     records = limit_records(dataset.records, config.limit)
     backbone = create_backbone(BackboneConfig(config.backbone, config.weights, _device(config.device),
@@ -177,6 +176,26 @@ def extract(config: ExtractConfig) -> ExtractResult:
         total_ok=plan.done_ok + run.ok, total_failed=plan.done_failed + len(run.failed))
     _report_failures(result)
     return result
+
+
+def _check_names(config: ExtractConfig) -> None:
+    """Refuse unknown names and bad numbers before the (possibly long) dataset scan."""
+    from zsar.extract.backbones import BACKBONES
+    from zsar.extract.datasets import DATASETS
+    from zsar.extract.prompts import load_prompts
+
+    DATASETS.entry(config.dataset)
+    BACKBONES.entry(config.backbone)
+    if config.text_encoder != NO_TEXT:
+        from zsar.extract.text_encoders import TEXT_ENCODERS
+
+        TEXT_ENCODERS.entry(config.text_encoder)
+        load_prompts(config.prompts)
+    for flag, value in (("--batch-size", config.batch_size), ("--videos-per-shard", config.videos_per_shard)):
+        if value < 1:
+            raise ZsarError(f"{flag} {value}: must be at least 1")
+    if config.workers is not None and config.workers < 0:
+        raise ZsarError(f"--workers {config.workers}: must be 0 (decode in this process) or more")
 
 
 def _check_backbone(backbone, config: ExtractConfig) -> int:
