@@ -126,6 +126,8 @@ def prepare_run_dir(run: Path, config: dict[str, Any]) -> list[int]:
     """
     run = Path(run)
     config = json.loads(json.dumps(config, default=_json_default))
+    if run.exists() and not run.is_dir():
+        raise ZsarError(f"--out {run} is a file, not a folder; choose a new folder for the run")
     if run.exists() and any(run.iterdir()):
         if not (run / "config.json").is_file():
             raise ZsarError(f"--out {run} exists and is not a zsar run; choose another --out or empty it")
