@@ -180,12 +180,13 @@ def extract(config: ExtractConfig) -> ExtractResult:
 
 def _check_names(config: ExtractConfig) -> None:
     """Refuse unknown names and bad numbers before the (possibly long) dataset scan."""
-    from zsar.extract.backbones import BACKBONES
+    from zsar.extract.backbones import BACKBONES, resolve_device, resolve_precision
     from zsar.extract.datasets import DATASETS
     from zsar.extract.prompts import load_prompts
 
     DATASETS.entry(config.dataset)
     BACKBONES.entry(config.backbone)
+    resolve_precision(config.precision, resolve_device(_device(config.device)))
     if config.text_encoder != NO_TEXT:
         from zsar.extract.text_encoders import TEXT_ENCODERS
 
