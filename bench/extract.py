@@ -5,7 +5,8 @@ For the same videos (the synthetic set: ``--classes`` x ``--per-class`` clips of
 
 - decode-only: the extraction's loader (decord in ``--workers`` DataLoader processes,
   resize + centre crop), no backbone;
-- backbone-only: ``Backbone.encode`` on pre-decoded frames, batches of ``--batch-size`` clips;
+- backbone-only: ``Backbone.encode`` on pre-decoded frames, batches of ``--batch-size`` clips,
+  with the torch threads ``extract()`` gives the backbone beside that many workers;
 - end to end: ``extract()`` into a fresh cache (clips over the extraction loop's time,
   after the models are loaded);
 
@@ -88,6 +89,7 @@ def main() -> None:
 
     from zsar.extract.backbones import BackboneConfig, create_backbone
     from zsar.extract.datasets import DatasetConfig, create_dataset
+    from zsar.extract.extractor import backbone_threads
     from zsar.extract.sampling import SamplingConfig
 
     from zsar.extract.allocator import keep_freed_memory
@@ -107,17 +109,22 @@ def main() -> None:
               f"-> {size}x{size}, backbone {args.backbone} on {args.device} ({args.precision}), "
               f"batch {args.batch_size}, torch threads {torch.get_num_threads()}, {os.cpu_count()} cores, "
               f"load average {os.getloadavg()[0]:.2f}")
-        print(f"{'workers':>7} {'decode clips/s':>15} {'backbone clips/s':>17} {'e2e clips/s':>12} {'ratio':>6}")
-        clips = None
-        backbone_rate = None
+        print(f"{'workers':>7} {'threads':>7} {'decode clips/s':>15} {'backbone clips/s':>17} {'e2e clips/s':>12} "
+              f"{'ratio':>6}")
+        default_threads = torch.get_num_threads()
+        backbone_rates: dict[int, float] = {}
         for workers in (int(w) for w in args.workers.split(",")):
             decode_rate, decoded = decode_only(records, sampling, size, workers)
-            if backbone_rate is None:
-                clips = decoded
-                backbone_rate = backbone_only(backbone, clips, args.batch_size)
+            # the backbone alone, with the threads extract() gives it next to `workers` decoders
+            threads = backbone_threads(args.threads, workers, backbone.device.type) or default_threads
+            if threads not in backbone_rates:
+                torch.set_num_threads(threads)
+                backbone_rates[threads] = backbone_only(backbone, decoded, args.batch_size)
+                torch.set_num_threads(default_threads)
+            backbone_rate = backbone_rates[threads]
             e2e = end_to_end(data, args, workers, Path(tmp) / f"cache-{workers}")
             ratio = e2e / min(decode_rate, backbone_rate)
-            print(f"{workers:>7} {decode_rate:>15.1f} {backbone_rate:>17.1f} {e2e:>12.1f} {ratio:>6.2f}")
+            print(f"{workers:>7} {threads:>7} {decode_rate:>15.1f} {backbone_rate:>17.1f} {e2e:>12.1f} {ratio:>6.2f}")
             sys.stdout.flush()
 
 
