@@ -41,10 +41,16 @@ def test_other_videos_per_shard_or_world_size_is_refused(made):
     assert "(world_size: 1 -> 2)" in line and "--shard i/N (N)" in line
 
 
-def test_other_text_settings_are_refused(made):
-    synth, root, _ = made
-    line = _error(runner.invoke(app, ["-q", *_args(synth, root, "--prompts", "actionclip")]))
-    assert "(prompts: 'plain' -> 'actionclip')" in line
+def test_other_label_text_is_added_beside_the_features(made, tmp_path):
+    synth, root, cache_dir = made
+    shards = {p.name: p.read_bytes() for p in (cache_dir / "shards").iterdir()}
+    texts = sorted(p.name for p in (cache_dir / "text").iterdir())
+    result = runner.invoke(app, ["-q", *_args(synth, root, "--prompts", "actionclip")])
+    assert result.exit_code == 0, result.output
+    assert cache_dir_of(result.output) == cache_dir and "6 already in the cache" in result.output
+    added = sorted(set(p.name for p in (cache_dir / "text").iterdir()) - set(texts))
+    assert len(added) == 1 and "actionclip" in added[0]
+    assert {p.name: p.read_bytes() for p in (cache_dir / "shards").iterdir()} == shards
 
 
 def test_cache_flag_pointing_at_a_cache_folder(made):

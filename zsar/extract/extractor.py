@@ -155,7 +155,6 @@ def extract(config: ExtractConfig) -> ExtractResult:
         frames_out=config.sampling.frames if backbone.kind == "frame" else 1, backbone_kind=backbone.kind,
         class_names=dataset.class_names, class_texts=dataset.class_texts, n_classes=len(dataset.class_names),
         n_videos=len(records), limit=config.limit, world_size=world, videos_per_shard=config.videos_per_shard,
-        text_encoder=config.text_encoder, text_model=config.text_model, prompts=config.prompts,
         space=backbone.space)
     layout = resolve_layout(config.cache, dataset.name, backbone.name, config.sampling, key, cache_config)
     layout.make_dirs()

@@ -5,10 +5,13 @@ Two kinds of settings matter:
 - those that change the numbers (dataset and its video list, class list, backbone and its
   weights, sampling, resolution, precision, format version) form the cache key, so
   different values land in a different folder;
-- those that change how the work is cut or what sits beside the features (world size,
-  videos per shard, text encoder and prompts) are stored in ``config.json``; a run whose
-  values differ from an existing cache's is refused, naming each difference, because mixing
-  them would duplicate or skip videos (chunks map to ranks differently).
+- those that change how the work is cut (world size, videos per shard) are stored in
+  ``config.json``; a run whose values differ from an existing cache's is refused, naming
+  each difference, because mixing them would duplicate or skip videos (chunks map to ranks
+  differently).
+
+Label text is neither: a run with another text encoder, model or prompt set adds its file
+under ``text/`` beside the ones already there and reuses every committed shard.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from zsar.errors import ZsarError
 from zsar.extract.sampling import SamplingConfig
 
 # config.json fields a later run must match (not part of the key: they don't change the numbers).
-RUN_SETTINGS = ("world_size", "videos_per_shard", "text_encoder", "text_model", "prompts")
+RUN_SETTINGS = ("world_size", "videos_per_shard")
 # config.json fields shown when a --cache folder holds a cache with other settings.
 COMPARED = ("dataset", "backbone", "weights_id", "sampling", "resolution", "precision", "n_videos",
             "n_classes", "videos_digest") + RUN_SETTINGS
@@ -112,8 +115,7 @@ def check_run_settings(layout: CacheLayout, config: dict[str, Any]) -> None:
     new = {k: config.get(k) for k in RUN_SETTINGS}
     diffs = config_differences(old, new)
     if diffs:
-        flags = {"world_size": "--shard i/N (N)", "videos_per_shard": "--videos-per-shard",
-                 "text_encoder": "--text-encoder", "text_model": "--text-model", "prompts": "--prompts"}
+        flags = {"world_size": "--shard i/N (N)", "videos_per_shard": "--videos-per-shard"}
         names = ", ".join(flags[d.split(":")[0]] for d in diffs)
         raise ZsarError(
             f"cache {layout.root} was made with other settings ({'; '.join(diffs)}); "
