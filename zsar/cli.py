@@ -15,6 +15,7 @@ from typing import Annotated, Any, Callable
 import typer
 
 from zsar.errors import ZsarError
+from zsar.registry import load_plugins
 
 app = typer.Typer(
     name="zsar",
@@ -25,8 +26,8 @@ app = typer.Typer(
 )
 
 
-def command(*args: Any, **kwargs: Any) -> Callable:
-    """``app.command`` that turns a ``ZsarError`` into a one-line message and exit status 2."""
+def command(*args: Any, on: typer.Typer | None = None, **kwargs: Any) -> Callable:
+    """``app.command`` (or ``on.command``) that turns a ``ZsarError`` into a one-line message and exit status 2."""
 
     def decorator(fn: Callable) -> Callable:
         @functools.wraps(fn)
@@ -37,7 +38,7 @@ def command(*args: Any, **kwargs: Any) -> Callable:
                 typer.echo(f"error: {err}", err=True)
                 raise typer.Exit(2) from None
 
-        return app.command(*args, **kwargs)(wrapper)
+        return (on or app).command(*args, **kwargs)(wrapper)
 
     return decorator
 
@@ -50,6 +51,11 @@ def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log deb
                         force=True)
     for noisy in ("transformers", "sentence_transformers", "huggingface_hub", "urllib3", "filelock"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    try:
+        load_plugins()
+    except ZsarError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(2) from None
 
 
 @command("synth")
@@ -201,23 +207,6 @@ cache_app = typer.Typer(help="List, describe and check feature caches.", no_args
 app.add_typer(cache_app, name="cache")
 
 
-def _cache_command(name: str) -> Callable:
-    """``cache_app.command`` with the same one-line ``ZsarError`` handling as ``command``."""
-
-    def decorator(fn: Callable) -> Callable:
-        @functools.wraps(fn)
-        def wrapper(*a: Any, **kw: Any) -> Any:
-            try:
-                return fn(*a, **kw)
-            except ZsarError as err:
-                typer.echo(f"error: {err}", err=True)
-                raise typer.Exit(2) from None
-
-        return cache_app.command(name)(wrapper)
-
-    return decorator
-
-
 def _default_cache() -> Path:
     from zsar.cache.catalog import default_cache_root
 
@@ -270,7 +259,7 @@ def extract(
                f"{result.clips_per_s:.1f} clips/s, {result.seconds:.1f} s")
 
 
-@_cache_command("ls")
+@command("ls", on=cache_app)
 def cache_ls(
     cache: Annotated[Path | None, typer.Option(help="Cache root (default: $ZSAR_CACHE or ~/.cache/zsar).")] = None,
 ) -> None:
@@ -290,7 +279,7 @@ def cache_ls(
     typer.echo(f"{len(caches)} cache(s) under {root}")
 
 
-@_cache_command("info")
+@command("info", on=cache_app)
 def cache_info(cache: Annotated[Path, typer.Argument(help="A cache folder (as `zsar extract` printed).")]) -> None:
     """Describe one feature cache: what it was made from and what it holds."""
     from zsar.cache.catalog import describe_cache, human_size
@@ -312,7 +301,7 @@ def cache_info(cache: Annotated[Path, typer.Argument(help="A cache folder (as `z
         typer.echo(f"{name + ':':<10} {value}")
 
 
-@_cache_command("verify")
+@command("verify", on=cache_app)
 def cache_verify(cache: Annotated[Path, typer.Argument(help="A cache folder (as `zsar extract` printed).")]) -> None:
     """Recheck every shard against its checksum and every manifest file; exit 1 if anything is wrong."""
     from zsar.cache.verify import verify_cache

@@ -10,14 +10,21 @@ defined::
 
 A duplicate name is refused at import time; an unknown name raises ``UnknownNameError``
 listing the valid ones; ``names()`` feeds CLI choices.
+
+Components outside zsar register the same way from the user's own module; the CLI imports
+the modules named in ``ZSAR_PLUGINS`` (comma-separated) before it runs a command.
 """
 
 from __future__ import annotations
 
+import importlib
+import os
 from dataclasses import dataclass
 from typing import Callable, Generic, Iterator, TypeVar
 
-from zsar.errors import UnknownNameError
+from zsar.errors import UnknownNameError, ZsarError
+
+PLUGINS_ENV = "ZSAR_PLUGINS"
 
 T = TypeVar("T")
 
@@ -88,3 +95,17 @@ class Registry(Generic[T]):
 
     def __repr__(self) -> str:
         return f"Registry({self.kind!r}, {self.names()})"
+
+
+def load_plugins(spec: str | None = None) -> list[str]:
+    """Import the modules in ``spec`` (default: ``$ZSAR_PLUGINS``, comma-separated) so they register components."""
+    spec = os.environ.get(PLUGINS_ENV, "") if spec is None else spec
+    loaded = []
+    for name in filter(None, (part.strip() for part in spec.split(","))):
+        try:
+            importlib.import_module(name)
+        except ImportError as err:
+            raise ZsarError(f"{PLUGINS_ENV}: cannot import plugin module {name!r} ({err}); "
+                            "put it on PYTHONPATH or fix the name") from None
+        loaded.append(name)
+    return loaded

@@ -1,7 +1,7 @@
 """Datasets: a registry of adapters that turn a dataset on disk into classes and video records.
 
     dataset = create_dataset("hmdb51", DatasetConfig(root=Path("~/data/hmdb51")))
-    dataset.class_names   # raw names, case-insensitive alphabetical: ["brush_hair", ...]
+    dataset.class_names   # raw names in code-point order (E2E's): ["brush_hair", ...]
     dataset.class_texts   # natural text: ["brush hair", ...]
     dataset.records       # VideoRecord(video_id, path, label, splits, start, end), by class then id
     dataset.found         # one line: what was found where (and what was skipped)
@@ -21,11 +21,12 @@ function ``(DatasetConfig) -> VideoDataset`` that ends with ``make_dataset(...)`
 from __future__ import annotations
 
 from zsar.extract import dataset_action, dataset_lists, dataset_web  # noqa: F401  (register adapters)
-from zsar.extract.dataset_base import DATASETS, DatasetConfig, VideoDataset, VideoRecord
+from zsar.extract.dataset_base import (DATASETS, DatasetConfig, VideoDataset, VideoRecord, check_root,
+                                       make_dataset, path_inside, videos_in)
 from zsar.extract.names import natural_text
 
-__all__ = ["DATASETS", "DatasetConfig", "VideoDataset", "VideoRecord", "create_dataset",
-           "list_datasets", "natural_text"]
+__all__ = ["DATASETS", "DatasetConfig", "VideoDataset", "VideoRecord", "check_root", "create_dataset",
+           "list_datasets", "make_dataset", "natural_text", "path_inside", "videos_in"]
 
 
 def create_dataset(name: str, config: DatasetConfig) -> VideoDataset:

@@ -1,0 +1,58 @@
+"""Components registered from outside zsar (``ZSAR_PLUGINS``), as the README's example shows."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from _extract_data import cache_dir_of, make_synth
+from zsar.cli import app
+from zsar.errors import ZsarError
+from zsar.registry import load_plugins
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+runner = CliRunner()
+
+
+@pytest.fixture
+def plugin(monkeypatch):
+    monkeypatch.syspath_prepend(str(EXAMPLES))
+    monkeypatch.setenv("ZSAR_PLUGINS", "zsar_plugin_example")
+
+
+def test_example_plugin_runs_through_extract_and_train_head(plugin, tmp_path):
+    synth = make_synth(tmp_path / "synth", classes=4, per_class=4)
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    for video in sorted((synth / "videos").glob("*/*.avi")):
+        shutil.copy(video, flat / f"{video.parent.name}__{video.stem}.avi")
+    result = runner.invoke(app, ["-q", "extract", "--dataset", "flat", "--root", str(flat), "--backbone",
+                                 "colour-grid", "--text-encoder", "char-trigrams", "--prompts", "plain",
+                                 "--cache", str(tmp_path / "cache"), "--workers", "0", "--frames", "4"])
+    assert result.exit_code == 0, result.output
+    assert "16 ok, 0 failed" in result.output
+    cache = cache_dir_of(result.output)
+    config = json.loads((cache / "config.json").read_text())
+    assert config["backbone"] == "colour-grid" and config["feature_dim"] == 48 and len(config["class_names"]) == 4
+
+    run = tmp_path / "run"
+    result = runner.invoke(app, ["-q", "train-head", "--features", str(cache), "--head", "mlp", "--protocol",
+                                 "within-half", "--splits", "2", "--epochs", "2", "--out", str(run)])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert len(metrics["splits"]) == 2 and 0.0 <= metrics["mean"]["top1"] <= 100.0
+
+
+def test_an_unknown_plugin_module_is_a_one_line_error(monkeypatch):
+    monkeypatch.setenv("ZSAR_PLUGINS", "no_such_zsar_plugin")
+    result = runner.invoke(app, ["cache", "ls", "--cache", "/nonexistent"])
+    assert result.exit_code == 2
+    assert result.output.strip() == ("error: ZSAR_PLUGINS: cannot import plugin module 'no_such_zsar_plugin' "
+                                     "(No module named 'no_such_zsar_plugin'); put it on PYTHONPATH or fix the name")
+    with pytest.raises(ZsarError, match="no_such_zsar_plugin"):
+        load_plugins()
+    assert load_plugins(" , ") == []
