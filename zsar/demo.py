@@ -210,13 +210,14 @@ def run_heads(config: DemoConfig, cache: Path, echo: Callable[[str], None]) -> l
     n_runs = sum(runnable for *_, runnable in plan)
     echo(f"[3/4] within-half zero-shot, {config.splits} splits, {n_runs} runs ({len(heads)} heads x generator "
          f"off/on x transfer none/semantic; the generator needs visual centres), {config.epochs} epochs each")
+    width = max(len(run_name(h, g, t)) for h, g, t, _ in plan)
     rows = []
     for head, generator, transfer, runnable in plan:
         if not runnable:
             rows.append(DemoRow.not_applicable(head, generator, transfer))
             continue
         row = run_one(config, cache, head, generator, transfer)
-        echo(f"      {run_name(head, generator, transfer):40s} top-1 {row.top1:5.1f} ± {row.top1_std:4.1f} % "
+        echo(f"      {run_name(head, generator, transfer):{width}s}  top-1 {row.top1:5.1f} ± {row.top1_std:4.1f} % "
              f"(chance {row.chance:.1f} %)  {row.seconds:4.0f} s")
         rows.append(row)
     return rows

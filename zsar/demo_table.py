@@ -13,9 +13,10 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from zsar.cache.layout import atomic_write_text
+from zsar.cache.runs import RunReader
 from zsar.metrics import RunMetrics, measure_run, write_report
 from zsar.metrics.evaluate import PROTOTYPES
 from zsar.metrics.report import GEOMETRY_NOTE, HUBNESS_NOTE
@@ -38,7 +39,9 @@ DEFINITIONS = (
     "Unseen top-1: percent of test videos whose best-scoring unseen class is their class, mean ± "
     "population std over splits. Chance: 100 / number of unseen classes. N_1 skewness: skewness of "
     "how often each unseen class is the top-1 prediction (0: predictions spread evenly; large: a few "
-    "hub classes take most videos). Closeness and dispersion are of the unseen test embeddings."
+    "hub classes take most videos). Closeness and dispersion are of the unseen test embeddings; "
+    "semantic transfer changes only the unseen class prototypes, so they are the same with and "
+    "without it."
 )
 
 
@@ -122,11 +125,11 @@ def write_demo_report(path: Path, rows: list[DemoRow], settings: dict[str, Any],
     best_report = write_report(measure_run(best.run))
     folder = path.parent
     rel = lambda p: Path(os.path.relpath(p, folder)).as_posix()  # noqa: E731
-    plots = sorted((best.run / "plots").glob("*.png"))
+    plots = sorted((best.run / "plots").glob("*.png"), key=_plot_order)
     lines = ["# zsar demo", "", ABOUT, "", "## Results", "", format_table(rows), "",
              f"Best: **{best.label}**, {best.top1:.1f} ± {best.top1_std:.1f} % unseen top-1, "
              f"{best.top1 / best.chance:.1f}x chance ({best.chance:.1f} %).", "", DEFINITIONS, "",
-             "## N_5 skewness and time per run", "", _extra_table(rows), "",
+             "## N_5 skewness and training time per run", "", _extra_table(rows, rel), "",
              f"## The best run: {best.label}", "",
              f"Its full metrics report: [{rel(best_report)}]({rel(best_report)}).", ""]
     for plot in plots:
@@ -140,9 +143,20 @@ def write_demo_report(path: Path, rows: list[DemoRow], settings: dict[str, Any],
     return path
 
 
-def _extra_table(rows: list[DemoRow]) -> str:
-    lines = ["| run | N_5 skewness | seconds (train + measure) | run folder |", "|---|---:|---:|---|"]
+def _extra_table(rows: list[DemoRow], rel: Callable[[Path], str]) -> str:
+    lines = ["| run | N_5 skewness | training s (all splits) | run folder |", "|---|---:|---:|---|"]
     for r in rows:
         if r.ran:
-            lines.append(f"| {r.label} | {_number(r.skewness_k5)} | {r.seconds:.0f} | {r.run} |")
+            assert r.run is not None
+            trained = sum(record.get("seconds", 0.0) for record in RunReader(r.run).log())
+            lines.append(f"| {r.label} | {_number(r.skewness_k5)} | {trained:.0f} | [{rel(r.run)}]({rel(r.run)}) |")
     return "\n".join(lines)
+
+
+def _plot_order(path: Path) -> tuple[int, int, str]:
+    """Accuracy plots first, then the N_k histograms by k."""
+    order = ("accuracy_per_split", "per_class_accuracy", "confusion_matrix")
+    if path.stem in order:
+        return (order.index(path.stem), 0, path.stem)
+    digits = "".join(c for c in path.stem if c.isdigit())
+    return (len(order), int(digits or 0), path.stem)
