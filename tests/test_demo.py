@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from pathlib import Path
@@ -84,6 +85,17 @@ def test_running_again_reuses_the_clips_cache_and_runs(tiny_demo):
     assert any(line.strip().startswith("0 clip(s) extracted, 18 already in the cache") for line in lines)
     assert again.table == result.table
     assert {p: p.stat().st_mtime_ns for p in mtimes} == mtimes  # no run retrained
+
+
+def test_a_run_with_other_settings_is_started_again(tmp_path):
+    tiny = {**TINY, "heads": ("linear",)}
+    first = run_demo(DemoConfig(out=tmp_path, quick=True, **tiny), lambda line: None)
+    checkpoint = first.rows[0].run / "split-0" / "checkpoint.pt"
+    before = checkpoint.stat().st_mtime_ns
+    again = run_demo(DemoConfig(out=tmp_path, quick=True, **{**tiny, "epochs": 2}), lambda line: None)
+    assert [r.head for r in again.rows] == ["linear"] * 4 and again.rows[0].run == first.rows[0].run
+    assert checkpoint.stat().st_mtime_ns != before
+    assert json.loads((again.rows[0].run / "config.json").read_text())["train"]["epochs"] == 2
 
 
 def test_presets_and_bad_settings():

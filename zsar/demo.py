@@ -112,7 +112,8 @@ class DemoConfig:
 
     def settings(self) -> dict[str, object]:
         """The config as JSON-ready primitives (for the report)."""
-        return {f.name: (str(v) if isinstance(v, Path) else v) for f in fields(self) for v in [getattr(self, f.name)]}
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        return {name: str(v) if isinstance(v, Path) else v for name, v in values.items()}
 
 
 @dataclass
