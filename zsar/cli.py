@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any, Callable
@@ -51,6 +52,8 @@ def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log deb
                         force=True)
     for noisy in ("transformers", "sentence_transformers", "huggingface_hub", "urllib3", "filelock"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    # transformers' "Loading weights" bars say nothing useful for local weights; keep stderr for zsar's own.
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     try:
         load_plugins()
     except ZsarError as err:
@@ -271,11 +274,11 @@ def cache_ls(
     if not caches:
         typer.echo(f"no feature caches under {root}")
         return
-    typer.echo(f"{'dataset':<14} {'backbone':<18} {'sampling':<12} {'key':<12} {'ok':>7} {'failed':>6} "
-               f"{'size':>9}  text")
+    typer.echo(f"{'dataset':<14} {'backbone':<18} {'sampling':<12} {'ok':>7} {'failed':>6} {'size':>9} "
+               f"{'texts':>5}  path")
     for c in caches:
-        typer.echo(f"{c.dataset:<14} {c.backbone:<18} {c.sampling:<12} {c.key:<12} {c.ok:>7} {c.failed:>6} "
-                   f"{human_size(c.size_bytes):>9}  {', '.join(c.text_files) or '-'}")
+        typer.echo(f"{c.dataset:<14} {c.backbone:<18} {c.sampling:<12} {c.ok:>7} {c.failed:>6} "
+                   f"{human_size(c.size_bytes):>9} {len(c.text_files):>5}  {c.path}")
     typer.echo(f"{len(caches)} cache(s) under {root}")
 
 
