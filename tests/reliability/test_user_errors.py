@@ -73,3 +73,27 @@ def test_a_real_process_prints_no_traceback(tmp_path):
     result = run_zsar("extract", "--dataset", "nope", "--root", str(tmp_path), "--cache", str(tmp_path))
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.strip().startswith("error: unknown dataset 'nope'; valid datasets: activitynet, csv,")
+
+
+def test_split_entries_cannot_escape_the_dataset_root(synth, tmp_path):
+    broken = tmp_path / "escape"
+    shutil.copytree(synth, broken)
+    (tmp_path / "outside.avi").write_bytes((next((synth / "videos").glob("*/*.avi"))).read_bytes())
+    victim = sorted((broken / "splits").glob("*_test_split1.txt"))[0]
+    victim.write_text(victim.read_text() + "../../../outside.avi 1\n")
+    cache = tmp_path / "cache"
+    line = _one_line(_extract(broken, "--cache", str(cache)))
+    assert "'../../../outside.avi'" in line and victim.name in line
+    assert not cache.exists()  # refused before anything was written
+
+
+def test_list_entries_cannot_escape_the_dataset_root(synth, tmp_path):
+    videos = tmp_path / "videos"
+    shutil.copytree(synth / "videos", videos)
+    listed = sorted(p.relative_to(videos).as_posix() for p in videos.glob("*/*.avi"))
+    rows = [f"{path},{path.split('/')[0]}" for path in listed] + ["../secret.avi,walk"]
+    (tmp_path / "secret.avi").write_bytes(b"not yours")
+    (videos / "list.csv").write_text("path,label\n" + "\n".join(rows) + "\n")
+    line = _one_line(["extract", "--dataset", "csv", "--root", str(videos), "--splits", str(videos / "list.csv"),
+                      *TINY, "--cache", str(tmp_path / "cache")])
+    assert "'../secret.avi'" in line and "list.csv" in line
