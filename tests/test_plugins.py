@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -20,8 +21,22 @@ runner = CliRunner()
 
 @pytest.fixture
 def plugin(monkeypatch):
+    """The example plugin on the path and in ZSAR_PLUGINS; its registrations are undone afterwards."""
+    from zsar.extract.backbones import BACKBONES
+    from zsar.extract.datasets import DATASETS
+    from zsar.extract.text_encoders import TEXT_ENCODERS
+    from zsar.heads.base import HEADS, list_heads
+
+    list_heads()  # import the built-in heads first, so only the plugin's entries are undone
+    registries = (DATASETS, BACKBONES, TEXT_ENCODERS, HEADS)
+    saved = [dict(r._entries) for r in registries]
     monkeypatch.syspath_prepend(str(EXAMPLES))
     monkeypatch.setenv("ZSAR_PLUGINS", "zsar_plugin_example")
+    yield
+    for registry, entries in zip(registries, saved):
+        registry._entries.clear()
+        registry._entries.update(entries)
+    sys.modules.pop("zsar_plugin_example", None)
 
 
 def test_example_plugin_runs_through_extract_and_train_head(plugin, tmp_path):

@@ -236,7 +236,7 @@ def extract(
     device: Annotated[str, typer.Option(help="cpu, cuda or auto.")] = "cpu",
     precision: Annotated[str, typer.Option(help="fp32, or fp16/bf16 autocast on a GPU.")] = "fp32",
     batch_size: Annotated[int, typer.Option(help="Clips per backbone batch (across videos); raise it on a GPU.")] = 8,
-    workers: Annotated[int | None, typer.Option(help="Decoding processes (default: one per spare core, at most 4; 0: none).")] = None,
+    workers: Annotated[int | None, typer.Option(help="Decoding processes (default: none for a CPU backbone on 2 cores, else 1; with a GPU one per spare core, at most 4).")] = None,
     threads: Annotated[int | None, typer.Option(help="Torch threads for the backbone (default: the cores the workers leave).")] = None,
     videos_per_shard: Annotated[int, typer.Option(help="Videos per shard file (the unit of commit and resume).")] = 64,
     shard: Annotated[str | None, typer.Option(help="This process's part i/N of the video list (default: torchrun's RANK/WORLD_SIZE, else 0/1).")] = None,

@@ -46,7 +46,7 @@ class ExtractConfig:
     """Everything ``zsar extract`` takes (one field per flag).
 
     ``resolution``: square side frames are resized/cropped to (None: the backbone's
-    ``input_size``). ``workers``: decoding processes (None: ``default_workers()``, 0: decode
+    ``input_size``). ``workers``: decoding processes (None: ``default_workers(device)``, 0: decode
     in this process). ``shard``: ``(rank, world_size)``; None reads torchrun's
     ``RANK``/``WORLD_SIZE``, else ``(0, 1)``. ``batch_size``: clips per backbone call (8 clips
     of 8 frames ran fastest on CPU; raise it on a GPU). ``limit``: extract only N videos spread evenly
@@ -164,7 +164,7 @@ def extract(config: ExtractConfig) -> ExtractResult:
         remove_leftovers(layout, rank)
         plan = plan_chunks(layout, rank, rank_chunks(len(records), config.videos_per_shard, rank, world),
                            config.retry_failed)
-        workers = default_workers() if config.workers is None else config.workers
+        workers = default_workers(backbone.device.type) if config.workers is None else config.workers
         log.info("%s: rank %d/%d, %d chunk(s) to extract, %d video(s) already in %s, %d worker(s)",
                  dataset.name, rank, world, len(plan.pending), plan.skipped, layout.root, workers)
         context = ChunkContext(layout, rank, key, records, dataset.class_names, Path(config.root).expanduser(),
