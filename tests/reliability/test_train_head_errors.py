@@ -16,6 +16,7 @@ import torch
 from typer.testing import CliRunner
 
 from _extract_data import run_zsar
+from _heads_data import single_thread  # noqa: F401 (autouse fixture: tiny heads run fastest on one thread)
 from zsar.cache.from_arrays import write_cache_from_arrays
 from zsar.cli import app
 from zsar.heads.base import list_heads
@@ -25,13 +26,6 @@ runner = CliRunner()
 SMALL = StructuredConfig(classes=8, videos=64, clips=1, frames=4, dim=16, text_dim=8)
 FAST = ["--epochs", "1", "--batch-size", "16", "--splits", "2"]
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

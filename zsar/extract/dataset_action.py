@@ -118,13 +118,19 @@ def read_hmdb_split_file(path: Path, root: Path, class_dir: Path) -> dict[Path, 
     return values
 
 
-def _hmdb_split_files(split_dir: Path) -> dict[tuple[str, int], Path]:
+def _numbered_files(folder: Path, pattern: re.Pattern[str]) -> dict[tuple[str, int], Path]:
+    """Files of ``folder`` whose names match ``pattern`` -> {(its first group, its number ``n``): path}."""
     files = {}
-    for path in sorted(split_dir.iterdir()):
-        match = HMDB_SPLIT_FILE.match(path.name)
+    for path in sorted(folder.iterdir()):
+        match = pattern.match(path.name)
         if match and path.is_file():
-            files[(match["cls"], int(match["n"]))] = path
+            files[(match[1], int(match["n"]))] = path
     return files
+
+
+def _hmdb_split_files(split_dir: Path) -> dict[tuple[str, int], Path]:
+    """``<class>_test_split<n>.txt`` -> {(class, n): path}."""
+    return _numbered_files(split_dir, HMDB_SPLIT_FILE)
 
 
 def load_hmdb_layout(name: str, config: DatasetConfig) -> VideoDataset:
@@ -215,12 +221,8 @@ def read_ucf_list(path: Path, root: Path, video_dir: Path, class_index: dict[int
 
 
 def _ucf_lists(list_dir: Path) -> dict[tuple[str, int], Path]:
-    files = {}
-    for path in sorted(list_dir.iterdir()):
-        match = UCF_LIST_FILE.match(path.name)
-        if match and path.is_file():
-            files[(match["kind"], int(match["n"]))] = path
-    return files
+    """``trainlist0<n>.txt`` / ``testlist0<n>.txt`` -> {("train" or "test", n): path}."""
+    return _numbered_files(list_dir, UCF_LIST_FILE)
 
 
 def _check_ucf_classes(list_dir: Path, video_dir: Path, index: dict[int, str], folders: list[str]) -> None:
