@@ -10,6 +10,7 @@ so the next run extracts it again.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import os
@@ -46,6 +47,11 @@ class ChunkContext:
     batch_size: int
     workers: int
 
+    @functools.cached_property
+    def label_index(self) -> dict[str, int]:
+        """Class name -> index (a dict: Kinetics has 700 classes and 650k videos)."""
+        return {name: i for i, name in enumerate(self.class_names)}
+
 
 @dataclass
 class RunStats:
@@ -67,7 +73,7 @@ def _row(context: ChunkContext, video_row: int, done: EncodedVideo) -> ManifestR
     record = context.records[video_row]
     row = ManifestRow(
         video_id=record.video_id, path=relative_path(record.path, context.root), label=record.label,
-        label_index=context.class_names.index(record.label), video_row=video_row,
+        label_index=context.label_index[record.label], video_row=video_row,
         split1=record.splits[0], split2=record.splits[1], split3=record.splits[2],
         start=float(record.start), end=float(record.end), rank=context.rank)
     decoded = done.item.decoded
