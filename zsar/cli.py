@@ -61,6 +61,17 @@ def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log deb
         raise typer.Exit(2) from None
 
 
+@command("demo")
+def demo(
+    out: Annotated[Path, typer.Option(help="Folder for the demo's data, cache and runs.")] = Path("zsar-demo"),
+    quick: Annotated[bool, typer.Option(help="A smaller, faster run.")] = False,
+) -> None:
+    """Run the pipeline end to end on the synthetic dataset, offline."""
+    from zsar.demo import DemoConfig, run_demo
+
+    run_demo(DemoConfig(out=out, quick=quick), echo=typer.echo)
+
+
 @command("synth")
 def synth(
     out: Annotated[Path, typer.Argument(help="Folder to write (HMDB51 layout: videos/, splits/).")],
@@ -82,129 +93,7 @@ def synth(
                f"at {width}x{height}, .{format}) to {out}")
 
 
-@command("demo")
-def demo(
-    out: Annotated[Path, typer.Option(help="Folder for the demo's data, cache and runs.")] = Path("zsar-demo"),
-    quick: Annotated[bool, typer.Option(help="A smaller, faster run.")] = False,
-) -> None:
-    """Run the pipeline end to end on the synthetic dataset, offline."""
-    from zsar.demo import DemoConfig, run_demo
-
-    run_demo(DemoConfig(out=out, quick=quick), echo=typer.echo)
-
-
-# --- zsar train-head (issue 4: heads and protocols) -------------------------------------------
-
-def _generator_mode(generator: bool | None, mode: str | None) -> str | None:
-    """``--generator/--no-generator`` and ``--generator-mode`` -> the head's ``generator`` option (None: its default)."""
-    if generator is False:
-        return "none"
-    if generator or mode is not None:
-        return mode or "interpolate"
-    return None
-
-
-def _print_metrics_table(metrics: dict) -> None:
-    gzsl = "harmonic" in metrics["mean"]
-    extra = ("seen_top1", "unseen_top1", "harmonic") if gzsl else ()
-    header = f"{'split':>8} {'top-1':>7} {'top-5':>7}" + "".join(f" {k:>12}" for k in extra)
-    typer.echo(header)
-    for m in metrics["splits"]:
-        typer.echo(f"{m['split']:>8} {m['top1']:7.2f} {m['top5']:7.2f}" + "".join(f" {m[k]:12.2f}" for k in extra))
-    mean, std = metrics["mean"], metrics["std"]
-    cells = [f"{mean[k]:.2f} ± {std[k]:.2f}" for k in ("top1", "top5") + extra]
-    typer.echo(f"{'mean±std':>8} " + " ".join(cells))
-
-
-@command("train-head")
-def train_head(
-    features: Annotated[Path, typer.Option(help="Feature cache to test on (and, within a dataset, to train on).")],
-    head: Annotated[str, typer.Option(help="Head: rest, aurl, actionclip or linear.")],
-    protocol: Annotated[str, typer.Option(help="within-half, cross-half, cross-full, official or gzsl.")],
-    out: Annotated[Path, typer.Option(help="Run directory to write (refused if it holds another run).")],
-    text: Annotated[str | None, typer.Option(help="Text embeddings in the cache(s), e.g. minilm (needed if several).")] = None,
-    source_features: Annotated[Path | None, typer.Option(help="Source cache to train on (cross-*, official).")] = None,
-    splits: Annotated[int | None, typer.Option(help="Number of splits (default: 10 for half protocols, 3 official, 1 cross-full).")] = None,
-    generator: Annotated[bool | None, typer.Option("--generator/--no-generator", help="AURL's class generator (default: on for aurl, off for rest).")] = None,
-    generator_mode: Annotated[str | None, typer.Option(help="interpolate (weights in [0,1)) or extrapolate.")] = None,
-    transfer: Annotated[str | None, typer.Option(help="Semantic transfer: none or semantic (default: semantic for rest, else none).")] = None,
-    transfer_k: Annotated[int | None, typer.Option(help="Semantic transfer: seen classes per unseen class (default 5).")] = None,
-    transfer_temperature: Annotated[float | None, typer.Option(help="Semantic transfer: softmax temperature (default 0.1).")] = None,
-    transfer_lambda: Annotated[float | None, typer.Option(help="Semantic transfer: weight of the composed prototype, 1 - it of the text one (default 0.5).")] = None,
-    rerank: Annotated[str, typer.Option(help="Hubness reduction: none, csls or inverted-softmax.")] = "none",
-    tau: Annotated[float | None, typer.Option(help="Overlap filter: drop source classes within this cosine distance of a target class (default 0.05).")] = None,
-    epochs: Annotated[int | None, typer.Option(help="Training epochs (default 8).")] = None,
-    batch_size: Annotated[int | None, typer.Option(help="Batch size (default 128).")] = None,
-    lr: Annotated[float | None, typer.Option(help="AdamW learning rate (default 3e-3).")] = None,
-    seed: Annotated[int, typer.Option(help="Seed of the weights, batch order and sampling.")] = 0,
-    device: Annotated[str, typer.Option(help="cpu, cuda or auto (cuda if there is one).")] = "cpu",
-) -> None:
-    """Train a head on cached features and evaluate it zero-shot under a protocol; writes the run directory."""
-    from zsar.heads.experiment import TrainHeadConfig, train_head as run
-    from zsar.heads.train import TrainConfig
-    from zsar.heads.transfer import TransferConfig
-
-    given = lambda **kw: {k: v for k, v in kw.items() if v is not None}  # noqa: E731 (None: the library default)
-    train = TrainConfig(seed=seed, device=device, **given(epochs=epochs, batch_size=batch_size, lr=lr))
-    transfer_config = TransferConfig(transfer, **given(k=transfer_k, temperature=transfer_temperature,
-                                                       lam=transfer_lambda))
-    config = TrainHeadConfig(
-        features=features, out=out, head=head, protocol=protocol, text=text, source_features=source_features,
-        splits=splits, generator=_generator_mode(generator, generator_mode), rerank=rerank, train=train,
-        transfer=transfer_config, **given(tau=tau))
-    metrics = run(config)
-    typer.echo(f"{head} on {protocol}: {len(metrics['splits'])} split(s), run in {out}")
-    _print_metrics_table(metrics)
-
-
-@command("metrics")
-def metrics(
-    run: Annotated[Path | None, typer.Argument(help="Run directory written by `zsar train-head`.")] = None,
-    features: Annotated[Path | None, typer.Option(
-        help="Measure a raw feature cache instead of a run (mean-pooled backbone features, no head).")] = None,
-    text: Annotated[str | None, typer.Option(
-        help="With --features: the text embeddings for video-to-text hubness (name or .h5 file).")] = None,
-    hubness: Annotated[bool, typer.Option(
-        "--hubness", help="k-occurrence skewness, Robin Hood index, hubs, anti-hubs.")] = False,
-    closeness: Annotated[bool, typer.Option(
-        "--closeness", help="Mean distance of embeddings to their class centre.")] = False,
-    dispersion: Annotated[bool, typer.Option(
-        "--dispersion", help="Smallest (and mean) distance between class centres.")] = False,
-    k: Annotated[str | None, typer.Option(
-        help="Hubness k values, comma-separated (default: 1,5,10 for a run, 10 for --features).")] = None,
-    plots: Annotated[bool, typer.Option("--plots", help="Write RUN/plots/*.png and RUN/report.md.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout, nothing else.")] = False,
-) -> None:
-    """Accuracy, hubness, closeness and dispersion of a run (or of a raw feature cache).
-
-    With none of --hubness/--closeness/--dispersion, all three are measured.
-    """
-    import json
-
-    from zsar.metrics import MetricsConfig, evaluate_features, format_tables, measure_run, write_report
-    from zsar.metrics.evaluate import FEATURES_K, RUN_K, parse_k
-
-    if (run is None) == (features is None):
-        raise ZsarError("give either a run directory or --features CACHE, e.g. `zsar metrics runs/rest`")
-    if features is not None and plots:
-        raise ZsarError("--plots needs a run directory; drop --plots when measuring --features")
-    if run is not None and text is not None:
-        raise ZsarError("--text applies to --features only; a run already holds its class prototypes")
-    everything = not (hubness or closeness or dispersion)
-    ks = parse_k(k) if k is not None else RUN_K if run is not None else FEATURES_K
-    config = MetricsConfig(hubness=hubness or everything, closeness=closeness or everything,
-                           dispersion=dispersion or everything, k=ks)
-    if features is not None:
-        summary = evaluate_features(features, text, config)
-    else:
-        measured = measure_run(run, config)
-        summary = measured.summary()
-    typer.echo(json.dumps(summary, indent=2) if as_json else format_tables(summary))
-    if plots:
-        typer.echo(f"wrote {write_report(measured)} and its plots", err=as_json)
-
-
-# --- zsar extract and zsar cache (issue 3: extraction stage and feature cache) ----------------
+# --- zsar extract and zsar cache: the extraction stage and the feature cache ---------------------
 
 cache_app = typer.Typer(help="List, describe and check feature caches.", no_args_is_help=True)
 app.add_typer(cache_app, name="cache")
@@ -318,6 +207,117 @@ def cache_verify(cache: Annotated[Path, typer.Argument(help="A cache folder (as 
         raise typer.Exit(1)
     typer.echo(f"ok: {report.shards} shards, {report.videos} videos verified"
                + (f" ({report.failed} failed videos recorded)" if report.failed else ""))
+
+
+# --- zsar train-head and zsar metrics: heads, protocols, measurements -------------------------
+
+def _generator_mode(generator: bool | None, mode: str | None) -> str | None:
+    """``--generator/--no-generator`` and ``--generator-mode`` -> the head's ``generator`` option (None: its default)."""
+    if generator is False:
+        return "none"
+    if generator or mode is not None:
+        return mode or "interpolate"
+    return None
+
+
+def _print_metrics_table(metrics: dict) -> None:
+    gzsl = "harmonic" in metrics["mean"]
+    extra = ("seen_top1", "unseen_top1", "harmonic") if gzsl else ()
+    header = f"{'split':>8} {'top-1':>7} {'top-5':>7}" + "".join(f" {k:>12}" for k in extra)
+    typer.echo(header)
+    for m in metrics["splits"]:
+        typer.echo(f"{m['split']:>8} {m['top1']:7.2f} {m['top5']:7.2f}" + "".join(f" {m[k]:12.2f}" for k in extra))
+    mean, std = metrics["mean"], metrics["std"]
+    cells = [f"{mean[k]:.2f} ± {std[k]:.2f}" for k in ("top1", "top5") + extra]
+    typer.echo(f"{'mean±std':>8} " + " ".join(cells))
+
+
+@command("train-head")
+def train_head(
+    features: Annotated[Path, typer.Option(help="Feature cache to test on (and, within a dataset, to train on).")],
+    head: Annotated[str, typer.Option(help="Head: rest, aurl, actionclip or linear.")],
+    protocol: Annotated[str, typer.Option(help="within-half, cross-half, cross-full, official or gzsl.")],
+    out: Annotated[Path, typer.Option(help="Run directory to write (refused if it holds another run).")],
+    text: Annotated[str | None, typer.Option(help="Text embeddings in the cache(s), e.g. minilm (needed if several).")] = None,
+    source_features: Annotated[Path | None, typer.Option(help="Source cache to train on (cross-*, official).")] = None,
+    splits: Annotated[int | None, typer.Option(help="Number of splits (default: 10 for half protocols, 3 official, 1 cross-full).")] = None,
+    generator: Annotated[bool | None, typer.Option("--generator/--no-generator", help="AURL's class generator (default: on for aurl, off for rest).")] = None,
+    generator_mode: Annotated[str | None, typer.Option(help="interpolate (weights in [0,1)) or extrapolate.")] = None,
+    transfer: Annotated[str | None, typer.Option(help="Semantic transfer: none or semantic (default: semantic for rest, else none).")] = None,
+    transfer_k: Annotated[int | None, typer.Option(help="Semantic transfer: seen classes per unseen class (default 5).")] = None,
+    transfer_temperature: Annotated[float | None, typer.Option(help="Semantic transfer: softmax temperature (default 0.1).")] = None,
+    transfer_lambda: Annotated[float | None, typer.Option(help="Semantic transfer: weight of the composed prototype, 1 - it of the text one (default 0.5).")] = None,
+    rerank: Annotated[str, typer.Option(help="Hubness reduction: none, csls or inverted-softmax.")] = "none",
+    tau: Annotated[float | None, typer.Option(help="Overlap filter: drop source classes within this cosine distance of a target class (default 0.05).")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Training epochs (default 8).")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Batch size (default 128).")] = None,
+    lr: Annotated[float | None, typer.Option(help="AdamW learning rate (default 3e-3).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the weights, batch order and sampling.")] = 0,
+    device: Annotated[str, typer.Option(help="cpu, cuda or auto (cuda if there is one).")] = "cpu",
+) -> None:
+    """Train a head on cached features and evaluate it zero-shot under a protocol; writes the run directory."""
+    from zsar.heads.experiment import TrainHeadConfig, train_head as run
+    from zsar.heads.train import TrainConfig
+    from zsar.heads.transfer import TransferConfig
+
+    given = lambda **kw: {k: v for k, v in kw.items() if v is not None}  # noqa: E731 (None: the library default)
+    train = TrainConfig(seed=seed, device=device, **given(epochs=epochs, batch_size=batch_size, lr=lr))
+    transfer_config = TransferConfig(transfer, **given(k=transfer_k, temperature=transfer_temperature,
+                                                       lam=transfer_lambda))
+    config = TrainHeadConfig(
+        features=features, out=out, head=head, protocol=protocol, text=text, source_features=source_features,
+        splits=splits, generator=_generator_mode(generator, generator_mode), rerank=rerank, train=train,
+        transfer=transfer_config, **given(tau=tau))
+    metrics = run(config)
+    typer.echo(f"{head} on {protocol}: {len(metrics['splits'])} split(s), run in {out}")
+    _print_metrics_table(metrics)
+
+
+@command("metrics")
+def metrics(
+    run: Annotated[Path | None, typer.Argument(help="Run directory written by `zsar train-head`.")] = None,
+    features: Annotated[Path | None, typer.Option(
+        help="Measure a raw feature cache instead of a run (mean-pooled backbone features, no head).")] = None,
+    text: Annotated[str | None, typer.Option(
+        help="With --features: the text embeddings for video-to-text hubness (name or .h5 file).")] = None,
+    hubness: Annotated[bool, typer.Option(
+        "--hubness", help="k-occurrence skewness, Robin Hood index, hubs, anti-hubs.")] = False,
+    closeness: Annotated[bool, typer.Option(
+        "--closeness", help="Mean distance of embeddings to their class centre.")] = False,
+    dispersion: Annotated[bool, typer.Option(
+        "--dispersion", help="Smallest (and mean) distance between class centres.")] = False,
+    k: Annotated[str | None, typer.Option(
+        help="Hubness k values, comma-separated (default: 1,5,10 for a run, 10 for --features).")] = None,
+    plots: Annotated[bool, typer.Option("--plots", help="Write RUN/plots/*.png and RUN/report.md.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout, nothing else.")] = False,
+) -> None:
+    """Accuracy, hubness, closeness and dispersion of a run (or of a raw feature cache).
+
+    With none of --hubness/--closeness/--dispersion, all three are measured.
+    """
+    import json
+
+    from zsar.metrics import MetricsConfig, evaluate_features, format_tables, measure_run, write_report
+    from zsar.metrics.evaluate import FEATURES_K, RUN_K, parse_k
+
+    if (run is None) == (features is None):
+        raise ZsarError("give either a run directory or --features CACHE, e.g. `zsar metrics runs/rest`")
+    if features is not None and plots:
+        raise ZsarError("--plots needs a run directory; drop --plots when measuring --features")
+    if run is not None and text is not None:
+        raise ZsarError("--text applies to --features only; a run already holds its class prototypes")
+    everything = not (hubness or closeness or dispersion)
+    ks = parse_k(k) if k is not None else RUN_K if run is not None else FEATURES_K
+    config = MetricsConfig(hubness=hubness or everything, closeness=closeness or everything,
+                           dispersion=dispersion or everything, k=ks)
+    if features is not None:
+        summary = evaluate_features(features, text, config)
+    else:
+        measured = measure_run(run, config)
+        summary = measured.summary()
+    typer.echo(json.dumps(summary, indent=2) if as_json else format_tables(summary))
+    if plots:
+        typer.echo(f"wrote {write_report(measured)} and its plots", err=as_json)
 
 
 def main() -> None:
