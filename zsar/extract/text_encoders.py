@@ -9,6 +9,7 @@ hashing bag of words for tests). Nothing is downloaded at run time.
 
 from __future__ import annotations
 
+import abc
 import hashlib
 import logging
 from dataclasses import dataclass
@@ -46,7 +47,7 @@ class TextEncoderConfig:
     device: str = "cpu"
 
 
-class TextEncoder:
+class TextEncoder(abc.ABC):
     """Maps texts to L2-normalised vectors. ``space`` names a joint space shared with a backbone.
 
     ``default_prompts`` is the prompt set that suits the encoder (``plain`` for word vectors).
@@ -58,8 +59,9 @@ class TextEncoder:
     space: str = ""
     default_prompts: str = "actionclip"
 
+    @abc.abstractmethod
     def _embed(self, texts: list[str]) -> np.ndarray:
-        raise NotImplementedError
+        """``N`` texts -> ``(N, D)`` vectors (not yet normalised)."""
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """``N`` texts -> ``(N, D)`` float32, L2-normalised."""

@@ -19,6 +19,7 @@ generator. Each head class carries its frozen ``Config`` dataclass and is create
 
 from __future__ import annotations
 
+import abc
 import importlib
 from dataclasses import asdict, dataclass, fields
 from typing import Any, ClassVar
@@ -86,7 +87,7 @@ class ClassText:
         return self.prompts, torch.ones(self.prompts.shape[:2], dtype=torch.bool, device=self.prompts.device)
 
 
-class Head(nn.Module):
+class Head(nn.Module, abc.ABC):
     """Base class of the registered heads; see the module docstring for the contract."""
 
     Config: ClassVar[type]
@@ -98,17 +99,17 @@ class Head(nn.Module):
         self.dims = dims
         self.config = config
 
+    @abc.abstractmethod
     def encode_clips(self, clips: Tensor) -> Tensor:
         """``(B, T', D)`` frame features of B clips -> ``(B, E)`` embeddings (not normalised)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def embed_classes(self, text: ClassText) -> Tensor:
         """``(C, V, E)`` unit class views."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def loss(self, video: Tensor, targets: Tensor, text: ClassText, rng: torch.Generator) -> Tensor:
         """Scalar training loss of a batch ``video`` ``(B, clips, T', D)`` with ``targets`` ``(B,)``."""
-        raise NotImplementedError
 
     def embed_video(self, video: Tensor) -> Tensor:
         """``(B, clips, T', D)`` -> ``(B, E)`` unit vectors (clip embeddings averaged)."""
