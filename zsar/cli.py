@@ -115,7 +115,7 @@ def extract(
     weights: Annotated[Path | None, typer.Option(help="Local weights folder/file for the backbone.")] = None,
     text_encoder: Annotated[str, typer.Option(help="Label-text encoder: minilm, glove-50d, word2vec, clip, sentence-transformers, or none.")] = "minilm",
     text_model: Annotated[str | None, typer.Option(help="Text model id/dir/file (word2vec file, CLIP or sentence-transformers model).")] = None,
-    prompts: Annotated[str, typer.Option(help="Prompt templates: actionclip, plain, or a file with one template per line.")] = "actionclip",
+    prompts: Annotated[str, typer.Option(help="Prompt templates: actionclip, plain, a file with one template per line, or a word-vector label recipe: e2e, aurl.")] = "actionclip",
     sampling: Annotated[str, typer.Option(help="uniform (T segments, centre frame each) or dense (clips of T consecutive frames).")] = "uniform",
     frames: Annotated[int, typer.Option(help="Frames per clip (T).")] = 8,
     clips: Annotated[int, typer.Option(help="Clips (views) per video.")] = 1,
@@ -255,6 +255,7 @@ def train_head(
     transfer_lambda: Annotated[float | None, typer.Option(help="Semantic transfer: weight of the composed prototype, 1 - it of the text one (default 0.5).")] = None,
     rerank: Annotated[str, typer.Option(help="Hubness reduction: none, csls or inverted-softmax.")] = "none",
     tau: Annotated[float | None, typer.Option(help="Overlap filter: drop source classes within this cosine distance of a target class (default 0.05).")] = None,
+    overlap_with: Annotated[list[Path] | None, typer.Option(help="Filter the source against this cache's classes too (repeatable; E2E: --overlap-with UCF --overlap-with HMDB).")] = None,
     select: Annotated[bool, typer.Option("--select/--no-select", help="Choose steps and lr (ridge: alpha) on validation classes held out of the seen ones, then retrain on all seen classes.")] = True,
     steps: Annotated[int | None, typer.Option(help="Optimiser steps (default: 8 epochs, at least 150 steps; with selection, the longest run tried).")] = None,
     epochs: Annotated[int | None, typer.Option(help="Budget in passes over the training videos instead of --steps.")] = None,
@@ -280,7 +281,7 @@ def train_head(
         features=features, out=out, head=head, protocol=protocol, text=text, source_features=source_features,
         splits=splits, generator=_generator_mode(generator, generator_mode), rerank=rerank, train=train,
         selection=SelectionConfig(enabled=select), head_options=parse_head_options(head, head_opt or []),
-        transfer=transfer_config, **given(tau=tau))
+        transfer=transfer_config, overlap_with=tuple(overlap_with or ()), **given(tau=tau))
     metrics = run(config)
     typer.echo(f"{head} on {protocol}: {len(metrics['splits'])} split(s), run in {out}")
     _print_metrics_table(metrics)

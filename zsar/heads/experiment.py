@@ -29,7 +29,8 @@ from zsar.errors import ZsarError
 from zsar.heads.base import ClassText, Head, HeadDims, create_head, head_class, head_config, list_heads
 from zsar.heads.evaluate import embed_rows, score_split, split_metrics, summarise
 from zsar.heads.generator import NO_GENERATOR, check_generator_mode
-from zsar.heads.protocols import DEFAULT_TAU, Protocol, ProtocolData, SplitPlan, protocol_for
+from zsar.heads.protocols import (DEFAULT_TAU, Protocol, ProtocolData, SplitPlan, protocol_for,
+                                  source_filter_record)
 from zsar.heads.rerank import RERANKERS
 from zsar.heads.selection import Selection, SelectionConfig, select
 from zsar.heads.train import TrainConfig, fit, prepare, resolve_device
@@ -46,7 +47,8 @@ class TrainHeadConfig:
 
     ``generator``: ``none``/``interpolate``/``extrapolate`` (heads with visual centres);
     ``transfer.mode`` ``None``: the head's default (``semantic`` for ``rest``); ``splits``
-    ``None``: the protocol's default.
+    ``None``: the protocol's default. ``overlap_with``: caches whose classes the source is
+    filtered against besides the target's (E2E's union filter).
     """
 
     features: Path
@@ -60,6 +62,7 @@ class TrainHeadConfig:
     transfer: TransferConfig = field(default_factory=TransferConfig)
     rerank: str = "none"
     tau: float = DEFAULT_TAU
+    overlap_with: tuple[Path, ...] = ()
     train: TrainConfig = field(default_factory=TrainConfig)
     selection: SelectionConfig = field(default_factory=SelectionConfig)
     head_options: dict[str, Any] = field(default_factory=dict)
@@ -114,10 +117,28 @@ def load_protocol_data(config: TrainHeadConfig) -> ProtocolData:
     """The target (and source) features and text, checked for NaN and for matching encoders and shapes."""
     target, target_text = _load(config.features, config.text)
     if config.source_features is None:
+        if config.overlap_with:
+            raise ZsarError("--overlap-with filters the source classes of a cross protocol; pass --source-features "
+                            "with cross-half, cross-full or official, or drop --overlap-with")
         return ProtocolData(target, target_text, tau=config.tau)
     source, source_text = _load(config.source_features, config.text)
     _check_compatible(target, target_text, source, source_text)
-    return ProtocolData(target, target_text, source, source_text, tau=config.tau)
+    overlap = [_load_overlap_text(Path(path), config.text, source_text) for path in config.overlap_with]
+    return ProtocolData(target, target_text, source, source_text, tau=config.tau, overlap_text=overlap)
+
+
+def _load_overlap_text(path: Path, text: str | None, source_text: TextEmbeddings) -> TextEmbeddings:
+    """An ``--overlap-with`` cache's label text; it must come from the source's text encoder."""
+    embeddings = load_text(path, text)
+    if (embeddings.encoder, embeddings.model_id, embeddings.dim) != (source_text.encoder, source_text.model_id,
+                                                                     source_text.dim):
+        raise ZsarError(f"--overlap-with {path}: its text {embeddings.file_stem} is from {embeddings.encoder} "
+                        f"({embeddings.model_id}), the source's from {source_text.encoder} ({source_text.model_id}); "
+                        f"add that text to it (`zsar extract ... --text-encoder {source_text.encoder}`) or pick it "
+                        "with --text NAME")
+    if not np.isfinite(embeddings.embeddings).all():
+        raise ZsarError(f"text embeddings {embeddings.file_stem} in {path} hold NaN/inf; extract them again")
+    return embeddings
 
 
 def _load(path: Path, text: str | None) -> tuple[FeatureSet, TextEmbeddings]:
@@ -159,6 +180,7 @@ def run_config(resolved: _Resolved, data: ProtocolData) -> dict[str, Any]:
         "features": _cache_record(data.target, data.target_text)}
     if data.source is not None and data.source_text is not None:
         payload.update(source_features=_cache_record(data.source, data.source_text), tau=c.tau)
+        payload.update(source_filter_record(data))  # --overlap-with texts and the kept source classes
     payload["config_hash"] = cache_key(payload)
     return payload
 
