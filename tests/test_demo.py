@@ -13,11 +13,11 @@ from typer.testing import CliRunner
 
 from zsar.cli import app
 from zsar.demo import PRESETS, DemoConfig, run_demo
-from zsar.demo_table import COLUMNS
+from zsar.sweep_table import NUMBER_COLUMNS
 from zsar.errors import ZsarError
 from zsar.heads.base import head_class, list_heads
 
-TINY = dict(classes=6, per_class=3, splits=2, epochs=1, backbone="tiny-random", text_encoder="tiny-random",
+TINY = dict(classes=6, per_class=3, splits=2, steps=2, backbone="tiny-random", text_encoder="tiny-random",
             resolution=32, frames=4, clip_frames=8, video_size=64, workers=0)
 
 
@@ -53,15 +53,20 @@ def test_a_row_per_head_generator_and_transfer(tiny_demo):
 def test_one_table_with_every_row(tiny_demo):
     result, lines, _ = tiny_demo
     table = result.table.splitlines()
-    assert [c.strip() for c in table[0].strip("|").split("|")] == list(COLUMNS)
+    assert [c.strip() for c in table[0].strip("|").split("|")] == ["head", "generator", "transfer",
+                                                                   *NUMBER_COLUMNS]
+    assert table[2].startswith("| ridge ") and result.rows[0].is_baseline  # the baseline row first
     assert len(table) == 2 + len(result.rows)
     for line, row in zip(table[2:], result.rows):
         cells = [c.strip() for c in line.strip("|").split("|")]
         assert cells[:3] == [row.head, "on" if row.generator else "off", row.transfer]
         if row.ran:
             assert re.fullmatch(r"\d+\.\d ± \d+\.\d", cells[3]) and float(cells[4]) == pytest.approx(33.3)
+            baseline = result.rows[0].top1
+            assert cells[5] == ("-" if not baseline else f"{row.top1 / baseline:.2f}")
+            assert cells[6] == row.selected != "-"  # what selection chose
         else:
-            assert cells[3:] == ["-"] * 5
+            assert cells[3:] == ["-"] * 7
     assert result.table in "\n".join(lines)  # printed through echo
     assert [line[:5] for line in lines if line.startswith("[")] == ["[1/4]", "[2/4]", "[3/4]", "[4/4]"]
 
@@ -70,7 +75,8 @@ def test_report_shows_the_table_and_the_best_runs_plots(tiny_demo):
     result, _, out = tiny_demo
     assert result.report == out / "report.md"
     text = result.report.read_text()
-    assert result.table in text and f"**{result.best.label}**" in text
+    assert result.table in text and f"## The best run: {result.best.label}" in text
+    assert "## What selection chose, per split" in text and "| ridge, generator off, transfer none | 0 | alpha " in text
     images = re.findall(r"!\[[^]]*\]\(([^)]+)\)", text)
     assert images and all((out / p).is_file() for p in images)
     assert any("confusion_matrix" in p for p in images) and any("hubness_k1" in p for p in images)
@@ -92,17 +98,18 @@ def test_a_run_with_other_settings_is_started_again(tmp_path):
     first = run_demo(DemoConfig(out=tmp_path, quick=True, **tiny), lambda line: None)
     checkpoint = first.rows[0].run / "split-0" / "checkpoint.pt"
     before = checkpoint.stat().st_mtime_ns
-    again = run_demo(DemoConfig(out=tmp_path, quick=True, **{**tiny, "epochs": 2}), lambda line: None)
+    again = run_demo(DemoConfig(out=tmp_path, quick=True, **{**tiny, "steps": 3}), lambda line: None)
     assert [r.head for r in again.rows] == ["linear"] * 4 and again.rows[0].run == first.rows[0].run
     assert checkpoint.stat().st_mtime_ns != before
-    assert json.loads((again.rows[0].run / "config.json").read_text())["train"]["epochs"] == 2
+    assert json.loads((again.rows[0].run / "config.json").read_text())["train"]["steps"] == 3
 
 
 def test_presets_and_bad_settings():
     full, quick = DemoConfig(), DemoConfig(quick=True)
-    assert (full.classes, full.per_class, full.splits) == (39, 20, 5) and full.epochs == PRESETS["full"]["epochs"]
+    assert (full.classes, full.per_class, full.splits) == (39, 20, 5) and full.steps is None  # train-head's budget
     assert quick.per_class < full.per_class and quick.splits <= full.splits
-    assert DemoConfig(quick=True, splits=2).splits == 2 and DemoConfig(quick=True, splits=2).epochs == quick.epochs
+    assert set(PRESETS["full"]) == {"classes", "per_class", "splits"}  # no training settings of its own
+    assert DemoConfig(quick=True, splits=2).splits == 2
     assert full.data_dir != quick.data_dir and full.runs_dir != quick.runs_dir
     with pytest.raises(ZsarError, match="splits 0"):
         DemoConfig(splits=0)

@@ -141,12 +141,13 @@ def test_train_head_records_and_prints_the_selection(cache, tmp_path):
         chosen = json.loads((tmp_path / "r" / f"split-{split['split']}" / "selection.json").read_text())
         assert split["selected"] == chosen["chosen"] and set(chosen["chosen"]) == {"lr", "steps"}
         assert row.endswith(f"lr {chosen['chosen']['lr']:g}, steps {chosen['chosen']['steps']}")
-        assert [c["lr"] for c in chosen["curves"]] == [3e-3, 1e-2] and chosen["validation_classes"]
+        assert [c["lr"] for c in chosen["curves"]] == [1e-3, 3e-3, 1e-2] and chosen["validation_classes"]
+        assert sorted(c["stopped_at"] for c in chosen["curves"]) == [3, 6, 12]  # successive halving
         assert not set(chosen["validation_classes"]) & {SMALL_NAMES[c] for c in _unseen(split["split"])}
         ckpt = read_checkpoint(tmp_path / "r" / f"split-{split['split']}" / "checkpoint.pt")
         assert ckpt["meta"]["selected"] == chosen["chosen"] and ckpt["meta"]["train"]["steps"] == chosen["chosen"]["steps"]
     config = json.loads((tmp_path / "r" / "config.json").read_text())
-    assert config["selection"]["enabled"] is True and config["selection"]["lrs"] == [3e-3, 1e-2]
+    assert config["selection"]["enabled"] is True and config["selection"]["lrs"] == [1e-3, 3e-3, 1e-2]
 
 
 SMALL_NAMES = [f"class_{i:03d}" for i in range(SMALL.classes)]
@@ -190,3 +191,22 @@ def test_head_opt_types_and_the_heads_listing():
     assert "ridge: baseline: closed-form ridge regression" in listing
     assert "    alpha              float  default 1.0" in listing
     assert "    fusion             str    default 'mean'" in listing
+
+
+def test_a_diverging_lr_drops_out_of_selection(monkeypatch):
+    from zsar.heads import train as train_module
+
+    step = train_module.Trainer._one_step
+
+    def nan_at_high_lr(self):
+        if self.config.lr == 1e-2:
+            raise train_module.DivergedError("loss became nan")
+        step(self)
+
+    monkeypatch.setattr(train_module.Trainer, "_one_step", nan_at_high_lr)
+    plan = next(within_half(protocol_data(StructuredConfig(classes=20, videos=240)), 1))
+    config = TrainHeadConfig(features=Path("unused"), out=Path("unused"), head="linear", protocol="within-half",
+                             train=QUICK)
+    train, _, selection = choose_settings(resolve(config), plan)
+    assert [c["diverged"] for c in selection.curves] == [False, False, True] and train.lr in (1e-3, 3e-3)
+    assert selection.curves[2]["curve"] == []

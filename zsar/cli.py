@@ -299,6 +299,50 @@ def heads() -> None:
             typer.echo(f"    {option:<18} {kind:<6} default {default}")
 
 
+def _split_list(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+@command("sweep")
+def sweep(
+    features: Annotated[Path, typer.Option(help="Feature cache to test on (and, within a dataset, to train on).")],
+    out: Annotated[Path, typer.Option(help="Folder for the runs (one per grid point, reused when finished) and report.md.")],
+    protocol: Annotated[str, typer.Option(help="within-half, cross-half, cross-full, official or gzsl.")] = "within-half",
+    heads: Annotated[str | None, typer.Option(help="Comma-separated heads (default: every registered head, ridge first).")] = None,
+    source_features: Annotated[Path | None, typer.Option(help="Source cache to train on (cross-*, official).")] = None,
+    text: Annotated[str | None, typer.Option(help="Text embeddings in the cache(s), e.g. minilm (needed if several).")] = None,
+    splits: Annotated[int | None, typer.Option(help="Number of splits (default: the protocol's).")] = None,
+    generator: Annotated[str, typer.Option(help="Class generator values to try: off, on or off,on (on: heads with visual centres).")] = "off,on",
+    transfer: Annotated[str, typer.Option(help="Semantic transfer values to try: none, semantic or both.")] = "none,semantic",
+    rerank: Annotated[str, typer.Option(help="Re-ranking values to try, e.g. none,csls.")] = "none",
+    head_opt: Annotated[list[str] | None, typer.Option(help="HEAD.KEY=V1,V2: one run per value (repeatable), e.g. actionclip.fusion=mean,transformer.")] = None,
+    select: Annotated[bool, typer.Option("--select/--no-select", help="Model selection on held-out seen classes in every run.")] = True,
+    steps: Annotated[int | None, typer.Option(help="Optimiser steps of every run (default: train-head's).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of every run.")] = 0,
+    device: Annotated[str, typer.Option(help="cpu, cuda or auto.")] = "cpu",
+) -> None:
+    """Run a protocol over heads x generator x transfer x re-rank x head options; one table with the ridge baseline."""
+    from zsar.heads.selection import SelectionConfig
+    from zsar.heads.train import TrainConfig
+    from zsar.sweep import SweepConfig, parse_head_grid, run_sweep
+    from zsar.sweep_table import best_line
+
+    switches = {"off": False, "on": True}
+    unknown = [g for g in _split_list(generator) if g not in switches]
+    if unknown or not _split_list(generator):
+        raise ZsarError(f"--generator {generator!r}: give off, on or off,on")
+    train = TrainConfig(seed=seed, device=device, **({} if steps is None else {"steps": steps}))
+    config = SweepConfig(
+        features=features, out=out, protocol=protocol, source_features=source_features, text=text, splits=splits,
+        heads=_split_list(heads) if heads else None, generators=tuple(switches[g] for g in _split_list(generator)),
+        transfers=_split_list(transfer), reranks=_split_list(rerank), head_grid=parse_head_grid(head_opt or []),
+        train=train, selection=SelectionConfig(enabled=select))
+    result = run_sweep(config, echo=typer.echo)
+    typer.echo("")
+    typer.echo(result.table)
+    typer.echo(f"\n{best_line(result.rows)}; report: {result.report}")
+
+
 @command("metrics")
 def metrics(
     run: Annotated[Path | None, typer.Argument(help="Run directory written by `zsar train-head`.")] = None,

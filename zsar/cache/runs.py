@@ -117,12 +117,14 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
-def prepare_run_dir(run: Path, config: dict[str, Any]) -> list[int]:
+def prepare_run_dir(run: Path, config: dict[str, Any], replace: bool = False) -> list[int]:
     """Create ``run`` with ``config.json``; returns the splits already finished there.
 
     An existing non-empty ``run`` is accepted only if it holds a run with the same
     config (then its finished splits are kept and the rest is redone); anything else is
-    refused, so nothing is overwritten.
+    refused, so nothing is overwritten. With ``replace`` a zsar run with other settings is
+    deleted and started again (``zsar sweep`` owns its run folders); other content is
+    still refused.
     """
     run = Path(run)
     config = json.loads(json.dumps(config, default=_json_default))
@@ -133,6 +135,9 @@ def prepare_run_dir(run: Path, config: dict[str, Any]) -> list[int]:
             raise ZsarError(f"--out {run} exists and is not a zsar run; choose another --out or empty it")
         old = json.loads((run / "config.json").read_text())
         diffs = config_differences(_flatten(old), _flatten(config), ignore=("config_hash",))
+        if diffs and replace:
+            shutil.rmtree(run)
+            return prepare_run_dir(run, config)
         if diffs:
             shown = "; ".join(diffs[:3]) + (f" and {len(diffs) - 3} more" if len(diffs) > 3 else "")
             raise ZsarError(f"--out {run} holds a run with other settings ({shown}); choose another --out "

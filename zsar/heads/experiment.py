@@ -47,7 +47,8 @@ class TrainHeadConfig:
 
     ``generator``: ``none``/``interpolate``/``extrapolate`` (heads with visual centres);
     ``transfer.mode`` ``None``: the head's default (``semantic`` for ``rest``); ``splits``
-    ``None``: the protocol's default. ``overlap_with``: caches whose classes the source is
+    ``None``: the protocol's default. ``replace_other_run``: an ``out`` holding a run with
+    other settings is deleted and redone instead of refused. ``overlap_with``: caches whose classes the source is
     filtered against besides the target's (E2E's union filter).
     """
 
@@ -66,6 +67,7 @@ class TrainHeadConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     selection: SelectionConfig = field(default_factory=SelectionConfig)
     head_options: dict[str, Any] = field(default_factory=dict)
+    replace_other_run: bool = False
 
 
 @dataclass
@@ -297,7 +299,7 @@ def train_head(config: TrainHeadConfig) -> dict[str, Any]:
     data = load_protocol_data(config)
     payload = run_config(resolved, data)
     out = Path(config.out)
-    done = set(prepare_run_dir(out, payload))
+    done = set(prepare_run_dir(out, payload, replace=config.replace_other_run))
     if done:
         log.info("%s holds this run already; keeping its finished splits %s", out, sorted(done))
     results: list[SplitResult] = []

@@ -6,12 +6,14 @@ becomes validation-unseen classes (``validation_plan``). A head is trained on th
 training classes and evaluated zero-shot on the validation classes exactly as it will be
 tested (same scoring, semantic transfer and re-ranking):
 
-- SGD heads: one run per learning rate of ``lrs``, each over the full step budget, with
-  validation top-1 measured at ``points`` log-spaced steps (small sets overfit within
-  tens of steps, large ones improve for hundreds). Each curve is smoothed (every point
-  averaged with its neighbours: a validation set of a few classes is noisy) and the
+- SGD heads: one run per learning rate of ``lrs`` over the step budget, with validation
+  top-1 measured at ``points`` log-spaced steps (small sets overfit within tens of steps,
+  large ones improve for hundreds), by successive halving: every run goes to a quarter of
+  the budget, the better half on to half of it, the best to the end (a run cut short is
+  a prefix of its full run, so its points stay valid). Each curve is smoothed (every
+  point averaged with its neighbours: a validation set of a few classes is noisy) and the
   (lr, steps) pair with the best smoothed top-1 wins (ties: the later step, then the
-  first lr);
+  first lr); a run whose loss diverges drops out;
 - closed-form heads (the ridge): every ``alpha`` of ``alphas`` from one set of moments
   (ties: the larger alpha).
 
@@ -34,7 +36,7 @@ from zsar.errors import ZsarError
 from zsar.heads.base import ClassText, ClosedFormHead, Head
 from zsar.heads.evaluate import embed_rows, score_split
 from zsar.heads.protocols import SplitPlan
-from zsar.heads.train import TrainConfig, fit, prepare
+from zsar.heads.train import DivergedError, TrainConfig, Trainer, prepare
 from zsar.heads.transfer import TransferConfig
 
 log = logging.getLogger(__name__)
@@ -52,7 +54,7 @@ class SelectionConfig:
 
     enabled: bool = True
     fraction: float = 0.25
-    lrs: tuple[float, ...] = (3e-3, 1e-2)
+    lrs: tuple[float, ...] = (1e-3, 3e-3, 1e-2)
     alphas: tuple[float, ...] = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)  # ascending
     points: int = 8
     max_per_class: int = 100
@@ -178,23 +180,61 @@ def _select_alpha(head: ClosedFormHead, batches: FeatureBatches, text: ClassText
     return curves, {"alpha": best["alpha"]}, best["top1"]
 
 
+@dataclass
+class _Candidate:
+    """One learning rate's validation run."""
+
+    lr: float
+    trainer: Trainer
+    diverged: bool = False
+
+    @property
+    def points(self) -> list[tuple[int, float, float]]:
+        """``(step, top1, smoothed top1)`` measured so far."""
+        curve = self.trainer.result.curve
+        return [(step, top1, s) for (step, top1), s in zip(curve, smoothed([t for _, t in curve]))]
+
+    @property
+    def best(self) -> float:
+        return max((s for _, _, s in self.points), default=-1.0)
+
+
+def stage_ends(total: int) -> list[int]:
+    """Where successive halving compares the runs: a quarter, half, then all of the budget."""
+    return sorted({max(1, total // 4), max(1, total // 2), total})
+
+
 def _select_steps(make_head: Callable[[SplitPlan], Head], vplan: SplitPlan, batches: FeatureBatches,
                   text: ClassText, config: SelectionConfig, train: TrainConfig,
                   validate: _Validator) -> tuple[list[dict[str, Any]], dict[str, float | int], float]:
+    """Successive halving over the lrs: all run to a quarter of the budget, the better half to half, the best to the end.
+
+    A run stopped early is a prefix of the run it would have been (its schedule is over
+    the whole budget), so every measured point is a valid candidate.
+    """
     total = train.total_steps(len(batches))
     points = curve_points(total, config.points)
-    curves, best = [], (-1.0, 0, 0.0, 0.0)
+    candidates = []
     for lr in config.lrs:
         head = make_head(vplan)
         prepare(head, batches, train)
-        result = fit(head, batches, text, replace(train, lr=lr, steps=total, epochs=None),
-                     desc=f"validation lr {lr:g}", evaluate=lambda: validate(head), eval_at=points)
-        smooth = smoothed([top1 for _, top1 in result.curve])
-        curves.append({"lr": lr, "curve": [[step, top1, s] for (step, top1), s in zip(result.curve, smooth)]})
-        for (step, top1), s in zip(result.curve, smooth):
-            if s > best[0] or (s == best[0] and lr == best[2]):
-                best = (s, step, lr, top1)
-    _, steps, lr, top1 = best
+        candidates.append(_Candidate(lr, Trainer(head, batches, text, replace(train, lr=lr, steps=total, epochs=None),
+                                                 desc=f"validation lr {lr:g}")))
+    alive = list(candidates)
+    for end in stage_ends(total):
+        for c in alive:
+            try:
+                c.trainer.run_to(end, evaluate=lambda c=c: validate(c.trainer.head), eval_at=points)
+            except DivergedError:
+                c.diverged = True
+        alive = sorted((c for c in alive if not c.diverged), key=lambda c: -c.best)[:max(1, (len(alive) + 1) // 2)]
+    measured = [(s, step, -i, top1, c.lr) for i, c in enumerate(candidates) for step, top1, s in c.points]
+    if not measured:
+        raise ZsarError(f"every learning rate of {list(config.lrs)} diverged on the validation classes; "
+                        "pass --lr lower with --no-select, or check the features")
+    _, steps, _, top1, lr = max(measured)  # best smoothed; ties: the later step, then the first lr
+    curves = [{"lr": c.lr, "curve": [list(p) for p in c.points], "stopped_at": c.trainer.step,
+               "diverged": c.diverged} for c in candidates]
     return curves, {"lr": lr, "steps": steps}, top1
 
 

@@ -157,54 +157,80 @@ def prepare(head: Head, batches: FeatureBatches, config: TrainConfig) -> None:
         head.set_feature_stats(*feature_stats(batches.features.numpy(), batches.rows.numpy()))
 
 
-def fit(head: Head, batches: FeatureBatches, text: ClassText, config: TrainConfig,
-        on_record: Callable[[dict[str, Any]], None] | None = None, desc: str = "train",
-        evaluate: Callable[[], float] | None = None, eval_at: Iterable[int] = ()) -> FitResult:
-    """Train ``head`` in place on ``batches`` (targets index the classes of ``text``) for its step budget.
+class DivergedError(ZsarError):
+    """The training loss became NaN or infinite."""
+
+
+class Trainer:
+    """SGD training of one head over its step budget, resumable: ``run_to(step)`` trains up to ``step``.
 
     ``head`` and ``text`` must be on ``config.device``; ``prepare`` must have set the
     standardisation. ``on_record`` receives ``{"epoch", "step", "loss", "lr", "seconds"}``
-    at the end of each epoch (and of the budget). ``evaluate`` is called (in eval mode)
-    after each step in ``eval_at``; its values form ``FitResult.curve``.
+    at the end of each epoch (and of the budget). Model selection runs several trainers
+    side by side and stops the weaker ones early (``zsar.heads.selection``).
+    """
+
+    def __init__(self, head: Head, batches: FeatureBatches, text: ClassText, config: TrainConfig,
+                 on_record: Callable[[dict[str, Any]], None] | None = None, desc: str = "train") -> None:
+        self.head, self.text, self.config, self.on_record, self.desc = head, text, config, on_record, desc
+        self.rng = torch.Generator().manual_seed(config.seed)
+        self.optimiser = torch.optim.AdamW(head.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        self.total, batch = config.total_steps(len(batches)), config.batch_for(len(batches))
+        self.per_epoch = batches.steps_per_epoch(batch)
+        self.schedule = torch.optim.lr_scheduler.LambdaLR(
+            self.optimiser, warmup_cosine(self.total, int(config.warmup * self.total)))
+        self.stream = batches.stream(batch, self.rng, config.device)
+        self.result, self.step = FitResult(), 0
+        self._clock, self._running, self._since = time.perf_counter(), 0.0, 0
+
+    def run_to(self, last: int, evaluate: Callable[[], float] | None = None, eval_at: Iterable[int] = ()) -> None:
+        """Train steps ``self.step + 1 .. last`` (at most the budget); ``evaluate`` (eval mode) after those in ``eval_at``."""
+        last, checkpoints = min(last, self.total), set(eval_at)
+        self.head.train()
+        with progress(desc=self.desc, total=last - self.step, unit="step", leave=False) as bar:
+            while self.step < last:
+                self._one_step()
+                bar.update(1)
+                if evaluate is not None and self.step in checkpoints:
+                    self.head.eval()
+                    self.result.curve.append((self.step, evaluate()))
+                    self.head.train()
+        self.head.eval()
+
+    def _one_step(self) -> None:
+        lr = self.schedule.get_last_lr()[0]
+        video, targets = next(self.stream)
+        loss = self.head.loss(video, targets, self.text, self.rng)
+        self.step += 1
+        if not torch.isfinite(loss):
+            raise DivergedError(f"{self.desc}: the loss became {loss.item()} at step {self.step}; "
+                                f"lower --lr (now {self.config.lr})")
+        self.optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimiser.step()
+        self.schedule.step()
+        self._running, self._since = self._running + loss.item(), self._since + 1
+        if self.step % self.per_epoch == 0 or self.step == self.total:
+            record = {"epoch": math.ceil(self.step / self.per_epoch), "step": self.step,
+                      "loss": self._running / self._since, "lr": lr,
+                      "seconds": round(time.perf_counter() - self._clock, 3)}
+            self.result.records.append(record)
+            if self.on_record is not None:
+                self.on_record(record)
+            self._clock, self._running, self._since = time.perf_counter(), 0.0, 0
+
+
+def fit(head: Head, batches: FeatureBatches, text: ClassText, config: TrainConfig,
+        on_record: Callable[[dict[str, Any]], None] | None = None, desc: str = "train") -> FitResult:
+    """Train ``head`` in place on ``batches`` (targets index the classes of ``text``) for its whole budget.
+
+    Closed-form heads are solved exactly instead (one record, step 0). See ``Trainer``.
     """
     if isinstance(head, ClosedFormHead):
         return _solve(head, batches, text, on_record)
-    rng = torch.Generator().manual_seed(config.seed)
-    optimiser = torch.optim.AdamW(head.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    total, batch = config.total_steps(len(batches)), config.batch_for(len(batches))
-    per_epoch = batches.steps_per_epoch(batch)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, warmup_cosine(total, int(config.warmup * total)))
-    result, checkpoints = FitResult(), set(eval_at)
-    stream = batches.stream(batch, rng, config.device)
-    start, running, since = time.perf_counter(), 0.0, 0
-    head.train()
-    with progress(desc=desc, total=total, unit="step", leave=False) as bar:
-        for step in range(1, total + 1):
-            lr = schedule.get_last_lr()[0]
-            video, targets = next(stream)
-            loss = head.loss(video, targets, text, rng)
-            if not torch.isfinite(loss):
-                raise ZsarError(f"{desc}: the loss became {loss.item()} at step {step}; lower --lr (now {config.lr})")
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
-            schedule.step()
-            running, since = running + loss.item(), since + 1
-            bar.update(1)
-            if step % per_epoch == 0 or step == total:
-                record = {"epoch": math.ceil(step / per_epoch), "step": step, "loss": running / since, "lr": lr,
-                          "seconds": round(time.perf_counter() - start, 3)}
-                result.records.append(record)
-                if on_record is not None:
-                    on_record(record)
-                start, running, since = time.perf_counter(), 0.0, 0
-                bar.set_postfix(loss=f"{record['loss']:.4f}")
-            if evaluate is not None and step in checkpoints:
-                head.eval()
-                result.curve.append((step, evaluate()))
-                head.train()
-    head.eval()
-    return result
+    trainer = Trainer(head, batches, text, config, on_record, desc)
+    trainer.run_to(trainer.total)
+    return trainer.result
 
 
 def _solve(head: ClosedFormHead, batches: FeatureBatches, text: ClassText,

@@ -1,0 +1,97 @@
+"""``zsar sweep``: the grid, the baseline row, reuse of finished runs, the CLI."""
+
+import re
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from _heads_data import single_thread  # noqa: F401 (autouse fixture)
+from zsar.cli import app
+from zsar.errors import ZsarError
+from zsar.heads.structured import StructuredConfig, write_structured_cache
+from zsar.heads.train import TrainConfig
+from zsar.sweep import SweepConfig, parse_head_grid, run_sweep
+from zsar.sweep_table import summarise_selected
+
+runner = CliRunner()
+SMALL = StructuredConfig(classes=12, videos=144, frames=2, dim=16, text_dim=8)
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    return write_structured_cache(tmp_path_factory.mktemp("cache") / "c", SMALL).root
+
+
+@pytest.fixture(scope="module")
+def swept(cache, tmp_path_factory):
+    torch.set_num_threads(1)  # module fixtures run before the autouse one; two threads spin on a busy machine
+    out = tmp_path_factory.mktemp("sweep")
+    config = SweepConfig(features=cache, out=out, splits=2, heads=("ridge", "linear", "aurl"), generators=(False,),
+                         transfers=("none",), reranks=("none", "csls"),
+                         head_grid=parse_head_grid(["linear.loss=cosine,mse"]), train=TrainConfig(steps=6))
+    lines: list[str] = []
+    return config, run_sweep(config, lines.append), lines
+
+
+def test_the_grid_has_a_row_per_point_and_the_baseline_first(swept):
+    config, result, lines = swept
+    names = [r.name for r in result.rows]
+    assert names == ["ridge-generator-off-transfer-none", "ridge-generator-off-transfer-none-rerank-csls",
+                     "linear-loss-cosine-generator-off-transfer-none",
+                     "linear-loss-cosine-generator-off-transfer-none-rerank-csls",
+                     "linear-loss-mse-generator-off-transfer-none", "linear-loss-mse-generator-off-transfer-none-rerank-csls",
+                     "aurl-generator-off-transfer-none", "aurl-generator-off-transfer-none-rerank-csls"]
+    assert result.baseline is result.rows[0] and all(r.ran for r in result.rows)
+    assert all((config.out / n / "metrics.json").is_file() for n in names)
+    assert len(lines) == len(names)  # one progress line per run
+
+
+def test_the_table_shows_options_rerank_ratio_and_selection(swept):
+    _, result, _ = swept
+    table = result.table.splitlines()
+    header = [c.strip() for c in table[0].strip("|").split("|")]
+    assert header == ["head", "options", "generator", "transfer", "re-rank", "top-1 %", "chance %", "x ridge",
+                      "selected", "N_1 skewness", "closeness", "dispersion"]
+    first = [c.strip() for c in table[2].strip("|").split("|")]
+    assert first[:5] == ["ridge", "-", "off", "none", "none"] and first[7] == "1.00"
+    assert re.fullmatch(r"alpha [0-9e.+-]+(-[0-9e.+-]+)?", first[8])
+    mse = [c.strip() for c in table[6].strip("|").split("|")]
+    assert mse[1] == "loss=mse" and float(mse[7]) == pytest.approx(result.rows[4].top1 / result.rows[0].top1, abs=0.01)
+    assert mse[8].startswith("lr ") and ", steps " in mse[8]
+    report = result.report.read_text()
+    assert result.table in report and "## What selection chose, per split" in report
+    assert "| linear, loss=mse, generator off, transfer none, re-rank csls | 1 | lr " in report
+
+
+def test_a_second_sweep_reuses_every_finished_run(swept):
+    config, result, _ = swept
+    mtimes = {p: p.stat().st_mtime_ns for p in config.out.glob("*/split-*/checkpoint.pt")}
+    again = run_sweep(config, lambda line: None)
+    assert again.table == result.table
+    assert {p: p.stat().st_mtime_ns for p in mtimes} == mtimes
+
+
+def test_head_grid_parsing_and_errors():
+    assert parse_head_grid(["actionclip.fusion=mean,transformer", "actionclip.layers=1,2"]) == {
+        "actionclip": {"fusion": ("mean", "transformer"), "layers": ("1", "2")}}
+    with pytest.raises(ZsarError, match="write HEAD.KEY=VALUE"):
+        parse_head_grid(["fusion=mean"])
+    with pytest.raises(ZsarError, match="head 'aurl' has no option 'fusion'; valid keys"):
+        parse_head_grid(["aurl.fusion=mean"])
+    with pytest.raises(ZsarError, match="unknown head 'mlp'"):
+        parse_head_grid(["mlp.width=3"])
+    assert summarise_selected([{"lr": 0.01, "steps": 33}, {"lr": 0.003, "steps": 150}, None]) == \
+        "lr 0.003-0.01, steps 33-150"
+    assert summarise_selected([None, None]) == "-"
+
+
+def test_cli_sweep_prints_the_table_and_refuses_bad_values(cache, tmp_path):
+    result = runner.invoke(app, ["sweep", "--features", str(cache), "--out", str(tmp_path / "s"), "--heads",
+                                 "ridge,linear", "--generator", "off", "--transfer", "none,semantic", "--splits", "1",
+                                 "--steps", "4"])
+    assert result.exit_code == 0, result.output
+    assert "| ridge " in result.stdout and "best: " in result.stdout and "x ridge" in result.stdout
+    bad = runner.invoke(app, ["sweep", "--features", str(cache), "--out", str(tmp_path / "t"), "--generator", "maybe"])
+    assert bad.exit_code == 2 and bad.output == "error: --generator 'maybe': give off, on or off,on\n"
+    assert runner.invoke(app, ["sweep", "--help"]).exit_code == 0

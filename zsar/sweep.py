@@ -1,0 +1,159 @@
+"""``zsar sweep``: one protocol over a grid of heads and options on a cache, one table, one report.
+
+The grid is heads x generator (off/on; only heads with visual centres run "on") x semantic
+transfer x re-ranking x ``--head-opt`` values (``HEAD.KEY=V1,V2``: one run per value, the
+product over keys of one head). Each combination is a ``zsar train-head`` run in
+``OUT/<run name>`` measured by ``zsar metrics`` (hubness k = 1, 5, closeness, dispersion);
+a run folder that already holds the same run is reused, one with other settings is
+redone. The table has the baseline row (the ``ridge`` head with nothing added) first,
+chance, and each run's top-1 as a multiple of the baseline's; the report adds the
+values that model selection chose for every split and the best run's plots.
+
+``zsar demo`` is render + extract + this sweep over every head on the synthetic set.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+from zsar.errors import ZsarError
+from zsar.heads.base import head_class, list_heads
+from zsar.heads.experiment import TrainHeadConfig, train_head
+from zsar.heads.options import parse_head_options
+from zsar.heads.selection import SelectionConfig
+from zsar.heads.train import TrainConfig
+from zsar.heads.transfer import TransferConfig
+from zsar.metrics import MetricsConfig, measure_run
+from zsar.sweep_table import GENERATOR_MODE, MISSING, SweepRow, Variant, best_row, format_table, write_sweep_report
+
+BASELINE = "ridge"
+HEAD_ORDER = ("ridge", "linear", "actionclip", "aurl", "rest")
+METRIC_K = (1, 5)
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """The cache(s), the protocol and the grid. ``heads`` ``None``: every registered head, baseline first.
+
+    ``head_grid``: ``{head: {option: (value strings, ...)}}`` (typed by the head's config).
+    ``train`` / ``selection`` apply to every run (their defaults are train-head's).
+    """
+
+    features: Path
+    out: Path
+    protocol: str = "within-half"
+    source_features: Path | None = None
+    text: str | None = None
+    splits: int | None = None
+    heads: tuple[str, ...] | None = None
+    generators: tuple[bool, ...] = (False, True)
+    transfers: tuple[str, ...] = ("none", "semantic")
+    reranks: tuple[str, ...] = ("none",)
+    head_grid: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    selection: SelectionConfig = field(default_factory=SelectionConfig)
+    title: str = "zsar sweep"
+    about: str = ""
+    report: Path | None = None  # None: OUT/report.md
+    settings: dict[str, object] = field(default_factory=dict)  # extra rows for the report's settings table
+
+
+@dataclass
+class SweepResult:
+    """One row per grid point (``-`` rows where a head cannot run it), the table, the report."""
+
+    rows: list[SweepRow]
+    table: str
+    report: Path
+
+    @property
+    def best(self) -> SweepRow:
+        return best_row(self.rows)
+
+    @property
+    def baseline(self) -> SweepRow | None:
+        return next((r for r in self.rows if r.is_baseline and r.ran), None)
+
+
+def parse_head_grid(items: list[str]) -> dict[str, dict[str, tuple[str, ...]]]:
+    """``["actionclip.fusion=mean,transformer", ...]`` -> ``{"actionclip": {"fusion": ("mean", "transformer")}}``."""
+    grid: dict[str, dict[str, tuple[str, ...]]] = {}
+    for item in items:
+        name, dot, rest = item.partition(".")
+        key, eq, values = rest.partition("=")
+        if not dot or not eq or not key or not values:
+            raise ZsarError(f"--head-opt {item!r}: write HEAD.KEY=VALUE[,VALUE...], e.g. actionclip.fusion=mean,transformer")
+        head_class(name)  # an unknown head lists the valid ones
+        grid.setdefault(name, {})[key] = tuple(v.strip() for v in values.split(","))
+        for value in grid[name][key]:
+            parse_head_options(name, [f"{key}={value}"])  # a bad key or value fails before any run
+    return grid
+
+
+def _variants(head: str, grid: dict[str, tuple[str, ...]]) -> Iterator[Variant]:
+    keys = sorted(grid)
+    for values in itertools.product(*(grid[k] for k in keys)):
+        yield Variant(tuple(zip(keys, values)))
+
+
+def plan_rows(config: SweepConfig) -> Iterator[SweepRow]:
+    """Every grid point in table order (baseline first), marked runnable or not."""
+    heads = list(config.heads) if config.heads is not None else sorted(list_heads(), key=_head_order)
+    for head in heads:
+        for variant in _variants(head, config.head_grid.get(head, {})):
+            for generator, transfer, rerank in itertools.product(config.generators, config.transfers, config.reranks):
+                runnable = head_class(head).has_centres or not generator
+                yield SweepRow(head, generator, transfer, rerank, variant, runnable=runnable)
+
+
+def _head_order(name: str) -> tuple[int, str]:
+    return (HEAD_ORDER.index(name) if name in HEAD_ORDER else len(HEAD_ORDER), name)
+
+
+def train_config_for(config: SweepConfig, row: SweepRow) -> TrainHeadConfig:
+    """The ``TrainHeadConfig`` of one grid point; its run folder is ``config.out / row.name``."""
+    has_centres = head_class(row.head).has_centres
+    generator = GENERATOR_MODE if row.generator else ("none" if has_centres else None)
+    options = parse_head_options(row.head, [f"{k}={v}" for k, v in row.variant.items])
+    return TrainHeadConfig(features=config.features, out=config.out / row.name, head=row.head,
+                           protocol=config.protocol, text=config.text, source_features=config.source_features,
+                           splits=config.splits, generator=generator, transfer=TransferConfig(row.transfer),
+                           rerank=row.rerank, train=config.train, selection=config.selection, head_options=options,
+                           replace_other_run=True)
+
+
+def run_row(config: SweepConfig, row: SweepRow) -> SweepRow:
+    """Train, evaluate and measure one grid point; the row with its numbers."""
+    started = time.perf_counter()
+    train_config = train_config_for(config, row)
+    train_head(train_config)
+    measured = measure_run(train_config.out, MetricsConfig(k=METRIC_K))
+    return row.measured(measured, time.perf_counter() - started)
+
+
+def run_sweep(config: SweepConfig, echo: Callable[[str], None]) -> SweepResult:
+    """Run every grid point, print a line per run and the table, write ``OUT/report.md``."""
+    plan = list(plan_rows(config))
+    width = max(len(r.name) for r in plan)
+    rows = []
+    for row in plan:
+        if row.runnable:
+            row = run_row(config, row)
+            echo(f"      {row.name:{width}s}  top-1 {row.top1:5.1f} ± {row.top1_std:4.1f} % "
+                 f"(chance {row.chance:.1f} %)  {row.seconds:4.0f} s")
+        rows.append(row)
+    table = format_table(rows)
+    report = write_sweep_report(config.report or config.out / "report.md", rows, config.title, config.about,
+                                {**_settings(config), **config.settings})
+    return SweepResult(rows, table, report)
+
+
+def _settings(config: SweepConfig) -> dict[str, object]:
+    grid = "; ".join(f"{h}.{k}={','.join(v)}" for h, opts in config.head_grid.items() for k, v in opts.items())
+    return {"features": config.features, "source features": config.source_features or MISSING,
+            "protocol": config.protocol, "splits": config.splits or "the protocol's default",
+            "head options": grid or MISSING, "training": config.train, "selection": config.selection}

@@ -1,0 +1,228 @@
+"""The rows of a sweep, its one table and its ``report.md``.
+
+A ``SweepRow`` is one grid point (head, head options, generator, transfer, re-ranking):
+the mean ± std over splits of the test classes' top-1, the chance level (100 / number of
+candidate classes), its top-1 as a multiple of the baseline's (the ``ridge`` head with
+nothing added), the values model selection chose (range over splits), the N_1 skewness
+of the videos against the class prototypes, and the closeness and dispersion of the test
+embeddings (``zsar.metrics``). Grid points a head cannot run (the class generator on a
+head without visual centres) are rows of ``-``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Callable
+
+from zsar.cache.layout import atomic_write_text
+from zsar.cache.runs import RunReader
+from zsar.metrics import RunMetrics, measure_run, write_report
+from zsar.metrics.evaluate import PROTOTYPES
+from zsar.metrics.report import GEOMETRY_NOTE, HUBNESS_NOTE
+
+GENERATOR_MODE = "interpolate"  # "generator on": AURL's released mixing, weights in [0, 1)
+BASELINE_HEAD = "ridge"
+MISSING = "-"
+NUMBER_COLUMNS = ("top-1 %", "chance %", "x ridge", "selected", "N_1 skewness", "closeness", "dispersion")
+DEFINITIONS = (
+    "Top-1: percent of test videos whose best-scoring candidate class is their class, mean ± "
+    "population std over splits (in `within-half` the candidates are the unseen classes only). "
+    "Chance: 100 / number of candidate classes. x ridge: top-1 over the baseline's (the `ridge` "
+    "head, closed-form, with no generator, transfer or re-ranking). Selected: the values model "
+    "selection chose on validation classes held out of each split's seen classes (range over "
+    "splits; the test classes are never read). N_1 skewness: skewness of how often each class is "
+    "the top-1 prediction (0: spread evenly; large: a few hub classes take most videos). Closeness "
+    "and dispersion are of the test embeddings; semantic transfer changes only the unseen class "
+    "prototypes, so they are the same with and without it."
+)
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A head's options in a sweep: ``((key, value string), ...)`` (empty: the defaults)."""
+
+    items: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def label(self) -> str:
+        return " ".join(f"{k}={v}" for k, v in self.items) or MISSING
+
+    @property
+    def slug(self) -> str:
+        return "".join(f"-{k}-{v}" for k, v in self.items)
+
+
+@dataclass
+class SweepRow:
+    """One grid point's numbers (``None`` where it did not run); percentages for top-1 and chance."""
+
+    head: str
+    generator: bool
+    transfer: str
+    rerank: str = "none"
+    variant: Variant = Variant()
+    runnable: bool = True
+    top1: float | None = None
+    top1_std: float | None = None
+    chance: float | None = None
+    selected: str = MISSING
+    skewness: float | None = None
+    skewness_k5: float | None = None
+    closeness: float | None = None
+    dispersion: float | None = None
+    seconds: float | None = None
+    run: Path | None = None
+
+    @property
+    def name(self) -> str:
+        """The run folder's name."""
+        rerank = "" if self.rerank == "none" else f"-rerank-{self.rerank}"
+        return (f"{self.head}{self.variant.slug}-generator-{'on' if self.generator else 'off'}"
+                f"-transfer-{self.transfer}{rerank}")
+
+    @property
+    def is_baseline(self) -> bool:
+        return (self.head == BASELINE_HEAD and not self.variant.items and not self.generator
+                and self.transfer == "none" and self.rerank == "none")
+
+    @property
+    def ran(self) -> bool:
+        return self.top1 is not None
+
+    @property
+    def label(self) -> str:
+        parts = [self.head] + ([self.variant.label] if self.variant.items else [])
+        parts += [f"generator {'on' if self.generator else 'off'}", f"transfer {self.transfer}"]
+        return ", ".join(parts + ([f"re-rank {self.rerank}"] if self.rerank != "none" else []))
+
+    def measured(self, measured: RunMetrics, seconds: float) -> "SweepRow":
+        """This row with the numbers of its measured run (``measure_run`` with hubness k = 1, 5)."""
+        summary = measured.summary()
+        hubness = summary.get(PROTOTYPES, {})
+        chance = sum(100.0 / len(s.class_names) for s in measured.splits) / len(measured.splits)
+        skew = lambda k: hubness[k]["skewness"] if k in hubness else None  # noqa: E731 (k may be skipped)
+        selected = [s.get("selected") for s in RunReader(measured.root).metrics["splits"]]
+        return replace(self, top1=summary["top1"], top1_std=summary["std"]["top1"], chance=chance,
+                       selected=summarise_selected(selected), skewness=skew("1"), skewness_k5=skew("5"),
+                       closeness=summary.get("closeness"), dispersion=summary.get("dispersion"), seconds=seconds,
+                       run=measured.root)
+
+
+def summarise_selected(per_split: list[dict[str, float] | None]) -> str:
+    """``[{"lr": 0.01, "steps": 33}, {"lr": 0.003, "steps": 150}]`` -> ``"lr 0.003-0.01, steps 33-150"``."""
+    chosen = [s for s in per_split if s]
+    if not chosen:
+        return MISSING
+    parts = []
+    for key in chosen[0]:
+        values = sorted({float(s[key]) for s in chosen if key in s})
+        low, high = f"{values[0]:g}", f"{values[-1]:g}"
+        parts.append(f"{key} {low}" if low == high else f"{key} {low}-{high}")
+    return ", ".join(parts)
+
+
+def _number(value: float | None, digits: int = 2) -> str:
+    return MISSING if value is None or not math.isfinite(value) else f"{value:.{digits}f}"
+
+
+def best_row(rows: list[SweepRow]) -> SweepRow:
+    """The row with the highest mean top-1 (the first of equals)."""
+    ran = [r for r in rows if r.ran]
+    if not ran:
+        raise ValueError("no sweep run finished")
+    return max(ran, key=lambda r: r.top1)
+
+
+def _columns(rows: list[SweepRow]) -> list[str]:
+    names = ["head"] + (["options"] if any(r.variant.items for r in rows) else [])
+    names += ["generator", "transfer"] + (["re-rank"] if any(r.rerank != "none" for r in rows) else [])
+    return names + list(NUMBER_COLUMNS)
+
+
+def _cells(row: SweepRow, columns: list[str], baseline: SweepRow | None) -> list[str]:
+    text = {"head": row.head, "options": row.variant.label, "generator": "on" if row.generator else "off",
+            "transfer": row.transfer, "re-rank": row.rerank}
+    if not row.ran:
+        return [text.get(c, MISSING) for c in columns]
+    ratio = row.top1 / baseline.top1 if baseline is not None and baseline.top1 else None
+    text.update({"top-1 %": f"{row.top1:.1f} ± {row.top1_std:.1f}", "chance %": f"{row.chance:.1f}",
+                 "x ridge": _number(ratio), "selected": row.selected, "N_1 skewness": _number(row.skewness),
+                 "closeness": _number(row.closeness, 3), "dispersion": _number(row.dispersion, 3)})
+    return [text[c] for c in columns]
+
+
+def format_table(rows: list[SweepRow]) -> str:
+    """One Markdown table (columns padded so it also reads on a terminal)."""
+    columns = _columns(rows)
+    baseline = next((r for r in rows if r.is_baseline and r.ran), None)
+    body = [columns] + [_cells(r, columns, baseline) for r in rows]
+    widths = [max(len(line[i]) for line in body) for i in range(len(columns))]
+    right = {i for i, c in enumerate(columns) if c in NUMBER_COLUMNS and c != "selected"}
+    fmt = lambda line: "| " + " | ".join(  # noqa: E731
+        cell.rjust(w) if i in right else cell.ljust(w) for i, (cell, w) in enumerate(zip(line, widths))) + " |"
+    rule = "|" + "|".join("-" * (w + 1) + (":" if i in right else "-") for i, w in enumerate(widths)) + "|"
+    return "\n".join([fmt(body[0]), rule] + [fmt(line) for line in body[1:]])
+
+
+def best_line(rows: list[SweepRow]) -> str:
+    """``best: <label> at X % top-1, Yx chance, Zx ridge``."""
+    best = best_row(rows)
+    baseline = next((r for r in rows if r.is_baseline and r.ran), None)
+    versus = f", {best.top1 / baseline.top1:.2f}x ridge" if baseline is not None and baseline.top1 else ""
+    return f"best: {best.label} at {best.top1:.1f} % top-1, {best.top1 / best.chance:.1f}x chance{versus}"
+
+
+def write_sweep_report(path: Path, rows: list[SweepRow], title: str, about: str,
+                       settings: dict[str, Any] | None = None) -> Path:
+    """Write ``path``: what the sweep shows, the table, selections, times, the best run's plots, settings."""
+    best = best_row(rows)
+    assert best.run is not None
+    best_report = write_report(measure_run(best.run))
+    folder = path.parent
+    rel = lambda p: Path(os.path.relpath(p, folder)).as_posix()  # noqa: E731
+    plots = sorted((best.run / "plots").glob("*.png"), key=_plot_order)
+    lines = [f"# {title}", ""] + ([about, ""] if about else [])
+    lines += ["## Results", "", format_table(rows), "", best_line(rows) + ".", "", DEFINITIONS, "",
+              "## What selection chose, per split", "", _selection_table(rows), "",
+              "## N_5 skewness and training time per run", "", _extra_table(rows, rel), "",
+              f"## The best run: {best.label}", "", f"Its full metrics report: [{rel(best_report)}]({rel(best_report)}).", ""]
+    for plot in plots:
+        title_ = plot.stem.replace("_", " ")
+        lines += [f"### {title_}", "", f"![{title_}]({rel(plot)})", ""]
+    if settings:
+        lines += ["## Settings", "", "| setting | value |", "|---|---|"] + [f"| {k} | {v} |" for k, v in settings.items()]
+    lines += ["", "## Definitions", "", HUBNESS_NOTE, "", GEOMETRY_NOTE, ""]
+    atomic_write_text(path, "\n".join(lines))
+    return path
+
+
+def _selection_table(rows: list[SweepRow]) -> str:
+    lines = ["| run | split | chosen |", "|---|---:|---|"]
+    for r in rows:
+        if r.ran:
+            assert r.run is not None
+            for split in RunReader(r.run).metrics["splits"]:
+                lines.append(f"| {r.label} | {split['split']} | {summarise_selected([split.get('selected')])} |")
+    return "\n".join(lines)
+
+
+def _extra_table(rows: list[SweepRow], rel: Callable[[Path], str]) -> str:
+    lines = ["| run | N_5 skewness | training s (all splits) | run folder |", "|---|---:|---:|---|"]
+    for r in rows:
+        if r.ran:
+            assert r.run is not None
+            trained = sum(record.get("seconds", 0.0) for record in RunReader(r.run).log())
+            lines.append(f"| {r.label} | {_number(r.skewness_k5)} | {trained:.0f} | [{rel(r.run)}]({rel(r.run)}) |")
+    return "\n".join(lines)
+
+
+def _plot_order(path: Path) -> tuple[int, int, str]:
+    """Accuracy plots first, then the N_k histograms by k."""
+    order = ("accuracy_per_split", "per_class_accuracy", "confusion_matrix")
+    if path.stem in order:
+        return (order.index(path.stem), 0, path.stem)
+    digits = "".join(c for c in path.stem if c.isdigit())
+    return (len(order), int(digits or 0), path.stem)
