@@ -34,11 +34,16 @@ class RankLock:
         self._fd: int | None = None
 
     def acquire(self) -> "RankLock":
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         key = self.path.resolve()
         if key in _HELD:
             self._refuse(str(os.getpid()))
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except OSError as err:
+            raise ZsarError(
+                f"cannot open the lock file {self.path} ({err.strerror}): the cache is read-only here; it can "
+                "be read as it is (`zsar train-head`, `zsar metrics`), or make it writable to extend it") from None
         try:
             fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:  # EAGAIN / EACCES: another process holds it
@@ -69,3 +74,14 @@ class RankLock:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` is running on this machine (the writer of a temporary file, say)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -133,7 +133,7 @@ def _check_compatible(target: FeatureSet, target_text: TextEmbeddings, source: F
                        ("text dim", source_text.dim, target_text.dim),
                        ("feature dim", source.dim, target.dim),
                        ("frames per clip", source.features.shape[2], target.features.shape[2]),
-                       ("backbone", source.config.get("backbone"), target.config.get("backbone"))):
+                       ("backbone", source.config.backbone, target.config.backbone)):
         if a != b:
             raise ZsarError(f"source and target caches differ in {what} ({a!r} vs {b!r}); extract both with "
                             "the same backbone and --text-encoder (pick the text with --text NAME)")

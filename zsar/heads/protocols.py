@@ -190,7 +190,7 @@ def _source_side(data: ProtocolData) -> _SourceSide:
     position = np.full(len(keep), -1)
     position[kept] = np.arange(len(kept))
     rows = np.flatnonzero(keep[source.labels])
-    prefix = source.config.get("dataset", "source")
+    prefix = source.config.dataset or "source"
     return _SourceSide([f"{prefix}/{source.class_names[c]}" for c in kept], rows,
                        position[source.labels[rows]], text.subset([source.class_names[c] for c in kept]))
 

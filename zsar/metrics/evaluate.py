@@ -168,7 +168,7 @@ def evaluate_features(cache: Path | str, text: str | None = None,
     metrics = SplitMetrics(0, features.class_names)
     log.info("measuring %d videos of %s (%d-d)", len(features), features.cache_dir, videos.shape[1])
     if config.hubness:
-        prototypes = _text_prototypes(features.cache_dir, features.config.get("space", ""),
+        prototypes = _text_prototypes(features.cache_dir, features.config.space,
                                       features.class_names, text, metrics.notes)
         ks = [] if prototypes is None else _usable_k(config.k, len(prototypes), "class prototypes", metrics.notes)
         if ks:
@@ -178,7 +178,7 @@ def evaluate_features(cache: Path | str, text: str | None = None,
         metrics.geometry["test"] = class_geometry(videos, features.labels)
     out = metrics.to_json(config)
     del out["split"]
-    return {"features": str(features.cache_dir), "space": features.config.get("space", ""),
+    return {"features": str(features.cache_dir), "space": features.config.space,
             "n_videos": len(features), "n_classes": len(features.class_names), **out,
             **({"notes": metrics.notes} if metrics.notes else {})}
 
