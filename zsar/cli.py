@@ -259,6 +259,7 @@ def train_head(
     lr: Annotated[float | None, typer.Option(help="AdamW learning rate (default 3e-3).")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the weights, batch order and sampling.")] = 0,
     device: Annotated[str, typer.Option(help="cpu, cuda or auto (cuda if there is one).")] = "cpu",
+    allow_partial: Annotated[bool, typer.Option("--allow-partial", help="Use a cache not fully extracted yet (a note says so).")] = False,
 ) -> None:
     """Train a head on cached features and evaluate it zero-shot under a protocol; writes the run directory."""
     from zsar.heads.experiment import TrainHeadConfig, train_head as run
@@ -272,7 +273,7 @@ def train_head(
     config = TrainHeadConfig(
         features=features, out=out, head=head, protocol=protocol, text=text, source_features=source_features,
         splits=splits, generator=_generator_mode(generator, generator_mode), rerank=rerank, train=train,
-        transfer=transfer_config, **given(tau=tau))
+        transfer=transfer_config, allow_partial=allow_partial, **given(tau=tau))
     metrics = run(config)
     typer.echo(f"{head} on {protocol}: {len(metrics['splits'])} split(s), run in {out}")
     _print_metrics_table(metrics)

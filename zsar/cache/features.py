@@ -14,7 +14,6 @@ the caller allows a partial cache. Damaged files are named with their repair.
 from __future__ import annotations
 
 import hashlib
-import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,8 +25,6 @@ from zsar.cache.manifest import SPLIT_COLUMNS, STATUS_FAILED, STATUS_OK, Complet
 from zsar.cache.shards import ShardReader
 from zsar.cache.text import TextEmbeddings, find_text_embeddings, read_text_embeddings
 from zsar.errors import ZsarError
-
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -88,16 +85,19 @@ class FeatureSet:
                             "re-extract them (delete their shard and run `zsar extract` again) or check the backbone")
 
 
-    def check_complete(self, allow_partial: bool = False) -> str | None:
-        """Refuse a cache whose video list is not fully extracted; with ``allow_partial``, return a note instead."""
+    def partial_note(self) -> str | None:
+        """What is missing from a cache whose video list is not fully extracted, or ``None``."""
         if self.completeness is None or self.completeness.complete:
             return None
-        what = f"feature cache {self.cache_dir} is incomplete: {self.completeness.describe()}"
-        if not allow_partial:
-            raise ZsarError(f"{what}; {self.completeness.fix()}, or pass --allow-partial to use the "
+        return f"feature cache {self.cache_dir} is incomplete: {self.completeness.describe()}"
+
+    def check_complete(self, allow_partial: bool = False) -> None:
+        """Refuse a cache whose video list is not fully extracted, unless ``allow_partial``."""
+        note = self.partial_note()
+        if note is not None and not allow_partial:
+            assert self.completeness is not None
+            raise ZsarError(f"{note}; {self.completeness.fix()}, or pass --allow-partial to use the "
                             f"{len(self)} video(s) it has")
-        log.warning("%s; using the %d video(s) it has (--allow-partial)", what, len(self))
-        return f"{what}; used the {len(self)} video(s) it has (--allow-partial)"
 
 
 def load_features(path: Path | str) -> FeatureSet:

@@ -21,6 +21,7 @@ from zsar import __version__
 from zsar.cache.batches import FeatureBatches
 from zsar.cache.features import FeatureSet, load_features, load_text
 from zsar.cache.layout import cache_key
+from zsar.cache.lock import RunLock
 from zsar.cache.runs import (SplitResult, append_log, link_checkpoint, prepare_run_dir, read_split_result,
                              split_dir, write_checkpoint, write_json, write_predictions, write_split_result)
 from zsar.cache.text import TextEmbeddings
@@ -59,6 +60,7 @@ class TrainHeadConfig:
     tau: float = DEFAULT_TAU
     train: TrainConfig = field(default_factory=TrainConfig)
     head_options: dict[str, Any] = field(default_factory=dict)
+    allow_partial: bool = False
 
 
 @dataclass
@@ -108,16 +110,17 @@ def resolve(config: TrainHeadConfig) -> _Resolved:
 
 def load_protocol_data(config: TrainHeadConfig) -> ProtocolData:
     """The target (and source) features and text, checked for NaN and for matching encoders and shapes."""
-    target, target_text = _load(config.features, config.text)
+    target, target_text = _load(config.features, config.text, config.allow_partial)
     if config.source_features is None:
         return ProtocolData(target, target_text, tau=config.tau)
-    source, source_text = _load(config.source_features, config.text)
+    source, source_text = _load(config.source_features, config.text, config.allow_partial)
     _check_compatible(target, target_text, source, source_text)
     return ProtocolData(target, target_text, source, source_text, tau=config.tau)
 
 
-def _load(path: Path, text: str | None) -> tuple[FeatureSet, TextEmbeddings]:
+def _load(path: Path, text: str | None, allow_partial: bool = False) -> tuple[FeatureSet, TextEmbeddings]:
     features = load_features(path)
+    features.check_complete(allow_partial)
     features.check_finite()
     embeddings = load_text(path, text).subset(features.class_names)
     if not np.isfinite(embeddings.embeddings).all():
@@ -141,7 +144,7 @@ def _check_compatible(target: FeatureSet, target_text: TextEmbeddings, source: F
 
 def _cache_record(features: FeatureSet, text: TextEmbeddings) -> dict[str, Any]:
     return {"path": str(features.cache_dir), "key": features.key, "text": text.file_stem,
-            "text_key": text.key, "text_encoder": text.encoder}
+            "text_key": text.key, "text_encoder": text.encoder, "videos": features.video_digest}
 
 
 def run_config(resolved: _Resolved, data: ProtocolData) -> dict[str, Any]:
@@ -229,27 +232,29 @@ def train_head(config: TrainHeadConfig) -> dict[str, Any]:
     data = load_protocol_data(config)
     payload = run_config(resolved, data)
     out = Path(config.out)
-    done = set(prepare_run_dir(out, payload))
-    if done:
-        log.info("%s holds this run already; keeping its finished splits %s", out, sorted(done))
-    results: list[SplitResult] = []
-    trained: TrainedHead | None = None
-    for plan in resolved.protocol.plan(data, resolved.n_splits):
-        if plan.split in done:
-            results.append(read_split_result(split_dir(out, plan.split) / "embeddings.h5"))
-            continue
-        if trained is None or trained.model_key != plan.model_key:
-            trained = train_for_plan(resolved, plan, out)
-            write_checkpoint(out, plan.split, trained.head.state_dict(),
-                             _checkpoint_meta(resolved, plan, trained, payload["config_hash"]))
-        else:
-            link_checkpoint(out, trained.split, plan.split)
-        results.append(evaluate_plan(resolved, plan, trained))
-        write_split_result(out, results[-1])
-        log.info("split %d: top-1 %.2f%%", plan.split, split_metrics(results[-1])["top1"])
-    per_split = [split_metrics(r) for r in results]
-    mean, std = summarise(per_split)
-    metrics = {"protocol": config.protocol, "head": config.head, "splits": per_split, "mean": mean, "std": std}
-    write_predictions(out, results)
-    write_json(out / "metrics.json", metrics)
-    return metrics
+    with RunLock(out):
+        done = set(prepare_run_dir(out, payload))
+        if done:
+            log.info("%s holds this run already; keeping its finished splits %s", out, sorted(done))
+        results: list[SplitResult] = []
+        trained: TrainedHead | None = None
+        for plan in resolved.protocol.plan(data, resolved.n_splits):
+            if plan.split in done:
+                results.append(read_split_result(split_dir(out, plan.split) / "embeddings.h5"))
+                continue
+            if trained is None or trained.model_key != plan.model_key:
+                trained = train_for_plan(resolved, plan, out)
+                write_checkpoint(out, plan.split, trained.head.state_dict(),
+                                 _checkpoint_meta(resolved, plan, trained, payload["config_hash"]))
+            else:
+                link_checkpoint(out, trained.split, plan.split)
+            results.append(evaluate_plan(resolved, plan, trained))
+            write_split_result(out, results[-1])
+            log.info("split %d: top-1 %.2f%%", plan.split, split_metrics(results[-1])["top1"])
+        per_split = [split_metrics(r) for r in results]
+        mean, std = summarise(per_split)
+        metrics = {"protocol": config.protocol, "head": config.head, "splits": per_split, "mean": mean, "std": std,
+                   **({"notes": data.notes} if data.notes else {})}
+        write_predictions(out, results)
+        write_json(out / "metrics.json", metrics)
+        return metrics

@@ -105,12 +105,13 @@ class RunMetrics:
     head: str
     config: MetricsConfig
     splits: list[SplitMetrics]
+    notes: list[str] = field(default_factory=list)  # about the run: from train-head's metrics.json, or unfinished
 
     def summary(self) -> dict[str, Any]:
         """The JSON object of ``zsar metrics RUN --json``: means over splits, ``std``, ``per_split``."""
         per_split = [s.to_json(self.config) for s in self.splits]
         mean, std = _mean_std(per_split)
-        notes = sorted({note for s in self.splits for note in s.notes})
+        notes = self.notes + sorted({note for s in self.splits for note in s.notes} - set(self.notes))
         return {"run": str(self.root), "protocol": self.protocol, "head": self.head,
                 "n_splits": len(per_split), **mean, "std": std, "per_split": per_split,
                 **({"notes": notes} if notes else {})}
@@ -137,13 +138,18 @@ def measure_run(run: Path | str | RunReader, config: MetricsConfig = MetricsConf
     """Measure every split of the run directory ``run``."""
     reader = run if isinstance(run, RunReader) else RunReader(Path(run))
     info = {**reader.config, **reader.metrics}
+    notes = [str(note) for note in info.get("notes", [])]
+    if reader.listed_splits() is None:
+        notes.append(f"{reader.root} has no metrics.json (`zsar train-head` did not finish): measured the "
+                     f"splits on disk, {reader.split_ids()}")
+        log.warning(notes[-1])
     splits = []
     for result in reader.splits():
         _check_split(reader.root, result)
         log.info("measuring split %d of %s (%d test videos, %d classes)", result.split, reader.root,
                  len(result.test_labels), len(result.test_classes))
         splits.append(_measure_split(result, config))
-    return RunMetrics(reader.root, str(info.get("protocol", "")), str(info.get("head", "")), config, splits)
+    return RunMetrics(reader.root, str(info.get("protocol", "")), str(info.get("head", "")), config, splits, notes)
 
 
 def evaluate_run(run: Path | str | RunReader, config: MetricsConfig = MetricsConfig()) -> dict[str, Any]:
@@ -166,6 +172,10 @@ def evaluate_features(cache: Path | str, text: str | None = None,
     features.check_finite()
     videos = l2_normalise(features.features.mean(axis=(1, 2), dtype=np.float32))
     metrics = SplitMetrics(0, features.class_names)
+    partial = features.partial_note()
+    if partial is not None:
+        log.warning(partial)
+        metrics.notes.append(f"{partial}; measured the {len(features)} video(s) it has")
     log.info("measuring %d videos of %s (%d-d)", len(features), features.cache_dir, videos.shape[1])
     if config.hubness:
         prototypes = _text_prototypes(features.cache_dir, features.config.space,
