@@ -203,7 +203,7 @@ def _note_repeats(data: ProtocolData, name: str, n_classes: int, n_splits: int) 
     """Note when ``n_splits`` half-class draws repeat some halves (few classes, many splits)."""
     distinct = len({tuple(np.sort(e2e_half_classes(n_classes, i))) for i in range(n_splits)})
     if distinct < n_splits:
-        data.note(f"{name}: only {distinct} of the {n_splits} splits asked are distinct ({n_classes} classes have "
+        data.note(f"{name}: only {distinct} distinct split(s) among the {n_splits} asked ({n_classes} classes have "
                   f"{comb(n_classes, n_classes // 2)} halves); repeated splits understate the std: pass --splits "
                   "fewer, or use more classes")
 

@@ -128,9 +128,9 @@ def _measure_split(result: SplitResult, config: MetricsConfig) -> SplitMetrics:
             metrics.occurrence[PROTOTYPES] = score_occurrence(result.scores, ks, config.batch_size)
         _add_video_hubness(metrics, result.test_embeddings, config)
     if config.closeness or config.dispersion:
-        metrics.geometry["test"] = class_geometry(result.test_embeddings, result.test_labels)
+        _add_geometry(metrics, "test", result.test_embeddings, result.test_labels, config)
         if result.train_embeddings is not None and result.train_labels is not None:
-            metrics.geometry["seen"] = class_geometry(result.train_embeddings, result.train_labels)
+            _add_geometry(metrics, "seen", result.train_embeddings, result.train_labels, config)
     return metrics
 
 
@@ -185,7 +185,7 @@ def evaluate_features(cache: Path | str, text: str | None = None,
             metrics.occurrence[PROTOTYPES] = k_occurrence(videos, prototypes, ks, batch_size=config.batch_size)
         _add_video_hubness(metrics, videos, config)
     if config.closeness or config.dispersion:
-        metrics.geometry["test"] = class_geometry(videos, features.labels)
+        _add_geometry(metrics, "test", videos, features.labels, config)
     out = metrics.to_json(config)
     del out["split"]
     return {"features": str(features.cache_dir), "space": features.config.space,
@@ -230,11 +230,22 @@ def _usable_k(ks: tuple[int, ...], candidates: int, what: str, notes: list[str])
     return usable
 
 
+def _add_geometry(metrics: SplitMetrics, name: str, embeddings: np.ndarray, labels: np.ndarray,
+                  config: MetricsConfig) -> None:
+    """Closeness and dispersion of one set; a set of one class has no dispersion, and a note says so."""
+    geometry = class_geometry(embeddings, labels)
+    if config.dispersion and geometry.dispersion is None:
+        note = f"dispersion of the {name} embeddings skipped: they hold {geometry.n_classes} class"
+        log.warning(note)
+        metrics.notes.append(note)
+    metrics.geometry[name] = geometry
+
+
 def _geometry_json(geometry: ClassGeometry, config: MetricsConfig) -> dict[str, float]:
     out = {}
     if config.closeness:
         out["closeness"] = geometry.closeness
-    if config.dispersion:
+    if config.dispersion and geometry.dispersion is not None:
         out.update(dispersion=geometry.dispersion, dispersion_mean=geometry.dispersion_mean)
     return out
 
