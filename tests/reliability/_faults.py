@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -77,3 +79,29 @@ def small_cache(folder: Path, class_names: list[str], per_class: int, class_text
     write_cache_from_arrays(folder, features.astype(np.float32), labels, class_names,
                             text=text_for(class_names, class_texts or class_names))
     return folder
+
+
+def make_read_only(monkeypatch, folder: Path) -> None:
+    """Make creating folders and opening files for writing under ``folder`` fail as a read-only folder does.
+
+    The tests run as root, which ignores permission bits, so ``chmod`` cannot make a folder
+    read-only: ``Path.mkdir`` and ``os.open`` raise ``PermissionError`` (EACCES) there instead.
+    """
+    folder = Path(os.path.abspath(folder))
+    real_mkdir, real_open = Path.mkdir, os.open
+
+    def inside(path) -> bool:
+        return Path(os.path.abspath(path)).is_relative_to(folder)
+
+    def mkdir(self, *args, **kwargs):
+        if inside(self) and not self.exists():
+            raise PermissionError(errno.EACCES, "Permission denied", str(self))
+        return real_mkdir(self, *args, **kwargs)
+
+    def open_(path, flags, *args, **kwargs):
+        if inside(path) and flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT):
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", mkdir)
+    monkeypatch.setattr(os, "open", open_)
