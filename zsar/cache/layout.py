@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,14 @@ def cache_key(fields: dict[str, Any]) -> str:
 def write_error(path: Path, err: OSError, fix: str = "") -> ZsarError:
     """A one-line error for a failed write (read-only folder, full disk, a file where a folder should be)."""
     fix = fix or "free some space or make the folder writable, then run the command again"
-    return ZsarError(f"cannot write {path} ({err.strerror or err}); {fix}")
+    return ZsarError(f"cannot write {path} ({_reason(err)}); {fix}")
+
+
+def _reason(err: OSError) -> str:
+    """The system's words for ``err``; HDF5 puts them inside a long message of its own."""
+    text = err.strerror or str(err)
+    found = re.search(r"error message = '([^']+)'", text)
+    return found.group(1) if found else " ".join(text.split())
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -117,7 +125,8 @@ class CacheLayout:
 
     def looks_like_cache(self) -> bool:
         """True if the folder holds cache files (shards, manifests), even with its ``config.json`` gone."""
-        return self.shards_dir.is_dir() and (self.parts_dir.is_dir() or any(self.root.glob("manifest-*.parquet")))
+        return any(self.root.glob("manifest-*.parquet*")) or any(self.parts_dir.glob("part-*.parquet*")) \
+            or any(self.shards_dir.glob("shard-*.h5"))
 
 
 def open_layout(path: Path | str) -> CacheLayout:
