@@ -46,7 +46,8 @@ def _repaired(synth, root, cache_dir, original) -> None:
     result = invoke(*extract_args(synth, root))
     assert result.exit_code == 0, result.output
     verify = invoke("cache", "verify", cache_dir)
-    assert verify.exit_code == 0 and verify.output.startswith(f"ok: 6 shards, {N_VIDEOS} videos verified"), verify.output
+    assert verify.exit_code == 0, verify.output
+    assert verify.output.startswith(f"ok: 6 shards, {N_VIDEOS} videos verified"), verify.output
     assert_same_cache(read_cache(cache_dir), original[1])
     assert np.array_equal(load_text(cache_dir).embeddings, original[2])
 

@@ -78,7 +78,7 @@ def write_cache_from_arrays(
 
 def _config(fields: dict[str, Any], key: str, shape: tuple[int, ...], class_names: list[str],
             extra: dict[str, Any]) -> CacheConfig:
-    """The cache's ``CacheConfig``: ``extra`` keys that name a field set it (e.g. ``space``), the rest go to ``extra``."""
+    """The cache's ``CacheConfig``; ``extra`` keys that name a field (e.g. ``space``) set it, the rest go to ``extra``."""
     known = {k: v for k, v in extra.items() if k in FIELDS}
     return CacheConfig(
         key=key, dataset=fields["dataset"], backbone=fields["backbone"], n_videos=fields["n_videos"],

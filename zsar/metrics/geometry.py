@@ -63,7 +63,10 @@ def dispersion(embeddings: np.ndarray, labels: np.ndarray) -> tuple[float, float
 
 
 def class_geometry(embeddings: np.ndarray, labels: np.ndarray) -> ClassGeometry:
-    """Closeness and dispersion of ``embeddings`` ``(N, D)`` with class ``labels`` ``(N,)`` (no dispersion of 1 class)."""
+    """Closeness and dispersion of ``embeddings`` ``(N, D)`` with class ``labels`` ``(N,)``.
+
+    One class has no dispersion: ``dispersion`` and ``dispersion_mean`` are then ``None``.
+    """
     n_classes = int(np.unique(labels).size)
     smallest, mean = dispersion(embeddings, labels) if n_classes > 1 else (None, None)
     return ClassGeometry(n_classes, closeness(embeddings, labels), smallest, mean)
