@@ -66,6 +66,8 @@ def test_a_partial_cache_is_refused_and_a_run_follows_the_cache_as_it_fills(synt
     assert partial.exit_code == 0, partial.output
     notes = json.loads((out / "metrics.json").read_text())["notes"]
     assert any("is incomplete: 8 of 12 videos" in n and "used the 4 video(s) it has" in n for n in notes)
+    raw = json.loads(invoke("metrics", "--features", cache_dir, "--json").stdout)
+    assert any("is incomplete: 8 of 12 videos" in n and "measured the 4 video(s) it has" in n for n in raw["notes"])
     verify = invoke("cache", "verify", cache_dir)
     assert verify.output.strip().endswith("; incomplete: 8 of 12 videos not extracted yet (rank 0: 0 of 4, "
                                           "rank 2: 0 of 4; world size 3)")
@@ -92,17 +94,24 @@ def test_a_truncated_text_file_is_named_refused_and_encoded_again(synth, cache, 
     _repaired(synth, root, cache_dir, original)
 
 
-@pytest.mark.parametrize("content,fault", [("[1, 2, 3]\n", "a JSON list, not an object"),
-                                           ("{\"key\": \n", "not valid JSON (Expecting value")])
+@pytest.mark.parametrize("content,fault", [("[1, 2, 3]\n", "is damaged: a JSON list, not an object"),
+                                           ("{\"key\": \n", "is damaged: not valid JSON (Expecting value"),
+                                           (None, "is missing; run `zsar extract`")])
 def test_a_damaged_config_is_named_by_every_command_and_rewritten(synth, cache, original, tmp_path, content, fault):
     root, cache_dir = cache
-    (cache_dir / "config.json").write_text(content)
-    expected = f"{cache_dir / 'config.json'} is damaged: {fault}"
+    if content is None:
+        (cache_dir / "config.json").unlink()
+    else:
+        (cache_dir / "config.json").write_text(content)
+    expected = f"{cache_dir / 'config.json'} {fault}"
     verify = invoke("cache", "verify", cache_dir)
     assert verify.exit_code == 1 and verify.output.startswith(expected), verify.output
     for args in (["cache", "info", cache_dir], train_args(cache_dir, tmp_path / "run"),
                  ["metrics", "--features", cache_dir]):
         assert error_line(invoke(*args)).startswith(f"error: {expected}")
+    listed = invoke("cache", "ls", "--cache", root)
+    assert listed.exit_code == 0 and f"damaged: {cache_dir}: {expected}" in listed.output
+    assert "0 cache(s) under" in listed.output and "1 damaged" in listed.output
     _repaired(synth, root, cache_dir, original)
 
 

@@ -40,6 +40,7 @@ from zsar.cache.manifest import (MANIFEST_SCHEMA, STATUS_FAILED, STATUS_OK, Comp
 from zsar.cache.shards import ShardReader, file_sha256
 from zsar.cache.text import TEXT_REPAIR, list_text_files, text_file_problem
 
+_RANKED = re.compile(r"-\d{3}[-.]")  # a rank's shard or manifest file: its next extract cleans up
 _TMP = re.compile(r"^\..+\.(\d+)\.tmp$")  # ".<name>.<pid>.tmp", as every cache writer names them
 
 
@@ -141,8 +142,9 @@ def verify_cache(path: Path | str) -> VerifyReport:
     _check_duplicates(table, report)
     _check_shards(layout, table, report)
     for tmp in leftover_tmp_files(layout):
-        report.problems.append(f"leftover temporary file {tmp.relative_to(layout.root)} from a killed run "
-                               "(the next `zsar extract` finishes or removes it)")
+        fix = ("the next `zsar extract` of its rank finishes or removes it" if _RANKED.search(tmp.name)
+               else "safe to delete while no `zsar extract` runs on this cache")
+        report.problems.append(f"leftover temporary file {tmp.relative_to(layout.root)} from a killed run ({fix})")
     if config is not None and all_read:
         _, first = np.unique(table.column("video_row").to_numpy(), return_index=True)
         report.completeness = Completeness.of(table.take(pa.array(first)), config.n_videos, config.world_size,
