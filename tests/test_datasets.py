@@ -11,6 +11,7 @@ import pytest
 from zsar.errors import UnknownNameError, ZsarError
 from zsar.extract.datasets import DatasetConfig, create_dataset, list_datasets, natural_text
 from zsar.extract.synth import SynthConfig, generate_dataset
+from zsar.heads.protocols import e2e_half_classes
 
 
 def touch(path: Path) -> Path:
@@ -279,3 +280,45 @@ def test_synth_output_loads_as_synthetic_and_hmdb51(tmp_path):
     assert len(synthetic.class_names) == 3 and len(synthetic.records) == 6
     assert all(r.path.is_file() and "" not in r.splits for r in synthetic.records)
     assert {r.splits[0] for r in synthetic.records} == {"train", "test"}
+
+
+ANET_FILE = Path(__file__).parent / "data" / "activitynet_v1-3_classes.txt"
+ANET_CLASSES = [line for line in ANET_FILE.read_text().splitlines() if line and not line.startswith("#")]
+
+
+def test_activitynet_classes_follow_e2es_underscore_order(tmp_path):
+    """E2E sorted ActivityNet labels spelled with underscores: only Rock-paper-scissors / Rock climbing move."""
+    assert len(ANET_CLASSES) == 200
+    database = {f"v{i:03d}": {"subset": "validation", "duration": 10.0,
+                              "annotations": [{"segment": [0.0, 5.0], "label": label}]}
+                for i, label in enumerate(ANET_CLASSES)}
+    write(tmp_path / "activity_net.v1-3.min.json", json.dumps({"database": database}))
+    for i in range(len(ANET_CLASSES)):
+        touch(tmp_path / "videos" / f"v_v{i:03d}.mp4")
+    names = create_dataset("activitynet", DatasetConfig(tmp_path)).class_names
+    plain = sorted(ANET_CLASSES)
+    moved = [(i, a, b) for i, (a, b) in enumerate(zip(plain, names)) if a != b]
+    assert moved == [(142, "Rock climbing", "Rock-paper-scissors"), (143, "Rock-paper-scissors", "Rock climbing")]
+    # E2E's split 0 (np.random.seed(0); permutation(200)[:100]) leaves index 143 unseen and 142 seen:
+    unseen = {names[i] for i in e2e_half_classes(200, 0)}
+    assert "Rock climbing" in unseen and "Rock-paper-scissors" not in unseen
+    first = [names[i] for i in e2e_half_classes(200, 0)[:5]]
+    assert first == ["Building sandcastles", "Swimming", "Playing blackjack", "Painting furniture",
+                     "Trimming branches or hedges"]
+    differs = [s for s in range(10) if {names[i] for i in e2e_half_classes(200, s)}
+               != {plain[i] for i in e2e_half_classes(200, s)}]
+    assert differs == [0, 3, 4, 5, 7, 8, 9]
+
+
+HMDB51_CLASSES = """
+brush_hair cartwheel catch chew clap climb climb_stairs dive draw_sword dribble drink eat fall_floor
+fencing flic_flac golf handstand hit hug jump kick kick_ball kiss laugh pick pour pullup punch push
+pushup ride_bike ride_horse run shake_hands shoot_ball shoot_bow shoot_gun sit situp smile smoke
+somersault stand swing_baseball sword sword_exercise talk throw turn walk wave
+""".split()
+
+
+def test_hmdb51_order_is_e2es_although_e2e_sorts_names_with_spaces():
+    """E2E's get_hmdb sorts 'brush hair', zsar 'brush_hair': for HMDB51's 51 names the orders agree."""
+    assert len(HMDB51_CLASSES) == 51
+    assert sorted(HMDB51_CLASSES) == sorted(HMDB51_CLASSES, key=lambda n: n.replace("_", " "))

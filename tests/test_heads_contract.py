@@ -12,7 +12,7 @@ from zsar.heads.base import ClassText, HeadDims, create_head, l2_normalise, list
 from zsar.heads.losses import LOSSES, CosineLoss, ScaledCosineCELoss, SymmetricKLLoss, UnitMSELoss
 
 DIMS = HeadDims(video_dim=16, text_dim=8, frames=4, n_classes=5)
-TINY = {"linear": {}, "actionclip": {"fusion": "transformer"}, "aurl": {"hidden": 16, "embed_dim": 12},
+TINY = {"ridge": {}, "linear": {}, "actionclip": {"fusion": "transformer"}, "aurl": {"hidden": 16, "embed_dim": 12},
         "rest": {"width": 16, "heads": 2, "embed_dim": 12, "generator": "interpolate"}}
 
 
@@ -21,8 +21,8 @@ def _text(classes=5, prompts=3, dim=8, seed=0):
     return ClassText(l2_normalise(torch.randn(classes, prompts, dim, generator=g)))
 
 
-def test_registry_lists_the_four_heads():
-    assert list_heads() == ["actionclip", "aurl", "linear", "rest"]
+def test_registry_lists_the_five_heads():
+    assert list_heads() == ["actionclip", "aurl", "linear", "rest", "ridge"]
     assert set(TINY) == set(list_heads())
 
 
@@ -46,7 +46,8 @@ def test_every_head_meets_the_contract(name):
     assert loss.ndim == 0 and torch.isfinite(loss)
     loss.backward()
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in head.parameters())
-    # a checkpoint's state dict rebuilds the same head
+    # a checkpoint's state dict rebuilds the same head, standardisation included
+    head.set_feature_stats(torch.randn(DIMS.video_dim), torch.rand(DIMS.video_dim) + 0.5)
     head.eval()
     twin = create_head(name, DIMS, **TINY[name])
     twin.load_state_dict(head.state_dict())
@@ -81,7 +82,7 @@ def test_actionclip_probability_ensemble_averages_per_prompt_softmax():
 
 
 def test_factory_errors_name_the_value_and_the_choices():
-    with pytest.raises(UnknownNameError, match="valid heads: actionclip, aurl, linear, rest"):
+    with pytest.raises(UnknownNameError, match="valid heads: actionclip, aurl, linear, rest, ridge"):
         create_head("resnet", DIMS)
     with pytest.raises(ZsarError, match="head 'aurl' has no option 'width'; its options: hidden"):
         create_head("aurl", DIMS, width=3)

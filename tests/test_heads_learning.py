@@ -21,7 +21,7 @@ from zsar.heads.evaluate import split_metrics
 from zsar.heads.experiment import TrainHeadConfig, evaluate_plan, resolve, train_for_plan
 from zsar.heads.protocols import within_half
 
-HEADS = ["linear", "actionclip", "aurl", "rest"]
+HEADS = ["ridge", "linear", "actionclip", "aurl", "rest"]
 
 
 def _derangement(n: int, seed: int = 0) -> np.ndarray:

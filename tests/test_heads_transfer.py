@@ -6,7 +6,7 @@ import torch
 
 from _heads_data import single_thread  # noqa: F401 (autouse fixture)
 from zsar.errors import ZsarError
-from zsar.heads.generator import EXTRAPOLATE_RANGE, ClassGenerator, mixing_weights
+from zsar.heads.generator import EXTRAPOLATE_RANGE, ClassGenerator, VisualCentres, mixing_weights
 from zsar.heads.transfer import TransferConfig, class_means, semantic_transfer, transfer_weights
 from zsar.vectors import l2_normalise
 
@@ -83,3 +83,17 @@ def test_generator_loss_is_low_when_centres_match_the_text():
     assert matched.item() < unrelated.item()
     with pytest.raises(ZsarError, match="unknown class-generator mode 'mixup'"):
         ClassGenerator("mixup", 10.0)
+
+
+def test_visual_centres_start_in_u01_as_aurls_cosine_layer():
+    torch.manual_seed(0)
+    w = VisualCentres(200, 256).weight.detach()
+    assert w.shape == (200, 256)
+    # AURL's torch.nn.init.uniform_: U[0, 1), not a symmetric +-1/sqrt(d) range
+    assert w.min().item() >= 0 and w.max().item() < 1
+    assert w.mean().item() == pytest.approx(0.5, abs=0.01)
+    assert (w > 0.9).float().mean().item() == pytest.approx(0.1, abs=0.01)
+    # so the centres start close together: pairwise cosine near (1/4) / (1/3) = 0.75
+    cosine = l2_normalise(w.numpy()) @ l2_normalise(w.numpy()).T
+    off_diagonal = cosine[~np.eye(200, dtype=bool)]
+    assert off_diagonal.mean() == pytest.approx(0.75, abs=0.02)

@@ -21,7 +21,7 @@ from zsar.heads.train import TrainConfig, resolve_device, warmup_cosine
 
 runner = CliRunner()
 SMALL = StructuredConfig(classes=10, videos=120, clips=2, frames=4, dim=16, text_dim=8)
-QUICK = ["--epochs", "2", "--batch-size", "16"]
+QUICK = ["--epochs", "2", "--batch-size", "16", "--no-select"]
 
 
 @pytest.fixture(scope="module")
@@ -33,15 +33,16 @@ def _train(cache, out, *args):
     return runner.invoke(app, ["train-head", "--features", str(cache), "--out", str(out), *QUICK, *args])
 
 
-@pytest.mark.parametrize("head", ["linear", "actionclip", "aurl", "rest"])
+@pytest.mark.parametrize("head", ["ridge", "linear", "actionclip", "aurl", "rest"])
 def test_train_head_within_half_writes_the_run_dir(cache, tmp_path, head):
     out = tmp_path / "run"
     result = _train(cache, out, "--head", head, "--protocol", "within-half", "--splits", "3")
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert lines[0] == f"{head} on within-half: 3 split(s), run in {out}"
-    assert lines[1].split() == ["split", "top-1", "top-5"] and lines[-1].startswith("mean±std")
+    assert lines[1].split() == ["split", "top-1", "top-5", "selected"] and lines[-1].startswith("mean±std")
     assert [line.split()[0] for line in lines[2:5]] == ["0", "1", "2"]
+    assert all(line.split()[-1] == "-" for line in lines[2:5])  # --no-select
     run = RunReader(out)
     config = run.config
     assert config["head"] == head and config["protocol"] == "within-half" and config["splits"] == 3
@@ -61,7 +62,8 @@ def test_train_head_within_half_writes_the_run_dir(cache, tmp_path, head):
         rebuilt = create_head(head, HeadDims(**ckpt["meta"]["dims"]), **ckpt["meta"]["config"])
         rebuilt.load_state_dict(ckpt["state_dict"])  # strict: the checkpoint rebuilds the head
     log = run.log()
-    assert [(r["split"], r["epoch"]) for r in log] == [(s, e) for s in range(3) for e in (1, 2)]
+    epochs = (1,) if head == "ridge" else (1, 2)  # the ridge is solved, not trained
+    assert [(r["split"], r["epoch"]) for r in log] == [(s, e) for s in range(3) for e in epochs]
     table = pq.read_table(out / "predictions.parquet").to_pydict()
     assert len(table["video_id"]) == sum(len(s.test_video_ids) for s in run.splits())
     assert all(len(p) == 5 for p in table["pred_classes"])
@@ -104,7 +106,8 @@ def test_a_resumed_run_redoes_only_the_missing_splits(cache, tmp_path):
 def test_gzsl_prints_seen_unseen_and_harmonic(cache, tmp_path):
     result = _train(cache, tmp_path / "g", "--head", "linear", "--protocol", "gzsl", "--splits", "2")
     assert result.exit_code == 0, result.output
-    assert result.stdout.splitlines()[1].split() == ["split", "top-1", "top-5", "seen_top1", "unseen_top1", "harmonic"]
+    assert result.stdout.splitlines()[1].split() == ["split", "top-1", "top-5", "seen_top1", "unseen_top1", "harmonic",
+                                                     "selected"]
     m = json.loads((tmp_path / "g" / "metrics.json").read_text())
     for s in m["splits"]:
         assert s["n_classes"] == 10
@@ -150,7 +153,7 @@ def test_user_mistakes_are_one_line_errors(cache, tmp_path):
     assert gen.output == ("error: --generator: head linear has no visual centres to mix; use it with aurl or rest, "
                           "or drop --generator\n")
     unknown = _train(cache, tmp_path / "b", "--head", "mlp", "--protocol", "within-half")
-    assert unknown.output == "error: unknown head 'mlp'; valid heads: actionclip, aurl, linear, rest\n"
+    assert unknown.output == "error: unknown head 'mlp'; valid heads: actionclip, aurl, linear, rest, ridge\n"
     protocol = _train(cache, tmp_path / "c", "--head", "rest", "--protocol", "half")
     assert "valid protocols: cross-full, cross-half, gzsl, official, within-half" in protocol.output
     rerank = _train(cache, tmp_path / "d", "--head", "rest", "--protocol", "gzsl", "--rerank", "hub")
@@ -174,8 +177,8 @@ def test_help_lists_the_registered_heads_and_protocols():
     from zsar.heads.protocols import PROTOCOLS
 
     text = " ".join(runner.invoke(app, ["train-head", "--help"], env={"COLUMNS": "300"}).output.split())
-    assert "Head: rest, aurl, actionclip or linear." in text and sorted(list_heads()) == sorted(
-        ["rest", "aurl", "actionclip", "linear"])
+    assert "Head: ridge (the closed-form baseline), linear, actionclip, aurl, rest" in text
+    assert sorted(list_heads()) == ["actionclip", "aurl", "linear", "rest", "ridge"]
     assert "within-half, cross-half, cross-full, official or gzsl." in text
     assert sorted(PROTOCOLS.names()) == sorted(["within-half", "cross-half", "cross-full", "official", "gzsl"])
 
@@ -211,3 +214,7 @@ def test_device_choice():
         resolve_device("tpu")
     with pytest.raises(ZsarError, match="--epochs 0: must be at least 1"):
         TrainConfig(epochs=0)
+    with pytest.raises(ZsarError, match="--lr nan: must be a finite number above 0"):
+        TrainConfig(lr=float("nan"))
+    with pytest.raises(ZsarError, match="give one budget, not both"):
+        TrainConfig(steps=10, epochs=2)

@@ -115,7 +115,7 @@ def extract(
     weights: Annotated[Path | None, typer.Option(help="Local weights folder/file for the backbone.")] = None,
     text_encoder: Annotated[str, typer.Option(help="Label-text encoder: minilm, glove-50d, word2vec, clip, sentence-transformers, or none.")] = "minilm",
     text_model: Annotated[str | None, typer.Option(help="Text model id/dir/file (word2vec file, CLIP or sentence-transformers model).")] = None,
-    prompts: Annotated[str, typer.Option(help="Prompt templates: actionclip, plain, or a file with one template per line.")] = "actionclip",
+    prompts: Annotated[str, typer.Option(help="Prompt templates: actionclip, plain, a file with one template per line, or a word-vector label recipe: e2e, aurl.")] = "actionclip",
     sampling: Annotated[str, typer.Option(help="uniform (T segments, centre frame each) or dense (clips of T consecutive frames).")] = "uniform",
     frames: Annotated[int, typer.Option(help="Frames per clip (T).")] = 8,
     clips: Annotated[int, typer.Option(help="Clips (views) per video.")] = 1,
@@ -225,13 +225,18 @@ def _generator_mode(generator: bool | None, mode: str | None) -> str | None:
     return None
 
 
+def _selected(values: dict | None) -> str:
+    return "-" if not values else ", ".join(f"{k} {v:g}" for k, v in values.items())
+
+
 def _print_metrics_table(metrics: dict) -> None:
     gzsl = "harmonic" in metrics["mean"]
     extra = ("seen_top1", "unseen_top1", "harmonic") if gzsl else ()
-    header = f"{'split':>8} {'top-1':>7} {'top-5':>7}" + "".join(f" {k:>12}" for k in extra)
+    header = f"{'split':>8} {'top-1':>7} {'top-5':>7}" + "".join(f" {k:>12}" for k in extra) + "  selected"
     typer.echo(header)
     for m in metrics["splits"]:
-        typer.echo(f"{m['split']:>8} {m['top1']:7.2f} {m['top5']:7.2f}" + "".join(f" {m[k]:12.2f}" for k in extra))
+        typer.echo(f"{m['split']:>8} {m['top1']:7.2f} {m['top5']:7.2f}" + "".join(f" {m[k]:12.2f}" for k in extra)
+                   + f"  {_selected(m.get('selected'))}")
     mean, std = metrics["mean"], metrics["std"]
     cells = [f"{mean[k]:.2f} ± {std[k]:.2f}" for k in ("top1", "top5") + extra]
     typer.echo(f"{'mean±std':>8} " + " ".join(cells))
@@ -240,12 +245,13 @@ def _print_metrics_table(metrics: dict) -> None:
 @command("train-head")
 def train_head(
     features: Annotated[Path, typer.Option(help="Feature cache to test on (and, within a dataset, to train on).")],
-    head: Annotated[str, typer.Option(help="Head: rest, aurl, actionclip or linear.")],
+    head: Annotated[str, typer.Option(help="Head: ridge (the closed-form baseline), linear, actionclip, aurl, rest; `zsar heads` lists them.")],
     protocol: Annotated[str, typer.Option(help="within-half, cross-half, cross-full, official or gzsl.")],
     out: Annotated[Path, typer.Option(help="Run directory to write (refused if it holds another run).")],
     text: Annotated[str | None, typer.Option(help="Text embeddings in the cache(s), e.g. minilm (needed if several).")] = None,
     source_features: Annotated[Path | None, typer.Option(help="Source cache to train on (cross-*, official).")] = None,
     splits: Annotated[int | None, typer.Option(help="Number of splits (default: 10 for half protocols, 3 official, 1 cross-full).")] = None,
+    head_opt: Annotated[list[str] | None, typer.Option(help="A head option KEY=VALUE (repeatable), e.g. fusion=transformer; `zsar heads` lists each head's options and defaults.")] = None,
     generator: Annotated[bool | None, typer.Option("--generator/--no-generator", help="AURL's class generator (default: on for aurl, off for rest).")] = None,
     generator_mode: Annotated[str | None, typer.Option(help="interpolate (weights in [0,1)) or extrapolate.")] = None,
     transfer: Annotated[str | None, typer.Option(help="Semantic transfer: none or semantic (default: semantic for rest, else none).")] = None,
@@ -254,29 +260,50 @@ def train_head(
     transfer_lambda: Annotated[float | None, typer.Option(help="Semantic transfer: weight of the composed prototype, 1 - it of the text one (default 0.5).")] = None,
     rerank: Annotated[str, typer.Option(help="Hubness reduction: none, csls or inverted-softmax.")] = "none",
     tau: Annotated[float | None, typer.Option(help="Overlap filter: drop source classes within this cosine distance of a target class (default 0.05).")] = None,
-    epochs: Annotated[int | None, typer.Option(help="Training epochs (default 8).")] = None,
-    batch_size: Annotated[int | None, typer.Option(help="Batch size (default 128).")] = None,
-    lr: Annotated[float | None, typer.Option(help="AdamW learning rate (default 3e-3).")] = None,
-    seed: Annotated[int, typer.Option(help="Seed of the weights, batch order and sampling.")] = 0,
+    overlap_with: Annotated[list[Path] | None, typer.Option(help="Filter the source against this cache's classes too (repeatable; E2E: --overlap-with UCF --overlap-with HMDB).")] = None,
+    select: Annotated[bool, typer.Option("--select/--no-select", help="Choose steps and lr (ridge: alpha) on validation classes held out of the seen ones, then retrain on all seen classes.")] = True,
+    steps: Annotated[int | None, typer.Option(help="Optimiser steps (default: 8 epochs, at least 150 steps; with selection, the longest run tried).")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Budget in passes over the training videos instead of --steps.")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Batch size (default 128, at most 1/8 of the training videos).")] = None,
+    lr: Annotated[float | None, typer.Option(help="AdamW learning rate with --no-select (default 3e-3; selection tries 3e-3 and 1e-2).")] = None,
+    standardise: Annotated[bool, typer.Option("--standardise/--no-standardise", help="Z-score the features with the training videos' statistics.")] = True,
+    seed: Annotated[int, typer.Option(help="Seed of the weights, batch order, sampling and validation classes.")] = 0,
     device: Annotated[str, typer.Option(help="cpu, cuda or auto (cuda if there is one).")] = "cpu",
     allow_partial: Annotated[bool, typer.Option("--allow-partial", help="Use a cache not fully extracted yet (a note says so).")] = False,
 ) -> None:
     """Train a head on cached features and evaluate it zero-shot under a protocol; writes the run directory."""
     from zsar.heads.experiment import TrainHeadConfig, train_head as run
+    from zsar.heads.options import parse_head_options
+    from zsar.heads.selection import SelectionConfig
     from zsar.heads.train import TrainConfig
     from zsar.heads.transfer import TransferConfig
 
     given = lambda **kw: {k: v for k, v in kw.items() if v is not None}  # noqa: E731 (None: the library default)
-    train = TrainConfig(seed=seed, device=device, **given(epochs=epochs, batch_size=batch_size, lr=lr))
+    train = TrainConfig(seed=seed, device=device, standardise=standardise,
+                        **given(steps=steps, epochs=epochs, batch_size=batch_size, lr=lr))
     transfer_config = TransferConfig(transfer, **given(k=transfer_k, temperature=transfer_temperature,
                                                        lam=transfer_lambda))
     config = TrainHeadConfig(
         features=features, out=out, head=head, protocol=protocol, text=text, source_features=source_features,
         splits=splits, generator=_generator_mode(generator, generator_mode), rerank=rerank, train=train,
-        transfer=transfer_config, allow_partial=allow_partial, **given(tau=tau))
+        selection=SelectionConfig(enabled=select), head_options=parse_head_options(head, head_opt or []),
+        transfer=transfer_config, overlap_with=tuple(overlap_with or ()), allow_partial=allow_partial,
+        **given(tau=tau))
     metrics = run(config)
     typer.echo(f"{head} on {protocol}: {len(metrics['splits'])} split(s), run in {out}")
     _print_metrics_table(metrics)
+
+
+@command("heads")
+def heads() -> None:
+    """List the heads with their options (`--head-opt KEY=VALUE`) and defaults."""
+    from zsar.heads.base import HEADS, list_heads
+    from zsar.heads.options import head_options_table
+
+    for name in list_heads():
+        typer.echo(f"{name}: {HEADS.entry(name).help}")
+        for option, kind, default in head_options_table(name):
+            typer.echo(f"    {option:<18} {kind:<6} default {default}")
 
 
 @command("metrics")

@@ -59,6 +59,12 @@ class FeatureBatches:
                 video = video[torch.arange(len(pick)), clip][:, None]
             yield video.to(device=device, dtype=torch.float32), self.targets[pick].to(device)
 
+    def stream(self, batch_size: int, rng: torch.Generator, device: torch.device | str = "cpu",
+               one_clip: bool = True) -> Iterator[tuple[Tensor, Tensor]]:
+        """Training batches without end: epoch after epoch, each freshly shuffled (see ``epoch``)."""
+        while True:
+            yield from self.epoch(batch_size, rng, device, one_clip)
+
     def in_order(self, batch_size: int, device: torch.device | str = "cpu") -> Iterator[Tensor]:
         """Every row once, in order, with all its clips: ``(B, clips, T', D)`` float32."""
         for start in range(0, len(self), batch_size):

@@ -8,7 +8,9 @@ An adapter is a function ``(config: DatasetConfig) -> VideoDataset`` registered 
   E2E's ``np.unique(labels)`` gives and so the one its seeded half-class splits index
   into. For UCF101 this differs from ``classInd.txt`` in a few places (``JumpRope``
   before ``JumpingJack``, ``HammerThrow`` before ``Hammering``), so zsar's label indices
-  are not classInd's minus one; ``class_texts[i] = natural_text(class_names[i])``;
+  are not classInd's minus one; ``class_texts[i] = natural_text(class_names[i])``. An
+  adapter whose names E2E sorted in another spelling passes ``order`` (ActivityNet:
+  see ``dataset_web``);
 - records ordered by class index, then ``video_id``; video ids unique;
 - an empty dataset is an error, not an empty cache.
 
@@ -89,19 +91,22 @@ class VideoDataset:
     found: str
 
 
-def class_order(names: Iterable[str]) -> list[str]:
-    """Unique class names in the documented order: code-point order of the raw names (E2E's)."""
-    return sorted(set(names))
+def class_order(names: Iterable[str], order: Callable[[str], str] | None = None) -> list[str]:
+    """Unique class names in the documented order: code-point order of the raw names (E2E's),
+    or of ``order(name)`` where E2E sorted another spelling of them."""
+    return sorted(set(names), key=order)
 
 
 def make_dataset(name: str, records: list[VideoRecord], found: str, *, root: Path,
-                 class_names: Iterable[str] | None = None) -> VideoDataset:
+                 class_names: Iterable[str] | None = None,
+                 order: Callable[[str], str] | None = None) -> VideoDataset:
     """Order classes and records, check ids are unique and that there is something to extract.
 
     ``class_names`` (default: the records' labels) may hold classes with no video left
     (e.g. Kinetics clips gone from YouTube); every record's label must be among them.
+    ``order`` maps a name to the string its class is sorted by (default: the name).
     """
-    classes = class_order(class_names if class_names is not None else (r.label for r in records))
+    classes = class_order(class_names if class_names is not None else (r.label for r in records), order)
     if not records:
         raise ZsarError(f"{name}: no videos found under {root} ({found}); check --root")
     index = {c: i for i, c in enumerate(classes)}

@@ -18,6 +18,21 @@ train/val/test from the CSV; ``--subset`` keeps one.
 ROOT/annotations); videos ``v_<id>.*`` or ``<id>.*``. Each annotated segment is one
 record, id ``<video>#<segment index>``, start/end in seconds clipped to the video's
 duration. split1 = train/val/test from the JSON ``subset`` (testing has no labels).
+Class names are the JSON's labels ("Rock climbing"), in E2E's order: sorted as E2E's
+labels are spelled, with underscores for spaces (``e2e_activitynet_name``).
+
+Evidence for that order (E2E's code, ``bbrattoli/ZeroShotVideoClassification``): its
+ActivityNet labels come from its own annotation CSV (``auxiliary/auxiliary_activitynet.py``
+reads ``annotations_all.csv``, written from an internal ``annotation-v1.json``, neither
+published) and are ordered by ``np.unique``. Its class-name fixes for ActivityNet
+(``auxiliary/auxiliary_word2vec.py``, ``one_class2embed_activitynet``) are keyed
+``'Blow-drying_hair'``, ``'Playing_rubik_cube'``, ``'Carving_jack-o-lanterns'``, ...: every
+multi-word key has underscores, none has a space, and its general rule turns ``'_'`` into
+``' '`` before splitting words. So the strings it sorted had underscores. Among the 200
+v1.3 labels that moves one pair: "Rock-paper-scissors" sorts before "Rock climbing"
+(``'-' < '_'``, whereas ``' ' < '-'``), which changes the seeded half split of 7 of the 10
+seeds (E2E's ``np.random.seed(i)`` draws, i = 0..9). This is inferred from the code, not
+read from E2E's class list, which is not public.
 """
 
 from __future__ import annotations
@@ -156,6 +171,11 @@ for _variant in KINETICS_VARIANTS:
 # --------------------------------------------------------------------------- activitynet
 
 
+def e2e_activitynet_name(label: str) -> str:
+    """An ActivityNet label as E2E's code spelled it: spaces as underscores ("Rock climbing" -> "Rock_climbing")."""
+    return label.replace(" ", "_")
+
+
 def _anet_database(path: Path) -> dict | None:
     try:
         data = json.loads(path.read_text())
@@ -232,4 +252,4 @@ def load_activitynet(config: DatasetConfig) -> VideoDataset:
              + "".join(f"; {n}" for n in notes if n))
     if missing_videos:
         log.warning("%s: %d annotated videos are missing under %s and were skipped", name, missing_videos, root)
-    return make_dataset(name, records, found, root=root, class_names=labels)
+    return make_dataset(name, records, found, root=root, class_names=labels, order=e2e_activitynet_name)

@@ -134,7 +134,7 @@ def _write_text(layout: CacheLayout, config: ExtractConfig, class_names: list[st
         log.warning("text embeddings %s; encoding them again", problem)
         remove_with_checksum(path)
     encoder = create_text_encoder(TextEncoderConfig(config.text_encoder, config.text_model, _device(config.device)))
-    text = encode_classes(encoder, class_names, class_texts, config.prompts)
+    text = encode_classes(encoder, class_names, class_texts, config.prompts, dataset=config.dataset)
     path = write_text_embeddings(layout, text)
     log.info("label text: %s (%d classes x %d prompts, D=%d)", path.name, *text.embeddings.shape)
 

@@ -3,6 +3,8 @@
 ``actionclip`` is ActionCLIP's 16 video templates (``utils/Text_Prompt.py``, in that
 order); ``plain`` embeds the bare class text (the word-vector baselines). A user file
 holds one template per line; blank lines and lines starting with ``#`` are skipped.
+The label recipes of ``label_recipes`` (``e2e``, ``aurl``) are also accepted by name: they
+choose the words of each raw class name instead of filling a template (one "prompt").
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from zsar.errors import ZsarError
+from zsar.extract.label_recipes import LABEL_RECIPES
 
 ACTIONCLIP_TEMPLATES: tuple[str, ...] = (
     "a photo of action {}",
@@ -45,15 +48,19 @@ def check_template(template: str, where: str) -> str:
 
 
 def load_prompts(spec: str) -> tuple[str, list[str]]:
-    """A prompt set by name (``actionclip``, ``plain``) or a file path -> ``(set name, templates)``.
+    """A prompt set by name (``actionclip``, ``plain``, a label recipe) or a file path -> ``(set name, templates)``.
 
-    A file's set name is its stem (``my_prompts.txt`` -> ``my_prompts``).
+    A file's set name is its stem (``my_prompts.txt`` -> ``my_prompts``); a label recipe
+    has the one template ``"{}"`` (its words are the class text).
     """
     if spec in PROMPT_SETS:
         return spec, list(PROMPT_SETS[spec])
+    if spec in LABEL_RECIPES:
+        return spec, ["{}"]
     path = Path(spec).expanduser()
     if not path.is_file():
-        raise ZsarError(f"unknown prompt set {spec!r}: not one of {', '.join(PROMPT_SETS)} and not a file; "
+        names = [*PROMPT_SETS, *LABEL_RECIPES.names()]
+        raise ZsarError(f"unknown prompt set {spec!r}: not one of {', '.join(names)} and not a file; "
                         "pass a name or a text file with one template per line")
     templates = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):

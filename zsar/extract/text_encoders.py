@@ -23,6 +23,7 @@ from zsar.cache.layout import cache_key
 from zsar.cache.text import TextEmbeddings
 from zsar.errors import ZsarError
 from zsar.extract.backbones import resolve_device
+from zsar.extract.label_recipes import LabelRecipe, label_recipe
 from zsar.extract.prompts import load_prompts
 from zsar.extract.word_vectors import WordVectors, load_glove_50d, load_word2vec, words_of
 from zsar.registry import Registry
@@ -114,14 +115,32 @@ class WordVectorEncoder(TextEncoder):
 
     def encode_words(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Each in-vocabulary word's L2-normalised vector, padded: ``(N, L, D)``, mask ``(N, L)``."""
-        per_text = [self._word_vectors(t) for t in texts]
-        length = max((len(w) for w in per_text), default=1)
-        words = np.zeros((len(texts), length, self.dim), dtype=np.float32)
-        mask = np.zeros((len(texts), length), dtype=bool)
-        for i, vectors in enumerate(per_text):
-            words[i, :len(vectors)] = l2_normalise(np.stack(vectors))
-            mask[i, :len(vectors)] = True
-        return words, mask
+        return _padded([l2_normalise(np.stack(self._word_vectors(t))) for t in texts], self.dim)
+
+    def exact_word_vectors(self, words: tuple[str, ...], label: str) -> np.ndarray:
+        """The unit-norm vectors ``(L, D)`` of ``words`` looked up exactly as written (a label recipe's words).
+
+        A missing word is left out with a warning (E2E's code would stop on it); none found is an error.
+        """
+        found = {w: self.vectors.exact(w) for w in words}
+        missing = [w for w, v in found.items() if v is None]
+        if len(missing) == len(found):
+            raise ZsarError(f"class {label!r}: none of its words {list(words)} is in the {self.name} vocabulary "
+                            f"({self.model_id}); use the vectors the recipe was made for (GoogleNews word2vec)")
+        if missing:
+            log.warning("class %r: words %s are not in %s; averaging the others", label, missing, self.model_id)
+        return l2_normalise(np.stack([found[w] for w in words if found[w] is not None]))
+
+
+def _padded(per_text: list[np.ndarray], dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-text ``(L_i, D)`` word vectors -> zero-padded ``(N, L, D)`` and mask ``(N, L)``."""
+    length = max((len(w) for w in per_text), default=1)
+    words = np.zeros((len(per_text), length, dim), dtype=np.float32)
+    mask = np.zeros((len(per_text), length), dtype=bool)
+    for i, vectors in enumerate(per_text):
+        words[i, :len(vectors)] = vectors
+        mask[i, :len(vectors)] = True
+    return words, mask
 
 
 class TinyRandomTextEncoder(WordVectorEncoder):
@@ -252,13 +271,17 @@ def list_text_encoders() -> list[str]:
 
 
 def encode_classes(encoder: TextEncoder, class_names: list[str], class_texts: list[str],
-                   prompt_spec: str = "actionclip") -> TextEmbeddings:
+                   prompt_spec: str = "actionclip", dataset: str = "") -> TextEmbeddings:
     """Embed every class text under every template: ``embeddings`` ``(C, P, D)``, each row L2-normalised.
 
     Word-vector encoders also fill ``words`` ``(C, L, D)`` / ``word_mask`` ``(C, L)`` from the bare class texts.
+    A label recipe (``--prompts e2e``) takes the raw ``class_names`` of ``dataset`` instead (``encode_recipe``).
     """
     if len(class_names) != len(class_texts):
         raise ValueError(f"{len(class_names)} class names but {len(class_texts)} class texts")
+    recipe = label_recipe(prompt_spec)
+    if recipe is not None:
+        return encode_recipe(encoder, class_names, recipe, dataset)
     prompt_set, templates = load_prompts(prompt_spec)
     texts = [template.format(text) for text in class_texts for template in templates]
     embeddings = encoder.encode(texts).reshape(len(class_texts), len(templates), encoder.dim)
@@ -270,3 +293,23 @@ def encode_classes(encoder: TextEncoder, class_names: list[str], class_texts: li
         class_texts=list(class_texts), prompts=templates, embeddings=l2_normalise(embeddings), key=key,
         space=encoder.space, words=None if word_vectors is None else word_vectors[0],
         word_mask=None if word_vectors is None else word_vectors[1])
+
+
+def encode_recipe(encoder: TextEncoder, class_names: list[str], recipe: LabelRecipe, dataset: str) -> TextEmbeddings:
+    """A label recipe's class vectors: the normalised mean of its words' unit vectors, ``(C, 1, D)``.
+
+    ``class_texts`` hold the words averaged (``"weight lift"``); ``words`` their unit vectors.
+    """
+    if not isinstance(encoder, WordVectorEncoder):
+        raise ZsarError(f"--prompts {recipe.name} averages word vectors; use it with --text-encoder word2vec "
+                        f"(or glove-50d), not {encoder.name}")
+    word_lists = recipe.words_for(dataset, list(class_names))
+    per_class = [encoder.exact_word_vectors(words, name) for words, name in zip(word_lists, class_names)]
+    means = l2_normalise(np.stack([v.mean(axis=0) for v in per_class]))
+    words, mask = _padded(per_class, encoder.dim)
+    key = cache_key({"encoder": encoder.name, "model_id": encoder.model_id, "recipe": recipe.name,
+                     "dataset": dataset, "words": [list(w) for w in word_lists]})
+    return TextEmbeddings(
+        encoder=encoder.name, model_id=encoder.model_id, prompt_set=recipe.name, class_names=list(class_names),
+        class_texts=[" ".join(w) for w in word_lists], prompts=["{}"], embeddings=means[:, None, :], key=key,
+        space=encoder.space, words=words, word_mask=mask)

@@ -46,6 +46,11 @@ class WordVectors:
                 return np.asarray(vector, dtype=np.float32)
         return None
 
+    def exact(self, word: str) -> np.ndarray | None:
+        """The vector of ``word`` exactly as written (case kept), as gensim's ``wv[word]``; ``None`` if absent."""
+        vector = self.get_row(word)
+        return None if vector is None else np.asarray(vector, dtype=np.float32)
+
 
 @functools.lru_cache(maxsize=1)
 def load_glove_50d() -> WordVectors:

@@ -12,8 +12,15 @@ space where zero-shot classification is a cosine nearest neighbour:
 - ``loss(video, targets, text, rng)``: the training loss of one batch, where ``targets``
   ``(B,)`` index the C training classes of ``text``.
 
+Every head standardises its input: ``embed_video`` first maps the cached features to
+``(x - feature_mean) / feature_scale`` (per feature dim, statistics of the training videos
+set by ``set_feature_stats``; zero and one until then). Both are buffers, so they are in
+the state dict and the checkpoint, and test videos are standardised with the training
+statistics.
+
 Heads with learnable visual class centres (``has_centres``) can use AURL's class
-generator. Each head class carries its frozen ``Config`` dataclass and is created by
+generator. Closed-form heads (``ClosedFormHead``, the ridge) are solved exactly instead of
+trained by SGD. Each head class carries its frozen ``Config`` dataclass and is created by
 ``create_head(name, dims, **options)``.
 """
 
@@ -29,13 +36,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from zsar.cache.batches import FeatureBatches
 from zsar.cache.text import TextEmbeddings
 from zsar.errors import ZsarError
 from zsar.registry import Registry
 
 HEADS: Registry[type["Head"]] = Registry("head")
 # Modules whose import registers a head; imported on first use so ``import zsar.heads.rerank`` stays light.
-HEAD_MODULES = ("zsar.heads.linear", "zsar.heads.actionclip", "zsar.heads.aurl", "zsar.heads.rest")
+HEAD_MODULES = ("zsar.heads.ridge", "zsar.heads.linear", "zsar.heads.actionclip", "zsar.heads.aurl", "zsar.heads.rest")
 
 
 def l2_normalise(x: Tensor, dim: int = -1, eps: float = 1e-12) -> Tensor:
@@ -98,6 +106,17 @@ class Head(nn.Module, abc.ABC):
         super().__init__()
         self.dims = dims
         self.config = config
+        self.register_buffer("feature_mean", torch.zeros(dims.video_dim))
+        self.register_buffer("feature_scale", torch.ones(dims.video_dim))
+
+    def set_feature_stats(self, mean: np.ndarray | Tensor, scale: np.ndarray | Tensor) -> None:
+        """Standardise inputs with ``mean`` and ``scale`` ``(D,)`` (statistics of the training videos)."""
+        self.feature_mean.copy_(torch.as_tensor(np.asarray(mean), dtype=torch.float32))
+        self.feature_scale.copy_(torch.as_tensor(np.asarray(scale), dtype=torch.float32))
+
+    def standardise(self, video: Tensor) -> Tensor:
+        """``(..., D)`` cached features -> ``(x - feature_mean) / feature_scale``."""
+        return (video - self.feature_mean) / self.feature_scale
 
     @abc.abstractmethod
     def encode_clips(self, clips: Tensor) -> Tensor:
@@ -114,7 +133,7 @@ class Head(nn.Module, abc.ABC):
     def embed_video(self, video: Tensor) -> Tensor:
         """``(B, clips, T', D)`` -> ``(B, E)`` unit vectors (clip embeddings averaged)."""
         b, k = video.shape[:2]
-        z = self.encode_clips(video.flatten(0, 1))
+        z = self.encode_clips(self.standardise(video).flatten(0, 1))
         return l2_normalise(z.view(b, k, -1).mean(dim=1))
 
     @staticmethod
@@ -129,6 +148,18 @@ class Head(nn.Module, abc.ABC):
     def describe(self) -> dict[str, Any]:
         """Primitives that rebuild this head: its dims and config (stored in checkpoints)."""
         return {"dims": asdict(self.dims), "config": asdict(self.config)}
+
+
+class ClosedFormHead(Head):
+    """A head solved exactly from moments of the training set instead of trained by SGD (the ridge)."""
+
+    @abc.abstractmethod
+    def system(self, batches: FeatureBatches, text: ClassText) -> Any:
+        """The statistics of the (standardised) training videos of ``batches`` that determine the solution."""
+
+    @abc.abstractmethod
+    def solve(self, system: Any, alpha: float | None = None) -> float:
+        """Set the weights from ``system`` with regulariser ``alpha`` (the config's if None); the training loss."""
 
 
 def _import_heads() -> None:

@@ -9,6 +9,7 @@ metrics that ``metrics.json`` holds.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -29,13 +30,16 @@ from zsar.errors import ZsarError
 from zsar.heads.base import ClassText, Head, HeadDims, create_head, head_class, head_config, list_heads
 from zsar.heads.evaluate import embed_rows, score_split, split_metrics, summarise
 from zsar.heads.generator import NO_GENERATOR, check_generator_mode
-from zsar.heads.protocols import DEFAULT_TAU, Protocol, ProtocolData, SplitPlan, protocol_for
+from zsar.heads.protocols import (DEFAULT_TAU, Protocol, ProtocolData, SplitPlan, protocol_for,
+                                  source_filter_record)
 from zsar.heads.rerank import RERANKERS
-from zsar.heads.train import TrainConfig, fit, resolve_device
+from zsar.heads.selection import Selection, SelectionConfig, select
+from zsar.heads.train import TrainConfig, fit, prepare, resolve_device
 from zsar.heads.transfer import TransferConfig
 
 log = logging.getLogger(__name__)
 TRAIN_SAMPLE_CAP = 5000  # seen-class training embeddings kept per split for `zsar metrics`
+SELECTION_FILE = "selection.json"
 
 
 @dataclass(frozen=True)
@@ -44,7 +48,8 @@ class TrainHeadConfig:
 
     ``generator``: ``none``/``interpolate``/``extrapolate`` (heads with visual centres);
     ``transfer.mode`` ``None``: the head's default (``semantic`` for ``rest``); ``splits``
-    ``None``: the protocol's default.
+    ``None``: the protocol's default. ``overlap_with``: caches whose classes the source is
+    filtered against besides the target's (E2E's union filter).
     """
 
     features: Path
@@ -58,7 +63,9 @@ class TrainHeadConfig:
     transfer: TransferConfig = field(default_factory=TransferConfig)
     rerank: str = "none"
     tau: float = DEFAULT_TAU
+    overlap_with: tuple[Path, ...] = ()
     train: TrainConfig = field(default_factory=TrainConfig)
+    selection: SelectionConfig = field(default_factory=SelectionConfig)
     head_options: dict[str, Any] = field(default_factory=dict)
     allow_partial: bool = False
 
@@ -112,10 +119,28 @@ def load_protocol_data(config: TrainHeadConfig) -> ProtocolData:
     """The target (and source) features and text, checked for NaN and for matching encoders and shapes."""
     target, target_text = _load(config.features, config.text, config.allow_partial)
     if config.source_features is None:
+        if config.overlap_with:
+            raise ZsarError("--overlap-with filters the source classes of a cross protocol; pass --source-features "
+                            "with cross-half, cross-full or official, or drop --overlap-with")
         return ProtocolData(target, target_text, tau=config.tau)
     source, source_text = _load(config.source_features, config.text, config.allow_partial)
     _check_compatible(target, target_text, source, source_text)
-    return ProtocolData(target, target_text, source, source_text, tau=config.tau)
+    overlap = [_load_overlap_text(Path(path), config.text, source_text) for path in config.overlap_with]
+    return ProtocolData(target, target_text, source, source_text, tau=config.tau, overlap_text=overlap)
+
+
+def _load_overlap_text(path: Path, text: str | None, source_text: TextEmbeddings) -> TextEmbeddings:
+    """An ``--overlap-with`` cache's label text; it must come from the source's text encoder."""
+    embeddings = load_text(path, text)
+    if (embeddings.encoder, embeddings.model_id, embeddings.dim) != (source_text.encoder, source_text.model_id,
+                                                                     source_text.dim):
+        raise ZsarError(f"--overlap-with {path}: its text {embeddings.file_stem} is from {embeddings.encoder} "
+                        f"({embeddings.model_id}), the source's from {source_text.encoder} ({source_text.model_id}); "
+                        f"add that text to it (`zsar extract ... --text-encoder {source_text.encoder}`) or pick it "
+                        "with --text NAME")
+    if not np.isfinite(embeddings.embeddings).all():
+        raise ZsarError(f"text embeddings {embeddings.file_stem} in {path} hold NaN/inf; extract them again")
+    return embeddings
 
 
 def _load(path: Path, text: str | None, allow_partial: bool = False) -> tuple[FeatureSet, TextEmbeddings]:
@@ -154,10 +179,11 @@ def run_config(resolved: _Resolved, data: ProtocolData) -> dict[str, Any]:
         "zsar": __version__, "head": c.head, "head_config": asdict(head_config(c.head, **resolved.head_options)),
         "protocol": c.protocol,
         "splits": resolved.n_splits, "train": {**asdict(c.train), "device": resolved.device.type},
-        "transfer": asdict(resolved.transfer), "rerank": c.rerank,
+        "selection": asdict(c.selection), "transfer": asdict(resolved.transfer), "rerank": c.rerank,
         "features": _cache_record(data.target, data.target_text)}
     if data.source is not None and data.source_text is not None:
         payload.update(source_features=_cache_record(data.source, data.source_text), tau=c.tau)
+        payload.update(source_filter_record(data))  # --overlap-with texts and the kept source classes
     payload["config_hash"] = cache_key(payload)
     return payload
 
@@ -177,7 +203,9 @@ class TrainedHead:
 
     ``embedded`` are positions in ``plan.train_rows`` of the rows in ``embeddings``;
     ``sample`` are positions in ``embedded`` of the (at most ``TRAIN_SAMPLE_CAP``) videos
-    kept for ``zsar metrics``; ``split`` is the split whose folder holds the checkpoint.
+    kept for ``zsar metrics``; ``split`` is the split whose folder holds the checkpoint;
+    ``selection`` what model selection chose (None when it was off or impossible) and
+    ``train`` the training settings used.
     """
 
     head: Head
@@ -186,16 +214,41 @@ class TrainedHead:
     embeddings: np.ndarray
     embedded: np.ndarray
     sample: np.ndarray
+    train: TrainConfig
+    selection: Selection | None = None
+
+
+def choose_settings(resolved: _Resolved, plan: SplitPlan) -> tuple[TrainConfig, dict[str, Any], Selection | None]:
+    """The training settings and head options for ``plan``: the given ones, or what selection picks."""
+    c, device = resolved.config, resolved.device
+    if not c.selection.enabled:
+        return c.train, resolved.head_options, None
+    make = lambda p: build_head(c.head, p, resolved.head_options, c.train.seed, device)  # noqa: E731
+    selection = select(make, plan, c.train, c.selection, resolved.transfer, c.rerank, device)
+    if selection is None:
+        return c.train, resolved.head_options, None
+    log.info("split %d: selection chose %s", plan.split, selection.describe())
+    chosen = dict(selection.chosen)
+    train = replace(c.train, lr=float(chosen.pop("lr", c.train.lr)), **(
+        {"steps": int(chosen.pop("steps")), "epochs": None} if "steps" in chosen else {}))
+    return train, {**resolved.head_options, **chosen}, selection
 
 
 def train_for_plan(resolved: _Resolved, plan: SplitPlan, run: Path | None) -> TrainedHead:
-    """Train a fresh head on ``plan``'s training videos and embed them (logging loss per epoch to ``run``)."""
+    """Select settings on held-out seen classes, train a fresh head on all of ``plan``'s training videos, embed them.
+
+    The loss per epoch goes to ``run``'s log; the selection to ``split-<i>/selection.json``.
+    """
     c, device = resolved.config, resolved.device
-    head = build_head(c.head, plan, resolved.head_options, c.train.seed, device)
+    train, options, selection = choose_settings(resolved, plan)
+    if run is not None and selection is not None:
+        write_selection(run, plan.split, selection)
+    head = build_head(c.head, plan, options, c.train.seed, device)
     batches = FeatureBatches(plan.train_set.features, plan.train_rows, plan.train_targets)
     text = ClassText.from_embeddings(plan.train_text, device)
-    on_epoch = None if run is None else (lambda record: append_log(run, {"split": plan.split, **record}))
-    fit(head, batches, text, c.train, on_epoch, desc=f"{c.head} split {plan.split}")
+    on_record = None if run is None else (lambda record: append_log(run, {"split": plan.split, **record}))
+    prepare(head, batches, train)
+    fit(head, batches, text, train, on_record, desc=f"{c.head} split {plan.split}")
     n = len(plan.train_rows)
     rng = np.random.default_rng(c.train.seed)
     sample = np.sort(rng.choice(n, size=min(n, TRAIN_SAMPLE_CAP), replace=False))
@@ -203,7 +256,7 @@ def train_for_plan(resolved: _Resolved, plan: SplitPlan, run: Path | None) -> Tr
     embeddings = embed_rows(head, plan.train_set.features, plan.train_rows[embedded], device)
     if resolved.transfer.mode != "semantic":
         sample = np.arange(len(embedded))
-    return TrainedHead(head, plan.model_key, plan.split, embeddings, embedded, sample)
+    return TrainedHead(head, plan.model_key, plan.split, embeddings, embedded, sample, train, selection)
 
 
 def evaluate_plan(resolved: _Resolved, plan: SplitPlan, trained: TrainedHead) -> SplitResult:
@@ -221,9 +274,24 @@ def evaluate_plan(resolved: _Resolved, plan: SplitPlan, trained: TrainedHead) ->
         train_labels=plan.train_classes[train_targets[trained.sample]])
 
 
+def write_selection(run: Path, split: int, selection: Selection) -> None:
+    """Write ``split-<i>/selection.json``: the chosen values, the validation curves, the held-out classes."""
+    folder = split_dir(run, split)
+    folder.mkdir(parents=True, exist_ok=True)
+    write_json(folder / SELECTION_FILE, selection.to_json())
+
+
+def read_selection(run: Path, split: int) -> dict[str, Any] | None:
+    """The values selection chose for ``split`` of ``run`` (None if it did not run)."""
+    path = split_dir(run, split) / SELECTION_FILE
+    return json.loads(path.read_text())["chosen"] if path.is_file() else None
+
+
 def _checkpoint_meta(resolved: _Resolved, plan: SplitPlan, trained: TrainedHead, config_hash: str) -> dict[str, Any]:
     return {"head": resolved.config.head, **trained.head.describe(), "split": plan.split,
-            "config_hash": config_hash, "train_classes": [plan.class_names[c] for c in plan.train_classes]}
+            "config_hash": config_hash, "train": asdict(trained.train),
+            "selected": None if trained.selection is None else trained.selection.chosen,
+            "train_classes": [plan.class_names[c] for c in plan.train_classes]}
 
 
 def train_head(config: TrainHeadConfig) -> dict[str, Any]:
@@ -248,10 +316,12 @@ def train_head(config: TrainHeadConfig) -> dict[str, Any]:
                                  _checkpoint_meta(resolved, plan, trained, payload["config_hash"]))
             else:
                 link_checkpoint(out, trained.split, plan.split)
+                if trained.selection is not None:
+                    write_selection(out, plan.split, trained.selection)
             results.append(evaluate_plan(resolved, plan, trained))
             write_split_result(out, results[-1])
             log.info("split %d: top-1 %.2f%%", plan.split, split_metrics(results[-1])["top1"])
-        per_split = [split_metrics(r) for r in results]
+        per_split = [{**split_metrics(r), "selected": read_selection(out, r.split)} for r in results]
         mean, std = summarise(per_split)
         metrics = {"protocol": config.protocol, "head": config.head, "splits": per_split, "mean": mean, "std": std,
                    **({"notes": data.notes} if data.notes else {})}

@@ -16,8 +16,6 @@ Modes (``GENERATOR_MODES``):
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor, nn
 
@@ -28,6 +26,7 @@ from zsar.heads.losses import ScaledCosineCELoss
 GENERATOR_MODES = ("interpolate", "extrapolate")
 NO_GENERATOR = "none"
 EXTRAPOLATE_RANGE = (-0.5, 1.5)
+CENTRE_INIT_RANGE = (0.0, 1.0)  # AURL's torch.nn.init.uniform_ defaults
 
 
 def check_generator_mode(mode: str) -> str:
@@ -48,12 +47,16 @@ def mixing_weights(n_synthetic: int, n_classes: int, mode: str, rng: torch.Gener
 
 
 class VisualCentres(nn.Module):
-    """Learnable visual class centres ``(C, E)`` (AURL's ``W``), initialised uniformly."""
+    """Learnable visual class centres ``(C, E)`` (AURL's ``W``), each entry drawn from U[0, 1).
+
+    As AURL's ``CosineLayer`` (``Train/network.py``: ``torch.nn.init.uniform_`` with its
+    default bounds): every centre starts in the positive orthant, so the centres start
+    close together (pairwise cosine about 0.75) and the losses spread them apart.
+    """
 
     def __init__(self, n_classes: int, dim: int) -> None:
         super().__init__()
-        bound = 1 / math.sqrt(dim)
-        self.weight = nn.Parameter(torch.empty(n_classes, dim).uniform_(-bound, bound))
+        self.weight = nn.Parameter(torch.empty(n_classes, dim).uniform_(*CENTRE_INIT_RANGE))
 
     def forward(self) -> Tensor:
         return self.weight

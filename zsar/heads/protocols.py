@@ -9,7 +9,10 @@
 - ``cross-half`` / ``cross-full`` (E2E): train on a source cache (e.g. Kinetics) whose
   classes pass the overlap filter (``overlap_filter``), test on half of the target's
   classes drawn with seed i (i = 0..N-1), or on all of them (one split). All splits
-  share one trained model.
+  share one trained model. The filter runs against the target's classes and those of
+  every ``ProtocolData.overlap_text`` (``--overlap-with``): E2E filters Kinetics once
+  against the union of all its test sets (UCF101 and HMDB51, plus ActivityNet when it
+  tests on it), so one source set serves every target.
 - ``official``: train on a source cache (as the CLIP-era papers train on Kinetics-400;
   ``--tau 0`` turns the overlap filter off, as they do), test on the target's official
   split i (i = 1..3, the ``split<i>`` column's ``test`` videos), all classes unseen.
@@ -33,7 +36,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from math import comb
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -66,21 +69,30 @@ def overlap_filter(source_text: np.ndarray, target_text: np.ndarray, tau: float)
     ``source_text`` ``(S, Dt)`` and ``target_text`` ``(T, Dt)`` are label embeddings
     (normalised here). ``tau = 0`` keeps every class.
     """
+    return overlap_distances(source_text, target_text).min(axis=1) >= tau
+
+
+def overlap_distances(source_text: np.ndarray, target_text: np.ndarray) -> np.ndarray:
+    """``(S, T)`` cosine distances ``1 - cos(c, t)`` (float64, clipped at 0) between label embeddings."""
     s = source_text / np.linalg.norm(source_text, axis=1, keepdims=True)
     t = target_text / np.linalg.norm(target_text, axis=1, keepdims=True)
-    distance = np.clip(1 - s.astype(np.float64) @ t.astype(np.float64).T, 0, None)
-    return distance.min(axis=1) >= tau
+    return np.clip(1 - s.astype(np.float64) @ t.astype(np.float64).T, 0, None)
 
 
 @dataclass
 class ProtocolData:
-    """The caches a protocol draws from: the target (tested) and, for cross protocols, the source."""
+    """The caches a protocol draws from: the target (tested) and, for cross protocols, the source.
+
+    ``overlap_text``: label text of further datasets (``--overlap-with``) whose classes the
+    source is filtered against too, besides the target's.
+    """
 
     target: FeatureSet
     target_text: TextEmbeddings
     source: FeatureSet | None = None
     source_text: TextEmbeddings | None = None
     tau: float = DEFAULT_TAU
+    overlap_text: list[TextEmbeddings] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -260,14 +272,53 @@ class _SourceSide:
     text: TextEmbeddings
 
 
+def _filter_targets(data: ProtocolData) -> tuple[np.ndarray, list[str]]:
+    """The label embeddings ``(T, Dt)`` and names the source is filtered against (target, then overlap sets)."""
+    texts = [data.target_text, *data.overlap_text]
+    return np.concatenate([t.mean for t in texts]), [n for t in texts for n in t.class_names]
+
+
+def source_mask(data: ProtocolData) -> np.ndarray:
+    """``(S,)``: which source classes pass the overlap filter against the target and every overlap set."""
+    assert data.source_text is not None, "cross protocols need a source cache"
+    return overlap_filter(data.source_text.mean, _filter_targets(data)[0], data.tau)
+
+
+def source_filter_record(data: ProtocolData) -> dict[str, Any]:
+    """What a run records about the filter: the overlap sets' text (file, key) and the kept source classes."""
+    if data.source is None:
+        return {}
+    keep = source_mask(data)
+    return {"overlap_with": [{"text": t.file_stem, "text_key": t.key, "n_classes": len(t.class_names)}
+                             for t in data.overlap_text],
+            "source_classes": [data.source.class_names[c] for c in np.flatnonzero(keep)]}
+
+
+def _log_filter(data: ProtocolData, keep: np.ndarray) -> None:
+    """Log (INFO) each dropped source class with its nearest filter class, then the kept ones."""
+    assert data.source_text is not None
+    targets, names = _filter_targets(data)
+    distance = overlap_distances(data.source_text.mean, targets)
+    nearest = distance.argmin(axis=1)
+    n_target = len(data.target_text.class_names)
+    against = f"the target's {n_target} classes" + (f" and {len(names) - n_target} of --overlap-with"
+                                                     if data.overlap_text else "")
+    log.info("overlap filter (tau %.3g) against %s: training on %d of %d source classes",
+             data.tau, against, int(keep.sum()), len(keep))
+    for c in np.flatnonzero(~keep):
+        log.info("  dropped %r: cosine distance %.3f to %r", data.source_text.class_names[c],
+                 distance[c, nearest[c]], names[nearest[c]])
+    log.info("kept source classes: %s", "; ".join(n for n, k in zip(data.source_text.class_names, keep) if k))
+
+
 def _source_side(data: ProtocolData) -> _SourceSide:
     source, text = data.source, data.source_text
     assert source is not None and text is not None, "cross protocols need a source cache"
-    keep = overlap_filter(text.mean, data.target_text.mean, data.tau)
+    keep = source_mask(data)
     if not keep.any():
         raise ZsarError(f"the overlap filter (--tau {data.tau}) drops every source class; lower --tau")
     kept = np.flatnonzero(keep)
-    log.info("overlap filter (tau %.3g): training on %d of %d source classes", data.tau, len(kept), len(keep))
+    _log_filter(data, keep)
     position = np.full(len(keep), -1)
     position[kept] = np.arange(len(kept))
     rows = np.flatnonzero(keep[source.labels])

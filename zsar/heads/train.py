@@ -1,10 +1,24 @@
-"""The training loop: AdamW, linear warm-up then cosine decay, seeded, deterministic on CPU.
+"""The training loop: a step budget that fits any set size, standardised inputs, AdamW, warm-up then cosine.
 
-``fit`` trains a head for a fixed number of epochs on the training classes only and
-returns the loss per epoch; there is no model selection (in particular none on test
-classes). A fixed seed gives the same weights on CPU run after run: the seed drives
-the initial weights (``torch.manual_seed``), dropout, the batch order, the clip and
-prompt sampling and the class generator.
+``fit`` trains a head on the training classes only. The budget is counted in optimiser
+steps, not epochs, so a small set gets as many updates as a large one:
+
+- the batch is ``batch_size``, but never more than ``1 / BATCH_FRACTION`` of the training
+  videos (at least ``MIN_BATCH``, as BatchNorm needs two samples): 120 videos train in
+  batches of 15, not in one batch of 120;
+- ``steps`` optimiser steps; unless ``steps`` or ``epochs`` is given, ``DEFAULT_EPOCHS``
+  passes over the training videos but at least ``MIN_STEPS`` steps (a set of 300 videos
+  gets 150 steps, not 8 x 2); the linear warm-up and the cosine decay run over exactly
+  that budget;
+- inputs are standardised per feature dim with the mean and standard deviation of the
+  training videos' features (``feature_stats``); the head keeps them as buffers, so the
+  checkpoint holds them and test videos are standardised the same way.
+
+``zsar.heads.selection`` chooses the number of steps and the learning rate on validation
+classes held out of the seen ones; ``fit`` itself never looks at any test class. Heads
+with ``closed_form`` (the ridge) are solved exactly instead. A fixed seed gives the same
+weights on CPU run after run: it drives the initial weights (``torch.manual_seed``),
+dropout, the batch order, the clip and prompt sampling and the class generator.
 """
 
 from __future__ import annotations
@@ -12,40 +26,74 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import dataclass
-from typing import Any, Callable
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
 
+import numpy as np
 import torch
 
 from zsar.cache.batches import FeatureBatches
 from zsar.errors import ZsarError
-from zsar.heads.base import ClassText, Head
+from zsar.heads.base import ClassText, ClosedFormHead, Head
 from zsar.progress import progress
 
 log = logging.getLogger(__name__)
 DEVICES = ("cpu", "cuda", "auto")
+DEFAULT_EPOCHS = 8
+MIN_STEPS = 150
+BATCH_FRACTION = 8
+MIN_BATCH = 2
+STATS_CHUNK = 4096  # videos per chunk when computing feature statistics
+MIN_SCALE = 1e-6  # floor of a feature dim's standard deviation (dims that are always 0)
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Optimisation settings shared by every head (defaults keep 10 HMDB51 splits under 2 minutes on 2 CPU cores)."""
+    """Optimisation settings shared by every head.
 
-    epochs: int = 8
+    ``steps`` (total optimiser steps) or ``epochs`` (passes over the training videos) set
+    the budget; with neither, ``DEFAULT_EPOCHS`` passes but at least ``MIN_STEPS`` steps. ``batch_size`` is capped at a fraction
+    of the training set (``batch_for``). ``standardise``: z-score the input features with
+    training statistics.
+    """
+
+    steps: int | None = None
+    epochs: int | None = None
     batch_size: int = 128
     lr: float = 3e-3
     weight_decay: float = 1e-2
     warmup: float = 0.1  # fraction of all steps spent in linear warm-up
+    standardise: bool = True
     seed: int = 0
     device: str = "cpu"
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size"):
-            if getattr(self, name) < 1:
-                raise ZsarError(f"--{name.replace('_', '-')} {getattr(self, name)}: must be at least 1")
-        if self.lr <= 0:
-            raise ZsarError(f"--lr {self.lr}: must be positive")
+        for name in ("steps", "epochs", "batch_size"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ZsarError(f"--{name.replace('_', '-')} {value}: must be at least 1")
+        if self.steps is not None and self.epochs is not None:
+            raise ZsarError(f"--steps {self.steps} and --epochs {self.epochs}: give one budget, not both")
+        for name in ("lr", "weight_decay"):
+            value = getattr(self, name)
+            if not math.isfinite(value) or value < 0 or (name == "lr" and value == 0):
+                raise ZsarError(f"--{name.replace('_', '-')} {value}: must be a finite number above 0"
+                                + (" (or 0)" if name == "weight_decay" else ""))
         if not 0 <= self.warmup < 1:
             raise ZsarError(f"warm-up fraction {self.warmup}: must be in [0, 1)")
+
+    def batch_for(self, n_videos: int) -> int:
+        """The batch for ``n_videos`` training videos: ``batch_size``, at most 1/``BATCH_FRACTION`` of them."""
+        return max(MIN_BATCH, min(self.batch_size, n_videos // BATCH_FRACTION))
+
+    def total_steps(self, n_videos: int) -> int:
+        """The step budget for ``n_videos`` training videos."""
+        if self.steps is not None:
+            return self.steps
+        per_epoch = max(1, n_videos // self.batch_for(n_videos))
+        if self.epochs is not None:
+            return self.epochs * per_epoch
+        return max(MIN_STEPS, DEFAULT_EPOCHS * per_epoch)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -73,39 +121,99 @@ def warmup_cosine(total_steps: int, warmup_steps: int) -> Callable[[int], float]
     return factor
 
 
-def fit(head: Head, batches: FeatureBatches, text: ClassText, config: TrainConfig,
-        on_epoch: Callable[[dict[str, Any]], None] | None = None, desc: str = "train") -> list[float]:
-    """Train ``head`` in place on ``batches`` (targets index the classes of ``text``); the mean loss per epoch.
+def feature_stats(features: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-dim mean and standard deviation ``(D,)`` over every clip and frame of ``features[rows]``.
 
-    ``head`` must already be on ``config.device``, and ``text`` too; ``on_epoch`` receives
-    ``{"epoch", "loss", "lr", "seconds"}`` after each epoch.
+    ``features`` ``(N, clips, T', D)``; read in chunks of ``STATS_CHUNK`` videos with float64
+    sums, so a Kinetics-sized float16 cache needs no float32 copy.
     """
+    dim = features.shape[-1]
+    total, squares, count = np.zeros(dim), np.zeros(dim), 0
+    for start in range(0, len(rows), STATS_CHUNK):
+        x = features[np.sort(rows[start:start + STATS_CHUNK])].reshape(-1, dim).astype(np.float32)
+        total += x.sum(axis=0, dtype=np.float64)
+        squares += np.square(x).sum(axis=0, dtype=np.float64)
+        count += x.shape[0]
+    mean = total / max(count, 1)
+    std = np.sqrt(np.maximum(squares / max(count, 1) - mean ** 2, 0))
+    return mean.astype(np.float32), np.maximum(std, MIN_SCALE).astype(np.float32)
+
+
+@dataclass
+class FitResult:
+    """What ``fit`` returns: the log records (one per epoch and the last step) and the validation curve."""
+
+    records: list[dict[str, Any]] = field(default_factory=list)
+    curve: list[tuple[int, float]] = field(default_factory=list)
+
+    @property
+    def losses(self) -> list[float]:
+        return [r["loss"] for r in self.records]
+
+
+def prepare(head: Head, batches: FeatureBatches, config: TrainConfig) -> None:
+    """Set ``head``'s input standardisation from the training videos (identity when ``config.standardise`` is off)."""
+    if config.standardise:
+        head.set_feature_stats(*feature_stats(batches.features.numpy(), batches.rows.numpy()))
+
+
+def fit(head: Head, batches: FeatureBatches, text: ClassText, config: TrainConfig,
+        on_record: Callable[[dict[str, Any]], None] | None = None, desc: str = "train",
+        evaluate: Callable[[], float] | None = None, eval_at: Iterable[int] = ()) -> FitResult:
+    """Train ``head`` in place on ``batches`` (targets index the classes of ``text``) for its step budget.
+
+    ``head`` and ``text`` must be on ``config.device``; ``prepare`` must have set the
+    standardisation. ``on_record`` receives ``{"epoch", "step", "loss", "lr", "seconds"}``
+    at the end of each epoch (and of the budget). ``evaluate`` is called (in eval mode)
+    after each step in ``eval_at``; its values form ``FitResult.curve``.
+    """
+    if isinstance(head, ClosedFormHead):
+        return _solve(head, batches, text, on_record)
     rng = torch.Generator().manual_seed(config.seed)
     optimiser = torch.optim.AdamW(head.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    steps = batches.steps_per_epoch(config.batch_size)
-    total = steps * config.epochs
+    total, batch = config.total_steps(len(batches)), config.batch_for(len(batches))
+    per_epoch = batches.steps_per_epoch(batch)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, warmup_cosine(total, int(config.warmup * total)))
-    losses: list[float] = []
+    result, checkpoints = FitResult(), set(eval_at)
+    stream = batches.stream(batch, rng, config.device)
+    start, running, since = time.perf_counter(), 0.0, 0
     head.train()
     with progress(desc=desc, total=total, unit="step", leave=False) as bar:
-        for epoch in range(config.epochs):
-            start, running = time.perf_counter(), 0.0
+        for step in range(1, total + 1):
             lr = schedule.get_last_lr()[0]
-            for video, targets in batches.epoch(config.batch_size, rng, config.device):
-                loss = head.loss(video, targets, text, rng)
-                if not torch.isfinite(loss):
-                    raise ZsarError(f"{desc}: the loss became {loss.item()} at epoch {epoch + 1}; "
-                                    f"lower --lr (now {config.lr})")
-                optimiser.zero_grad(set_to_none=True)
-                loss.backward()
-                optimiser.step()
-                schedule.step()
-                running += loss.item()
-                bar.update(1)
-                bar.set_postfix(loss=f"{loss.item():.4f}")
-            losses.append(running / steps)
-            if on_epoch is not None:
-                on_epoch({"epoch": epoch + 1, "loss": losses[-1], "lr": lr,
-                          "seconds": round(time.perf_counter() - start, 3)})
+            video, targets = next(stream)
+            loss = head.loss(video, targets, text, rng)
+            if not torch.isfinite(loss):
+                raise ZsarError(f"{desc}: the loss became {loss.item()} at step {step}; lower --lr (now {config.lr})")
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+            schedule.step()
+            running, since = running + loss.item(), since + 1
+            bar.update(1)
+            if step % per_epoch == 0 or step == total:
+                record = {"epoch": math.ceil(step / per_epoch), "step": step, "loss": running / since, "lr": lr,
+                          "seconds": round(time.perf_counter() - start, 3)}
+                result.records.append(record)
+                if on_record is not None:
+                    on_record(record)
+                start, running, since = time.perf_counter(), 0.0, 0
+                bar.set_postfix(loss=f"{record['loss']:.4f}")
+            if evaluate is not None and step in checkpoints:
+                head.eval()
+                result.curve.append((step, evaluate()))
+                head.train()
     head.eval()
-    return losses
+    return result
+
+
+def _solve(head: ClosedFormHead, batches: FeatureBatches, text: ClassText,
+           on_record: Callable[[dict[str, Any]], None] | None) -> FitResult:
+    """Solve a closed-form head exactly; one log record (step 0, the training residual as the loss)."""
+    start = time.perf_counter()
+    loss = head.solve(head.system(batches, text))
+    record = {"epoch": 1, "step": 0, "loss": loss, "lr": 0.0, "seconds": round(time.perf_counter() - start, 3)}
+    if on_record is not None:
+        on_record(record)
+    head.eval()
+    return FitResult([record])

@@ -1,0 +1,192 @@
+"""The ridge head, the step budget, standardisation, model selection on held-out seen classes, ``--head-opt``."""
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from _heads_data import protocol_data, single_thread  # noqa: F401 (autouse fixture)
+from zsar.cache.batches import FeatureBatches
+from zsar.cache.runs import read_checkpoint
+from zsar.cli import app
+from zsar.errors import ZsarError
+from zsar.heads.base import ClassText, HeadDims, create_head
+from zsar.heads.experiment import TrainHeadConfig, choose_settings, resolve
+from zsar.heads.options import parse_head_options
+from zsar.heads.protocols import within_half
+from zsar.heads.selection import SelectionConfig, curve_points, smoothed, validation_plan
+from zsar.heads.structured import StructuredConfig, write_structured_cache
+from zsar.heads.train import MIN_STEPS, TrainConfig, feature_stats, prepare
+
+runner = CliRunner()
+SMALL = StructuredConfig(classes=12, videos=144, frames=2, dim=16, text_dim=8)
+QUICK = TrainConfig(steps=12, batch_size=16)
+
+
+def test_ridge_recovers_a_planted_linear_map():
+    rng = np.random.default_rng(0)
+    dim, classes = 4, 12
+    text = rng.normal(size=(classes, dim))
+    text /= np.linalg.norm(text, axis=1, keepdims=True)
+    planted, bias = rng.normal(size=(dim, dim)), rng.normal(size=dim)
+    points = np.linalg.solve(planted, (text - bias).T).T  # planted @ x_c + bias == t_c exactly
+    labels = np.repeat(np.arange(classes), 3)
+    features = (points[labels] * 10 + 5)[:, None, None, :].astype(np.float32)  # off-centre, off-scale
+    head = create_head("ridge", HeadDims(dim, dim, 1, classes), alpha=1e-9)
+    batches = FeatureBatches(features, np.arange(len(labels)), labels)
+    prepare(head, batches, TrainConfig())
+    residual = head.solve(head.system(batches, ClassText(torch.as_tensor(text, dtype=torch.float32)[:, None])))
+    assert residual == pytest.approx(0.0, abs=1e-6)
+    x = rng.normal(size=(7, dim))
+    with torch.no_grad():
+        mapped = head.proj(head.standardise(torch.as_tensor(x * 10 + 5, dtype=torch.float32))).numpy()
+    np.testing.assert_allclose(mapped, x @ planted.T + bias, atol=1e-3)
+
+
+def test_ridge_regulariser_shrinks_and_bad_alpha_is_refused():
+    with pytest.raises(ZsarError, match="ridge alpha=0.0: must be a finite number above 0"):
+        create_head("ridge", HeadDims(4, 4, 1, 2), alpha=0.0)
+    data = protocol_data(SMALL)
+    plan = next(within_half(data, 1))
+    head = create_head("ridge", HeadDims(16, 8, 2, len(plan.train_classes)))
+    batches = FeatureBatches(plan.train_set.features, plan.train_rows, plan.train_targets)
+    prepare(head, batches, TrainConfig())
+    system = head.system(batches, ClassText.from_embeddings(plan.train_text))
+    norms = []
+    for alpha in (1e-3, 1.0, 1e3):
+        head.solve(system, alpha)
+        norms.append(head.proj.weight.norm().item())
+    assert norms[0] > norms[1] > norms[2]
+
+
+def test_the_budget_fits_the_set_size():
+    config = TrainConfig()
+    assert config.batch_for(120) == 15 and config.batch_for(10_000) == 128 and config.batch_for(4) == 2
+    assert config.total_steps(120) == MIN_STEPS  # 8 epochs of 15 would be 64 steps
+    assert config.total_steps(100_000) == 8 * (100_000 // 128)
+    assert TrainConfig(epochs=3).total_steps(120) == 3 * 8 and TrainConfig(steps=7).total_steps(10) == 7
+
+
+def test_feature_stats_are_the_training_videos_mean_and_std():
+    rng = np.random.default_rng(1)
+    features = (rng.normal(size=(50, 2, 3, 4)) * [1, 2, 3, 0] + [0, 1, 2, 3]).astype(np.float16)
+    rows = np.arange(10, 50)
+    mean, std = feature_stats(features, rows)
+    flat = features[rows].reshape(-1, 4).astype(np.float64)
+    np.testing.assert_allclose(mean, flat.mean(axis=0), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(std[:3], flat.std(axis=0)[:3], rtol=1e-4)
+    assert std[3] > 0  # a constant dim gets the floor, not a division by zero
+
+
+def test_validation_classes_come_from_the_seen_classes_only():
+    data = protocol_data(StructuredConfig(classes=40, videos=400))
+    plan = next(within_half(data, 1))
+    vplan = validation_plan(plan, SelectionConfig(), seed=0)
+    assert len(vplan.test_classes) == 5 and len(vplan.train_classes) == 15
+    assert set(vplan.test_classes) | set(vplan.train_classes) == set(plan.train_classes)
+    assert not set(vplan.test_classes) & set(plan.test_classes)
+    assert set(vplan.test_rows) <= set(plan.train_rows) and set(vplan.train_rows) <= set(plan.train_rows)
+    assert not set(vplan.test_rows) & set(vplan.train_rows)
+    assert set(vplan.train_classes[vplan.train_targets]) == set(vplan.train_classes)
+    tiny = replace(plan, train_targets=plan.train_targets % 3)
+    assert validation_plan(tiny, SelectionConfig(), seed=0) is None  # 3 classes: too few to split
+
+
+@pytest.mark.parametrize("head", ["ridge", "linear"])
+def test_selection_never_reads_the_test_classes(head):
+    data = protocol_data(StructuredConfig(classes=20, videos=240))
+    plan = next(within_half(data, 1))
+    noisy = data.target.features.copy()
+    test_rows = np.flatnonzero(np.isin(data.target.labels, plan.test_classes))
+    noisy[test_rows] = np.random.default_rng(5).normal(size=noisy[test_rows].shape) * 100
+    noisy_plan = next(within_half(replace(data, target=replace(data.target, features=noisy)), 1))
+    config = TrainHeadConfig(features=Path("unused"), out=Path("unused"), head=head, protocol="within-half",
+                             train=QUICK)
+    first, again = (choose_settings(resolve(config), p) for p in (plan, noisy_plan))
+    assert first[2] is not None and first[2].curves == again[2].curves
+    assert first[0] == again[0] and first[1] == again[1]
+    chosen = first[2].chosen
+    if head == "ridge":
+        assert first[1]["alpha"] == chosen["alpha"] and len(first[2].curves) == len(SelectionConfig().alphas)
+    else:
+        assert (first[0].lr, first[0].steps) == (chosen["lr"], chosen["steps"]) and first[0].epochs is None
+
+
+def test_curve_points_and_smoothing():
+    assert curve_points(160, 8) == [10, 15, 22, 33, 49, 72, 108, 160]  # ratio 16 ** (1/7)
+    assert curve_points(3, 8) == [1, 2, 3]
+    assert smoothed([0, 3, 0, 3]) == [1.5, 1.0, 2.0, 1.5]
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    return write_structured_cache(tmp_path_factory.mktemp("cache") / "c", SMALL).root
+
+
+def _train(cache, out, *args):
+    return runner.invoke(app, ["train-head", "--features", str(cache), "--out", str(out), "--protocol", "within-half",
+                               "--splits", "2", "--steps", "12", "--batch-size", "16", *args])
+
+
+def test_train_head_records_and_prints_the_selection(cache, tmp_path):
+    result = _train(cache, tmp_path / "r", "--head", "linear")
+    assert result.exit_code == 0, result.output
+    rows = result.stdout.splitlines()[2:4]
+    metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    for row, split in zip(rows, metrics["splits"]):
+        chosen = json.loads((tmp_path / "r" / f"split-{split['split']}" / "selection.json").read_text())
+        assert split["selected"] == chosen["chosen"] and set(chosen["chosen"]) == {"lr", "steps"}
+        assert row.endswith(f"lr {chosen['chosen']['lr']:g}, steps {chosen['chosen']['steps']}")
+        assert [c["lr"] for c in chosen["curves"]] == [3e-3, 1e-2] and chosen["validation_classes"]
+        assert not set(chosen["validation_classes"]) & {SMALL_NAMES[c] for c in _unseen(split["split"])}
+        ckpt = read_checkpoint(tmp_path / "r" / f"split-{split['split']}" / "checkpoint.pt")
+        assert ckpt["meta"]["selected"] == chosen["chosen"] and ckpt["meta"]["train"]["steps"] == chosen["chosen"]["steps"]
+    config = json.loads((tmp_path / "r" / "config.json").read_text())
+    assert config["selection"]["enabled"] is True and config["selection"]["lrs"] == [3e-3, 1e-2]
+
+
+SMALL_NAMES = [f"class_{i:03d}" for i in range(SMALL.classes)]
+
+
+def _unseen(split: int) -> np.ndarray:
+    return np.random.RandomState(split).permutation(SMALL.classes)[: SMALL.classes // 2]
+
+
+def test_head_opt_values_reach_config_checkpoint_and_hash(cache, tmp_path):
+    opts = ["--head-opt", "fusion=transformer", "--head-opt", "layers=2", "--head-opt", "heads=4", "--no-select"]
+    assert _train(cache, tmp_path / "a", "--head", "actionclip", *opts).exit_code == 0
+    assert _train(cache, tmp_path / "b", "--head", "actionclip", "--no-select").exit_code == 0
+    config = json.loads((tmp_path / "a" / "config.json").read_text())
+    assert config["head_config"] == {"fusion": "transformer", "layers": 2, "heads": 4, "embed_dim": 0,
+                                     "ensemble": "probability"}
+    ckpt = read_checkpoint(tmp_path / "a" / "split-0" / "checkpoint.pt")
+    assert ckpt["meta"]["config"] == config["head_config"]
+    assert any(k.startswith("fusion.encoder.layers.1.") for k in ckpt["state_dict"])
+    other = json.loads((tmp_path / "b" / "config.json").read_text())
+    assert other["head_config"]["fusion"] == "mean" and other["config_hash"] != config["config_hash"]
+
+
+@pytest.mark.parametrize("opt, message", [
+    ("width=3", "head 'aurl' has no option 'width'; valid keys: hidden (int, default 512), embed_dim (int"),
+    ("hidden=wide", "--head-opt 'hidden=wide': 'wide' is not a int; valid keys: hidden (int, default 512)"),
+    ("hidden", "--head-opt 'hidden' is not KEY=VALUE; valid keys of 'aurl': hidden"),
+    ("scale=nan", "--head-opt 'scale=nan': 'nan' is not a float; valid keys:"),
+])
+def test_a_bad_head_opt_is_one_error_line(cache, tmp_path, opt, message):
+    result = _train(cache, tmp_path / "r", "--head", "aurl", "--head-opt", opt)
+    assert result.exit_code == 2
+    assert result.output.startswith(f"error: {message}") and result.output.count("\n") == 1
+    assert not (tmp_path / "r").exists()
+
+
+def test_head_opt_types_and_the_heads_listing():
+    assert parse_head_options("rest", ["layers=2", "dropout=0.1", "generator=extrapolate"]) == {
+        "layers": 2, "dropout": 0.1, "generator": "extrapolate"}
+    listing = runner.invoke(app, ["heads"]).output
+    assert "ridge: baseline: closed-form ridge regression" in listing
+    assert "    alpha              float  default 1.0" in listing
+    assert "    fusion             str    default 'mean'" in listing
