@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from zsar.cache.config import CacheConfig
 from zsar.cache.features import FeatureSet
 from zsar.cache.text import TextEmbeddings
 from zsar.heads.protocols import ProtocolData
@@ -29,7 +30,8 @@ def structured_set(config: StructuredConfig = StructuredConfig(classes=40, video
     data = make_structured_features(config)
     ids = [f"v{i:05d}" for i in range(len(data.labels))]
     splits = {k: np.asarray(v, dtype=object) for k, v in data.splits.items()}
-    return FeatureSet(data.features, data.labels, ids, data.class_names, splits, {"key": "test", "dataset": "s"}), data.text
+    config = CacheConfig(key="test", dataset="s")
+    return FeatureSet(data.features, data.labels, ids, data.class_names, splits, config), data.text
 
 
 def protocol_data(config: StructuredConfig = StructuredConfig(classes=40, videos=800)) -> ProtocolData:

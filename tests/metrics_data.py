@@ -57,5 +57,6 @@ def make_run(root: Path, n_splits: int = 3, seed: int = 0, names: list[str] = AC
     for result in results:
         write_split_result(root, result)
     write_json(root / "config.json", {"head": "linear", "protocol": "within-half"})
-    write_json(root / "metrics.json", {"protocol": "within-half", "head": "linear", "splits": []})
+    write_json(root / "metrics.json", {"protocol": "within-half", "head": "linear",
+                                       "splits": [{"split": r.split} for r in results]})
     return results

@@ -9,7 +9,8 @@ from typer.testing import CliRunner
 
 from _extract_data import TINY, assert_same_cache, cache_dir_of, make_synth, make_ucf_from_synth, read_cache
 from zsar.cache import load_features, load_text
-from zsar.cache.layout import CacheLayout, read_cache_config
+from zsar.cache.config import read_cache_config
+from zsar.cache.layout import CacheLayout
 from zsar.cache.manifest import read_manifest
 from zsar.cache.shards import ShardReader
 from zsar.cli import app
@@ -48,7 +49,7 @@ def test_synthetic_manifest_has_one_ok_row_per_clip_with_its_label(synth, synth_
     for row in table:
         assert row["status"] == "ok" and row["error"] == ""
         assert row["label"] == row["video_id"].split("/")[0]
-        assert config["class_names"][row["label_index"]] == row["label"]
+        assert config.class_names[row["label_index"]] == row["label"]
         assert (row["n_frames"], row["fps"]) == (FRAMES, 25.0)
         assert row["split1"] in ("train", "test")
         assert (synth / row["path"]).is_file()  # stored relative to the dataset root

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from _heads_data import single_thread  # noqa: F401 (autouse fixture)
 from test_text_encoders import write_word2vec_txt
+from zsar.cache.config import CacheConfig
 from zsar.cache.features import FeatureSet
 from zsar.cache.from_arrays import write_cache_from_arrays
 from zsar.cli import app
@@ -39,7 +40,7 @@ def texts(tmp_path_factory):
 def _features(names: list[str], dataset: str) -> FeatureSet:
     n = len(names)
     return FeatureSet(np.zeros((n, 1, 1, 2), np.float16), np.arange(n), [f"v{i}" for i in range(n)], names,
-                      {}, {"dataset": dataset})
+                      {}, CacheConfig(dataset=dataset))
 
 
 def test_union_filter_drops_source_classes_near_any_listed_dataset(texts, caplog):

@@ -159,16 +159,19 @@ def cache_ls(
     from zsar.cache.catalog import human_size, list_caches
 
     root = cache if cache is not None else _default_cache()
-    caches = list_caches(root)
-    if not caches:
+    caches, damaged = list_caches(root)
+    if not caches and not damaged:
         typer.echo(f"no feature caches under {root}")
         return
     typer.echo(f"{'dataset':<14} {'backbone':<18} {'sampling':<12} {'ok':>7} {'failed':>6} {'size':>9} "
                f"{'texts':>5}  path")
     for c in caches:
-        typer.echo(f"{c.dataset:<14} {c.backbone:<18} {c.sampling:<12} {c.ok:>7} {c.failed:>6} "
+        typer.echo(f"{c.config.dataset:<14} {c.config.backbone:<18} {c.config.sampling:<12} {c.ok:>7} {c.failed:>6} "
                    f"{human_size(c.size_bytes):>9} {len(c.text_files):>5}  {c.path}")
-    typer.echo(f"{len(caches)} cache(s) under {root}")
+    for path, error in damaged:
+        typer.echo(f"damaged: {path}: {error}")
+    typer.echo(f"{len(caches)} cache(s) under {root}"
+               + (f", {len(damaged)} damaged (`zsar cache verify PATH` lists what to repair)" if damaged else ""))
 
 
 @command("info", on=cache_app)
@@ -177,17 +180,17 @@ def cache_info(cache: Annotated[Path, typer.Argument(help="A cache folder (as `z
     from zsar.cache.catalog import describe_cache, human_size
 
     info = describe_cache(cache)
-    c = info.config
+    c, done = info.config, info.completeness
     lines = {
-        "path": info.path, "dataset": f"{info.dataset} ({c.get('n_classes', '?')} classes, root {c.get('root', '?')})",
-        "backbone": f"{info.backbone} ({c.get('weights_id', '?')}), D={c.get('feature_dim', '?')}",
-        "sampling": f"{info.sampling}, {c.get('resolution', '?')} px, {c.get('precision', '?')}",
-        "key": info.key, "videos": f"{info.ok} ok, {info.failed} failed, {info.n_videos} in the list"
-                                   + ("" if info.complete else " (incomplete: run `zsar extract` again to finish)"),
-        "shards": f"{info.shards} from rank(s) {', '.join(map(str, info.ranks)) or '-'} (world size {c.get('world_size', '?')}, "
-                  f"{c.get('videos_per_shard', '?')} videos per shard)",
+        "path": info.path, "dataset": f"{c.dataset} ({c.n_classes} classes, root {c.root or '-'})",
+        "backbone": f"{c.backbone} ({c.weights_id or '-'}), D={c.feature_dim}",
+        "sampling": f"{c.sampling}, {c.resolution or '-'} px, {c.precision or '-'}",
+        "key": c.key, "videos": f"{info.ok} ok, {info.failed} failed, {c.n_videos} in the list"
+                                + ("" if done.complete else f" (incomplete: {done.describe()}; {done.fix()})"),
+        "shards": f"{info.shards} from rank(s) {', '.join(map(str, info.ranks)) or '-'} (world size {c.world_size}, "
+                  f"{c.videos_per_shard or '-'} videos per shard)",
         "text": ", ".join(info.text_files) or "-", "size": human_size(info.size_bytes),
-        "versions": ", ".join(f"{k} {v}" for k, v in (c.get("versions") or {}).items()),
+        "versions": ", ".join(f"{k} {v}" for k, v in c.versions.items()),
     }
     for name, value in lines.items():
         typer.echo(f"{name + ':':<10} {value}")
@@ -195,18 +198,20 @@ def cache_info(cache: Annotated[Path, typer.Argument(help="A cache folder (as `z
 
 @command("verify", on=cache_app)
 def cache_verify(cache: Annotated[Path, typer.Argument(help="A cache folder (as `zsar extract` printed).")]) -> None:
-    """Recheck every shard against its checksum and every manifest file; exit 1 if anything is wrong."""
+    """Recheck every file of a cache (config, manifests, text, shards); exit 1 if anything is damaged."""
     from zsar.cache.verify import verify_cache
 
     report = verify_cache(cache)
     for problem in report.problems:
         typer.echo(problem)
     if report.problems:
-        typer.echo(f"{len(report.problems)} problem(s) in {report.cache_dir}; "
-                   "`zsar extract` with the same settings repairs missing or damaged shards", err=True)
+        typer.echo(f"{len(report.problems)} problem(s) in {report.cache_dir}; `zsar extract` with the same "
+                   "settings repairs them (run it for each rank named, with --shard RANK/N)", err=True)
         raise typer.Exit(1)
+    done = report.completeness
     typer.echo(f"ok: {report.shards} shards, {report.videos} videos verified"
-               + (f" ({report.failed} failed videos recorded)" if report.failed else ""))
+               + (f" ({report.failed} failed videos recorded)" if report.failed else "")
+               + ("" if done is None or done.complete else f"; incomplete: {done.describe()}"))
 
 
 # --- zsar train-head and zsar metrics: heads, protocols, measurements -------------------------
@@ -264,6 +269,7 @@ def train_head(
     standardise: Annotated[bool, typer.Option("--standardise/--no-standardise", help="Z-score the features with the training videos' statistics.")] = True,
     seed: Annotated[int, typer.Option(help="Seed of the weights, batch order, sampling and validation classes.")] = 0,
     device: Annotated[str, typer.Option(help="cpu, cuda or auto (cuda if there is one).")] = "cpu",
+    allow_partial: Annotated[bool, typer.Option("--allow-partial", help="Use a cache not fully extracted yet (a note says so).")] = False,
 ) -> None:
     """Train a head on cached features and evaluate it zero-shot under a protocol; writes the run directory."""
     from zsar.heads.experiment import TrainHeadConfig, train_head as run
@@ -281,7 +287,8 @@ def train_head(
         features=features, out=out, head=head, protocol=protocol, text=text, source_features=source_features,
         splits=splits, generator=_generator_mode(generator, generator_mode), rerank=rerank, train=train,
         selection=SelectionConfig(enabled=select), head_options=parse_head_options(head, head_opt or []),
-        transfer=transfer_config, overlap_with=tuple(overlap_with or ()), **given(tau=tau))
+        transfer=transfer_config, overlap_with=tuple(overlap_with or ()), allow_partial=allow_partial,
+        **given(tau=tau))
     metrics = run(config)
     typer.echo(f"{head} on {protocol}: {len(metrics['splits'])} split(s), run in {out}")
     _print_metrics_table(metrics)

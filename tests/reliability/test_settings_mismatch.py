@@ -49,7 +49,7 @@ def test_other_label_text_is_added_beside_the_features(made, tmp_path):
     assert result.exit_code == 0, result.output
     assert cache_dir_of(result.output) == cache_dir and "6 already in the cache" in result.output
     added = sorted(set(p.name for p in (cache_dir / "text").iterdir()) - set(texts))
-    assert len(added) == 1 and "actionclip" in added[0]
+    assert len(added) == 2 and "actionclip" in added[0] and added[1] == f"{added[0]}.sha256"  # and its checksum
     assert {p.name: p.read_bytes() for p in (cache_dir / "shards").iterdir()} == shards
 
 

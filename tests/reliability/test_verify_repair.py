@@ -52,6 +52,7 @@ def test_unreadable_manifest_is_reported(synth, tmp_path):
     (cache_dir / "manifest" / "part-000-000007.parquet").write_bytes(b"not parquet")
     bad = run_zsar("cache", "verify", str(cache_dir))
     assert bad.returncode == 1
-    assert bad.stdout.startswith("unreadable manifest file manifest/part-000-000007.parquet: ")
+    assert bad.stdout.startswith("manifest file manifest/part-000-000007.parquet has no checksum file "
+                                 "manifest/part-000-000007.parquet.sha256; `zsar extract` of rank 0 ")
     missing = run_zsar("cache", "verify", str(tmp_path / "nope"))
     assert missing.returncode == 2 and missing.stderr.startswith("error: feature cache ")

@@ -9,11 +9,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from zsar.cache.layout import CONFIG_NAME, CacheLayout, open_layout, read_cache_config
-from zsar.cache.manifest import ManifestSummary, manifest_ranks, read_manifest
+from zsar.cache.config import CacheConfig, read_cache_config
+from zsar.cache.layout import CacheLayout, open_layout
+from zsar.cache.manifest import Completeness, ManifestSummary, manifest_ranks, read_manifest
 from zsar.cache.text import list_text_files
+from zsar.errors import ZsarError
 
 CACHE_ENV = "ZSAR_CACHE"
 DEFAULT_CACHE_ROOT = Path("~/.cache/zsar")
@@ -29,22 +30,18 @@ class CacheInfo:
     """One cache at a glance: what it was made from and how much it holds."""
 
     path: Path
-    dataset: str
-    backbone: str
-    sampling: str
-    key: str
+    config: CacheConfig
     ok: int
     failed: int
-    n_videos: int
+    completeness: Completeness
     size_bytes: int
     text_files: list[str] = field(default_factory=list)
     ranks: list[int] = field(default_factory=list)
     shards: int = 0
-    config: dict[str, Any] = field(default_factory=dict)
 
     @property
     def complete(self) -> bool:
-        return self.ok + self.failed >= self.n_videos > 0
+        return self.completeness.complete
 
 
 def _folder_size(path: Path) -> int:
@@ -55,22 +52,30 @@ def describe_cache(path: Path | str) -> CacheInfo:
     """A ``CacheInfo`` for the cache at ``path`` (counts from the union of every rank's manifest)."""
     layout = open_layout(path)
     config = read_cache_config(layout)
-    summary = ManifestSummary.of(read_manifest(layout))
-    sampling = config.get("sampling")
-    sampling_text = sampling.get("describe", str(sampling)) if isinstance(sampling, dict) else str(sampling)
+    table = read_manifest(layout)
+    summary = ManifestSummary.of(table)
     return CacheInfo(
-        path=layout.root, dataset=str(config.get("dataset", "?")), backbone=str(config.get("backbone", "?")),
-        sampling=sampling_text, key=str(config.get("key", "")), ok=summary.ok, failed=summary.failed,
-        n_videos=int(config.get("n_videos", 0)), size_bytes=_folder_size(layout.root),
-        text_files=[p.stem for p in list_text_files(layout)], ranks=manifest_ranks(layout),
-        shards=len(summary.shards), config=config)
+        path=layout.root, config=config, ok=summary.ok, failed=summary.failed,
+        completeness=Completeness.of(table, config.n_videos, config.world_size, config.videos_per_shard),
+        size_bytes=_folder_size(layout.root), text_files=[p.stem for p in list_text_files(layout)],
+        ranks=manifest_ranks(layout), shards=len(summary.shards))
 
 
-def list_caches(root: Path | str | None = None) -> list[CacheInfo]:
-    """Every cache under ``root`` (default: ``default_cache_root()``), sorted by path."""
+def list_caches(root: Path | str | None = None) -> tuple[list[CacheInfo], list[tuple[Path, str]]]:
+    """Every cache under ``root`` (default: ``default_cache_root()``), sorted by path.
+
+    Returns the caches described and, apart, ``(path, error)`` for each cache too damaged
+    to describe (``zsar cache verify`` tells what to repair).
+    """
     root = Path(root).expanduser() if root is not None else default_cache_root()
-    found = sorted((root / "features").glob(f"*/*/{CONFIG_NAME}")) if root.is_dir() else []
-    return [describe_cache(p.parent) for p in found]
+    found = sorted(p for p in (root / "features").glob("*/*") if is_cache_folder(p)) if root.is_dir() else []
+    caches, damaged = [], []
+    for path in found:
+        try:
+            caches.append(describe_cache(path))
+        except ZsarError as err:
+            damaged.append((path, str(err)))
+    return caches, damaged
 
 
 def human_size(n_bytes: int) -> str:
@@ -84,5 +89,6 @@ def human_size(n_bytes: int) -> str:
 
 
 def is_cache_folder(path: Path) -> bool:
-    """True if ``path`` is itself a cache (holds ``config.json``), not a cache root."""
-    return CacheLayout(Path(path).expanduser()).exists()
+    """True if ``path`` is itself a cache (holds ``config.json``, or shards and manifests), not a cache root."""
+    layout = CacheLayout(Path(path).expanduser())
+    return layout.exists() or layout.looks_like_cache()

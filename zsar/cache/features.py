@@ -5,18 +5,23 @@ every rank, ordered by ``video_row`` (the dataset's deterministic video order), 
 their labels, ids and official split assignments. It reads each shard once, in bulk:
 an HMDB51-sized cache (6,766 videos x 8 frames x 512-d, float16) is ~55 MB in memory,
 and batches are served from memory with no per-item file access.
+
+A cache whose video list is not fully extracted yet (a rank still running or never run)
+loads, and says so in ``FeatureSet.completeness``; ``check_complete`` refuses it unless
+the caller allows a partial cache. Damaged files are named with their repair.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from zsar.cache.layout import CacheLayout, open_layout, read_cache_config
-from zsar.cache.manifest import SPLIT_COLUMNS, STATUS_OK, read_manifest
+from zsar.cache.config import CacheConfig, read_cache_config
+from zsar.cache.layout import CacheLayout, open_layout
+from zsar.cache.manifest import SPLIT_COLUMNS, STATUS_FAILED, STATUS_OK, Completeness, read_manifest
 from zsar.cache.shards import ShardReader
 from zsar.cache.text import TextEmbeddings, find_text_embeddings, read_text_embeddings
 from zsar.errors import ZsarError
@@ -36,12 +41,21 @@ class FeatureSet:
     video_ids: list[str]
     class_names: list[str]
     splits: dict[str, np.ndarray] = field(default_factory=dict)
-    config: dict[str, Any] = field(default_factory=dict)
+    config: CacheConfig = field(default_factory=CacheConfig)
     cache_dir: Path | None = None
+    completeness: Completeness | None = None
 
     @property
     def key(self) -> str:
-        return str(self.config.get("key", ""))
+        return self.config.key
+
+    @property
+    def video_digest(self) -> str:
+        """A short hash of the set of videos held (ids and labels): it changes as a partial cache fills."""
+        h = hashlib.sha256()
+        for video_id, label in zip(self.video_ids, self.labels.tolist()):
+            h.update(f"{video_id}\t{label}\n".encode())
+        return h.hexdigest()[:16]
 
     @property
     def dim(self) -> int:
@@ -55,7 +69,7 @@ class FeatureSet:
         index = np.flatnonzero(index) if np.asarray(index).dtype == bool else np.asarray(index)
         return FeatureSet(self.features[index], self.labels[index], [self.video_ids[i] for i in index],
                           self.class_names, {k: v[index] for k, v in self.splits.items()},
-                          self.config, self.cache_dir)
+                          self.config, self.cache_dir, self.completeness)
 
     def nonfinite_videos(self) -> list[str]:
         """Ids of videos whose features hold NaN or inf."""
@@ -71,23 +85,51 @@ class FeatureSet:
                             "re-extract them (delete their shard and run `zsar extract` again) or check the backbone")
 
 
+    def partial_note(self) -> str | None:
+        """What is missing from a cache whose video list is not fully extracted, or ``None``."""
+        if self.completeness is None or self.completeness.complete:
+            return None
+        return f"feature cache {self.cache_dir} is incomplete: {self.completeness.describe()}"
+
+    def check_complete(self, allow_partial: bool = False) -> None:
+        """Refuse a cache whose video list is not fully extracted, unless ``allow_partial``."""
+        note = self.partial_note()
+        if note is not None and not allow_partial:
+            assert self.completeness is not None
+            raise ZsarError(f"{note}; {self.completeness.fix()}, or pass --allow-partial to use the "
+                            f"{len(self)} video(s) it has")
+
+
 def load_features(path: Path | str) -> FeatureSet:
     """Every ``ok`` video of the cache at ``path`` (all ranks), in ``video_row`` order."""
     layout = open_layout(path)
     config = read_cache_config(layout)
     table = read_manifest(layout)
-    ok = table.filter(np.asarray(table.column("status").to_pylist()) == STATUS_OK)
+    status = np.asarray(table.column("status").to_pylist(), dtype=object)
+    ok = table.filter(status == STATUS_OK)
     if ok.num_rows == 0:
-        raise ZsarError(f"feature cache {layout.root} has no extracted videos yet; run `zsar extract` first")
+        _refuse_empty(layout, table, status)
     shard_names = ok.column("shard").to_pylist()
     rows = ok.column("row").to_numpy()
     features = _read_features(layout, shard_names, rows)
-    class_names = list(config.get("class_names") or sorted(set(ok.column("label").to_pylist())))
+    class_names = list(config.class_names or sorted(set(ok.column("label").to_pylist())))
     index = {name: i for i, name in enumerate(class_names)}
     labels = np.array([index[name] for name in ok.column("label").to_pylist()], dtype=np.int64)
     splits = {c: np.asarray(ok.column(c).to_pylist(), dtype=object) for c in SPLIT_COLUMNS}
+    completeness = Completeness.of(table, config.n_videos, config.world_size, config.videos_per_shard)
     return FeatureSet(features, labels, ok.column("video_id").to_pylist(), class_names, splits,
-                      config, layout.root)
+                      config, layout.root, completeness)
+
+
+def _refuse_empty(layout: CacheLayout, table, status: np.ndarray) -> None:
+    """No ``ok`` video: say whether nothing was extracted yet or every video failed to decode."""
+    failed = np.flatnonzero(status == STATUS_FAILED)
+    if not len(failed):
+        raise ZsarError(f"feature cache {layout.root} has no extracted videos yet; run `zsar extract` first")
+    first = table.slice(int(failed[0]), 1).to_pylist()[0]
+    raise ZsarError(f"all {len(failed)} video(s) in {layout.root} failed to decode (e.g. {first['video_id']}: "
+                    f"{first['error']}); fix or replace the files under the dataset root and run `zsar extract` "
+                    "with the same settings and --retry-failed")
 
 
 def _read_features(layout: CacheLayout, shard_names: list[str], rows: np.ndarray) -> np.ndarray:
@@ -101,8 +143,12 @@ def _read_features(layout: CacheLayout, shard_names: list[str], rows: np.ndarray
         if not path.is_file():
             raise ZsarError(f"shard {name} of {layout.root} is missing; run `zsar cache verify` "
                             "and `zsar extract` again with the same settings to repair it")
-        with ShardReader(path) as reader:
-            data = reader.read("features", rows[positions])
+        try:
+            with ShardReader(path) as reader:
+                data = reader.read("features", rows[positions])
+        except (OSError, KeyError) as err:
+            raise ZsarError(f"shard {name} of {layout.root} is damaged ({err}); run `zsar cache verify` and "
+                            "`zsar extract` again with the same settings to repair it") from None
         if out is None:
             out = np.empty((len(shard_names),) + data.shape[1:], dtype=data.dtype)
         out[positions] = data

@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 
 from zsar import __version__
-from zsar.cache.layout import FORMAT_VERSION, CacheLayout, cache_key, write_cache_config
+from zsar.cache.config import FIELDS, CacheConfig, write_cache_config
+from zsar.cache.layout import CacheLayout, cache_key
 from zsar.cache.manifest import ManifestRow, compact_manifest, write_manifest_part
 from zsar.cache.shards import ShardWriter
 from zsar.cache.text import TextEmbeddings, write_text_embeddings
@@ -51,11 +52,7 @@ def write_cache_from_arrays(
     key = cache_key({**fields, "checksum": _content_digest(features, labels)})
     layout = CacheLayout(Path(folder))
     layout.make_dirs()
-    write_cache_config(layout, {
-        **fields, "key": key, "format_version": FORMAT_VERSION, "zsar": __version__,
-        "class_names": list(class_names), "feature_dim": int(features.shape[-1]),
-        "clips": int(features.shape[1]), "frames": int(features.shape[2]), "sampling": "external",
-    })
+    write_cache_config(layout, _config(fields, key, features.shape, class_names, extra_config or {}))
     clips, frames = features.shape[1], features.shape[2]
     frame_index = np.tile(np.arange(frames), (clips, 1))
     for seq, start in enumerate(range(0, n, shard_size)):
@@ -77,6 +74,17 @@ def write_cache_from_arrays(
         text.key = text.key or cache_key({"text": text.encoder, "prompts": text.prompts})
         write_text_embeddings(layout, text)
     return layout
+
+
+def _config(fields: dict[str, Any], key: str, shape: tuple[int, ...], class_names: list[str],
+            extra: dict[str, Any]) -> CacheConfig:
+    """The cache's ``CacheConfig``; ``extra`` keys that name a field (e.g. ``space``) set it, the rest go to ``extra``."""
+    known = {k: v for k, v in extra.items() if k in FIELDS}
+    return CacheConfig(
+        key=key, dataset=fields["dataset"], backbone=fields["backbone"], n_videos=fields["n_videos"],
+        class_names=tuple(class_names), class_texts=tuple(class_names), feature_dim=int(shape[-1]),
+        clips=int(shape[1]), frames=int(shape[2]), frames_out=int(shape[2]), sampling="external",
+        versions={"zsar": __version__}, extra={k: v for k, v in extra.items() if k not in FIELDS}, **known)
 
 
 def _content_digest(features: np.ndarray, labels: np.ndarray) -> str:

@@ -1,14 +1,14 @@
-"""Where things live in a feature cache, how a cache is keyed, and its ``config.json``.
+"""Where things live in a feature cache and how a cache is keyed (``config.json``: ``zsar.cache.config``).
 
 A cache is one folder per cache key::
 
     <root>/features/<dataset>/<backbone>-<sampling>-<key>/
-        config.json                          the extraction config, versions, class list
-        shards/shard-<rank>-<seq>.h5         committed feature shards (HDF5)
-        manifest-<rank>.parquet              one row per video of that rank (compacted)
-        manifest/part-<rank>-<seq>.parquet   rows of shards committed since the last compaction
-        text/<encoder>-<prompts>-<key>.h5    label-text embeddings
-        locks/rank-<rank>.lock               held by the one writer of a rank
+        config.json                          the extraction config, versions, class list (typed, checksummed)
+        shards/shard-<rank>-<seq>.h5         committed feature shards (HDF5; SHA-256 in the manifest)
+        manifest-<rank>.parquet[.sha256]     one row per video of that rank (compacted), its checksum
+        manifest/part-<rank>-<seq>.parquet[.sha256]  rows of shards committed since the last compaction
+        text/<encoder>-<prompts>-<key>.h5[.sha256]   label-text embeddings, their checksum
+        locks/rank-<rank>.lock               held by the one writer of a rank (holds no data)
 
 ``key`` is a short hash of everything that changes the numbers (see ``cache_key``).
 Nothing in the format is pickled: arrays are HDF5, tables Parquet, config JSON.
@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,14 +38,31 @@ def cache_key(fields: dict[str, Any]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:KEY_LENGTH]
 
 
+def write_error(path: Path, err: OSError, fix: str = "") -> ZsarError:
+    """A one-line error for a failed write (read-only folder, full disk, a file where a folder should be)."""
+    fix = fix or "free some space or make the folder writable, then run the command again"
+    return ZsarError(f"cannot write {path} ({_reason(err)}); {fix}")
+
+
+def _reason(err: OSError) -> str:
+    """The system's words for ``err``; HDF5 puts them inside a long message of its own."""
+    text = err.strerror or str(err)
+    found = re.search(r"error message = '([^']+)'", text)
+    return found.group(1) if found else " ".join(text.split())
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` via a temporary file and a rename, so readers never see half."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        raise write_error(path, err) from None
 
 
 @dataclass(frozen=True)
@@ -97,24 +115,18 @@ class CacheLayout:
 
     def make_dirs(self) -> None:
         for d in (self.root, self.shards_dir, self.parts_dir, self.text_dir, self.locks_dir):
-            d.mkdir(parents=True, exist_ok=True)
+            try:
+                d.mkdir(parents=True, exist_ok=True)
+            except OSError as err:
+                raise write_error(d, err, "choose a writable cache root (--cache or $ZSAR_CACHE)") from None
 
     def exists(self) -> bool:
         return self.config_path.is_file()
 
-
-def write_cache_config(layout: CacheLayout, config: dict[str, Any]) -> None:
-    """Write ``config.json`` (the full extraction config, versions, key, class list)."""
-    layout.root.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(layout.config_path, json.dumps(config, indent=2, sort_keys=True, default=str) + "\n")
-
-
-def read_cache_config(layout: CacheLayout) -> dict[str, Any]:
-    """The cache's ``config.json``; a folder without one is not a cache."""
-    if not layout.config_path.is_file():
-        raise ZsarError(f"{layout.root} is not a zsar feature cache (no {CONFIG_NAME}); "
-                        "pass the folder that `zsar extract` printed, or list caches with `zsar cache ls`")
-    return json.loads(layout.config_path.read_text())
+    def looks_like_cache(self) -> bool:
+        """True if the folder holds cache files (shards, manifests), even with its ``config.json`` gone."""
+        return any(self.root.glob("manifest-*.parquet*")) or any(self.parts_dir.glob("part-*.parquet*")) \
+            or any(self.shards_dir.glob("shard-*.h5"))
 
 
 def open_layout(path: Path | str) -> CacheLayout:
@@ -123,7 +135,9 @@ def open_layout(path: Path | str) -> CacheLayout:
     if not path.exists():
         raise ZsarError(f"feature cache {path} does not exist; pass the folder that `zsar extract` printed")
     layout = CacheLayout(path)
-    read_cache_config(layout)
+    if not layout.exists() and not layout.looks_like_cache():
+        raise ZsarError(f"{path} is not a zsar feature cache (no {CONFIG_NAME}); pass the folder "
+                        "that `zsar extract` printed, or list caches with `zsar cache ls`")
     return layout
 
 

@@ -6,6 +6,10 @@ atomically right after the shard's rename). ``compact_manifest`` folds a rank's 
 compacted file and the parts not yet folded in, so a run killed at any point leaves a
 manifest that lists exactly the committed videos, each once.
 
+Every manifest file has a checksum file beside it (``zsar.cache.checksums``); a reader that
+finds one damaged or unreadable raises a ``ManifestError`` naming it, and ``zsar extract``
+of that rank drops it (``drop_damaged_manifest_files``) and extracts its videos again.
+
 A row says how to read its array: ``shard`` (file name under ``shards/``) and ``row``;
 failed videos have ``shard == ""``, ``row == -1`` and the decoder's message in ``error``.
 """
@@ -22,7 +26,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from zsar.cache.layout import CacheLayout
+from zsar.cache.checksums import commit_with_checksum, file_problem, orphan_checksums, remove_with_checksum
+from zsar.cache.layout import CacheLayout, write_error
+from zsar.errors import ZsarError
 
 SPLIT_COLUMNS = ("split1", "split2", "split3")
 SPLIT_VALUES = ("train", "val", "test", "unused", "")
@@ -75,12 +81,43 @@ def table_to_rows(table: pa.Table) -> list[ManifestRow]:
     return [ManifestRow(**r) for r in table.to_pylist()]
 
 
+class ManifestError(ZsarError):
+    """A manifest file is damaged, unreadable or has lost its checksum."""
+
+
 def _write_table(table: pa.Table, path: Path) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    pq.write_table(table, tmp)
-    with open(tmp, "rb") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        pq.write_table(table, tmp)
+        commit_with_checksum(tmp, path)
+    except OSError as err:  # a full disk, a read-only folder
+        tmp.unlink(missing_ok=True)
+        raise write_error(path, err, "free some space or make the cache writable, then run `zsar extract` "
+                                     "again to resume") from None
+
+
+def manifest_files(layout: CacheLayout, rank: int | None = None) -> list[Path]:
+    """The compacted manifest files, then the parts, of one rank or all (present or with an orphan checksum)."""
+    pattern = "*" if rank is None else f"{rank:03d}"
+    compacted = set(layout.root.glob(f"manifest-{pattern}.parquet"))
+    compacted |= set(orphan_checksums(layout.root, f"manifest-{pattern}.parquet"))
+    parts = set(layout.parts_dir.glob(f"part-{pattern}-*.parquet"))
+    parts |= set(orphan_checksums(layout.parts_dir, f"part-{pattern}-*.parquet"))
+    return sorted(compacted) + sorted(parts)
+
+
+def read_manifest_file(layout: CacheLayout, path: Path) -> pa.Table:
+    """One manifest file, checked against its checksum; a ``ManifestError`` names it and the repair."""
+    rel = path.relative_to(layout.root).as_posix()
+    repair = (f"`zsar extract` of rank {_rank_of(path)} with the same settings drops it and extracts "
+              "its videos again")
+    problem = file_problem(path, layout.root)
+    if problem is not None:
+        raise ManifestError(f"manifest file {problem}; {repair}")
+    try:
+        return pq.read_table(path).cast(MANIFEST_SCHEMA)
+    except (OSError, pa.ArrowException, ValueError) as err:
+        raise ManifestError(f"unreadable manifest file {rel}: {err}; {repair}") from None
 
 
 def write_manifest_part(layout: CacheLayout, rank: int, seq: int, rows: list[ManifestRow]) -> Path:
@@ -97,10 +134,12 @@ def _rank_of(path: Path) -> int:
 
 def _rank_tables(layout: CacheLayout, rank: int | None = None) -> list[pa.Table]:
     """Compacted tables then parts, for one rank or all."""
-    pattern = "*" if rank is None else f"{rank:03d}"
-    tables = [pq.read_table(p) for p in sorted(layout.root.glob(f"manifest-{pattern}.parquet"))]
-    tables += [pq.read_table(p) for p in sorted(layout.parts_dir.glob(f"part-{pattern}-*.parquet"))]
-    return [t.cast(MANIFEST_SCHEMA) for t in tables]
+    tables = []
+    for path in manifest_files(layout, rank):
+        # A part gone with its checksum left was being removed (compacted or dropped): not a loss.
+        if path.is_file() or path.parent == layout.root:
+            tables.append(read_manifest_file(layout, path))
+    return tables
 
 
 def read_manifest(layout: CacheLayout, rank: int | None = None) -> pa.Table:
@@ -126,7 +165,7 @@ def compact_manifest(layout: CacheLayout, rank: int) -> Path:
         return path
     _write_table(read_manifest(layout, rank), path)
     for p in parts:
-        p.unlink(missing_ok=True)
+        remove_with_checksum(p)
     return path
 
 
@@ -139,11 +178,10 @@ def drop_manifest_rows(layout: CacheLayout, rank: int, video_rows: Iterable[int]
     """
     drop = pa.array(sorted({int(r) for r in video_rows}), type=pa.int64())
     removed = 0
-    files = [layout.manifest_path(rank)] + sorted(layout.parts_dir.glob(f"part-{rank:03d}-*.parquet"))
-    for path in files:
+    for path in manifest_files(layout, rank):
         if not path.is_file():
             continue
-        table = pq.read_table(path).cast(MANIFEST_SCHEMA)
+        table = read_manifest_file(layout, path)
         hit = pc.is_in(table.column("video_row"), value_set=drop)
         n_hit = int(pc.sum(hit).as_py() or 0)
         if n_hit == 0:
@@ -153,14 +191,29 @@ def drop_manifest_rows(layout: CacheLayout, rank: int, video_rows: Iterable[int]
         if kept.num_rows or path == layout.manifest_path(rank):
             _write_table(kept, path)
         else:
-            path.unlink()
+            remove_with_checksum(path)
     return removed
+
+
+def drop_damaged_manifest_files(layout: CacheLayout, rank: int) -> list[str]:
+    """Delete rank ``rank``'s manifest files that fail their checksum or do not parse; returns why, per file.
+
+    Their videos then have no rows, so the rank's next plan extracts them again (call while
+    holding the rank's lock).
+    """
+    reasons = []
+    for path in manifest_files(layout, rank):
+        try:
+            read_manifest_file(layout, path)
+        except ManifestError as err:
+            reasons.append(str(err).split("; ")[0])
+            remove_with_checksum(path)
+    return reasons
 
 
 def manifest_ranks(layout: CacheLayout) -> list[int]:
     """The ranks that have written anything to this cache."""
-    files = list(layout.root.glob("manifest-*.parquet")) + list(layout.parts_dir.glob("part-*.parquet"))
-    return sorted({_rank_of(p) for p in files})
+    return sorted({_rank_of(p) for p in manifest_files(layout) if p.is_file()})
 
 
 @dataclass
@@ -179,3 +232,51 @@ class ManifestSummary:
             if name:
                 shards[name] = sha
         return cls(ok=status.count(STATUS_OK), failed=status.count(STATUS_FAILED), shards=shards)
+
+
+def chunk_bounds(n_videos: int, videos_per_shard: int) -> list[tuple[int, int]]:
+    """``[start, stop)`` of each chunk of the video list; chunk ``k`` belongs to rank ``k % world_size``."""
+    return [(s, min(n_videos, s + videos_per_shard)) for s in range(0, n_videos, max(1, videos_per_shard))]
+
+
+@dataclass(frozen=True)
+class Completeness:
+    """How much of a cache's video list has manifest rows (ok or failed), per rank."""
+
+    n_videos: int
+    listed: int
+    per_rank: tuple[tuple[int, int], ...]  # (listed, expected) for rank 0..world_size-1
+
+    @classmethod
+    def of(cls, table: pa.Table, n_videos: int, world_size: int, videos_per_shard: int) -> "Completeness":
+        world = max(1, world_size)
+        expected = [0] * world
+        for k, (start, stop) in enumerate(chunk_bounds(n_videos, videos_per_shard or n_videos or 1)):
+            expected[k % world] += stop - start
+        ranks = table.column("rank").to_numpy()
+        listed = [int((ranks == r).sum()) for r in range(world)]
+        return cls(n_videos, table.num_rows, tuple(zip(listed, expected)))
+
+    @property
+    def complete(self) -> bool:
+        return self.listed >= self.n_videos > 0
+
+    @property
+    def unfinished_ranks(self) -> list[int]:
+        return [r for r, (listed, expected) in enumerate(self.per_rank) if listed < expected]
+
+    def describe(self) -> str:
+        """``"6 of 9 videos not extracted yet (rank 0: 0 of 3, rank 2: 0 of 3; world size 3)"``."""
+        text = f"{self.n_videos - self.listed} of {self.n_videos} videos not extracted yet"
+        if len(self.per_rank) > 1:
+            ranks = ", ".join(f"rank {r}: {self.per_rank[r][0]} of {self.per_rank[r][1]}"
+                              for r in self.unfinished_ranks)
+            text += f" ({ranks}; world size {len(self.per_rank)})"
+        return text
+
+    def fix(self) -> str:
+        """The commands that finish the cache."""
+        if len(self.per_rank) == 1:
+            return "run `zsar extract` again with the same settings to finish it"
+        shards = " and ".join(f"--shard {r}/{len(self.per_rank)}" for r in self.unfinished_ranks)
+        return f"run `zsar extract` with the same settings and {shards} to finish it"

@@ -7,14 +7,21 @@
     RUN/predictions.parquet       per test video: split, true class, top-5 classes and scores
     RUN/log.jsonl                 one JSON object per epoch and split (loss, lr, seconds)
     RUN/split-<i>/checkpoint.pt   head weights (a plain state dict; loads with weights_only=True)
-    RUN/split-<i>/embeddings.h5   the arrays of ``SplitResult`` below
+    RUN/split-<i>/embeddings.h5   the arrays of ``SplitResult`` below (and its ``.sha256`` checksum file)
 
 Accuracies are stored in percent, as the field reports them.
+
+One ``zsar train-head`` at a time writes a run (``zsar.cache.lock.RunLock``). A run
+started again with the same config keeps the splits that finished (checkpoint and a sound
+``embeddings.h5``) and redoes the others; ``log.jsonl`` keeps only the lines of the kept
+splits, so a kill and a re-run leave no duplicate lines. ``RunReader`` refuses a run whose
+``metrics.json`` lists a split that is missing or damaged, naming it and the repair.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 from dataclasses import dataclass, fields
@@ -26,12 +33,18 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from zsar.cache.layout import atomic_write_text, config_differences
+from zsar.cache.checksums import commit_with_checksum, file_problem
+from zsar.cache.layout import CacheLayout, atomic_write_text, config_differences, write_error
 from zsar.errors import ZsarError
 
+log = logging.getLogger(__name__)
 _STR = h5py.string_dtype()
 TOP_K = 5
 CHECKPOINT_NAME = "checkpoint.pt"
+SELECTION_NAME = "selection.json"
+EMBEDDINGS_NAME = "embeddings.h5"
+LOG_NAME = "log.jsonl"
+REDO = "re-run the same `zsar train-head` command (same --out) to redo it"
 
 
 @dataclass
@@ -73,11 +86,21 @@ def split_dir(run: Path, split: int) -> Path:
 
 
 def write_split_result(run: Path, result: SplitResult) -> Path:
-    """Write ``result`` to ``RUN/split-<i>/embeddings.h5`` atomically."""
+    """Write ``result`` to ``RUN/split-<i>/embeddings.h5`` atomically, with its checksum file."""
     folder = split_dir(run, result.split)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "embeddings.h5"
+    path = folder / EMBEDDINGS_NAME
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        _write_split(result, tmp)
+        commit_with_checksum(tmp, path)
+    except OSError as err:  # a full disk, a read-only folder
+        tmp.unlink(missing_ok=True)
+        raise write_error(path, err) from None
+    return path
+
+
+def _write_split(result: SplitResult, tmp: Path) -> None:
     with h5py.File(tmp, "w") as f:
         f.attrs["split"] = result.split
         for fld in fields(SplitResult):
@@ -88,21 +111,60 @@ def write_split_result(run: Path, result: SplitResult) -> Path:
                 f.create_dataset(fld.name, data=np.array(value, dtype=object), dtype=_STR)
             else:
                 f.create_dataset(fld.name, data=np.asarray(value))
-    os.replace(tmp, path)
-    return path
 
 
 def read_split_result(path: Path) -> SplitResult:
-    with h5py.File(path, "r") as f:
-        values: dict[str, Any] = {"split": int(f.attrs["split"])}
-        for fld in fields(SplitResult):
-            if fld.name == "split" or fld.name not in f:
-                continue
-            data = f[fld.name][()]
-            if fld.name in _STRING_FIELDS:
-                data = [s.decode() if isinstance(s, bytes) else s for s in data]
-            values[fld.name] = data
-    return SplitResult(**values)
+    """One split's ``embeddings.h5``, checked against its checksum file; damage is a ``ZsarError`` naming it."""
+    path = Path(path)
+    problem = file_problem(path, path.parent.parent)
+    if problem is not None:
+        raise ZsarError(f"run {path.parent.parent}: {problem}; {REDO}")
+    try:
+        with h5py.File(path, "r") as f:
+            values: dict[str, Any] = {"split": int(f.attrs["split"])}
+            for fld in fields(SplitResult):
+                if fld.name == "split" or fld.name not in f:
+                    continue
+                data = f[fld.name][()]
+                if fld.name in _STRING_FIELDS:
+                    data = [s.decode() if isinstance(s, bytes) else s for s in data]
+                values[fld.name] = data
+        return SplitResult(**values)
+    except (OSError, KeyError, TypeError) as err:
+        raise ZsarError(f"run {path.parent.parent}: {path.parent.name}/{path.name} cannot be read ({err}); "
+                        f"{REDO}") from None
+
+
+def write_selection(run: Path, split: int, selection: dict[str, Any]) -> None:
+    """Write ``split-<i>/selection.json``: what model selection chose, its validation curves and classes."""
+    folder = split_dir(run, split)
+    folder.mkdir(parents=True, exist_ok=True)
+    write_json(folder / SELECTION_NAME, selection)
+
+
+def read_selection(run: Path, split: int) -> dict[str, Any] | None:
+    """The values selection chose for ``split`` of ``run`` (None if it did not run there)."""
+    path = split_dir(run, split) / SELECTION_NAME
+    if not path.is_file():
+        return None
+    chosen = read_json(path, "model selection", "re-run the same zsar train-head command to redo that split").get("chosen")
+    if not isinstance(chosen, dict):
+        raise ZsarError(f"model selection {path} is damaged: it has no 'chosen' values; re-run the same "
+                        "zsar train-head command to redo that split")
+    return chosen
+
+
+def read_json(path: Path, what: str, fix: str) -> dict[str, Any]:
+    """The JSON object in ``path``; invalid JSON or another type is a ``ZsarError`` naming the file and ``fix``."""
+    try:
+        value = json.loads(Path(path).read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ZsarError(f"{what} {path} is damaged: not valid JSON ({err}); {fix}") from None
+    except OSError as err:
+        raise ZsarError(f"cannot read {what} {path} ({err.strerror}); {fix}") from None
+    if not isinstance(value, dict):
+        raise ZsarError(f"{what} {path} is damaged: a JSON {type(value).__name__}, not an object; {fix}")
+    return value
 
 
 def write_json(path: Path, payload: dict[str, Any]) -> None:
@@ -121,10 +183,10 @@ def prepare_run_dir(run: Path, config: dict[str, Any], replace: bool = False) ->
     """Create ``run`` with ``config.json``; returns the splits already finished there.
 
     An existing non-empty ``run`` is accepted only if it holds a run with the same
-    config (then its finished splits are kept and the rest is redone); anything else is
-    refused, so nothing is overwritten. With ``replace`` a zsar run with other settings is
-    deleted and started again (``zsar sweep`` owns its run folders); other content is
-    still refused.
+    config (then its finished splits are kept, ``log.jsonl`` is cut to their lines and the
+    rest is redone); anything else is refused, so nothing is overwritten. With ``replace``
+    a zsar run with other settings is emptied and started again (``zsar sweep`` owns its
+    run folders); other content is still refused. Call it while holding the run's ``RunLock``.
     """
     run = Path(run)
     config = json.loads(json.dumps(config, default=_json_default))
@@ -133,19 +195,59 @@ def prepare_run_dir(run: Path, config: dict[str, Any], replace: bool = False) ->
     if run.exists() and any(run.iterdir()):
         if not (run / "config.json").is_file():
             raise ZsarError(f"--out {run} exists and is not a zsar run; choose another --out or empty it")
-        old = json.loads((run / "config.json").read_text())
+        old = read_json(run / "config.json", "run config", "choose another --out (or delete that run to redo it)")
         diffs = config_differences(_flatten(old), _flatten(config), ignore=("config_hash",))
         if diffs and replace:
-            shutil.rmtree(run)
+            for child in run.iterdir():  # the folder itself stays: the caller's RunLock is on it
+                shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
             return prepare_run_dir(run, config)
         if diffs:
             shown = "; ".join(diffs[:3]) + (f" and {len(diffs) - 3} more" if len(diffs) > 3 else "")
             raise ZsarError(f"--out {run} holds a run with other settings ({shown}); choose another --out "
                             "(or delete that run to redo it)")
-        return [i for i in RunReader(run).split_ids() if (split_dir(run, i) / CHECKPOINT_NAME).is_file()]
-    run.mkdir(parents=True, exist_ok=True)
+        done = [i for i in RunReader(run).split_ids() if _finished(run, i)]
+        _keep_log_lines(run, done)
+        return done
+    try:
+        run.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise write_error(run, err, "choose a writable --out") from None
     write_json(run / "config.json", config)
     return []
+
+
+def _finished(run: Path, split: int) -> bool:
+    """A split is kept if it has a checkpoint and a sound ``embeddings.h5``; a damaged one is redone."""
+    if not (split_dir(run, split) / CHECKPOINT_NAME).is_file():
+        return False
+    try:
+        read_split_result(split_dir(run, split) / EMBEDDINGS_NAME)
+    except ZsarError as err:
+        log.warning("%s; redoing split %d", str(err).split("; ")[0], split)
+        return False
+    return True
+
+
+def _keep_log_lines(run: Path, splits: list[int]) -> None:
+    """Cut ``log.jsonl`` to the well-formed lines of ``splits`` (the others are logged again when redone)."""
+    path = run / LOG_NAME
+    if not path.is_file():
+        return
+    kept = [line for line, record in _log_lines(path) if record.get("split") in splits]
+    atomic_write_text(path, "".join(f"{line}\n" for line in kept))
+
+
+def _log_lines(path: Path) -> list[tuple[str, dict[str, Any]]]:
+    """``(line, record)`` of each well-formed line of ``log.jsonl`` (half a line from a kill is skipped)."""
+    out = []
+    for line in path.read_text(errors="replace").splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(record, dict):
+            out.append((line, record))
+    return out
 
 
 def _flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -167,8 +269,12 @@ def write_checkpoint(run: Path, split: int, state_dict: dict[str, Any], meta: di
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / CHECKPOINT_NAME
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save({"state_dict": {k: v.detach().cpu() for k, v in state_dict.items()}, "meta": meta}, tmp)
-    os.replace(tmp, path)
+    try:
+        torch.save({"state_dict": {k: v.detach().cpu() for k, v in state_dict.items()}, "meta": meta}, tmp)
+        os.replace(tmp, path)
+    except OSError as err:  # a full disk, a read-only folder
+        tmp.unlink(missing_ok=True)
+        raise write_error(path, err) from None
     return path
 
 
@@ -195,8 +301,12 @@ def read_checkpoint(path: Path) -> dict[str, Any]:
 
 def append_log(run: Path, record: dict[str, Any]) -> None:
     """Append one JSON line to ``RUN/log.jsonl`` (loss per epoch)."""
-    with open(Path(run) / "log.jsonl", "a") as f:
-        f.write(json.dumps(record, default=_json_default) + "\n")
+    path = Path(run) / LOG_NAME
+    try:
+        with open(path, "a") as f:
+            f.write(json.dumps(record, default=_json_default) + "\n")
+    except OSError as err:
+        raise write_error(path, err) from None
 
 
 def write_predictions(run: Path, results: list[SplitResult]) -> Path:
@@ -218,8 +328,12 @@ def write_predictions(run: Path, results: list[SplitResult]) -> Path:
             columns["correct"].append(predicted[0] == true)
     path = Path(run) / "predictions.parquet"
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    pq.write_table(pa.Table.from_pydict(columns), tmp)
-    os.replace(tmp, path)
+    try:
+        pq.write_table(pa.Table.from_pydict(columns), tmp)
+        os.replace(tmp, path)
+    except OSError as err:  # a full disk, a read-only folder
+        tmp.unlink(missing_ok=True)
+        raise write_error(path, err) from None
     return path
 
 
@@ -231,40 +345,56 @@ class RunReader:
 
     def __post_init__(self) -> None:
         self.root = Path(self.root)
+        if CacheLayout(self.root).looks_like_cache():
+            raise ZsarError(f"{self.root} is a feature cache, not a run; measure it with "
+                            f"`zsar metrics --features {self.root}`, or pass the --out folder of `zsar train-head`")
         if not (self.root / "config.json").is_file():
             raise ZsarError(f"{self.root} is not a zsar run directory (no config.json); "
                             "pass the --out folder of `zsar train-head`")
 
     @property
     def config(self) -> dict[str, Any]:
-        return json.loads((self.root / "config.json").read_text())
+        return read_json(self.root / "config.json", "run config", "train the run again with a new --out")
 
     @property
     def metrics(self) -> dict[str, Any]:
         path = self.root / "metrics.json"
-        return json.loads(path.read_text()) if path.is_file() else {}
+        return read_json(path, "run metrics", REDO) if path.is_file() else {}
+
+    def listed_splits(self) -> list[int] | None:
+        """The splits ``metrics.json`` lists (what ``zsar train-head`` finished), ``None`` without one."""
+        metrics = self.metrics
+        if not metrics:
+            return None
+        try:
+            return [int(m["split"]) for m in metrics["splits"]]
+        except (KeyError, TypeError, ValueError):
+            raise ZsarError(f"run metrics {self.root / 'metrics.json'} is damaged: no list of splits; {REDO}") from None
 
     def split_ids(self) -> list[int]:
+        """The splits with an ``embeddings.h5`` on disk."""
         ids = []
         for d in self.root.glob("split-*"):
-            if (d / "embeddings.h5").is_file():
+            if (d / EMBEDDINGS_NAME).is_file():
                 ids.append(int(d.name.split("-", 1)[1]))
         return sorted(ids)
 
     def split(self, split: int) -> SplitResult:
-        path = split_dir(self.root, split) / "embeddings.h5"
+        path = split_dir(self.root, split) / EMBEDDINGS_NAME
         if not path.is_file():
-            raise ZsarError(f"run {self.root} has no split {split} (it has {self.split_ids()})")
+            raise ZsarError(f"run {self.root} has no split {split} (split-{split}/{EMBEDDINGS_NAME} is missing; "
+                            f"it has {self.split_ids()}); {REDO}")
         return read_split_result(path)
 
     def splits(self) -> list[SplitResult]:
-        ids = self.split_ids()
+        """Every split ``metrics.json`` lists (each must be there and sound), else every split on disk."""
+        ids = self.listed_splits()
+        if ids is None:
+            ids = self.split_ids()
         if not ids:
             raise ZsarError(f"run {self.root} has no finished split; did `zsar train-head` complete?")
         return [self.split(i) for i in ids]
 
     def log(self) -> list[dict[str, Any]]:
-        path = self.root / "log.jsonl"
-        if not path.is_file():
-            return []
-        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        path = self.root / LOG_NAME
+        return [record for _, record in _log_lines(path)] if path.is_file() else []

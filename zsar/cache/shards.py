@@ -14,7 +14,6 @@ its SHA-256 goes into the manifest rows of its videos.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +22,8 @@ from typing import Any
 import h5py
 import numpy as np
 
-from zsar.cache.layout import FORMAT_VERSION
+from zsar.cache.checksums import file_sha256
+from zsar.cache.layout import FORMAT_VERSION, write_error
 
 FEATURE_DTYPE = np.float16
 
@@ -35,14 +35,6 @@ class ShardInfo:
     name: str
     n_rows: int
     sha256: str
-
-
-def file_sha256(path: Path, chunk: int = 1 << 22) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class ShardWriter:
@@ -83,6 +75,20 @@ class ShardWriter:
         """Write the shard under a temporary name, fsync, rename; return its info."""
         assert self._video_row, "commit() of an empty shard"
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        try:
+            self._write(tmp)
+            with open(tmp, "rb") as f:
+                os.fsync(f.fileno())
+            sha = file_sha256(tmp)
+            os.replace(tmp, self.path)
+        except OSError as err:  # a full disk, a read-only folder: the shard is not committed
+            tmp.unlink(missing_ok=True)
+            raise write_error(self.path, err, "free some space or make the cache writable, then run "
+                                              "`zsar extract` again to resume") from None
+        self.committed = ShardInfo(self.path.name, len(self._video_row), sha)
+        return self.committed
+
+    def _write(self, tmp: Path) -> None:
         with h5py.File(tmp, "w") as f:
             f.create_dataset("features", data=np.stack(self._features))
             f.create_dataset("frame_index", data=np.stack(self._frame_index))
@@ -91,12 +97,6 @@ class ShardWriter:
             f.attrs["format_version"] = FORMAT_VERSION
             for k, v in self.attrs.items():
                 f.attrs[k] = v
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        sha = file_sha256(tmp)
-        os.replace(tmp, self.path)
-        self.committed = ShardInfo(self.path.name, len(self._video_row), sha)
-        return self.committed
 
     def __enter__(self) -> "ShardWriter":
         return self

@@ -2,7 +2,8 @@
 
 Per class (in the dataset's class order) the file keeps every prompt's embedding
 ``(C, P, D)``, their L2-normalised mean ``(C, D)``, and for word-vector encoders the
-per-word vectors ``(C, L, D)`` with a mask, which ResT's text tokens use.
+per-word vectors ``(C, L, D)`` with a mask, which ResT's text tokens use. A checksum file
+``<name>.h5.sha256`` beside it (``zsar.cache.checksums``) shows any damage.
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from zsar.cache.layout import CacheLayout
+from zsar.cache.checksums import commit_with_checksum, file_problem
+from zsar.cache.layout import CacheLayout, write_error
 from zsar.errors import ZsarError
 from zsar.vectors import l2_normalise
 
 _STR = h5py.string_dtype()
+TEXT_REPAIR = "`zsar extract` with the same settings (--text-encoder, --prompts) writes it again"
 
 
 @dataclass
@@ -71,10 +74,20 @@ class TextEmbeddings:
 
 
 def write_text_embeddings(layout: CacheLayout, text: TextEmbeddings) -> Path:
-    """Write ``text`` into the cache's ``text/`` folder atomically; returns the file."""
-    layout.text_dir.mkdir(parents=True, exist_ok=True)
+    """Write ``text`` into the cache's ``text/`` folder atomically, with its checksum file; returns the file."""
     path = layout.text_path(text.file_stem)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        layout.text_dir.mkdir(parents=True, exist_ok=True)
+        _write(text, tmp)
+        commit_with_checksum(tmp, path)
+    except OSError as err:  # a full disk, a read-only folder
+        tmp.unlink(missing_ok=True)
+        raise write_error(path, err) from None
+    return path
+
+
+def _write(text: TextEmbeddings, tmp: Path) -> None:
     with h5py.File(tmp, "w") as f:
         f.create_dataset("class_names", data=np.array(text.class_names, dtype=object), dtype=_STR)
         f.create_dataset("class_texts", data=np.array(text.class_texts, dtype=object), dtype=_STR)
@@ -86,21 +99,30 @@ def write_text_embeddings(layout: CacheLayout, text: TextEmbeddings) -> Path:
             f.create_dataset("word_mask", data=np.asarray(text.word_mask, dtype=bool))
         for name in ("encoder", "model_id", "prompt_set", "key", "space"):
             f.attrs[name] = getattr(text, name)
-    os.replace(tmp, path)
-    return path
+
+
+def text_file_problem(path: Path) -> str | None:
+    """Why the text file at ``path`` cannot be trusted (it or its checksum file damaged or missing), or ``None``."""
+    return file_problem(path, path.parent.parent)
 
 
 def read_text_embeddings(path: Path) -> TextEmbeddings:
-    """Load one text-embedding file."""
-    with h5py.File(path, "r") as f:
-        strings = {k: [s.decode() if isinstance(s, bytes) else s for s in f[k][()]]
-                   for k in ("class_names", "class_texts", "prompts")}
-        return TextEmbeddings(
-            encoder=str(f.attrs["encoder"]), model_id=str(f.attrs["model_id"]),
-            prompt_set=str(f.attrs["prompt_set"]), key=str(f.attrs["key"]),
-            space=str(f.attrs.get("space", "")), embeddings=f["embeddings"][()],
-            words=f["words"][()] if "words" in f else None,
-            word_mask=f["word_mask"][()] if "word_mask" in f else None, **strings)
+    """Load one text-embedding file, checked against its checksum file."""
+    problem = text_file_problem(path)
+    if problem is not None:
+        raise ZsarError(f"text embeddings {problem} (in {path.parent.parent}); {TEXT_REPAIR}")
+    try:
+        with h5py.File(path, "r") as f:
+            strings = {k: [s.decode() if isinstance(s, bytes) else s for s in f[k][()]]
+                       for k in ("class_names", "class_texts", "prompts")}
+            return TextEmbeddings(
+                encoder=str(f.attrs["encoder"]), model_id=str(f.attrs["model_id"]),
+                prompt_set=str(f.attrs["prompt_set"]), key=str(f.attrs["key"]),
+                space=str(f.attrs.get("space", "")), embeddings=f["embeddings"][()],
+                words=f["words"][()] if "words" in f else None,
+                word_mask=f["word_mask"][()] if "word_mask" in f else None, **strings)
+    except (OSError, KeyError) as err:
+        raise ZsarError(f"text embeddings {path} cannot be read ({err}); {TEXT_REPAIR}") from None
 
 
 def list_text_files(layout: CacheLayout) -> list[Path]:

@@ -1,36 +1,46 @@
-"""Recheck a feature cache: every manifest file readable, every shard present and matching its checksum.
+"""Recheck a feature cache: every file is covered by a checksum or a validator.
 
 ``verify_cache(path)`` returns a ``VerifyReport``; its ``problems`` are one line each and
 name the file at fault:
 
-- a manifest file (compacted or part) that Parquet cannot read;
+- ``config.json`` that fails its typed schema, its schema version or its checksum, or is
+  missing (``zsar.cache.config``);
+- a manifest file (compacted or part) or a label-text file that does not match its
+  ``.sha256`` checksum file, has lost it, or does not parse (``zsar.cache.checksums``);
 - a shard that an ``ok`` manifest row points to but that is missing;
 - a shard whose SHA-256 differs from the one recorded when it was committed (one flipped
   byte is enough), or whose ``video_row``s disagree with the manifest;
 - a video listed twice with different shards (ranks run with different settings);
 - a temporary file left by a killed writer (its pid is no longer running).
 
+``locks/`` holds no data (a lock file is empty unless a writer holds it) and is not checked.
 A shard that no manifest row names yet (a run killed between the shard's rename and its
-manifest part) is not a problem: the next ``zsar extract`` rewrites it. Damaged shards are
-repaired the same way: ``zsar extract`` with the same settings drops their rows and
-re-extracts those videos.
+manifest part) is not a problem: the next ``zsar extract`` rewrites it. ``zsar extract``
+with the same settings repairs everything else: it rewrites ``config.json``, drops damaged
+manifest files and damaged shards' rows and extracts those videos again, and encodes a
+damaged text file again. A cache not fully extracted yet is not damaged; the report's
+``completeness`` says how far it is.
 """
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
+from zsar.cache.checksums import orphan_checksums
+from zsar.cache.config import CacheConfigError, read_cache_config
 from zsar.cache.layout import CacheLayout, open_layout
-from zsar.cache.manifest import MANIFEST_SCHEMA, STATUS_FAILED, STATUS_OK
+from zsar.cache.lock import pid_alive
+from zsar.cache.manifest import (MANIFEST_SCHEMA, STATUS_FAILED, STATUS_OK, Completeness, ManifestError,
+                                 manifest_files, read_manifest_file)
 from zsar.cache.shards import ShardReader, file_sha256
+from zsar.cache.text import TEXT_REPAIR, list_text_files, text_file_problem
 
+_RANKED = re.compile(r"-\d{3}[-.]")  # a rank's shard or manifest file: its next extract cleans up
 _TMP = re.compile(r"^\..+\.(\d+)\.tmp$")  # ".<name>.<pid>.tmp", as every cache writer names them
 
 
@@ -43,20 +53,12 @@ class VerifyReport:
     shards: int = 0        # shards whose checksum matched
     videos: int = 0        # ok rows whose shard matched
     failed: int = 0        # failed rows (videos the decoder could not read)
+    texts: int = 0         # text files whose checksum matched
+    completeness: Completeness | None = None  # None when config.json or a manifest file is damaged
 
     @property
     def ok(self) -> bool:
         return not self.problems
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def leftover_tmp_files(layout: CacheLayout) -> list[Path]:
@@ -65,20 +67,34 @@ def leftover_tmp_files(layout: CacheLayout) -> list[Path]:
     for folder in (layout.root, layout.shards_dir, layout.parts_dir, layout.text_dir):
         for path in sorted(folder.glob(".*.tmp")) if folder.is_dir() else ():
             match = _TMP.match(path.name)
-            if match and not _pid_alive(int(match.group(1))):
+            if match and not pid_alive(int(match.group(1))):
                 found.append(path)
     return found
 
 
-def _read_tables(layout: CacheLayout, report: VerifyReport) -> list[pa.Table]:
-    files = sorted(layout.root.glob("manifest-*.parquet")) + sorted(layout.parts_dir.glob("part-*.parquet"))
-    tables = []
-    for path in files:
+def _read_tables(layout: CacheLayout, report: VerifyReport) -> tuple[list[pa.Table], bool]:
+    """The manifest files that pass their checks, and whether all did."""
+    tables, all_read = [], True
+    for path in manifest_files(layout):
+        if not path.is_file() and path.parent == layout.parts_dir:
+            report.problems.append(f"leftover checksum file {path.relative_to(layout.root)}.sha256 of a removed "
+                                   "part (the next `zsar extract` removes it)")
+            continue
         try:
-            tables.append(pq.read_table(path).cast(MANIFEST_SCHEMA))
-        except (OSError, pa.ArrowException) as err:
-            report.problems.append(f"unreadable manifest file {path.relative_to(layout.root)}: {err}")
-    return tables
+            tables.append(read_manifest_file(layout, path))
+        except ManifestError as err:
+            report.problems.append(str(err))
+            all_read = False
+    return tables, all_read
+
+
+def _check_texts(layout: CacheLayout, report: VerifyReport) -> None:
+    for path in sorted(set(list_text_files(layout)) | set(orphan_checksums(layout.text_dir, "*.h5"))):
+        problem = text_file_problem(path)
+        if problem is None:
+            report.texts += 1
+        else:
+            report.problems.append(f"text embeddings {problem}; {TEXT_REPAIR}")
 
 
 def _check_duplicates(table: pa.Table, report: VerifyReport) -> None:
@@ -112,12 +128,31 @@ def _check_shard(layout: CacheLayout, name: str, sha: str, rows: np.ndarray, vid
 
 
 def verify_cache(path: Path | str) -> VerifyReport:
-    """Check every manifest file and shard of the cache at ``path``; see the module docstring."""
+    """Check every file of the cache at ``path``; see the module docstring."""
     layout = open_layout(path)
     report = VerifyReport(layout.root)
-    tables = _read_tables(layout, report)
+    try:
+        config = read_cache_config(layout)
+    except CacheConfigError as err:
+        config = None
+        report.problems.append(str(err))
+    tables, all_read = _read_tables(layout, report)
+    _check_texts(layout, report)
     table = pa.concat_tables(tables) if tables else MANIFEST_SCHEMA.empty_table()
     _check_duplicates(table, report)
+    _check_shards(layout, table, report)
+    for tmp in leftover_tmp_files(layout):
+        fix = ("the next `zsar extract` of its rank finishes or removes it" if _RANKED.search(tmp.name)
+               else "safe to delete while no `zsar extract` runs on this cache")
+        report.problems.append(f"leftover temporary file {tmp.relative_to(layout.root)} from a killed run ({fix})")
+    if config is not None and all_read:
+        _, first = np.unique(table.column("video_row").to_numpy(), return_index=True)
+        report.completeness = Completeness.of(table.take(pa.array(first)), config.n_videos, config.world_size,
+                                              config.videos_per_shard)
+    return report
+
+
+def _check_shards(layout: CacheLayout, table: pa.Table, report: VerifyReport) -> None:
     status = np.asarray(table.column("status").to_pylist(), dtype=object)
     report.failed = len({r for r, s in zip(table.column("video_row").to_pylist(), status) if s == STATUS_FAILED})
     ok = table.filter(pa.array(status == STATUS_OK))
@@ -128,7 +163,3 @@ def verify_cache(path: Path | str) -> VerifyReport:
         rows = pick.column("row").to_numpy()[first]
         sha = pick.column("shard_sha256")[0].as_py()
         _check_shard(layout, name, sha, rows, video_rows, report)
-    for tmp in leftover_tmp_files(layout):
-        report.problems.append(f"leftover temporary file {tmp.relative_to(layout.root)} from a killed run "
-                               "(safe to delete; the next `zsar extract` removes it)")
-    return report

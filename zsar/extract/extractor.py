@@ -39,6 +39,8 @@ from zsar.extract.settings import build_config, key_fields, resolve_layout, save
 log = logging.getLogger(__name__)
 
 NO_TEXT = "none"
+MIN_RESOLUTION = 32    # the largest total stride of the backbones (EfficientNet, ResNets, ViT-B/32 patches)
+MAX_RESOLUTION = 1024  # 20000 px frames asked for a 38 GB batch; real backbones take 112-448
 
 
 @dataclass(frozen=True)
@@ -118,13 +120,19 @@ def _write_text(layout: CacheLayout, config: ExtractConfig, class_names: list[st
     """Encode the class texts into ``layout``'s ``text/`` unless that file is already there."""
     if config.text_encoder == NO_TEXT:
         return
-    from zsar.cache.text import list_text_files, write_text_embeddings
+    from zsar.cache.checksums import remove_with_checksum
+    from zsar.cache.text import list_text_files, text_file_problem, write_text_embeddings
     from zsar.extract.prompts import load_prompts
     from zsar.extract.text_encoders import TextEncoderConfig, create_text_encoder, encode_classes
 
     set_name, _ = load_prompts(config.prompts)
-    if any(p.stem.startswith(f"{config.text_encoder}-{set_name}-") for p in list_text_files(layout)):
+    mine = [p for p in list_text_files(layout) if p.stem.startswith(f"{config.text_encoder}-{set_name}-")]
+    problems = {p: text_file_problem(p) for p in mine}
+    if mine and not all(problems.values()):
         return
+    for path, problem in problems.items():
+        log.warning("text embeddings %s; encoding them again", problem)
+        remove_with_checksum(path)
     encoder = create_text_encoder(TextEncoderConfig(config.text_encoder, config.text_model, _device(config.device)))
     text = encode_classes(encoder, class_names, class_texts, config.prompts, dataset=config.dataset)
     path = write_text_embeddings(layout, text)
@@ -153,15 +161,15 @@ def extract(config: ExtractConfig) -> ExtractResult:
         fields, key, root=str(Path(config.root).expanduser().absolute()), splits=config.splits and str(config.splits),
         subset=config.subset, weights=config.weights and str(config.weights), feature_dim=backbone.feature_dim,
         frames_out=config.sampling.frames if backbone.kind == "frame" else 1, backbone_kind=backbone.kind,
-        class_names=dataset.class_names, class_texts=dataset.class_texts, n_classes=len(dataset.class_names),
+        class_names=dataset.class_names, class_texts=dataset.class_texts,
         n_videos=len(records), limit=config.limit, world_size=world, videos_per_shard=config.videos_per_shard,
         space=backbone.space)
     layout = resolve_layout(config.cache, dataset.name, backbone.name, config.sampling, key, cache_config)
     layout.make_dirs()
     with RankLock(layout, rank):
         save_config(layout, cache_config)
-        _write_text(layout, config, dataset.class_names, dataset.class_texts)
         remove_leftovers(layout, rank)
+        _write_text(layout, config, dataset.class_names, dataset.class_texts)
         plan = plan_chunks(layout, rank, rank_chunks(len(records), config.videos_per_shard, rank, world),
                            config.retry_failed)
         workers = default_workers(backbone.device.type) if config.workers is None else config.workers
@@ -204,9 +212,11 @@ def _check_names(config: ExtractConfig) -> None:
 
 def _check_backbone(backbone, config: ExtractConfig) -> int:
     """The frame side to decode to; refuses a resolution or frame count the backbone cannot take."""
-    size = config.resolution or backbone.input_size
-    if size < 1:
-        raise ZsarError(f"--resolution {size}: must be a positive number of pixels")
+    size = backbone.input_size if config.resolution is None else config.resolution
+    if not MIN_RESOLUTION <= size <= MAX_RESOLUTION:
+        raise ZsarError(f"--resolution {size}: must be {MIN_RESOLUTION} to {MAX_RESOLUTION} pixels (backbones "
+                        f"downsample by up to {MIN_RESOLUTION}; a batch of larger frames does not fit in memory); "
+                        f"leave it out for {backbone.name}'s {backbone.input_size}")
     if not backbone.any_size and size != backbone.input_size:
         raise ZsarError(f"--resolution {size}: {backbone.name} needs {backbone.input_size}x{backbone.input_size} "
                         f"frames; use --resolution {backbone.input_size} (the default)")
@@ -252,5 +262,6 @@ def _report_failures(result: ExtractResult) -> None:
     if result.total_ok == 0 and result.total_failed > 0:
         first = result.failed_videos[0] if result.failed_videos else ("", "see the manifest's error column")
         raise ZsarError(f"all {result.total_failed} video(s) failed to decode (e.g. {first[0]}: {first[1]}); "
-                        f"check the files under the dataset root; the failures are recorded in {result.cache_dir}")
+                        f"check the files under the dataset root, then run again with --retry-failed "
+                        f"(the failures are recorded in {result.cache_dir})")
 

@@ -15,6 +15,9 @@ On start, ``plan_chunks`` checks each chunk of this rank against the manifest:
 - no rows: extracted (a shard file without rows, from a kill between the shard's rename and
   its manifest part, is simply overwritten).
 
+First, a manifest file of this rank that fails its checksum or does not parse is deleted:
+its videos have no rows, so they are extracted again.
+
 Videos the decoder could not read have ``failed`` rows; a chunk whose videos all failed
 still gets its manifest part (and no shard), so a re-run does not retry them. To retry
 failed videos (say, after replacing the files), pass ``retry_failed``: chunks holding a
@@ -30,8 +33,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from zsar.cache.layout import CacheLayout
-from zsar.cache.manifest import STATUS_FAILED, STATUS_OK, drop_manifest_rows, read_manifest
+from zsar.cache.checksums import settle_checksum
+from zsar.cache.manifest import (STATUS_FAILED, STATUS_OK, chunk_bounds, drop_damaged_manifest_files,
+                                 drop_manifest_rows, manifest_files, read_manifest)
 from zsar.cache.shards import file_sha256
+from zsar.cache.text import list_text_files
 from zsar.cache.verify import leftover_tmp_files
 from zsar.errors import ZsarError
 
@@ -85,8 +91,8 @@ def rank_chunks(n_videos: int, videos_per_shard: int, rank: int, world: int) -> 
     """The chunks of ``rank`` (``k % world == rank``), in order."""
     if videos_per_shard < 1:
         raise ZsarError(f"--videos-per-shard {videos_per_shard}: must be at least 1")
-    starts = range(0, n_videos, videos_per_shard)
-    return [Chunk(k, s, min(n_videos, s + videos_per_shard)) for k, s in enumerate(starts) if k % world == rank]
+    bounds = chunk_bounds(n_videos, videos_per_shard)
+    return [Chunk(k, start, stop) for k, (start, stop) in enumerate(bounds) if k % world == rank]
 
 
 @dataclass
@@ -125,7 +131,9 @@ def _chunk_state(layout: CacheLayout, rank: int, chunk: Chunk, video_rows: np.nd
 
 
 def plan_chunks(layout: CacheLayout, rank: int, chunks: list[Chunk], retry_failed: bool = False) -> Plan:
-    """Check ``chunks`` against rank ``rank``'s manifest; drop rows of damaged ones (see module doc)."""
+    """Check ``chunks`` against rank ``rank``'s manifest; drop damaged manifest files and rows of damaged chunks."""
+    for reason in drop_damaged_manifest_files(layout, rank):
+        log.warning("%s; its videos are extracted again", reason)
     table = read_manifest(layout, rank)
     rows = table.column("video_row").to_numpy()
     status = np.asarray(table.column("status").to_pylist(), dtype=object)
@@ -151,11 +159,13 @@ def plan_chunks(layout: CacheLayout, rank: int, chunks: list[Chunk], retry_faile
 
 
 def remove_leftovers(layout: CacheLayout, rank: int) -> int:
-    """Delete temporary files of this rank's killed writers (call while holding the rank's lock).
+    """Finish or delete the temporary files of this rank's killed writers (call while holding the rank's lock).
 
     Only this rank's shards and manifest files: other ranks may run on other machines, where
     a pid that looks dead here can be alive.
     """
+    for path in manifest_files(layout, rank) + list_text_files(layout):
+        settle_checksum(path)  # a commit killed between its two renames: finish it
     tags = (f"-{rank:03d}-", f"-{rank:03d}.")
     removed = 0
     for path in leftover_tmp_files(layout):

@@ -17,7 +17,7 @@ under ``text/`` beside the ones already there and reuses every committed shard.
 from __future__ import annotations
 
 import hashlib
-import json
+import logging
 import math
 from dataclasses import asdict
 from pathlib import Path
@@ -28,10 +28,12 @@ import torch
 
 from zsar import __version__
 from zsar.cache.catalog import is_cache_folder
-from zsar.cache.layout import (FORMAT_VERSION, CacheLayout, cache_key, config_differences, read_cache_config,
-                               write_cache_config)
+from zsar.cache.config import CacheConfig, CacheConfigError, read_cache_config, write_cache_config
+from zsar.cache.layout import CacheLayout, config_differences
 from zsar.errors import ZsarError
 from zsar.extract.sampling import SamplingConfig
+
+log = logging.getLogger(__name__)
 
 # config.json fields a later run must match (not part of the key: they don't change the numbers).
 RUN_SETTINGS = ("world_size", "videos_per_shard")
@@ -62,38 +64,40 @@ def versions() -> dict[str, str]:
     return {"zsar": __version__, "torch": torch.__version__, "decord": decord.__version__}
 
 
-def build_config(fields: dict[str, Any], key: str, **extra: Any) -> dict[str, Any]:
-    """The ``config.json`` of a cache: key fields (readable), run settings, provenance."""
+def build_config(fields: dict[str, Any], key: str, **extra: Any) -> CacheConfig:
+    """The ``config.json`` of a cache: key fields (readable), run settings, provenance (``extra``: other fields)."""
     sampling = SamplingConfig(**fields["sampling"])
-    return {
-        "key": key, "format_version": FORMAT_VERSION, "dataset": fields["dataset"],
-        "backbone": fields["backbone"], "weights_id": fields["weights_id"],
-        "sampling": {**fields["sampling"], "describe": sampling.describe()},
-        "resolution": fields["resolution"], "precision": fields["precision"],
-        "videos_digest": fields["videos"], "clips": sampling.clips, "frames": sampling.frames,
-        "versions": versions(), **extra,
-    }
+    extra = {k: tuple(v) if isinstance(v, list) else v for k, v in extra.items()}
+    return CacheConfig(
+        key=key, dataset=fields["dataset"], backbone=fields["backbone"], weights_id=fields["weights_id"],
+        sampling=sampling.describe(), sampling_fields=dict(fields["sampling"]), resolution=fields["resolution"],
+        precision=fields["precision"], videos_digest=fields["videos"], clips=sampling.clips,
+        frames=sampling.frames, versions=versions(), **extra)
 
 
-def _compared(config: dict[str, Any]) -> dict[str, Any]:
-    view = {name: config.get(name) for name in COMPARED}
-    view["n_classes"] = len(config.get("class_names") or [])
-    if isinstance(view["sampling"], dict):
-        view["sampling"] = view["sampling"].get("describe", view["sampling"])
-    return view
+def _compared(config: CacheConfig) -> dict[str, Any]:
+    return {name: getattr(config, name) for name in COMPARED}
+
+
+def check_cache_root(cache: Path) -> None:
+    """Refuse a cache root that is a file (``--cache`` or ``$ZSAR_CACHE``)."""
+    if cache.exists() and not cache.is_dir():
+        raise ZsarError(f"cache root {cache} (--cache or $ZSAR_CACHE) is a file, not a folder; "
+                        "pass a folder for the cache")
 
 
 def resolve_layout(cache: Path, dataset: str, backbone: str, sampling: SamplingConfig, key: str,
-                   config: dict[str, Any]) -> CacheLayout:
+                   config: CacheConfig) -> CacheLayout:
     """The cache folder to write: ``<cache>/features/...``, or ``cache`` itself if it is this very cache.
 
     Refuses a ``--cache`` that is a cache made with other settings, and an existing cache
     folder whose run settings (``RUN_SETTINGS``) differ from this run's.
     """
     cache = Path(cache).expanduser().absolute()
+    check_cache_root(cache)
     if is_cache_folder(cache):
-        existing = read_cache_config(CacheLayout(cache))
-        if existing.get("key") != key:
+        existing = existing_config(CacheLayout(cache), key)
+        if existing is not None and existing.key != key:
             diffs = config_differences(_compared(existing), _compared(config)) or ["(cache key)"]
             raise ZsarError(
                 f"--cache {cache} is a feature cache made with other settings ({'; '.join(diffs)}); "
@@ -106,13 +110,29 @@ def resolve_layout(cache: Path, dataset: str, backbone: str, sampling: SamplingC
     return layout
 
 
-def check_run_settings(layout: CacheLayout, config: dict[str, Any]) -> None:
+def existing_config(layout: CacheLayout, key: str) -> CacheConfig | None:
+    """The config of the cache at ``layout``; ``None`` if it has none or a damaged one that this run rewrites.
+
+    A damaged ``config.json`` is rewritten only in a folder named for this run's cache
+    ``key`` (``<backbone>-<sampling>-<key>``); elsewhere it is an error.
+    """
+    if not layout.exists() and not layout.looks_like_cache():
+        return None
+    try:
+        return read_cache_config(layout)
+    except CacheConfigError:
+        if not layout.root.name.endswith(f"-{key}"):
+            raise
+        return None
+
+
+def check_run_settings(layout: CacheLayout, config: CacheConfig) -> None:
     """Refuse to extend ``layout`` if its ``config.json`` has other ``RUN_SETTINGS``."""
-    if not layout.exists():
+    existing = existing_config(layout, config.key)
+    if existing is None:
         return
-    existing = read_cache_config(layout)
-    old = {k: existing.get(k) for k in RUN_SETTINGS}
-    new = {k: config.get(k) for k in RUN_SETTINGS}
+    old = {k: getattr(existing, k) for k in RUN_SETTINGS}
+    new = {k: getattr(config, k) for k in RUN_SETTINGS}
     diffs = config_differences(old, new)
     if diffs:
         flags = {"world_size": "--shard i/N (N)", "videos_per_shard": "--videos-per-shard"}
@@ -122,8 +142,12 @@ def check_run_settings(layout: CacheLayout, config: dict[str, Any]) -> None:
             f"rerun with the cache's values of {names}, or pass another --cache root for a new cache")
 
 
-def save_config(layout: CacheLayout, config: dict[str, Any]) -> None:
-    """Write ``config.json`` unless an identical one is there (every rank calls this)."""
-    if layout.exists() and read_cache_config(layout) == json.loads(json.dumps(config, default=str)):
-        return
+def save_config(layout: CacheLayout, config: CacheConfig) -> None:
+    """Write ``config.json`` unless an identical one is there (every rank calls this; a damaged one is rewritten)."""
+    if layout.exists() or layout.looks_like_cache():
+        try:
+            if read_cache_config(layout) == config:
+                return
+        except CacheConfigError as err:
+            log.warning("%s; rewriting it", str(err).split("; ")[0])
     write_cache_config(layout, config)

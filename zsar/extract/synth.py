@@ -26,6 +26,7 @@ import numpy as np
 from PIL import Image
 
 from zsar import __version__
+from zsar.cache.layout import atomic_write_text, write_error
 from zsar.errors import ZsarError
 from zsar.extract.synth_actions import ACTIONS, Action, Style, action_folder
 from zsar.extract.synth_figure import SEGMENTS, Placement, draw_skeleton, forward_kinematics
@@ -196,17 +197,16 @@ def split_assignment(config: SynthConfig, action_index: int, split: int) -> np.n
     return ids
 
 
-def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def _check_output(config: SynthConfig, out: Path) -> None:
     """Refuse to mix settings in one folder; allow resuming the same settings."""
     meta = out / "synth.json"
+    if out.exists() and not out.is_dir():
+        raise ZsarError(f"{out} is a file, not a folder; choose a new OUT folder for the synthetic set")
     if meta.exists():
-        old = json.loads(meta.read_text())["config"]
+        try:
+            old = json.loads(meta.read_text())["config"]
+        except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):
+            raise ZsarError(f"{meta} is damaged; delete {out} (or choose another OUT) and run again") from None
         new = asdict(config)
         diff = {k: (old.get(k), v) for k, v in new.items() if old.get(k) != v}
         if diff:
@@ -221,8 +221,11 @@ def generate_dataset(config: SynthConfig, out: Path) -> Path:
     """Write the synthetic dataset into ``out`` (resuming a previous run) and return ``out``."""
     out = Path(out)
     _check_output(config, out)
-    out.mkdir(parents=True, exist_ok=True)
-    _write_text(out / "synth.json", json.dumps({
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:  # a read-only folder, a file on the way
+        raise write_error(out, err, "choose a writable OUT folder") from None
+    atomic_write_text(out / "synth.json", json.dumps({
         "config": asdict(config), "zsar": __version__, "fps": FPS,
         "classes": [a.name for a in config.actions]}, indent=2) + "\n")
     action_index = {a.name: i for i, a in enumerate(ACTIONS)}
@@ -244,6 +247,6 @@ def generate_dataset(config: SynthConfig, out: Path) -> Path:
             ids = split_assignment(config, action_index[action.name], split)
             lines = "".join(f"{clip_name(action, k, config.format)} {ids[k]} \n"
                             for k in range(config.per_class))
-            _write_text(split_dir / f"{action_folder(action.name)}_test_split{split}.txt", lines)
+            atomic_write_text(split_dir / f"{action_folder(action.name)}_test_split{split}.txt", lines)
     log.info("wrote %d clips of %d actions to %s", len(jobs), config.classes, out)
     return out

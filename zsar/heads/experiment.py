@@ -9,7 +9,6 @@ metrics that ``metrics.json`` holds.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -22,8 +21,10 @@ from zsar import __version__
 from zsar.cache.batches import FeatureBatches
 from zsar.cache.features import FeatureSet, load_features, load_text
 from zsar.cache.layout import cache_key
-from zsar.cache.runs import (SplitResult, append_log, link_checkpoint, prepare_run_dir, read_split_result,
-                             split_dir, write_checkpoint, write_json, write_predictions, write_split_result)
+from zsar.cache.lock import RunLock
+from zsar.cache.runs import (SplitResult, append_log, link_checkpoint, prepare_run_dir, read_selection,
+                             read_split_result, split_dir, write_checkpoint, write_json, write_predictions,
+                             write_selection, write_split_result)
 from zsar.cache.text import TextEmbeddings
 from zsar.errors import ZsarError
 from zsar.heads.base import ClassText, Head, HeadDims, create_head, head_class, head_config, list_heads
@@ -38,7 +39,6 @@ from zsar.heads.transfer import TransferConfig
 
 log = logging.getLogger(__name__)
 TRAIN_SAMPLE_CAP = 5000  # seen-class training embeddings kept per split for `zsar metrics`
-SELECTION_FILE = "selection.json"
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,7 @@ class TrainHeadConfig:
     selection: SelectionConfig = field(default_factory=SelectionConfig)
     head_options: dict[str, Any] = field(default_factory=dict)
     replace_other_run: bool = False
+    allow_partial: bool = False
 
 
 @dataclass
@@ -117,13 +118,13 @@ def resolve(config: TrainHeadConfig) -> _Resolved:
 
 def load_protocol_data(config: TrainHeadConfig) -> ProtocolData:
     """The target (and source) features and text, checked for NaN and for matching encoders and shapes."""
-    target, target_text = _load(config.features, config.text)
+    target, target_text = _load(config.features, config.text, config.allow_partial)
     if config.source_features is None:
         if config.overlap_with:
             raise ZsarError("--overlap-with filters the source classes of a cross protocol; pass --source-features "
                             "with cross-half, cross-full or official, or drop --overlap-with")
         return ProtocolData(target, target_text, tau=config.tau)
-    source, source_text = _load(config.source_features, config.text)
+    source, source_text = _load(config.source_features, config.text, config.allow_partial)
     _check_compatible(target, target_text, source, source_text)
     overlap = [_load_overlap_text(Path(path), config.text, source_text) for path in config.overlap_with]
     return ProtocolData(target, target_text, source, source_text, tau=config.tau, overlap_text=overlap)
@@ -143,8 +144,9 @@ def _load_overlap_text(path: Path, text: str | None, source_text: TextEmbeddings
     return embeddings
 
 
-def _load(path: Path, text: str | None) -> tuple[FeatureSet, TextEmbeddings]:
+def _load(path: Path, text: str | None, allow_partial: bool = False) -> tuple[FeatureSet, TextEmbeddings]:
     features = load_features(path)
+    features.check_complete(allow_partial)
     features.check_finite()
     embeddings = load_text(path, text).subset(features.class_names)
     if not np.isfinite(embeddings.embeddings).all():
@@ -160,7 +162,7 @@ def _check_compatible(target: FeatureSet, target_text: TextEmbeddings, source: F
                        ("text dim", source_text.dim, target_text.dim),
                        ("feature dim", source.dim, target.dim),
                        ("frames per clip", source.features.shape[2], target.features.shape[2]),
-                       ("backbone", source.config.get("backbone"), target.config.get("backbone"))):
+                       ("backbone", source.config.backbone, target.config.backbone)):
         if a != b:
             raise ZsarError(f"source and target caches differ in {what} ({a!r} vs {b!r}); extract both with "
                             "the same backbone and --text-encoder (pick the text with --text NAME)")
@@ -168,7 +170,7 @@ def _check_compatible(target: FeatureSet, target_text: TextEmbeddings, source: F
 
 def _cache_record(features: FeatureSet, text: TextEmbeddings) -> dict[str, Any]:
     return {"path": str(features.cache_dir), "key": features.key, "text": text.file_stem,
-            "text_key": text.key, "text_encoder": text.encoder}
+            "text_key": text.key, "text_encoder": text.encoder, "videos": features.video_digest}
 
 
 def run_config(resolved: _Resolved, data: ProtocolData) -> dict[str, Any]:
@@ -241,7 +243,7 @@ def train_for_plan(resolved: _Resolved, plan: SplitPlan, run: Path | None) -> Tr
     c, device = resolved.config, resolved.device
     train, options, selection = choose_settings(resolved, plan)
     if run is not None and selection is not None:
-        write_selection(run, plan.split, selection)
+        write_selection(run, plan.split, selection.to_json())
     head = build_head(c.head, plan, options, c.train.seed, device)
     batches = FeatureBatches(plan.train_set.features, plan.train_rows, plan.train_targets)
     text = ClassText.from_embeddings(plan.train_text, device)
@@ -273,19 +275,6 @@ def evaluate_plan(resolved: _Resolved, plan: SplitPlan, trained: TrainedHead) ->
         train_labels=plan.train_classes[train_targets[trained.sample]])
 
 
-def write_selection(run: Path, split: int, selection: Selection) -> None:
-    """Write ``split-<i>/selection.json``: the chosen values, the validation curves, the held-out classes."""
-    folder = split_dir(run, split)
-    folder.mkdir(parents=True, exist_ok=True)
-    write_json(folder / SELECTION_FILE, selection.to_json())
-
-
-def read_selection(run: Path, split: int) -> dict[str, Any] | None:
-    """The values selection chose for ``split`` of ``run`` (None if it did not run)."""
-    path = split_dir(run, split) / SELECTION_FILE
-    return json.loads(path.read_text())["chosen"] if path.is_file() else None
-
-
 def _checkpoint_meta(resolved: _Resolved, plan: SplitPlan, trained: TrainedHead, config_hash: str) -> dict[str, Any]:
     return {"head": resolved.config.head, **trained.head.describe(), "split": plan.split,
             "config_hash": config_hash, "train": asdict(trained.train),
@@ -299,29 +288,31 @@ def train_head(config: TrainHeadConfig) -> dict[str, Any]:
     data = load_protocol_data(config)
     payload = run_config(resolved, data)
     out = Path(config.out)
-    done = set(prepare_run_dir(out, payload, replace=config.replace_other_run))
-    if done:
-        log.info("%s holds this run already; keeping its finished splits %s", out, sorted(done))
-    results: list[SplitResult] = []
-    trained: TrainedHead | None = None
-    for plan in resolved.protocol.plan(data, resolved.n_splits):
-        if plan.split in done:
-            results.append(read_split_result(split_dir(out, plan.split) / "embeddings.h5"))
-            continue
-        if trained is None or trained.model_key != plan.model_key:
-            trained = train_for_plan(resolved, plan, out)
-            write_checkpoint(out, plan.split, trained.head.state_dict(),
-                             _checkpoint_meta(resolved, plan, trained, payload["config_hash"]))
-        else:
-            link_checkpoint(out, trained.split, plan.split)
-            if trained.selection is not None:
-                write_selection(out, plan.split, trained.selection)
-        results.append(evaluate_plan(resolved, plan, trained))
-        write_split_result(out, results[-1])
-        log.info("split %d: top-1 %.2f%%", plan.split, split_metrics(results[-1])["top1"])
-    per_split = [{**split_metrics(r), "selected": read_selection(out, r.split)} for r in results]
-    mean, std = summarise(per_split)
-    metrics = {"protocol": config.protocol, "head": config.head, "splits": per_split, "mean": mean, "std": std}
-    write_predictions(out, results)
-    write_json(out / "metrics.json", metrics)
-    return metrics
+    with RunLock(out):
+        done = set(prepare_run_dir(out, payload, replace=config.replace_other_run))
+        if done:
+            log.info("%s holds this run already; keeping its finished splits %s", out, sorted(done))
+        results: list[SplitResult] = []
+        trained: TrainedHead | None = None
+        for plan in resolved.protocol.plan(data, resolved.n_splits):
+            if plan.split in done:
+                results.append(read_split_result(split_dir(out, plan.split) / "embeddings.h5"))
+                continue
+            if trained is None or trained.model_key != plan.model_key:
+                trained = train_for_plan(resolved, plan, out)
+                write_checkpoint(out, plan.split, trained.head.state_dict(),
+                                 _checkpoint_meta(resolved, plan, trained, payload["config_hash"]))
+            else:
+                link_checkpoint(out, trained.split, plan.split)
+                if trained.selection is not None:
+                    write_selection(out, plan.split, trained.selection.to_json())
+            results.append(evaluate_plan(resolved, plan, trained))
+            write_split_result(out, results[-1])
+            log.info("split %d: top-1 %.2f%%", plan.split, split_metrics(results[-1])["top1"])
+        per_split = [{**split_metrics(r), "selected": read_selection(out, r.split)} for r in results]
+        mean, std = summarise(per_split)
+        metrics = {"protocol": config.protocol, "head": config.head, "splits": per_split, "mean": mean, "std": std,
+                   **({"notes": data.notes} if data.notes else {})}
+        write_predictions(out, results)
+        write_json(out / "metrics.json", metrics)
+        return metrics

@@ -20,6 +20,13 @@
   videos would make every test class seen. (Raw zero-shot scoring of the features with no
   head is what ``zsar metrics --features`` does.)
 
+Degenerate set-ups are refused with one line (a cache with videos of fewer than 2 classes,
+a split with fewer than 2 training videos or no test video) or noted: each note is logged
+as a warning and kept in ``ProtocolData.notes`` (``metrics.json`` stores them): a partial
+cache used with ``--allow-partial``, classes with the same label text, fewer distinct
+class halves than splits asked (repeats understate the std), a single candidate class at
+test (top-1 is 100% by construction).
+
 Class order is the dataset's (alphabetical) order, as E2E requires. In cross protocols
 the source classes come first in ``SplitPlan.class_names``, as ``<source dataset>/<name>``.
 """
@@ -28,6 +35,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from math import comb
 from typing import Any, Callable, Iterator
 
 import numpy as np
@@ -41,6 +49,8 @@ log = logging.getLogger(__name__)
 DEFAULT_TAU = 0.05
 GZSL_HOLDOUT = 0.2
 SHARED_MODEL = "source"
+MIN_CLASSES = 2        # zero-shot needs a class to train on and another to test on
+MIN_TRAIN_VIDEOS = 2   # a head cannot learn (nor BatchNorm normalise) from one video
 
 
 def e2e_half_classes(n_classes: int, seed: int) -> np.ndarray:
@@ -83,6 +93,46 @@ class ProtocolData:
     source_text: TextEmbeddings | None = None
     tau: float = DEFAULT_TAU
     overlap_text: list[TextEmbeddings] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        sides = [("--features", self.target, self.target_text), ("--source-features", self.source, self.source_text)]
+        for flag, features, text in sides:
+            if features is None or text is None:
+                continue
+            _check_classes(flag, features)
+            partial = features.partial_note()
+            if partial is not None:
+                self.note(f"{partial}; used the {len(features)} video(s) it has (--allow-partial)")
+            _note_same_texts(self, features, text)
+
+    def note(self, text: str) -> None:
+        """Log ``text`` as a warning and keep it (once) for ``metrics.json``."""
+        if text not in self.notes:
+            log.warning(text)
+            self.notes.append(text)
+
+
+def _check_classes(flag: str, features: FeatureSet) -> None:
+    present = sorted({features.class_names[c] for c in np.unique(features.labels)})
+    if len(present) < MIN_CLASSES:
+        raise ZsarError(f"{flag} {features.cache_dir} has {len(features)} video(s) of {len(present)} class(es) "
+                        f"({', '.join(present)}); zero-shot needs videos of at least {MIN_CLASSES} classes: "
+                        "extract a dataset with more classes")
+
+
+def _note_same_texts(data: ProtocolData, features: FeatureSet, text: TextEmbeddings) -> None:
+    """Note classes whose label texts are equal: their text embeddings are too, so nothing tells them apart."""
+    by_text: dict[str, list[str]] = {}
+    texts = text.subset(features.class_names).class_texts
+    for name, class_text in zip(features.class_names, texts):
+        by_text.setdefault(class_text, []).append(name)
+    same = [(t, names) for t, names in by_text.items() if len(names) > 1]
+    if same:
+        shown = "; ".join(f"{', '.join(map(repr, names))} -> {t!r}" for t, names in same[:3])
+        more = f" and {len(same) - 3} more" if len(same) > 3 else ""
+        data.note(f"{len(same)} group(s) of classes in {features.cache_dir} share one label text ({shown}{more}): "
+                  "their text embeddings are equal, so a zero-shot head cannot tell them apart")
 
 
 @dataclass
@@ -129,8 +179,12 @@ PROTOCOLS: Registry[Protocol] = Registry("protocol")
 
 
 def _register(name: str, default_splits: int, max_splits: int | None, needs_source: bool, help: str):
+    """Register ``plan`` as protocol ``name``; its splits pass through ``checked``."""
     def decorator(plan: Callable[[ProtocolData, int], Iterator[SplitPlan]]):
-        PROTOCOLS.add(name, Protocol(name, plan, default_splits, max_splits, needs_source), help=help)
+        def checked_plan(data: ProtocolData, n_splits: int) -> Iterator[SplitPlan]:
+            return checked(data, name, plan(data, n_splits))
+
+        PROTOCOLS.add(name, Protocol(name, checked_plan, default_splits, max_splits, needs_source), help=help)
         return plan
 
     return decorator
@@ -157,9 +211,35 @@ def _halves(n_classes: int, split: int) -> tuple[np.ndarray, np.ndarray]:
     return seen, unseen
 
 
+def _note_repeats(data: ProtocolData, name: str, n_classes: int, n_splits: int) -> None:
+    """Note when ``n_splits`` half-class draws repeat some halves (few classes, many splits)."""
+    distinct = len({tuple(np.sort(e2e_half_classes(n_classes, i))) for i in range(n_splits)})
+    if distinct < n_splits:
+        data.note(f"{name}: only {distinct} distinct split(s) among the {n_splits} asked ({n_classes} classes have "
+                  f"{comb(n_classes, n_classes // 2)} halves); repeated splits understate the std: pass --splits "
+                  "fewer, or use more classes")
+
+
+def checked(data: ProtocolData, name: str, plans: Iterator[SplitPlan]) -> Iterator[SplitPlan]:
+    """``plans``, each refused if it has too few videos to train or none to test, noted if it has 1 candidate."""
+    for plan in plans:
+        n_train, n_test = len(plan.train_rows), len(plan.test_rows)
+        if n_train < MIN_TRAIN_VIDEOS or n_test == 0:
+            raise ZsarError(f"{name} split {plan.split} trains on {n_train} video(s) and tests on {n_test} "
+                            f"({len(data.target)} videos in {len(data.target.class_names)} classes in "
+                            f"{data.target.cache_dir}); a split needs at least {MIN_TRAIN_VIDEOS} training videos "
+                            "and one test video: extract more videos per class")
+        if len(plan.test_classes) == 1:
+            data.note(f"{name}: split {plan.split} has a single candidate class "
+                      f"({plan.class_names[int(plan.test_classes[0])]!r}), so its top-1 is 100% by construction; "
+                      "use more classes")
+        yield plan
+
+
 @_register("within-half", 10, None, False, "half of one dataset's classes unseen, E2E's draw with seed i")
 def within_half(data: ProtocolData, n_splits: int) -> Iterator[SplitPlan]:
     labels = data.target.labels
+    _note_repeats(data, "within-half", len(data.target.class_names), n_splits)
     for split in range(n_splits):
         seen, unseen = _halves(len(data.target.class_names), split)
         yield _within_plan(data, split, np.flatnonzero(seen[labels]), np.flatnonzero(~seen[labels]), seen, unseen)
@@ -169,6 +249,7 @@ def within_half(data: ProtocolData, n_splits: int) -> Iterator[SplitPlan]:
 def gzsl(data: ProtocolData, n_splits: int) -> Iterator[SplitPlan]:
     labels = data.target.labels
     n_classes = len(data.target.class_names)
+    _note_repeats(data, "gzsl", n_classes, n_splits)
     for split in range(n_splits):
         seen, _ = _halves(n_classes, split)
         rng = np.random.RandomState(split)
@@ -241,7 +322,7 @@ def _source_side(data: ProtocolData) -> _SourceSide:
     position = np.full(len(keep), -1)
     position[kept] = np.arange(len(kept))
     rows = np.flatnonzero(keep[source.labels])
-    prefix = source.config.get("dataset", "source")
+    prefix = source.config.dataset or "source"
     return _SourceSide([f"{prefix}/{source.class_names[c]}" for c in kept], rows,
                        position[source.labels[rows]], text.subset([source.class_names[c] for c in kept]))
 
@@ -262,6 +343,7 @@ def _cross_plan(data: ProtocolData, side: _SourceSide, split: int, test_rows: np
 def cross_half(data: ProtocolData, n_splits: int) -> Iterator[SplitPlan]:
     side = _source_side(data)
     labels = data.target.labels
+    _note_repeats(data, "cross-half", len(data.target.class_names), n_splits)
     for split in range(n_splits):
         seen, unseen = _halves(len(data.target.class_names), split)
         yield _cross_plan(data, side, split, np.flatnonzero(~seen[labels]), unseen)

@@ -11,9 +11,12 @@ tested (same scoring, semantic transfer and re-ranking):
   large ones improve for hundreds), by successive halving: every run goes to a quarter of
   the budget, the better half on to half of it, the best to the end (a run cut short is
   a prefix of its full run, so its points stay valid). Each curve is smoothed (every
-  point averaged with its neighbours: a validation set of a few classes is noisy) and the
-  (lr, steps) pair with the best smoothed top-1 wins (ties: the later step, then the
-  first lr); a run whose loss diverges drops out;
+  point averaged with its neighbours: a validation set of a few classes is noisy). Only a
+  clear gain moves the choice away from the defaults: among the (lr, steps) pairs within
+  one standard error of the best smoothed top-1 (binomial, on the validation videos), the
+  longest run is preferred, then the default lr (``TrainConfig.lr``). Picking the plain
+  maximum of 24 noisy points chose early, high-lr points that did not hold up (the winner's
+  curse). A run whose loss diverges drops out;
 - closed-form heads (the ridge): every ``alpha`` of ``alphas`` from one set of moments
   (ties: the larger alpha).
 
@@ -25,6 +28,7 @@ and AURL, ActionCLIP and ResT report a fixed schedule.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Callable
 
@@ -228,14 +232,24 @@ def _select_steps(make_head: Callable[[SplitPlan], Head], vplan: SplitPlan, batc
             except DivergedError:
                 c.diverged = True
         alive = sorted((c for c in alive if not c.diverged), key=lambda c: -c.best)[:max(1, (len(alive) + 1) // 2)]
-    measured = [(s, step, -i, top1, c.lr) for i, c in enumerate(candidates) for step, top1, s in c.points]
+    measured = [(s, step, top1, c.lr) for c in candidates for step, top1, s in c.points]
     if not measured:
         raise ZsarError(f"every learning rate of {list(config.lrs)} diverged on the validation classes; "
                         "pass --lr lower with --no-select, or check the features")
-    _, steps, _, top1, lr = max(measured)  # best smoothed; ties: the later step, then the first lr
+    best = max(s for s, *_ in measured)
+    near = best - standard_error(best, len(vplan.test_rows))
+    # Within one standard error of the best: prefer the longest run, then the default lr, then the grid's order.
+    steps, _, _, top1, lr = max((step, lr == train.lr, -config.lrs.index(lr), top1, lr)
+                                for s, step, top1, lr in measured if s >= near)
     curves = [{"lr": c.lr, "curve": [list(p) for p in c.points], "stopped_at": c.trainer.step,
                "diverged": c.diverged} for c in candidates]
     return curves, {"lr": lr, "steps": steps}, top1
+
+
+def standard_error(top1: float, n: int) -> float:
+    """One standard error (percentage points) of a top-1 of ``top1`` % measured on ``n`` videos."""
+    p = min(max(top1 / 100, 1 / max(n, 1)), 1 - 1 / max(n, 1))
+    return 100 * math.sqrt(p * (1 - p) / max(n, 1))
 
 
 def curve_points(total: int, n: int) -> list[int]:

@@ -105,12 +105,13 @@ class RunMetrics:
     head: str
     config: MetricsConfig
     splits: list[SplitMetrics]
+    notes: list[str] = field(default_factory=list)  # about the run: from train-head's metrics.json, or unfinished
 
     def summary(self) -> dict[str, Any]:
         """The JSON object of ``zsar metrics RUN --json``: means over splits, ``std``, ``per_split``."""
         per_split = [s.to_json(self.config) for s in self.splits]
         mean, std = _mean_std(per_split)
-        notes = sorted({note for s in self.splits for note in s.notes})
+        notes = self.notes + sorted({note for s in self.splits for note in s.notes} - set(self.notes))
         return {"run": str(self.root), "protocol": self.protocol, "head": self.head,
                 "n_splits": len(per_split), **mean, "std": std, "per_split": per_split,
                 **({"notes": notes} if notes else {})}
@@ -127,9 +128,9 @@ def _measure_split(result: SplitResult, config: MetricsConfig) -> SplitMetrics:
             metrics.occurrence[PROTOTYPES] = score_occurrence(result.scores, ks, config.batch_size)
         _add_video_hubness(metrics, result.test_embeddings, config)
     if config.closeness or config.dispersion:
-        metrics.geometry["test"] = class_geometry(result.test_embeddings, result.test_labels)
+        _add_geometry(metrics, "test", result.test_embeddings, result.test_labels, config)
         if result.train_embeddings is not None and result.train_labels is not None:
-            metrics.geometry["seen"] = class_geometry(result.train_embeddings, result.train_labels)
+            _add_geometry(metrics, "seen", result.train_embeddings, result.train_labels, config)
     return metrics
 
 
@@ -137,13 +138,18 @@ def measure_run(run: Path | str | RunReader, config: MetricsConfig = MetricsConf
     """Measure every split of the run directory ``run``."""
     reader = run if isinstance(run, RunReader) else RunReader(Path(run))
     info = {**reader.config, **reader.metrics}
+    notes = [str(note) for note in info.get("notes", [])]
+    if reader.listed_splits() is None:
+        notes.append(f"{reader.root} has no metrics.json (`zsar train-head` did not finish): measured the "
+                     f"splits on disk, {reader.split_ids()}")
+        log.warning(notes[-1])
     splits = []
     for result in reader.splits():
         _check_split(reader.root, result)
         log.info("measuring split %d of %s (%d test videos, %d classes)", result.split, reader.root,
                  len(result.test_labels), len(result.test_classes))
         splits.append(_measure_split(result, config))
-    return RunMetrics(reader.root, str(info.get("protocol", "")), str(info.get("head", "")), config, splits)
+    return RunMetrics(reader.root, str(info.get("protocol", "")), str(info.get("head", "")), config, splits, notes)
 
 
 def evaluate_run(run: Path | str | RunReader, config: MetricsConfig = MetricsConfig()) -> dict[str, Any]:
@@ -166,19 +172,23 @@ def evaluate_features(cache: Path | str, text: str | None = None,
     features.check_finite()
     videos = l2_normalise(features.features.mean(axis=(1, 2), dtype=np.float32))
     metrics = SplitMetrics(0, features.class_names)
+    partial = features.partial_note()
+    if partial is not None:
+        log.warning(partial)
+        metrics.notes.append(f"{partial}; measured the {len(features)} video(s) it has")
     log.info("measuring %d videos of %s (%d-d)", len(features), features.cache_dir, videos.shape[1])
     if config.hubness:
-        prototypes = _text_prototypes(features.cache_dir, features.config.get("space", ""),
+        prototypes = _text_prototypes(features.cache_dir, features.config.space,
                                       features.class_names, text, metrics.notes)
         ks = [] if prototypes is None else _usable_k(config.k, len(prototypes), "class prototypes", metrics.notes)
         if ks:
             metrics.occurrence[PROTOTYPES] = k_occurrence(videos, prototypes, ks, batch_size=config.batch_size)
         _add_video_hubness(metrics, videos, config)
     if config.closeness or config.dispersion:
-        metrics.geometry["test"] = class_geometry(videos, features.labels)
+        _add_geometry(metrics, "test", videos, features.labels, config)
     out = metrics.to_json(config)
     del out["split"]
-    return {"features": str(features.cache_dir), "space": features.config.get("space", ""),
+    return {"features": str(features.cache_dir), "space": features.config.space,
             "n_videos": len(features), "n_classes": len(features.class_names), **out,
             **({"notes": metrics.notes} if metrics.notes else {})}
 
@@ -220,11 +230,22 @@ def _usable_k(ks: tuple[int, ...], candidates: int, what: str, notes: list[str])
     return usable
 
 
+def _add_geometry(metrics: SplitMetrics, name: str, embeddings: np.ndarray, labels: np.ndarray,
+                  config: MetricsConfig) -> None:
+    """Closeness and dispersion of one set; a set of one class has no dispersion, and a note says so."""
+    geometry = class_geometry(embeddings, labels)
+    if config.dispersion and geometry.dispersion is None:
+        note = f"dispersion of the {name} embeddings skipped: they hold {geometry.n_classes} class"
+        log.warning(note)
+        metrics.notes.append(note)
+    metrics.geometry[name] = geometry
+
+
 def _geometry_json(geometry: ClassGeometry, config: MetricsConfig) -> dict[str, float]:
     out = {}
     if config.closeness:
         out["closeness"] = geometry.closeness
-    if config.dispersion:
+    if config.dispersion and geometry.dispersion is not None:
         out.update(dispersion=geometry.dispersion, dispersion_mean=geometry.dispersion_mean)
     return out
 

@@ -28,8 +28,8 @@ class ClassGeometry:
 
     n_classes: int
     closeness: float
-    dispersion: float
-    dispersion_mean: float
+    dispersion: float | None       # None with fewer than 2 classes
+    dispersion_mean: float | None
 
 
 def _centres(embeddings: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -63,6 +63,10 @@ def dispersion(embeddings: np.ndarray, labels: np.ndarray) -> tuple[float, float
 
 
 def class_geometry(embeddings: np.ndarray, labels: np.ndarray) -> ClassGeometry:
-    """Closeness and dispersion of ``embeddings`` ``(N, D)`` with class ``labels`` ``(N,)``."""
-    smallest, mean = dispersion(embeddings, labels)
-    return ClassGeometry(int(np.unique(labels).size), closeness(embeddings, labels), smallest, mean)
+    """Closeness and dispersion of ``embeddings`` ``(N, D)`` with class ``labels`` ``(N,)``.
+
+    One class has no dispersion: ``dispersion`` and ``dispersion_mean`` are then ``None``.
+    """
+    n_classes = int(np.unique(labels).size)
+    smallest, mean = dispersion(embeddings, labels) if n_classes > 1 else (None, None)
+    return ClassGeometry(n_classes, closeness(embeddings, labels), smallest, mean)

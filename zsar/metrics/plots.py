@@ -16,6 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 import numpy as np  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
+from zsar.cache.layout import write_error  # noqa: E402
 from zsar.metrics.evaluate import PROTOTYPES, VIDEOS, RunMetrics  # noqa: E402
 from zsar.metrics.hubness import hubness_stats  # noqa: E402
 
@@ -23,12 +24,16 @@ MAX_NAMED_CLASSES = 60
 MAX_ANNOTATED_CLASSES = 15
 MAX_BARS = 60
 DPI = 110
+PLOTS_FIX = "make the run folder writable (or copy the run elsewhere), or drop --plots"
 SETTING_TITLES = {PROTOTYPES: "videos -> class prototypes", VIDEOS: "videos -> videos (self excluded)"}
 
 
 def write_plots(metrics: RunMetrics, folder: Path) -> dict[str, Path]:
     """Write every plot of ``metrics`` into ``folder``; returns ``{name: path}`` in report order."""
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:  # a read-only run folder
+        raise write_error(folder, err, PLOTS_FIX) from None
     paths: dict[str, Path] = {}
     if any(s.accuracy is not None for s in metrics.splits):
         names, per_class, confusion = pooled_accuracy(metrics)
@@ -56,8 +61,12 @@ def pooled_accuracy(metrics: RunMetrics) -> tuple[list[str], np.ndarray, np.ndar
 
 
 def _save(fig: plt.Figure, path: Path) -> Path:
-    fig.savefig(path, dpi=DPI, bbox_inches="tight")
-    plt.close(fig)
+    try:
+        fig.savefig(path, dpi=DPI, bbox_inches="tight")
+    except OSError as err:  # a read-only run folder, a full disk
+        raise write_error(path, err, PLOTS_FIX) from None
+    finally:
+        plt.close(fig)
     return path
 
 
