@@ -14,7 +14,8 @@ from typing import Any
 from torch import Tensor, nn
 
 from zsar.errors import ZsarError
-from zsar.extract.backbones import BACKBONES, CLIP_NORM, Backbone, BackboneConfig, FramewiseNet, file_digest
+from zsar.digests import file_digest
+from zsar.extract.backbones import BACKBONES, CLIP_NORM, Backbone, BackboneConfig, FramewiseNet
 
 CLIP_MODEL_IDS = {
     "clip-vit-b32": "openai/clip-vit-base-patch32",

