@@ -8,7 +8,8 @@ from zsar.cache.from_arrays import write_cache_from_arrays
 from zsar.cache.layout import CacheLayout, cache_key, config_differences
 from zsar.cache.manifest import ManifestRow, compact_manifest, read_manifest, write_manifest_part
 from zsar.cache.runs import RunReader, SplitResult, write_json, write_predictions, write_split_result
-from zsar.cache.shards import ShardReader, ShardWriter, file_sha256
+from zsar.cache.shards import ShardReader, ShardWriter
+from zsar.digests import file_sha256
 from zsar.cache.text import TextEmbeddings
 from zsar.errors import ZsarError
 

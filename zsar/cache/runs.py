@@ -34,8 +34,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from zsar.cache.checksums import commit_with_checksum, file_problem
-from zsar.cache.layout import CacheLayout, atomic_write_text, config_differences, write_error
+from zsar.cache.layout import CacheLayout, config_differences
 from zsar.errors import ZsarError
+from zsar.files import atomic_write, atomic_write_text, write_error
 
 log = logging.getLogger(__name__)
 _STR = h5py.string_dtype()
@@ -89,14 +90,9 @@ def write_split_result(run: Path, result: SplitResult) -> Path:
     """Write ``result`` to ``RUN/split-<i>/embeddings.h5`` atomically, with its checksum file."""
     folder = split_dir(run, result.split)
     path = folder / EMBEDDINGS_NAME
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    with atomic_write(path, commit=commit_with_checksum) as tmp:  # a full disk, a read-only folder
         folder.mkdir(parents=True, exist_ok=True)
         _write_split(result, tmp)
-        commit_with_checksum(tmp, path)
-    except OSError as err:  # a full disk, a read-only folder
-        tmp.unlink(missing_ok=True)
-        raise write_error(path, err) from None
     return path
 
 
@@ -268,13 +264,8 @@ def write_checkpoint(run: Path, split: int, state_dict: dict[str, Any], meta: di
     folder = split_dir(run, split)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / CHECKPOINT_NAME
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    with atomic_write(path) as tmp:
         torch.save({"state_dict": {k: v.detach().cpu() for k, v in state_dict.items()}, "meta": meta}, tmp)
-        os.replace(tmp, path)
-    except OSError as err:  # a full disk, a read-only folder
-        tmp.unlink(missing_ok=True)
-        raise write_error(path, err) from None
     return path
 
 
@@ -327,13 +318,8 @@ def write_predictions(run: Path, results: list[SplitResult]) -> Path:
             columns["pred_scores"].append([float(s) for s in scores[i]])
             columns["correct"].append(predicted[0] == true)
     path = Path(run) / "predictions.parquet"
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    with atomic_write(path) as tmp:
         pq.write_table(pa.Table.from_pydict(columns), tmp)
-        os.replace(tmp, path)
-    except OSError as err:  # a full disk, a read-only folder
-        tmp.unlink(missing_ok=True)
-        raise write_error(path, err) from None
     return path
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from zsar.cache.layout import atomic_write_text
+from zsar.files import atomic_write_text
 from zsar.metrics.evaluate import PROTOTYPES, VIDEOS, RunMetrics
 from zsar.metrics.plots import SETTING_TITLES, pooled_accuracy, write_plots
 
