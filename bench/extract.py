@@ -30,7 +30,7 @@ from pathlib import Path
 
 
 def make_data(folder: Path, classes: int, per_class: int, frames: int, size: str) -> Path:
-    from zsar.extract.synth import SynthConfig, generate_dataset, parse_size
+    from zsar.synth import SynthConfig, generate_dataset, parse_size
 
     width, height = parse_size(size)
     generate_dataset(SynthConfig(classes=classes, per_class=per_class, frames=frames, width=width,
@@ -88,7 +88,7 @@ def main() -> None:
     import torch
 
     from zsar.devices import backbone_threads, default_batch_size, keep_freed_memory, process_cores, torch_threads
-    from zsar.extract.backbones import BackboneConfig, create_backbone
+    from zsar.extract.models.backbones import BackboneConfig, create_backbone
     from zsar.extract.datasets import DatasetConfig, create_dataset
     from zsar.extract.sampling import SamplingConfig
 

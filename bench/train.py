@@ -44,7 +44,7 @@ CHILD = ("import json, resource, sys\n"
 
 
 def build_cache(folder: Path, sizes: dict = HMDB51, dataset: str = "hmdb51-sized") -> Path:
-    from zsar.heads.structured import StructuredConfig, write_structured_cache
+    from zsar.testing import StructuredConfig, write_structured_cache
 
     if (folder / "config.json").is_file():
         return folder  # kept from an earlier run with --keep

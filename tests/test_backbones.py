@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from zsar.errors import UnknownNameError, ZsarError
 from zsar.devices import resolve_device
-from zsar.extract.backbones import BACKBONES, EFFICIENTNET_LITE_NORM, BackboneConfig, create_backbone, list_backbones
-from zsar.extract.testing import TINY_FRAMES, write_tiny_clip, write_tiny_xclip
+from zsar.errors import UnknownNameError, ZsarError
+from zsar.extract.models.backbones import (BACKBONES, EFFICIENTNET_LITE_NORM, BackboneConfig, create_backbone,
+                                           list_backbones)
+from zsar.testing import TINY_FRAMES, write_tiny_clip, write_tiny_xclip
 
 CLIP_NAMES = ("clip-vit-b32", "clip-vit-b16", "clip-vit-l14")
 XCLIP_NAMES = ("xclip-b32", "xclip-b16")

@@ -10,7 +10,7 @@ from zsar.cli import app
 from zsar.devices import (backbone_threads, default_batch_size, default_workers, rank_device, resolve_device,
                           resolve_precision, torch_threads)
 from zsar.errors import ZsarError
-from zsar.heads.structured import StructuredConfig, write_structured_cache
+from zsar.testing import StructuredConfig, write_structured_cache
 
 runner = CliRunner()
 NO_GPU = pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on a machine without a GPU")

@@ -1,7 +1,7 @@
 """Every head learns zero-shot on features with a known structure, and does not with shuffled labels.
 
 The features: each class's frames are one fixed random linear map of its text embedding
-plus noise, for seen and unseen classes alike (``zsar.heads.structured``). Split 0 of
+plus noise, for seen and unseen classes alike (``zsar.testing``). Split 0 of
 within-half leaves 20 of 40 classes unseen: chance is 5%.
 
 The control shuffles the labels *between classes*: every training class gets the text of

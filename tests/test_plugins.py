@@ -22,9 +22,9 @@ runner = CliRunner()
 @pytest.fixture
 def plugin(monkeypatch):
     """The example plugin on the path and in ZSAR_PLUGINS; its registrations are undone afterwards."""
-    from zsar.extract.backbones import BACKBONES
+    from zsar.extract.models.backbones import BACKBONES
     from zsar.extract.datasets import DATASETS
-    from zsar.extract.text_encoders import TEXT_ENCODERS
+    from zsar.extract.models.text_encoders import TEXT_ENCODERS
     from zsar.heads.base import HEADS, list_heads
 
     list_heads()  # import the built-in heads first, so only the plugin's entries are undone

@@ -12,7 +12,7 @@ from zsar.heads.evaluate import harmonic_mean, split_metrics, summarise
 from zsar.heads.experiment import TrainHeadConfig, resolve
 from zsar.heads.protocols import (PROTOCOLS, ProtocolData, cross_full, cross_half, e2e_half_classes, gzsl, official,
                                   overlap_filter, within_half)
-from zsar.heads.structured import StructuredConfig
+from zsar.testing import StructuredConfig
 
 
 @pytest.mark.parametrize("n_classes", [51, 101])

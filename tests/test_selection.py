@@ -19,7 +19,7 @@ from zsar.heads.experiment import TrainHeadConfig, choose_settings, resolve
 from zsar.heads.options import parse_head_options
 from zsar.heads.protocols import within_half
 from zsar.heads.selection import SelectionConfig, curve_points, smoothed, validation_plan
-from zsar.heads.structured import StructuredConfig, write_structured_cache
+from zsar.testing import StructuredConfig, write_structured_cache
 from zsar.heads.train import MIN_STEPS, TrainConfig, feature_stats, prepare
 
 runner = CliRunner()

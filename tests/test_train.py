@@ -16,8 +16,8 @@ from zsar.errors import ZsarError
 from zsar.heads.base import HeadDims, create_head, list_heads
 from zsar.heads.experiment import TrainHeadConfig, resolve, train_for_plan
 from zsar.heads.protocols import within_half
-from zsar.heads.structured import StructuredConfig, make_structured_features, write_structured_cache
 from zsar.heads.train import TrainConfig, warmup_cosine
+from zsar.testing import StructuredConfig, make_structured_features, write_structured_cache
 
 runner = CliRunner()
 SMALL = StructuredConfig(classes=10, videos=120, clips=2, frames=4, dim=16, text_dim=8)

@@ -83,7 +83,7 @@ def synth(
     format: Annotated[str, typer.Option(help="Container: avi (mpeg4) or mp4 (h264).")] = "avi",
 ) -> None:
     """Render the synthetic stick-figure action dataset as real video files."""
-    from zsar.extract.synth import SynthConfig, generate_dataset, parse_size
+    from zsar.synth import SynthConfig, generate_dataset, parse_size
 
     width, height = parse_size(size)
     config = SynthConfig(classes=classes, per_class=per_class, frames=frames, width=width,

@@ -31,7 +31,7 @@ import torch
 from zsar.errors import ZsarError
 from zsar.extract.extractor import ExtractConfig, extract
 from zsar.extract.sampling import SamplingConfig
-from zsar.extract.synth import SynthConfig, generate_dataset
+from zsar.synth import SynthConfig, generate_dataset
 from zsar.heads.train import TrainConfig
 from zsar.sweep import SweepConfig, run_sweep
 from zsar.sweep_table import SweepRow, best_line, best_row

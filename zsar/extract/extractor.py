@@ -112,8 +112,8 @@ def _write_text(layout: CacheLayout, config: ExtractConfig, class_names: list[st
         return
     from zsar.cache.checksums import remove_with_checksum
     from zsar.cache.text import list_text_files, text_file_problem, write_text_embeddings
-    from zsar.extract.prompts import load_prompts
-    from zsar.extract.text_encoders import TextEncoderConfig, create_text_encoder, encode_classes
+    from zsar.extract.models.prompts import load_prompts
+    from zsar.extract.models.text_encoders import TextEncoderConfig, create_text_encoder, encode_classes
 
     set_name, _ = load_prompts(config.prompts)
     mine = [p for p in list_text_files(layout) if p.stem.startswith(f"{config.text_encoder}-{set_name}-")]
@@ -131,7 +131,7 @@ def _write_text(layout: CacheLayout, config: ExtractConfig, class_names: list[st
 
 def extract(config: ExtractConfig) -> ExtractResult:
     """Extract ``config.dataset`` into the feature cache; see the module docstring for the flow."""
-    from zsar.extract.backbones import BackboneConfig, create_backbone
+    from zsar.extract.models.backbones import BackboneConfig, create_backbone
     from zsar.extract.datasets import DatasetConfig, create_dataset
 
     started = time.perf_counter()
@@ -182,15 +182,15 @@ def extract(config: ExtractConfig) -> ExtractResult:
 
 def _check_names(config: ExtractConfig) -> None:
     """Refuse unknown names and bad numbers before the (possibly long) dataset scan."""
-    from zsar.extract.backbones import BACKBONES
+    from zsar.extract.models.backbones import BACKBONES
     from zsar.extract.datasets import DATASETS
-    from zsar.extract.prompts import load_prompts
+    from zsar.extract.models.prompts import load_prompts
 
     DATASETS.entry(config.dataset)
     BACKBONES.entry(config.backbone)
     resolve_precision(config.precision, resolve_device(rank_device(config.device)))
     if config.text_encoder != NO_TEXT:
-        from zsar.extract.text_encoders import TEXT_ENCODERS
+        from zsar.extract.models.text_encoders import TEXT_ENCODERS
 
         TEXT_ENCODERS.entry(config.text_encoder)
         load_prompts(config.prompts)

@@ -5,8 +5,8 @@ A backbone is a pure tensor function. ``Backbone.encode`` takes uint8 frames
 frame-level models (CLIP, EfficientNet), ``T' = 1`` for clip/video-level ones (X-CLIP,
 R(2+1)D). The backbone owns its preprocessing (the constants below), its device and its
 precision; freezing (``eval``, ``requires_grad_(False)``, ``inference_mode``) happens only
-in ``Backbone``. Factories are registered in ``BACKBONES``; the CLIP family lives in
-``backbones_clip.py``.
+in ``Backbone``. Factories are registered in ``BACKBONES``; the CLIP family registers from
+``clip.py`` (``zsar.extract.models`` imports both).
 """
 
 from __future__ import annotations
@@ -274,7 +274,3 @@ def create_r2plus1d_18(config: BackboneConfig) -> Backbone:
     return Backbone(_ClipNet(model), name=config.name, input_size=R2PLUS1D_SIZE, kind="clip",
                     feature_dim=R2PLUS1D_DIM, weights_id=f"{path.name}@sha256:{file_digest([path])}",
                     norm=KINETICS_NORM, config=config, any_size=True)
-
-
-# The CLIP family registers itself into BACKBONES on import.
-from zsar.extract import backbones_clip  # noqa: E402,F401

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from zsar.errors import ZsarError
-from zsar.extract.label_recipes import LABEL_RECIPES
+from zsar.extract.datasets.label_recipes import LABEL_RECIPES
 
 ACTIONCLIP_TEMPLATES: tuple[str, ...] = (
     "a photo of action {}",

@@ -27,8 +27,8 @@ from PIL import Image
 from zsar import __version__
 from zsar.errors import ZsarError
 from zsar.files import atomic_write, atomic_write_text, write_error
-from zsar.extract.synth_actions import ACTIONS, Action, Style, action_folder
-from zsar.extract.synth_figure import SEGMENTS, Placement, draw_skeleton, forward_kinematics
+from zsar.synth.actions import ACTIONS, Action, Style, action_folder
+from zsar.synth.figure import SEGMENTS, Placement, draw_skeleton, forward_kinematics
 from zsar.progress import progress
 
 log = logging.getLogger(__name__)
