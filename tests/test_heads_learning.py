@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 
 from _heads_data import FAST, protocol_data, single_thread  # noqa: F401 (autouse fixture)
-from zsar.heads.evaluate import split_metrics
 from zsar.heads.experiment import TrainHeadConfig, evaluate_plan, resolve, train_for_plan
 from zsar.heads.protocols import within_half
+from zsar.heads.zero_shot import split_metrics
 
 HEADS = ["ridge", "linear", "actionclip", "aurl", "rest"]
 

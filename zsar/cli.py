@@ -375,7 +375,7 @@ def metrics(
     import json
 
     from zsar.metrics import MetricsConfig, evaluate_features, format_tables, measure_run, write_report
-    from zsar.metrics.evaluate import FEATURES_K, RUN_K, parse_k
+    from zsar.metrics.measure import FEATURES_K, RUN_K, parse_k
 
     if (run is None) == (features is None):
         raise ZsarError("give either a run directory or --features CACHE, e.g. `zsar metrics runs/rest`")

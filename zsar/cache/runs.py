@@ -35,12 +35,12 @@ import pyarrow.parquet as pq
 
 from zsar.cache.checksums import commit_with_checksum, file_problem
 from zsar.cache.layout import CacheLayout, config_differences
+from zsar.accuracy import TOP_K, top_k
 from zsar.errors import ZsarError
 from zsar.files import atomic_write, atomic_write_text, write_error
 
 log = logging.getLogger(__name__)
 _STR = h5py.string_dtype()
-TOP_K = 5
 CHECKPOINT_NAME = "checkpoint.pt"
 SELECTION_NAME = "selection.json"
 EMBEDDINGS_NAME = "embeddings.h5"
@@ -73,10 +73,17 @@ class SplitResult:
     train_labels: np.ndarray | None = None
 
     def predictions(self, k: int = TOP_K) -> np.ndarray:
-        """``(N, k)`` indices into ``class_names`` of the top-k classes by score."""
-        k = min(k, self.scores.shape[1])
-        top = np.argsort(-self.scores, axis=1, kind="stable")[:, :k]
-        return self.test_classes[top]
+        """``(N, k)`` indices into ``class_names`` of the top-k classes by score (``zsar.accuracy.top_k``)."""
+        return self.test_classes[top_k(self.scores, k)]
+
+    def label_positions(self) -> np.ndarray:
+        """``test_labels`` (indices into ``class_names``) as positions in ``test_classes`` (score columns)."""
+        position = {int(c): i for i, c in enumerate(self.test_classes)}
+        missing = sorted({int(c) for c in self.test_labels} - set(position))
+        if missing:
+            raise ZsarError(f"split {self.split}: test videos of class {self.class_names[missing[0]]!r} "
+                            "are not among its test_classes; the run is inconsistent, re-run `zsar train-head`")
+        return np.array([position[int(c)] for c in self.test_labels], dtype=np.int64)
 
 
 _STRING_FIELDS = ("class_names", "test_video_ids")

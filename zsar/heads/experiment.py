@@ -29,7 +29,7 @@ from zsar.cache.text import TextEmbeddings
 from zsar.devices import resolve_device
 from zsar.errors import ZsarError
 from zsar.heads.base import ClassText, Head, HeadDims, create_head, head_class, head_config, list_heads
-from zsar.heads.evaluate import embed_rows, score_split, split_metrics, summarise
+from zsar.heads.zero_shot import embed_rows, score_split, split_metrics, summarise
 from zsar.heads.generator import NO_GENERATOR, check_generator_mode
 from zsar.heads.protocols import (DEFAULT_TAU, Protocol, ProtocolData, SplitPlan, protocol_for,
                                   source_filter_record)

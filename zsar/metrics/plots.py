@@ -17,7 +17,7 @@ import numpy as np  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from zsar.files import write_error  # noqa: E402
-from zsar.metrics.evaluate import PROTOTYPES, VIDEOS, RunMetrics  # noqa: E402
+from zsar.metrics.measure import PROTOTYPES, VIDEOS, RunMetrics  # noqa: E402
 from zsar.metrics.hubness import hubness_stats  # noqa: E402
 
 MAX_NAMED_CLASSES = 60
