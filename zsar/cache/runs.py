@@ -312,8 +312,8 @@ def write_predictions(run: Path, results: list[SplitResult]) -> Path:
     columns: dict[str, list] = {"video_id": [], "split": [], "true_class": [], "pred_classes": [],
                                 "pred_scores": [], "correct": []}
     for r in results:
-        top = r.predictions()
-        order = np.argsort(-r.scores, axis=1, kind="stable")[:, : top.shape[1]]
+        order = top_k(r.scores)
+        top = r.test_classes[order]
         scores = np.take_along_axis(r.scores, order, axis=1)
         for i, vid in enumerate(r.test_video_ids):
             true = r.class_names[int(r.test_labels[i])]
