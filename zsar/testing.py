@@ -23,6 +23,7 @@ the components they stand in for.
 from __future__ import annotations
 
 import string
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,6 +55,7 @@ class StructuredConfig:
     frame_noise: float = 1.0
     prompt_noise: float = 0.3
     seed: int = 0
+    chunk: int | None = None  # videos drawn at a time (other values, other draws); None: all at once
 
 
 @dataclass
@@ -67,23 +69,32 @@ class StructuredFeatures:
     splits: dict[str, list[str]]
 
 
-def make_structured_features(config: StructuredConfig) -> StructuredFeatures:
-    """Draw a structured feature set (deterministic for ``config.seed``)."""
+def make_structured_features(config: StructuredConfig, out: np.ndarray | None = None) -> StructuredFeatures:
+    """Draw a structured feature set (deterministic for ``config.seed`` and ``config.chunk``).
+
+    ``out``: the float16 ``(N, clips, T', D)`` array to fill (e.g. a memory map, for a set
+    larger than memory with ``config.chunk``); a new array by default.
+    """
     c = config
     rng = np.random.default_rng(c.seed)
     text = l2_normalise(rng.normal(size=(c.classes, c.text_dim)))
-    mapping = rng.normal(size=(c.text_dim, c.dim))
+    centres = text @ rng.normal(size=(c.text_dim, c.dim))
     labels = np.sort(np.arange(c.videos) % c.classes)
     n = len(labels)
-    video = (text @ mapping)[labels] + c.video_noise * rng.normal(size=(n, c.dim))
-    frames = video[:, None, None, :] + c.frame_noise * rng.normal(size=(n, c.clips, c.frames, c.dim))
-    prompts = text[:, None, :] + c.prompt_noise * rng.normal(size=(c.classes, c.prompts, c.text_dim)) / np.sqrt(c.text_dim)
+    frames = np.empty((n, c.clips, c.frames, c.dim), dtype=np.float16) if out is None else out
+    for start in range(0, n, c.chunk or max(n, 1)):
+        rows = labels[start:start + (c.chunk or n)]
+        video = centres[rows] + c.video_noise * rng.normal(size=(len(rows), c.dim))
+        noise = c.frame_noise * rng.normal(size=(len(rows), c.clips, c.frames, c.dim))
+        frames[start:start + len(rows)] = video[:, None, None, :] + noise
+    noise = rng.normal(size=(c.classes, c.prompts, c.text_dim))
+    prompts = text[:, None, :] + c.prompt_noise * noise / np.sqrt(c.text_dim)
     names = [f"class_{i:03d}" for i in range(c.classes)]
     embeddings = TextEmbeddings("structured", f"structured-seed{c.seed}", "plain", names,
                                 [name.replace("_", " ") for name in names],
                                 [f"prompt {i}: {{}}" for i in range(c.prompts)],
                                 l2_normalise(prompts).astype(np.float32))
-    return StructuredFeatures(frames.astype(np.float16), labels, names, embeddings, _official_splits(labels, rng))
+    return StructuredFeatures(frames, labels, names, embeddings, _official_splits(labels, rng))
 
 
 def _official_splits(labels: np.ndarray, rng: np.random.Generator) -> dict[str, list[str]]:
@@ -99,11 +110,20 @@ def _official_splits(labels: np.ndarray, rng: np.random.Generator) -> dict[str, 
 
 
 def write_structured_cache(folder: Path, config: StructuredConfig, dataset: str = "structured") -> CacheLayout:
-    """Write a structured feature set as a cache at ``folder``."""
-    data = make_structured_features(config)
-    return write_cache_from_arrays(folder, data.features, data.labels, data.class_names, dataset=dataset,
-                                   backbone="structured", splits=data.splits, text=data.text,
-                                   extra_config={"structured_seed": config.seed})
+    """Write a structured feature set as a cache at ``folder``.
+
+    With ``config.chunk`` the features are drawn into a temporary memory map beside
+    ``folder``, so a set larger than memory (``bench/scale.py``'s 1.6 GB) is written in the
+    memory of one chunk and one shard.
+    """
+    with tempfile.TemporaryDirectory(dir=Path(folder).parent) as tmp:
+        out = None if config.chunk is None else np.lib.format.open_memmap(
+            Path(tmp) / "features.npy", mode="w+", dtype=np.float16,
+            shape=(config.videos, config.clips, config.frames, config.dim))
+        data = make_structured_features(config, out)
+        return write_cache_from_arrays(folder, data.features, data.labels, data.class_names, dataset=dataset,
+                                       backbone="structured", splits=data.splits, text=data.text,
+                                       extra_config={"structured_seed": config.seed})
 
 
 # --- random label text --------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from zsar.heads.rerank import rerank
 from zsar.heads.transfer import TransferConfig, class_means, semantic_transfer
 
 INFERENCE_BATCH = 512
+SCORE_BATCH = 4096  # videos scored at a time: ActionCLIP's ensemble holds (prompts, videos, classes) logits
 SUMMARY_KEYS = ("top1", "top5", "seen_top1", "unseen_top1", "harmonic")
 
 
@@ -54,9 +55,15 @@ def score_split(head: Head, plan: SplitPlan, test_embeddings: np.ndarray, train_
             if plan.seen[c]:
                 composed[j] = seen[position[int(c)]]
         views = torch.as_tensor(composed, device=device)[:, None]
-    videos = torch.as_tensor(test_embeddings, device=device)
-    scores = head.scores(videos, views).float().cpu().numpy()
+    scores = batched_scores(head, torch.as_tensor(test_embeddings, device=device), views)
     return head.prototypes(views).float().cpu().numpy(), rerank(scores, rerank_method)
+
+
+def batched_scores(head: Head, videos: torch.Tensor, views: torch.Tensor) -> np.ndarray:
+    """``head.scores`` ``(N, C)`` of ``videos`` ``(N, E)`` against ``views`` ``(C, V, E)``, in batches of videos."""
+    chunks = [head.scores(videos[start:start + SCORE_BATCH], views).float().cpu().numpy()
+              for start in range(0, len(videos), SCORE_BATCH)]
+    return np.concatenate(chunks) if chunks else np.zeros((0, len(views)), dtype=np.float32)
 
 
 def split_metrics(result: SplitResult) -> dict[str, float | int]:
