@@ -118,7 +118,7 @@ def extract(
     splits: Annotated[Path | None, typer.Option(help="Split/annotation folder or file, if not where the adapter looks.")] = None,
     subset: Annotated[str | None, typer.Option(help="Kinetics/ActivityNet subset to keep, e.g. val.")] = None,
     weights: Annotated[Path | None, typer.Option(help="Local weights folder/file for the backbone.")] = None,
-    text_encoder: Annotated[str, typer.Option(help="Label-text encoder: {text_encoders}.")] = "minilm",
+    text_encoder: Annotated[str, typer.Option(help="Label-text encoder: {text_encoders}, or none.")] = "minilm",
     text_model: Annotated[str | None, typer.Option(help="Text model id/dir/file (word2vec file, CLIP or sentence-transformers model).")] = None,
     prompts: Annotated[str, typer.Option(help="Prompt templates or word-vector label recipe: {prompts}; or a file with one template per line.")] = "actionclip",
     sampling: Annotated[str, typer.Option(help="Frame sampling: {samplings} (uniform: T segments, centre frame each; dense: clips of T consecutive frames).")] = "uniform",

@@ -11,105 +11,43 @@ listed beside the built-in ones.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+import importlib
+from typing import Any
 
 import click
 from typer.core import TyperCommand
 
-
-def _datasets() -> Iterable[str]:
-    from zsar.extract.datasets import list_datasets
-
-    return list_datasets()
-
-
-def _backbones() -> Iterable[str]:
-    from zsar.extract.models import list_backbones
-
-    return list_backbones()
-
-
-def _text_encoders() -> Iterable[str]:
-    from zsar.extract.extractor import NO_TEXT
-    from zsar.extract.models import list_text_encoders
-
-    return [*list_text_encoders(), NO_TEXT]
-
-
-def _prompts() -> Iterable[str]:
-    from zsar.extract.models.prompts import prompt_names
-
-    return prompt_names()
-
-
-def _samplings() -> Iterable[str]:
-    from zsar.extract.sampling import SAMPLING_MODES
-
-    return SAMPLING_MODES
-
-
-def _devices() -> Iterable[str]:
-    from zsar.devices import DEVICES
-
-    return DEVICES
-
-
-def _precisions() -> Iterable[str]:
-    from zsar.devices import PRECISIONS
-
-    return PRECISIONS
-
-
-def _heads() -> Iterable[str]:
-    from zsar.heads.base import list_heads
-
-    return list_heads()
-
-
-def _protocols() -> Iterable[str]:
-    from zsar.heads.protocols import PROTOCOLS
-
-    return PROTOCOLS.names()
-
-
-def _rerankers() -> Iterable[str]:
-    from zsar.heads.rerank import RERANKERS
-
-    return RERANKERS.names()
-
-
-def _transfers() -> Iterable[str]:
-    from zsar.heads.transfer import TRANSFER_MODES
-
-    return TRANSFER_MODES
-
-
-def _generator_modes() -> Iterable[str]:
-    from zsar.heads.generator import GENERATOR_MODES
-
-    return GENERATOR_MODES
-
-
-def _formats() -> Iterable[str]:
-    from zsar.synth.render import CODECS
-
-    return CODECS
-
-
-CHOICES: dict[str, Callable[[], Iterable[str]]] = {
-    "datasets": _datasets, "backbones": _backbones, "text_encoders": _text_encoders, "prompts": _prompts,
-    "samplings": _samplings, "devices": _devices, "precisions": _precisions, "heads": _heads,
-    "protocols": _protocols, "rerankers": _rerankers, "transfers": _transfers, "generator_modes": _generator_modes,
-    "formats": _formats,
+# placeholder -> (module, name): a registry, a function that lists names, or a tuple/dict of modes.
+CHOICES: dict[str, tuple[str, str]] = {
+    "datasets": ("zsar.extract.datasets", "DATASETS"),
+    "backbones": ("zsar.extract.models", "BACKBONES"),
+    "text_encoders": ("zsar.extract.models", "TEXT_ENCODERS"),
+    "prompts": ("zsar.extract.models.prompts", "prompt_names"),
+    "samplings": ("zsar.extract.sampling", "SAMPLING_MODES"),
+    "devices": ("zsar.devices", "DEVICES"),
+    "precisions": ("zsar.devices", "PRECISIONS"),
+    "heads": ("zsar.heads.base", "list_heads"),
+    "protocols": ("zsar.heads.protocols", "PROTOCOLS"),
+    "rerankers": ("zsar.heads.rerank", "RERANKERS"),
+    "transfers": ("zsar.heads.transfer", "TRANSFER_MODES"),
+    "generator_modes": ("zsar.heads.generator", "GENERATOR_MODES"),
+    "formats": ("zsar.synth.render", "CODECS"),
 }
+
+
+def choice_names(key: str) -> list[str]:
+    """The valid names behind the placeholder ``{key}`` (imports the module that holds them)."""
+    module, name = CHOICES[key]
+    value = getattr(importlib.import_module(module), name)
+    return list(value() if callable(value) else value)
 
 
 def fill_choices(text: str) -> str:
     """``text`` with each ``{name}`` of ``CHOICES`` replaced by the valid names, comma-separated."""
-    for key, names in CHOICES.items():
+    for key in CHOICES:
         placeholder = "{" + key + "}"
         if placeholder in text:
-            text = text.replace(placeholder, ", ".join(names()))
+            text = text.replace(placeholder, ", ".join(choice_names(key)))
     return text
 
 
