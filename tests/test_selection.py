@@ -18,7 +18,8 @@ from zsar.heads.base import ClassText, HeadDims, create_head
 from zsar.heads.experiment import TrainHeadConfig, choose_settings, resolve
 from zsar.heads.options import parse_head_options
 from zsar.heads.protocols import within_half
-from zsar.heads.selection import SelectionConfig, curve_points, smoothed, validation_plan
+from zsar.heads.selection import (SelectionConfig, choose_point, curve_points, smoothed, standard_error,
+                                  validation_plans)
 from zsar.testing import StructuredConfig, write_structured_cache
 from zsar.heads.train import MIN_STEPS, TrainConfig, feature_stats, prepare
 
@@ -85,15 +86,20 @@ def test_feature_stats_are_the_training_videos_mean_and_std():
 def test_validation_classes_come_from_the_seen_classes_only():
     data = protocol_data(StructuredConfig(classes=40, videos=400))
     plan = next(within_half(data, 1))
-    vplan = validation_plan(plan, SelectionConfig(), seed=0)
-    assert len(vplan.test_classes) == 5 and len(vplan.train_classes) == 15
-    assert set(vplan.test_classes) | set(vplan.train_classes) == set(plan.train_classes)
-    assert not set(vplan.test_classes) & set(plan.test_classes)
-    assert set(vplan.test_rows) <= set(plan.train_rows) and set(vplan.train_rows) <= set(plan.train_rows)
-    assert not set(vplan.test_rows) & set(vplan.train_rows)
-    assert set(vplan.train_classes[vplan.train_targets]) == set(vplan.train_classes)
+    folds = validation_plans(plan, SelectionConfig(), seed=0)
+    assert len(folds) == 3  # 10 videos a class: 5 held-out classes are 50 videos, 3 folds reach 150 of 300
+    for vplan in folds:
+        assert len(vplan.test_classes) == 5 and len(vplan.train_classes) == 15
+        assert set(vplan.test_classes) | set(vplan.train_classes) == set(plan.train_classes)
+        assert not set(vplan.test_classes) & set(plan.test_classes)
+        assert set(vplan.test_rows) <= set(plan.train_rows) and set(vplan.train_rows) <= set(plan.train_rows)
+        assert not set(vplan.test_rows) & set(vplan.train_rows)
+        assert set(vplan.train_classes[vplan.train_targets]) == set(vplan.train_classes)
+    held = [set(v.test_classes) for v in folds]
+    assert not (held[0] & held[1] or held[0] & held[2] or held[1] & held[2])  # disjoint folds
+    assert len(validation_plans(plan, SelectionConfig(min_videos=50), seed=0)) == 1  # one fold is enough
     tiny = replace(plan, train_targets=plan.train_targets % 3)
-    assert validation_plan(tiny, SelectionConfig(), seed=0) is None  # 3 classes: too few to split
+    assert validation_plans(tiny, SelectionConfig(), seed=0) == []  # 3 classes: too few to split
 
 
 @pytest.mark.parametrize("head", ["ridge", "linear"])
@@ -210,3 +216,15 @@ def test_a_diverging_lr_drops_out_of_selection(monkeypatch):
     train, _, selection = choose_settings(resolve(config), plan)
     assert [c["diverged"] for c in selection.curves] == [False, False, True] and train.lr in (1e-3, 3e-3)
     assert selection.curves[2]["curve"] == []
+
+
+def test_only_a_clear_validation_gain_moves_the_choice_off_the_longest_default_run():
+    lrs = (1e-3, 3e-3, 1e-2)
+    assert standard_error(50.0, 100) == pytest.approx(5.0)
+    # (smoothed top-1, step, top-1, lr): 1e-2 peaks early at 50, the longest 3e-3 run is within one SE
+    noisy = [(50.0, 20, 52.0, 1e-2), (46.0, 150, 45.0, 3e-3), (44.0, 150, 44.0, 1e-3), (48.0, 40, 47.0, 3e-3)]
+    assert choose_point(noisy, 100, 3e-3, lrs) == (150, 3e-3, 45.0)
+    # with 400 validation videos one SE is 2.5 points: only the early peak and the step-40 point qualify
+    assert choose_point(noisy, 400, 3e-3, lrs) == (40, 3e-3, 47.0)
+    clear = [(60.0, 20, 60.0, 1e-2), (40.0, 150, 40.0, 3e-3)]
+    assert choose_point(clear, 100, 3e-3, lrs) == (20, 1e-2, 60.0)

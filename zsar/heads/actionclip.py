@@ -5,8 +5,10 @@
   temporal transformer of width D, a residual connection to the input frames, then the
   mean over frames). ActionCLIP uses 6 layers; the default here is 1 (``layers``).
 - Linear projections of the fused video feature and of each prompt's text embedding into
-  one space (identity-initialised when the dims agree, so CLIP features start from CLIP's
-  own zero-shot), cosine logits times a learnable scale (CLIP's init 1/0.07, capped at 100).
+  one space (both identity-initialised when video, text and joint dims agree, i.e. the
+  features already share a space as CLIP's do, so they start from CLIP's own zero-shot;
+  both random otherwise: an identity text side beside a random video side scored 1.4
+  points lower in class-disjoint validation on the demo set), cosine logits times a learnable scale (CLIP's init 1/0.07, capped at 100).
 - Training: one prompt sampled per video, the symmetric KL loss against the same-class
   target matrix of the batch (``zsar.heads.losses.SymmetricKLLoss``). The whole head
   shares one learning rate (ActionCLIP gives its fusion module 10x the encoders' lr, but
@@ -73,11 +75,9 @@ class TransformerFusion(nn.Module):
         return (frames + self.encoder(frames + self.position[: frames.shape[1]])).mean(dim=1)
 
 
-def _identity_if_square(layer: nn.Linear) -> nn.Linear:
-    if layer.in_features == layer.out_features:
-        nn.init.eye_(layer.weight)
-        nn.init.zeros_(layer.bias)
-    return layer
+def _identity(layer: nn.Linear) -> None:
+    nn.init.eye_(layer.weight)
+    nn.init.zeros_(layer.bias)
 
 
 @HEADS.register("actionclip", help="ActionCLIP: temporal fusion, learnable-scale cosine logits, symmetric KL")
@@ -90,8 +90,10 @@ class ActionCLIPHead(Head):
             raise ZsarError(f"actionclip ensemble {config.ensemble!r} is not one of {', '.join(ENSEMBLES)}")
         embed_dim = config.embed_dim or dims.text_dim
         self.fusion = FUSIONS.get(config.fusion)(dims.video_dim, dims.frames, config)
-        self.video_proj = _identity_if_square(nn.Linear(dims.video_dim, embed_dim))
-        self.text_proj = _identity_if_square(nn.Linear(dims.text_dim, embed_dim))
+        self.video_proj = nn.Linear(dims.video_dim, embed_dim)
+        self.text_proj = nn.Linear(dims.text_dim, embed_dim)
+        if dims.video_dim == dims.text_dim == embed_dim:  # one shared space (CLIP): start from its zero-shot
+            _identity(self.video_proj), _identity(self.text_proj)
         self.logit_scale = nn.Parameter(torch.tensor(math.log(CLIP_INIT_SCALE)))
         self.criterion = SymmetricKLLoss()
 

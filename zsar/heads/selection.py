@@ -2,7 +2,8 @@
 
 Class-disjoint validation, as Xian et al. ("Zero-Shot Learning: the Good, the Bad and the
 Ugly", TPAMI 2018) recommend: a seeded ``fraction`` of the split's *training* classes
-becomes validation-unseen classes (``validation_plan``). A head is trained on the other
+becomes validation-unseen classes (``validation_plans``; on small sets up to three
+disjoint such folds, whose curves are averaged, so that a few hundred videos vote). A head is trained on the other
 training classes and evaluated zero-shot on the validation classes exactly as it will be
 tested (same scoring, semantic transfer and re-ranking):
 
@@ -53,7 +54,9 @@ class SelectionConfig:
     """What selection tries: the held-out class ``fraction``, the lr and alpha grids, the curve's ``points``.
 
     ``max_per_class`` caps the validation videos of each class and the training videos
-    embedded per class for semantic transfer (the cost of one curve point).
+    embedded per class for semantic transfer (the cost of one curve point). Small sets get
+    up to ``max_folds`` disjoint held-out class sets, enough for ``min_videos`` validation
+    videos in all, and their curves are averaged.
     """
 
     enabled: bool = True
@@ -62,14 +65,17 @@ class SelectionConfig:
     alphas: tuple[float, ...] = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)  # ascending
     points: int = 8
     max_per_class: int = 100
+    max_folds: int = 3
+    min_videos: int = 300
 
     def __post_init__(self) -> None:
         if not 0 < self.fraction < 1:
             raise ZsarError(f"validation fraction {self.fraction}: must be in (0, 1)")
         if not self.lrs or not self.alphas or min(self.lrs) <= 0 or min(self.alphas) <= 0:
             raise ZsarError("selection grids: give at least one positive lr and alpha")
-        if self.points < 1 or self.max_per_class < 1:
-            raise ZsarError(f"selection points {self.points} and max_per_class {self.max_per_class}: at least 1")
+        if min(self.points, self.max_per_class, self.max_folds, self.min_videos) < 1:
+            raise ZsarError(f"selection points {self.points}, max_per_class {self.max_per_class}, max_folds "
+                            f"{self.max_folds} and min_videos {self.min_videos}: each at least 1")
 
 
 @dataclass
@@ -99,18 +105,29 @@ def _cap_per_class(labels: np.ndarray, cap: int, rng: np.random.Generator) -> np
     return np.sort(np.concatenate(keep)) if keep else np.zeros(0, dtype=np.int64)
 
 
-def validation_plan(plan: SplitPlan, config: SelectionConfig, seed: int) -> SplitPlan | None:
-    """``plan`` with a seeded ``fraction`` of its training classes moved to validation-unseen; None if too few.
+def validation_plans(plan: SplitPlan, config: SelectionConfig, seed: int) -> list[SplitPlan]:
+    """Folds of ``plan``: each moves a disjoint, seeded ``fraction`` of its training classes to validation-unseen.
 
-    Only ``plan``'s training videos are used: train on the remaining training classes,
-    test on (at most ``max_per_class`` per class) videos of the held-out ones.
+    Only ``plan``'s training videos are used: a fold trains on the other training classes
+    and tests on (at most ``max_per_class`` per class) videos of its held-out ones. One
+    fold, or more (at most ``max_folds``) until they hold ``min_videos`` validation
+    videos; none when the classes are too few to split.
     """
     present = np.unique(plan.train_targets)
     n_val = int(round(config.fraction * len(present)))
     if n_val < MIN_CLASSES or len(present) - n_val < MIN_CLASSES:
-        return None
+        return []
     rng = np.random.default_rng([seed, plan.split])
-    held = np.sort(rng.permutation(present)[:n_val])
+    order = rng.permutation(present)
+    folds = [_fold(plan, np.sort(order[:n_val]), config, rng)]
+    wanted = math.ceil(config.min_videos / max(1, len(folds[0].test_rows)))
+    for f in range(1, min(config.max_folds, len(present) // n_val, wanted)):
+        folds.append(_fold(plan, np.sort(order[f * n_val:(f + 1) * n_val]), config, rng))
+    return folds
+
+
+def _fold(plan: SplitPlan, held: np.ndarray, config: SelectionConfig, rng: np.random.Generator) -> SplitPlan:
+    """``plan`` with the training classes ``held`` (indices of ``plan.train_classes``) moved to validation."""
     is_val = np.isin(plan.train_targets, held)
     kept = np.setdiff1d(np.arange(len(plan.train_classes)), held)
     position = np.full(len(plan.train_classes), -1)
@@ -125,6 +142,16 @@ def validation_plan(plan: SplitPlan, config: SelectionConfig, seed: int) -> Spli
         plan.train_set, plan.train_rows[val_pos], plan.train_classes[plan.train_targets[val_pos]],
         plan.train_classes[held], plan.train_text.subset([names[c] for c in plan.train_classes[held]]),
         model_key=f"validation-{plan.model_key}")
+
+
+@dataclass
+class _Fold:
+    """One validation fold: its plan, training batches and text, and its scorer."""
+
+    plan: SplitPlan
+    batches: FeatureBatches
+    text: ClassText
+    validate: "_Validator"
 
 
 class _Validator:
@@ -153,50 +180,61 @@ def select(make_head: Callable[[SplitPlan], Head], plan: SplitPlan, train: Train
 
     ``make_head(plan)`` builds a fresh, seeded head for a plan, on ``device``.
     """
-    vplan = validation_plan(plan, config, train.seed)
-    if vplan is None:
+    plans = validation_plans(plan, config, train.seed)
+    if not plans:
         log.warning("split %d: %d training class(es) are too few to hold out validation classes; "
                     "training with the given settings, no selection", plan.split, len(plan.train_classes))
         return None
-    validate = _Validator(vplan, transfer, rerank, device, config, train.seed)
-    batches = FeatureBatches(vplan.train_set.features, vplan.train_rows, vplan.train_targets)
-    text = ClassText.from_embeddings(vplan.train_text, device)
-    head = make_head(vplan)
-    if isinstance(head, ClosedFormHead):
-        curves, chosen, top1 = _select_alpha(head, batches, text, config, train, validate)
+    folds = [_Fold(p, FeatureBatches(p.train_set.features, p.train_rows, p.train_targets),
+                   ClassText.from_embeddings(p.train_text, device),
+                   _Validator(p, transfer, rerank, device, config, train.seed)) for p in plans]
+    n_videos = sum(len(f.plan.test_rows) for f in folds)
+    if isinstance(make_head(plans[0]), ClosedFormHead):
+        curves, chosen, top1 = _select_alpha(make_head, folds, config, train)
     else:
-        curves, chosen, top1 = _select_steps(make_head, vplan, batches, text, config, train, validate)
-    names = [plan.class_names[c] for c in vplan.test_classes]
-    return Selection(chosen, top1, curves, names, len(vplan.train_rows), len(vplan.test_rows),
-                     {"fraction": config.fraction, "lrs": list(config.lrs), "alphas": list(config.alphas),
-                      "points": config.points})
+        curves, chosen, top1 = _select_steps(make_head, folds, n_videos, config, train)
+    names = [plan.class_names[c] for f in folds for c in f.plan.test_classes]
+    return Selection(chosen, top1, curves, names, len(plans[0].train_rows), n_videos,
+                     {"fraction": config.fraction, "folds": len(folds), "lrs": list(config.lrs),
+                      "alphas": list(config.alphas), "points": config.points})
 
 
-def _select_alpha(head: ClosedFormHead, batches: FeatureBatches, text: ClassText, config: SelectionConfig,
-                  train: TrainConfig, validate: _Validator) -> tuple[list[dict[str, Any]], dict[str, float], float]:
-    prepare(head, batches, train)
-    system = head.system(batches, text)
-    curves = []
-    for alpha in config.alphas:
-        head.solve(system, alpha)
-        curves.append({"alpha": alpha, "top1": validate(head)})
+def _select_alpha(make_head: Callable[[SplitPlan], Head], folds: list[_Fold], config: SelectionConfig,
+                  train: TrainConfig) -> tuple[list[dict[str, Any]], dict[str, float], float]:
+    scores = np.zeros(len(config.alphas))
+    for fold in folds:
+        head = make_head(fold.plan)
+        assert isinstance(head, ClosedFormHead)
+        prepare(head, fold.batches, train)
+        system = head.system(fold.batches, fold.text)
+        for i, alpha in enumerate(config.alphas):
+            head.solve(system, alpha)
+            scores[i] += fold.validate(head) / len(folds)
+    curves = [{"alpha": alpha, "top1": float(top1)} for alpha, top1 in zip(config.alphas, scores)]
     best = max(reversed(curves), key=lambda c: c["top1"])  # ties: the larger (stabler) alpha
     return curves, {"alpha": best["alpha"]}, best["top1"]
 
 
 @dataclass
 class _Candidate:
-    """One learning rate's validation run."""
+    """One learning rate's validation runs, one per fold, trained in step."""
 
     lr: float
-    trainer: Trainer
+    trainers: list[Trainer]
     diverged: bool = False
 
     @property
+    def step(self) -> int:
+        return self.trainers[0].step
+
+    @property
     def points(self) -> list[tuple[int, float, float]]:
-        """``(step, top1, smoothed top1)`` measured so far."""
-        curve = self.trainer.result.curve
-        return [(step, top1, s) for (step, top1), s in zip(curve, smoothed([t for _, t in curve]))]
+        """``(step, top1, smoothed top1)`` measured so far, top-1 averaged over the folds."""
+        curves = [t.result.curve for t in self.trainers]
+        n = min(len(c) for c in curves)
+        steps = [step for step, _ in curves[0][:n]]
+        top1 = [float(np.mean([c[i][1] for c in curves])) for i in range(n)]
+        return list(zip(steps, top1, smoothed(top1)))
 
     @property
     def best(self) -> float:
@@ -208,42 +246,56 @@ def stage_ends(total: int) -> list[int]:
     return sorted({max(1, total // 4), max(1, total // 2), total})
 
 
-def _select_steps(make_head: Callable[[SplitPlan], Head], vplan: SplitPlan, batches: FeatureBatches,
-                  text: ClassText, config: SelectionConfig, train: TrainConfig,
-                  validate: _Validator) -> tuple[list[dict[str, Any]], dict[str, float | int], float]:
+def _select_steps(make_head: Callable[[SplitPlan], Head], folds: list[_Fold], n_videos: int,
+                  config: SelectionConfig, train: TrainConfig) -> tuple[list[dict[str, Any]], dict[str, float | int], float]:
     """Successive halving over the lrs: all run to a quarter of the budget, the better half to half, the best to the end.
 
     A run stopped early is a prefix of the run it would have been (its schedule is over
     the whole budget), so every measured point is a valid candidate.
     """
-    total = train.total_steps(len(batches))
+    total = train.total_steps(len(folds[0].batches))
     points = curve_points(total, config.points)
+    budget = replace(train, steps=total, epochs=None)
     candidates = []
     for lr in config.lrs:
-        head = make_head(vplan)
-        prepare(head, batches, train)
-        candidates.append(_Candidate(lr, Trainer(head, batches, text, replace(train, lr=lr, steps=total, epochs=None),
-                                                 desc=f"validation lr {lr:g}")))
+        trainers = []
+        for fold in folds:
+            head = make_head(fold.plan)
+            prepare(head, fold.batches, train)
+            trainers.append(Trainer(head, fold.batches, fold.text, replace(budget, lr=lr),
+                                    desc=f"validation lr {lr:g}"))
+        candidates.append(_Candidate(lr, trainers))
     alive = list(candidates)
     for end in stage_ends(total):
         for c in alive:
             try:
-                c.trainer.run_to(end, evaluate=lambda c=c: validate(c.trainer.head), eval_at=points)
+                for trainer, fold in zip(c.trainers, folds):
+                    trainer.run_to(end, evaluate=lambda t=trainer, f=fold: f.validate(t.head), eval_at=points)
             except DivergedError:
                 c.diverged = True
         alive = sorted((c for c in alive if not c.diverged), key=lambda c: -c.best)[:max(1, (len(alive) + 1) // 2)]
-    measured = [(s, step, top1, c.lr) for c in candidates for step, top1, s in c.points]
+    measured = [(s, step, top1, c.lr) for c in candidates if not c.diverged for step, top1, s in c.points]
     if not measured:
         raise ZsarError(f"every learning rate of {list(config.lrs)} diverged on the validation classes; "
                         "pass --lr lower with --no-select, or check the features")
-    best = max(s for s, *_ in measured)
-    near = best - standard_error(best, len(vplan.test_rows))
-    # Within one standard error of the best: prefer the longest run, then the default lr, then the grid's order.
-    steps, _, _, top1, lr = max((step, lr == train.lr, -config.lrs.index(lr), top1, lr)
-                                for s, step, top1, lr in measured if s >= near)
-    curves = [{"lr": c.lr, "curve": [list(p) for p in c.points], "stopped_at": c.trainer.step,
-               "diverged": c.diverged} for c in candidates]
+    steps, lr, top1 = choose_point(measured, n_videos, train.lr, config.lrs)
+    curves = [{"lr": c.lr, "curve": [list(p) for p in c.points], "stopped_at": c.step, "diverged": c.diverged}
+              for c in candidates]
     return curves, {"lr": lr, "steps": steps}, top1
+
+
+def choose_point(measured: list[tuple[float, int, float, float]], n: int, default_lr: float,
+                 lrs: tuple[float, ...]) -> tuple[int, float, float]:
+    """``(steps, lr, top1)`` from ``(smoothed top1, step, top1, lr)`` points measured on ``n`` validation videos.
+
+    Among the points within one standard error of the best smoothed top-1: the longest
+    run, then the default lr, then the grid's order.
+    """
+    best = max(s for s, *_ in measured)
+    near = best - standard_error(best, n)
+    steps, _, _, top1, lr = max((step, lr == default_lr, -lrs.index(lr), top1, lr)
+                                for s, step, top1, lr in measured if s >= near)
+    return steps, lr, top1
 
 
 def standard_error(top1: float, n: int) -> float:
