@@ -21,6 +21,7 @@ import numpy as np
 from zsar.errors import ZsarError
 
 TOP_K = 5
+RANK_ROWS = 4096  # rows ranked at a time: a full argsort holds an int64 per score
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,12 @@ class Accuracy:
 
 def top_k(scores: np.ndarray, k: int = TOP_K) -> np.ndarray:
     """``(N, min(k, C))`` positions of each row's ``k`` best scores, best first (ties: lower position first)."""
-    return np.argsort(-np.asarray(scores), axis=1, kind="stable")[:, :k]
+    scores = np.asarray(scores)
+    out = np.empty((scores.shape[0], min(k, scores.shape[1])), dtype=np.intp)
+    for start in range(0, len(scores), RANK_ROWS):
+        ranked = np.argsort(-scores[start:start + RANK_ROWS], axis=1, kind="stable")
+        out[start:start + RANK_ROWS] = ranked[:, :out.shape[1]]
+    return out
 
 
 def confusion_matrix(predicted: np.ndarray, labels: np.ndarray, n_classes: int) -> np.ndarray:

@@ -116,14 +116,19 @@ def write_structured_cache(folder: Path, config: StructuredConfig, dataset: str 
     ``folder``, so a set larger than memory (``bench/scale.py``'s 1.6 GB) is written in the
     memory of one chunk and one shard.
     """
+    if config.chunk is None:
+        return _write_structured(folder, make_structured_features(config), config, dataset)
+    Path(folder).parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=Path(folder).parent) as tmp:
-        out = None if config.chunk is None else np.lib.format.open_memmap(
-            Path(tmp) / "features.npy", mode="w+", dtype=np.float16,
-            shape=(config.videos, config.clips, config.frames, config.dim))
-        data = make_structured_features(config, out)
-        return write_cache_from_arrays(folder, data.features, data.labels, data.class_names, dataset=dataset,
-                                       backbone="structured", splits=data.splits, text=data.text,
-                                       extra_config={"structured_seed": config.seed})
+        out = np.lib.format.open_memmap(Path(tmp) / "features.npy", mode="w+", dtype=np.float16,
+                                        shape=(config.videos, config.clips, config.frames, config.dim))
+        return _write_structured(folder, make_structured_features(config, out), config, dataset)
+
+
+def _write_structured(folder: Path, data: StructuredFeatures, config: StructuredConfig, dataset: str) -> CacheLayout:
+    return write_cache_from_arrays(folder, data.features, data.labels, data.class_names, dataset=dataset,
+                                   backbone="structured", splits=data.splits, text=data.text,
+                                   extra_config={"structured_seed": config.seed})
 
 
 # --- random label text --------------------------------------------------------------------------

@@ -30,9 +30,14 @@ SUMMARY_KEYS = ("top1", "top5", "seen_top1", "unseen_top1", "harmonic")
 def embed_rows(head: Head, features: np.ndarray, rows: np.ndarray, device: torch.device) -> np.ndarray:
     """``(len(rows), E)`` unit embeddings of ``features[rows]`` (all clips), in eval mode."""
     head.eval()
-    batches = FeatureBatches(features, rows)
-    out = [head.embed_video(video).float().cpu() for video in batches.in_order(INFERENCE_BATCH, device)]
-    return torch.cat(out).numpy() if out else np.zeros((0, 0), np.float32)
+    out = np.zeros((0, 0), np.float32)
+    for start, video in zip(range(0, len(rows), INFERENCE_BATCH),
+                            FeatureBatches(features, rows).in_order(INFERENCE_BATCH, device)):
+        embedded = head.embed_video(video).float().cpu().numpy()
+        if start == 0:  # filled in place: a list of batches to concatenate would hold them twice
+            out = np.empty((len(rows), embedded.shape[1]), dtype=np.float32)
+        out[start:start + len(embedded)] = embedded
+    return out
 
 
 @torch.no_grad()
@@ -61,9 +66,10 @@ def score_split(head: Head, plan: SplitPlan, test_embeddings: np.ndarray, train_
 
 def batched_scores(head: Head, videos: torch.Tensor, views: torch.Tensor) -> np.ndarray:
     """``head.scores`` ``(N, C)`` of ``videos`` ``(N, E)`` against ``views`` ``(C, V, E)``, in batches of videos."""
-    chunks = [head.scores(videos[start:start + SCORE_BATCH], views).float().cpu().numpy()
-              for start in range(0, len(videos), SCORE_BATCH)]
-    return np.concatenate(chunks) if chunks else np.zeros((0, len(views)), dtype=np.float32)
+    scores = np.empty((len(videos), len(views)), dtype=np.float32)
+    for start in range(0, len(videos), SCORE_BATCH):
+        scores[start:start + SCORE_BATCH] = head.scores(videos[start:start + SCORE_BATCH], views).float().cpu().numpy()
+    return scores
 
 
 def split_metrics(result: SplitResult) -> dict[str, float | int]:
