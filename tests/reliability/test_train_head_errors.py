@@ -148,3 +148,17 @@ def test_the_same_run_again_keeps_its_finished_splits(cache, tmp_path):
     mtime = checkpoint.stat().st_mtime_ns
     assert runner.invoke(app, _args(cache, out)).exit_code == 0
     assert checkpoint.stat().st_mtime_ns == mtime  # not retrained, not rewritten
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--lr", "nan"], "error: --lr nan: must be a finite number above 0"),
+    (["--lr", "-1"], "error: --lr -1.0: must be a finite number above 0"),
+    (["--batch-size", "1"], "error: --batch-size 1: must be at least 2 (BatchNorm and the contrastive losses"),
+    (["--steps", "0"], "error: --steps 0: must be at least 1"),
+    (["--steps", "5", "--epochs", "2"], "error: --steps 5 and --epochs 2: give one budget, not both"),
+])
+def test_bad_training_numbers_are_one_line_before_anything_is_written(cache, tmp_path, extra, message):
+    args = ["train-head", "--features", str(cache), "--head", "aurl", "--protocol", "within-half",
+            "--out", str(tmp_path / "run"), *extra]
+    assert _one_line(args).startswith(message)
+    assert not (tmp_path / "run").exists()

@@ -67,10 +67,13 @@ class TrainConfig:
     device: str = "cpu"
 
     def __post_init__(self) -> None:
-        for name in ("steps", "epochs", "batch_size"):
+        for name in ("steps", "epochs"):
             value = getattr(self, name)
             if value is not None and value < 1:
-                raise ZsarError(f"--{name.replace('_', '-')} {value}: must be at least 1")
+                raise ZsarError(f"--{name} {value}: must be at least 1")
+        if self.batch_size < MIN_BATCH:
+            raise ZsarError(f"--batch-size {self.batch_size}: must be at least {MIN_BATCH} (BatchNorm and the "
+                            "contrastive losses compare the videos of a batch)")
         if self.steps is not None and self.epochs is not None:
             raise ZsarError(f"--steps {self.steps} and --epochs {self.epochs}: give one budget, not both")
         for name in ("lr", "weight_decay"):
