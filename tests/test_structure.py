@@ -97,5 +97,7 @@ def test_readme_layout_names_every_module_and_package():
             assert f"{path.parent.name}/" in block, f"package {name} is not in the README's layout"
         else:
             assert path.stem in words, f"module {name} is not in the README's layout"
+    for path in sorted((REPO / "bench").glob("*.py")):
+        assert path.stem in words, f"bench/{path.name} is not in the README's layout"
     for named in re.findall(r"(?m)^\s*([\w/]+\.py|[\w]+/)", block):
         assert list(REPO.rglob(named.rstrip("/"))), f"the README's layout names {named}, which is not in the tree"
