@@ -30,7 +30,7 @@ from pathlib import Path
 
 
 def make_data(folder: Path, classes: int, per_class: int, frames: int, size: str) -> Path:
-    from zsar.extract.synth import SynthConfig, generate_dataset, parse_size
+    from zsar.synth import SynthConfig, generate_dataset, parse_size
 
     width, height = parse_size(size)
     generate_dataset(SynthConfig(classes=classes, per_class=per_class, frames=frames, width=width,
@@ -75,7 +75,7 @@ def main() -> None:
     parser.add_argument("--resolution", type=int, default=None, help="frame side (default: the backbone's)")
     parser.add_argument("--workers", default="0,1", help="comma-separated decoding worker counts")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
-    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--batch-size", type=int, default=None, help="clips per batch (default: the device's)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--precision", default="fp32")
     parser.add_argument("--classes", type=int, default=20)
@@ -87,12 +87,10 @@ def main() -> None:
 
     import torch
 
-    from zsar.extract.backbones import BackboneConfig, create_backbone
+    from zsar.devices import backbone_threads, default_batch_size, keep_freed_memory, process_cores, torch_threads
+    from zsar.extract.models.backbones import BackboneConfig, create_backbone
     from zsar.extract.datasets import DatasetConfig, create_dataset
-    from zsar.extract.extractor import backbone_threads
     from zsar.extract.sampling import SamplingConfig
-
-    from zsar.extract.allocator import keep_freed_memory
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -104,10 +102,11 @@ def main() -> None:
         records = create_dataset("synthetic", DatasetConfig(data)).records
         backbone = create_backbone(BackboneConfig(args.backbone, device=args.device, precision=args.precision))
         size = args.resolution or backbone.input_size
+        args.batch_size = args.batch_size or default_batch_size(backbone.device.type)
         sampling = SamplingConfig()
         print(f"{len(records)} videos ({args.video_frames} frames at {args.size}), {sampling.describe()} "
               f"-> {size}x{size}, backbone {args.backbone} on {args.device} ({args.precision}), "
-              f"batch {args.batch_size}, torch threads {torch.get_num_threads()}, {os.cpu_count()} cores, "
+              f"batch {args.batch_size}, torch threads {torch.get_num_threads()}, {process_cores()} cores, "
               f"load average {os.getloadavg()[0]:.2f}")
         print(f"{'workers':>7} {'threads':>7} {'decode clips/s':>15} {'backbone clips/s':>17} {'e2e clips/s':>12} "
               f"{'ratio':>6}")
@@ -118,9 +117,8 @@ def main() -> None:
             # the backbone alone, with the threads extract() gives it next to `workers` decoders
             threads = backbone_threads(args.threads, workers, backbone.device.type) or default_threads
             if threads not in backbone_rates:
-                torch.set_num_threads(threads)
-                backbone_rates[threads] = backbone_only(backbone, decoded, args.batch_size)
-                torch.set_num_threads(default_threads)
+                with torch_threads(threads):
+                    backbone_rates[threads] = backbone_only(backbone, decoded, args.batch_size)
             backbone_rate = backbone_rates[threads]
             e2e = end_to_end(data, args, workers, Path(tmp) / f"cache-{workers}")
             ratio = e2e / min(decode_rate, backbone_rate)

@@ -2,7 +2,7 @@
 
 The cache has HMDB51's size (6,766 videos, 51 classes, 1 clip x 8 frames x 512-d, float16)
 and 16 prompts of 512-d text per class. Its features have a known structure
-(``zsar.heads.structured``: each class's frames are a fixed random linear map of its text
+(``zsar.testing``: each class's frames are a fixed random linear map of its text
 embedding plus noise), so the table also shows that the default settings still learn:
 unseen-class top-1 against chance (1/25 = 4%).
 
@@ -44,7 +44,7 @@ CHILD = ("import json, resource, sys\n"
 
 
 def build_cache(folder: Path, sizes: dict = HMDB51, dataset: str = "hmdb51-sized") -> Path:
-    from zsar.heads.structured import StructuredConfig, write_structured_cache
+    from zsar.testing import StructuredConfig, write_structured_cache
 
     if (folder / "config.json").is_file():
         return folder  # kept from an earlier run with --keep

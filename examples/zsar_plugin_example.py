@@ -22,9 +22,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from zsar.extract.backbones import BACKBONES, Backbone, BackboneConfig, FramewiseNet, PixelNorm
 from zsar.extract.datasets import DATASETS, DatasetConfig, VideoDataset, VideoRecord, check_root, make_dataset, videos_in
-from zsar.extract.text_encoders import TEXT_ENCODERS, TextEncoder, TextEncoderConfig
+from zsar.extract.models import (BACKBONES, TEXT_ENCODERS, Backbone, BackboneConfig, FramewiseNet, PixelNorm,
+                                 TextEncoder, TextEncoderConfig)
 from zsar.heads.base import HEADS, ClassText, Head, HeadDims
 
 # --- a dataset: every video in one folder, named "<label>__<anything>.<ext>" -------------------

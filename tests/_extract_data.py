@@ -17,7 +17,7 @@ import numpy as np
 from zsar.cache.layout import CacheLayout
 from zsar.cache.manifest import read_manifest
 from zsar.cache.shards import ShardReader
-from zsar.extract.synth import SynthConfig, generate_dataset
+from zsar.synth import SynthConfig, generate_dataset
 
 # A fast, offline model pair: the seeded tiny CNN and the seeded tiny text encoder.
 TINY = ["--backbone", "tiny-random", "--text-encoder", "tiny-random", "--prompts", "plain"]

@@ -10,8 +10,8 @@ from zsar.cache.config import CacheConfig
 from zsar.cache.features import FeatureSet
 from zsar.cache.text import TextEmbeddings
 from zsar.heads.protocols import ProtocolData
-from zsar.heads.structured import StructuredConfig, make_structured_features
 from zsar.heads.train import TrainConfig
+from zsar.testing import StructuredConfig, make_structured_features
 
 FAST = TrainConfig(epochs=8, batch_size=32, lr=1e-2)
 

@@ -8,16 +8,10 @@ from zsar.cache.from_arrays import write_cache_from_arrays
 from zsar.cache.layout import CacheLayout, cache_key, config_differences
 from zsar.cache.manifest import ManifestRow, compact_manifest, read_manifest, write_manifest_part
 from zsar.cache.runs import RunReader, SplitResult, write_json, write_predictions, write_split_result
-from zsar.cache.shards import ShardReader, ShardWriter, file_sha256
-from zsar.cache.text import TextEmbeddings
+from zsar.cache.shards import ShardReader, ShardWriter
+from zsar.digests import file_sha256
 from zsar.errors import ZsarError
-
-
-def random_text(classes, prompts=3, dim=8, seed=0):
-    rng = np.random.default_rng(seed)
-    emb = rng.normal(size=(len(classes), prompts, dim)).astype(np.float32)
-    return TextEmbeddings("test-enc", "random", "plain", list(classes), [c.replace("_", " ") for c in classes],
-                          [f"p{i} {{}}" for i in range(prompts)], emb)
+from zsar.testing import random_text
 
 
 def test_cache_key_is_stable_and_order_free():
@@ -78,7 +72,7 @@ def test_cache_from_arrays_round_trip(tmp_path):
     classes = ["brush_hair", "cartwheel", "catch"]
     split = ["train" if i % 3 else "test" for i in range(10)]
     write_cache_from_arrays(tmp_path / "c", feats, labels, classes, splits={"split1": split},
-                            text=random_text(classes), shard_size=4)
+                            text=random_text(classes, prompts=3), shard_size=4)
     fs = load_features(tmp_path / "c")
     assert len(fs) == 10 and fs.features.shape == (10, 1, 4, 6)
     np.testing.assert_allclose(fs.features, feats.astype(np.float16))

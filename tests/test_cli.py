@@ -2,6 +2,7 @@ import decord
 from typer.testing import CliRunner
 
 from zsar.cli import app
+from zsar.cli_choices import CHOICES, choice_names
 
 runner = CliRunner()
 
@@ -11,6 +12,16 @@ def test_help_lists_the_commands():
     assert result.exit_code == 0
     for name in ("synth", "demo"):
         assert name in result.output
+
+
+def test_every_command_help_lists_its_choices_and_no_placeholder():
+    assert choice_names("devices") == ["cpu", "cuda", "cuda:N", "auto"] and choice_names("formats") == ["avi", "mp4"]
+    assert choice_names("samplings") == ["uniform", "dense"] and "tiny-random" in choice_names("text_encoders")
+    assert all(choice_names(key) for key in CHOICES)
+    for command in (["demo"], ["synth"], ["extract"], ["cache", "ls"], ["cache", "info"], ["cache", "verify"],
+                    ["train-head"], ["heads"], ["sweep"], ["metrics"]):
+        result = runner.invoke(app, [*command, "--help"], env={"COLUMNS": "300"})
+        assert result.exit_code == 0 and not [key for key in CHOICES if f"{{{key}}}" in result.output], command
 
 
 def test_synth_writes_the_requested_clips(tmp_path):

@@ -10,8 +10,8 @@ import pytest
 
 from zsar.errors import UnknownNameError, ZsarError
 from zsar.extract.datasets import DatasetConfig, create_dataset, list_datasets, natural_text
-from zsar.extract.synth import SynthConfig, generate_dataset
 from zsar.heads.protocols import e2e_half_classes
+from zsar.synth import SynthConfig, generate_dataset
 
 
 def touch(path: Path) -> Path:

@@ -1,7 +1,7 @@
 """Every head learns zero-shot on features with a known structure, and does not with shuffled labels.
 
 The features: each class's frames are one fixed random linear map of its text embedding
-plus noise, for seen and unseen classes alike (``zsar.heads.structured``). Split 0 of
+plus noise, for seen and unseen classes alike (``zsar.testing``). Split 0 of
 within-half leaves 20 of 40 classes unseen: chance is 5%.
 
 The control shuffles the labels *between classes*: every training class gets the text of
@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 
 from _heads_data import FAST, protocol_data, single_thread  # noqa: F401 (autouse fixture)
-from zsar.heads.evaluate import split_metrics
 from zsar.heads.experiment import TrainHeadConfig, evaluate_plan, resolve, train_for_plan
 from zsar.heads.protocols import within_half
+from zsar.heads.zero_shot import split_metrics
 
 HEADS = ["ridge", "linear", "actionclip", "aurl", "rest"]
 

@@ -11,11 +11,11 @@ from _extract_data import make_synth
 from test_text_encoders import write_word2vec_txt
 from zsar.cache.features import load_text
 from zsar.errors import ZsarError
+from zsar.extract.datasets.label_recipes import (E2E_ACTIVITYNET_FIXES, E2E_HMDB51_FIXES, E2E_KINETICS_FIXES,
+                                                 E2E_UCF101_FIXES, LABEL_RECIPES)
 from zsar.extract.extractor import ExtractConfig, extract
-from zsar.extract.label_recipes import (E2E_ACTIVITYNET_FIXES, E2E_HMDB51_FIXES, E2E_KINETICS_FIXES,
-                                        E2E_UCF101_FIXES, LABEL_RECIPES)
-from zsar.extract.prompts import load_prompts
-from zsar.extract.text_encoders import TextEncoder, TextEncoderConfig, create_text_encoder, encode_classes
+from zsar.extract.models.prompts import load_prompts
+from zsar.extract.models.text_encoders import TextEncoder, TextEncoderConfig, create_text_encoder, encode_classes
 
 E2E = LABEL_RECIPES.get("e2e")
 

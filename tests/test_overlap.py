@@ -16,7 +16,7 @@ from zsar.cache.features import FeatureSet
 from zsar.cache.from_arrays import write_cache_from_arrays
 from zsar.cli import app
 from zsar.errors import ZsarError
-from zsar.extract.text_encoders import TextEncoderConfig, create_text_encoder, encode_classes
+from zsar.extract.models.text_encoders import TextEncoderConfig, create_text_encoder, encode_classes
 from zsar.heads.experiment import TrainHeadConfig, load_protocol_data
 from zsar.heads.protocols import ProtocolData, cross_full, source_filter_record, source_mask
 

@@ -22,9 +22,9 @@ runner = CliRunner()
 @pytest.fixture
 def plugin(monkeypatch):
     """The example plugin on the path and in ZSAR_PLUGINS; its registrations are undone afterwards."""
-    from zsar.extract.backbones import BACKBONES
+    from zsar.extract.models.backbones import BACKBONES
     from zsar.extract.datasets import DATASETS
-    from zsar.extract.text_encoders import TEXT_ENCODERS
+    from zsar.extract.models.text_encoders import TEXT_ENCODERS
     from zsar.heads.base import HEADS, list_heads
 
     list_heads()  # import the built-in heads first, so only the plugin's entries are undone
@@ -60,6 +60,20 @@ def test_example_plugin_runs_through_extract_and_train_head(plugin, tmp_path):
     assert result.exit_code == 0, result.output
     metrics = json.loads((run / "metrics.json").read_text())
     assert len(metrics["splits"]) == 2 and 0.0 <= metrics["mean"]["top1"] <= 100.0
+
+
+def test_help_lists_the_plugins_components_beside_the_built_in_ones(plugin):
+    def help_text(command: str) -> str:
+        result = runner.invoke(app, [command, "--help"], env={"COLUMNS": "400"})
+        assert result.exit_code == 0, result.output
+        return " ".join(result.output.split())
+
+    extract = help_text("extract")
+    assert "Dataset adapter: activitynet, csv, flat, folder, hmdb51," in extract
+    assert "Visual backbone: clip-vit-b16, clip-vit-b32, clip-vit-l14, colour-grid, efficientnet-lite0," in extract
+    assert "Label-text encoder: char-trigrams, clip, glove-50d, minilm," in extract
+    assert "Head: actionclip, aurl, linear, mlp, rest, ridge" in help_text("train-head")
+    assert "Comma-separated heads from actionclip, aurl, linear, mlp, rest, ridge" in help_text("sweep")
 
 
 def test_an_unknown_plugin_module_is_a_one_line_error(monkeypatch):

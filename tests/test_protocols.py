@@ -6,13 +6,14 @@ import numpy as np
 import pytest
 
 from _heads_data import protocol_data, single_thread, structured_set  # noqa: F401 (autouse fixture)
+from zsar.accuracy import harmonic_mean
 from zsar.cache.runs import SplitResult
 from zsar.errors import ZsarError
-from zsar.heads.evaluate import harmonic_mean, split_metrics, summarise
 from zsar.heads.experiment import TrainHeadConfig, resolve
 from zsar.heads.protocols import (PROTOCOLS, ProtocolData, cross_full, cross_half, e2e_half_classes, gzsl, official,
                                   overlap_filter, within_half)
-from zsar.heads.structured import StructuredConfig
+from zsar.heads.zero_shot import split_metrics, summarise
+from zsar.testing import StructuredConfig
 
 
 @pytest.mark.parametrize("n_classes", [51, 101])

@@ -20,7 +20,7 @@ from zsar.heads.options import parse_head_options
 from zsar.heads.protocols import within_half
 from zsar.heads.selection import (SelectionConfig, choose_point, curve_points, smoothed, standard_error,
                                   validation_plans)
-from zsar.heads.structured import StructuredConfig, write_structured_cache
+from zsar.testing import StructuredConfig, write_structured_cache
 from zsar.heads.train import MIN_STEPS, TrainConfig, feature_stats, prepare
 
 runner = CliRunner()

@@ -9,10 +9,10 @@ from typer.testing import CliRunner
 from _heads_data import single_thread  # noqa: F401 (autouse fixture)
 from zsar.cli import app
 from zsar.errors import ZsarError
-from zsar.heads.structured import StructuredConfig, write_structured_cache
 from zsar.heads.train import TrainConfig
 from zsar.sweep import SweepConfig, parse_head_grid, run_sweep
 from zsar.sweep_table import summarise_selected
+from zsar.testing import StructuredConfig, write_structured_cache
 
 runner = CliRunner()
 SMALL = StructuredConfig(classes=12, videos=144, frames=2, dim=16, text_dim=8)

@@ -7,9 +7,9 @@ import pytest
 from scipy.ndimage import binary_dilation
 
 from zsar.errors import ZsarError
-from zsar.extract.synth import SynthConfig, generate_dataset, render_clip
-from zsar.extract.synth_actions import ACTIONS, Style, action_folder
-from zsar.extract.synth_figure import forward_kinematics
+from zsar.synth import SynthConfig, generate_dataset, render_clip
+from zsar.synth.actions import ACTIONS, Style, action_folder
+from zsar.synth.figure import forward_kinematics
 
 SMALL = dict(classes=4, per_class=3, frames=12, width=64, height=48)
 

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 from zsar.errors import ZsarError
-from zsar.extract.prompts import ACTIONCLIP_TEMPLATES, PROMPT_SETS, load_prompts
-from zsar.extract.text_encoders import (TextEncoderConfig, create_text_encoder, encode_classes,
-                                        list_text_encoders)
-from zsar.extract.testing import TINY_PROJECTION, write_tiny_clip
-from zsar.extract.word_vectors import words_of
+from zsar.extract.models.prompts import ACTIONCLIP_TEMPLATES, PROMPT_SETS, load_prompts
+from zsar.extract.models.text_encoders import (TextEncoderConfig, create_text_encoder, encode_classes,
+                                               list_text_encoders)
+from zsar.extract.models.word_vectors import words_of
+from zsar.testing import TINY_PROJECTION, write_tiny_clip
 
 WORDS = {"wave": [1.0, 0.0, 0.0], "hand": [0.0, 2.0, 0.0], "sit": [0.0, 0.0, 3.0], "Down": [1.0, 1.0, 1.0]}
 
@@ -137,7 +137,7 @@ def test_words_of():
         "Can", "you", "recognize", "the", "action", "of", "pull", "ups"]
 
 
-TINY_SCRIPT = ("from zsar.extract.text_encoders import *; "
+TINY_SCRIPT = ("from zsar.extract.models.text_encoders import *; "
                "print(create_text_encoder(TextEncoderConfig('tiny-random')).encode(['jump high']).tobytes().hex())")
 
 
@@ -153,7 +153,7 @@ def test_tiny_random_is_deterministic_across_processes():
 
 
 def test_clip_text_encoder_pairs_with_the_backbone(tmp_path):
-    from zsar.extract.backbones import BackboneConfig, create_backbone
+    from zsar.extract.models.backbones import BackboneConfig, create_backbone
 
     folder = write_tiny_clip(tmp_path / "clip")
     encoder = create_text_encoder(TextEncoderConfig("clip", model=str(folder)))

@@ -1,4 +1,4 @@
-"""Write ``zsar/extract/e2e_base_forms.py``: E2E's verb base forms for the words of the datasets it used.
+"""Write ``zsar/extract/datasets/e2e_base_forms.py``: E2E's verb base forms for the words of the datasets it used.
 
 E2E (``auxiliary_word2vec.verbs2basicform``) turns every word that WordNet knows as a verb
 into ``WordNetLemmatizer().lemmatize(word, 'v')``, i.e. the shortest of WordNet's morphy
@@ -7,7 +7,7 @@ WordNet download. Made with nltk 3.5 on WordNet 3.0 (Debian's ``wordnet-base``, 
 standard ``lexnames`` file nltk's reader wants)::
 
     python tools/make_e2e_base_forms.py --wordnet DIR ucf101=UCF.txt hmdb51=HMDB.txt \\
-        kinetics700=K700.txt activitynet=ANET.txt > zsar/extract/e2e_base_forms.py
+        kinetics700=K700.txt activitynet=ANET.txt > zsar/extract/datasets/e2e_base_forms.py
 
 Each ``dataset=FILE`` holds that dataset's raw class names, one per line (zsar's spelling).
 """
@@ -19,7 +19,7 @@ import json
 import sys
 from pathlib import Path
 
-from zsar.extract.label_recipes import LABEL_RECIPES
+from zsar.extract.datasets.label_recipes import LABEL_RECIPES
 
 
 def words_before_lemmas(dataset: str, name: str) -> list[str]:

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Callable
 
 import typer
 
+from zsar.cli_choices import ChoicesInHelp
 from zsar.errors import ZsarError
 from zsar.registry import load_plugins
 
@@ -28,7 +29,11 @@ app = typer.Typer(
 
 
 def command(*args: Any, on: typer.Typer | None = None, **kwargs: Any) -> Callable:
-    """``app.command`` (or ``on.command``) that turns a ``ZsarError`` into a one-line message and exit status 2."""
+    """``app.command`` (or ``on.command``) that turns a ``ZsarError`` into a one-line message and exit status 2.
+
+    Its options' help may name choices as ``{backbones}``, ``{heads}``, ...: they list the
+    registered names, plugins' included, when the help is shown (``zsar.cli_choices``).
+    """
 
     def decorator(fn: Callable) -> Callable:
         @functools.wraps(fn)
@@ -39,7 +44,7 @@ def command(*args: Any, on: typer.Typer | None = None, **kwargs: Any) -> Callabl
                 typer.echo(f"error: {err}", err=True)
                 raise typer.Exit(2) from None
 
-        return (on or app).command(*args, **kwargs)(wrapper)
+        return (on or app).command(*args, cls=ChoicesInHelp, **kwargs)(wrapper)
 
     return decorator
 
@@ -80,10 +85,10 @@ def synth(
     frames: Annotated[int, typer.Option(help="Frames per clip (25 fps).")] = 32,
     size: Annotated[str, typer.Option(help="Frame size WIDTHxHEIGHT (even numbers).")] = "112x112",
     seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same decoded frames.")] = 0,
-    format: Annotated[str, typer.Option(help="Container: avi (mpeg4) or mp4 (h264).")] = "avi",
+    format: Annotated[str, typer.Option(help="Container: {formats} (avi: mpeg4, mp4: h264).")] = "avi",
 ) -> None:
     """Render the synthetic stick-figure action dataset as real video files."""
-    from zsar.extract.synth import SynthConfig, generate_dataset, parse_size
+    from zsar.synth import SynthConfig, generate_dataset, parse_size
 
     width, height = parse_size(size)
     config = SynthConfig(classes=classes, per_class=per_class, frames=frames, width=width,
@@ -107,25 +112,25 @@ def _default_cache() -> Path:
 
 @command("extract")
 def extract(
-    dataset: Annotated[str, typer.Option(help="Dataset adapter: hmdb51, ucf101, kinetics400/600/700, activitynet, folder, csv, synthetic.")],
+    dataset: Annotated[str, typer.Option(help="Dataset adapter: {datasets}.")],
     root: Annotated[Path, typer.Option(help="Dataset folder (videos and annotations).")],
-    backbone: Annotated[str, typer.Option(help="Visual backbone: efficientnet-lite0, clip-vit-b16, xclip-b32, tiny-random, ...")] = "efficientnet-lite0",
+    backbone: Annotated[str, typer.Option(help="Visual backbone: {backbones}.")] = "efficientnet-lite0",
     splits: Annotated[Path | None, typer.Option(help="Split/annotation folder or file, if not where the adapter looks.")] = None,
     subset: Annotated[str | None, typer.Option(help="Kinetics/ActivityNet subset to keep, e.g. val.")] = None,
     weights: Annotated[Path | None, typer.Option(help="Local weights folder/file for the backbone.")] = None,
-    text_encoder: Annotated[str, typer.Option(help="Label-text encoder: minilm, glove-50d, word2vec, clip, sentence-transformers, or none.")] = "minilm",
+    text_encoder: Annotated[str, typer.Option(help="Label-text encoder: {text_encoders}, or none.")] = "minilm",
     text_model: Annotated[str | None, typer.Option(help="Text model id/dir/file (word2vec file, CLIP or sentence-transformers model).")] = None,
-    prompts: Annotated[str, typer.Option(help="Prompt templates: actionclip, plain, a file with one template per line, or a word-vector label recipe: e2e, aurl.")] = "actionclip",
-    sampling: Annotated[str, typer.Option(help="uniform (T segments, centre frame each) or dense (clips of T consecutive frames).")] = "uniform",
+    prompts: Annotated[str, typer.Option(help="Prompt templates or word-vector label recipe: {prompts}; or a file with one template per line.")] = "actionclip",
+    sampling: Annotated[str, typer.Option(help="Frame sampling: {samplings} (uniform: T segments, centre frame each; dense: clips of T consecutive frames).")] = "uniform",
     frames: Annotated[int, typer.Option(help="Frames per clip (T).")] = 8,
     clips: Annotated[int, typer.Option(help="Clips (views) per video.")] = 1,
     stride: Annotated[int, typer.Option(help="Dense sampling: step between frames of a clip.")] = 1,
     resolution: Annotated[int | None, typer.Option(help="Square frame side (default: the backbone's input size).")] = None,
     cache: Annotated[Path | None, typer.Option(help="Cache root (default: $ZSAR_CACHE or ~/.cache/zsar).")] = None,
-    device: Annotated[str, typer.Option(help="cpu, cuda or auto.")] = "cpu",
-    precision: Annotated[str, typer.Option(help="fp32, or fp16/bf16 autocast on a GPU.")] = "fp32",
-    batch_size: Annotated[int, typer.Option(help="Clips per backbone batch (across videos); raise it on a GPU.")] = 8,
-    workers: Annotated[int | None, typer.Option(help="Decoding processes (default: none for a CPU backbone on 2 cores, else 1; with a GPU one per spare core, at most 4).")] = None,
+    device: Annotated[str, typer.Option(help="Device: {devices} (auto: cuda if there is one).")] = "cpu",
+    precision: Annotated[str, typer.Option(help="Precision: {precisions} (half precision autocasts on a GPU).")] = "fp32",
+    batch_size: Annotated[int | None, typer.Option(help="Clips per backbone batch, across videos (default: 8 on a CPU, 64 on a GPU).")] = None,
+    workers: Annotated[int | None, typer.Option(help="Decoding processes (default: with a GPU every core but one; with a CPU backbone none on 2 cores, else 1).")] = None,
     threads: Annotated[int | None, typer.Option(help="Torch threads for the backbone (default: the cores the workers leave).")] = None,
     videos_per_shard: Annotated[int, typer.Option(help="Videos per shard file (the unit of commit and resume).")] = 64,
     shard: Annotated[str | None, typer.Option(help="This process's part i/N of the video list (default: torchrun's RANK/WORLD_SIZE, else 0/1).")] = None,
@@ -245,20 +250,20 @@ def _print_metrics_table(metrics: dict) -> None:
 @command("train-head")
 def train_head(
     features: Annotated[Path, typer.Option(help="Feature cache to test on (and, within a dataset, to train on).")],
-    head: Annotated[str, typer.Option(help="Head: ridge (the closed-form baseline), linear, actionclip, aurl, rest; `zsar heads` lists them.")],
-    protocol: Annotated[str, typer.Option(help="within-half, cross-half, cross-full, official or gzsl.")],
+    head: Annotated[str, typer.Option(help="Head: {heads} (ridge is the closed-form baseline); `zsar heads` lists their options.")],
+    protocol: Annotated[str, typer.Option(help="Protocol: {protocols}.")],
     out: Annotated[Path, typer.Option(help="Run directory to write (refused if it holds another run).")],
     text: Annotated[str | None, typer.Option(help="Text embeddings in the cache(s), e.g. minilm (needed if several).")] = None,
     source_features: Annotated[Path | None, typer.Option(help="Source cache to train on (cross-*, official).")] = None,
     splits: Annotated[int | None, typer.Option(help="Number of splits (default: 10 for half protocols, 3 official, 1 cross-full).")] = None,
     head_opt: Annotated[list[str] | None, typer.Option(help="A head option KEY=VALUE (repeatable), e.g. fusion=transformer; `zsar heads` lists each head's options and defaults.")] = None,
     generator: Annotated[bool | None, typer.Option("--generator/--no-generator", help="AURL's class generator (default: on for aurl, off for rest).")] = None,
-    generator_mode: Annotated[str | None, typer.Option(help="interpolate (weights in [0,1)) or extrapolate.")] = None,
-    transfer: Annotated[str | None, typer.Option(help="Semantic transfer: none or semantic (default: semantic for rest, else none).")] = None,
+    generator_mode: Annotated[str | None, typer.Option(help="Class-generator mode: {generator_modes} (interpolate: weights in [0,1)).")] = None,
+    transfer: Annotated[str | None, typer.Option(help="Semantic transfer: {transfers} (default: semantic for rest, else none).")] = None,
     transfer_k: Annotated[int | None, typer.Option(help="Semantic transfer: seen classes per unseen class (default 5).")] = None,
     transfer_temperature: Annotated[float | None, typer.Option(help="Semantic transfer: softmax temperature (default 0.1).")] = None,
     transfer_lambda: Annotated[float | None, typer.Option(help="Semantic transfer: weight of the composed prototype, 1 - it of the text one (default 0.5).")] = None,
-    rerank: Annotated[str, typer.Option(help="Hubness reduction: none, csls or inverted-softmax.")] = "none",
+    rerank: Annotated[str, typer.Option(help="Hubness reduction: {rerankers}.")] = "none",
     tau: Annotated[float | None, typer.Option(help="Overlap filter: drop source classes within this cosine distance of a target class (default 0.05).")] = None,
     overlap_with: Annotated[list[Path] | None, typer.Option(help="Filter the source against this cache's classes too (repeatable; E2E: --overlap-with UCF --overlap-with HMDB).")] = None,
     select: Annotated[bool, typer.Option("--select/--no-select", help="Choose steps and lr (ridge: alpha) on validation classes held out of the seen ones, then retrain on all seen classes.")] = True,
@@ -268,7 +273,7 @@ def train_head(
     lr: Annotated[float | None, typer.Option(help="AdamW learning rate with --no-select (default 3e-3; selection tries 3e-3 and 1e-2).")] = None,
     standardise: Annotated[bool, typer.Option("--standardise/--no-standardise", help="Z-score the features with the training videos' statistics.")] = True,
     seed: Annotated[int, typer.Option(help="Seed of the weights, batch order, sampling and validation classes.")] = 0,
-    device: Annotated[str, typer.Option(help="cpu, cuda or auto (cuda if there is one).")] = "cpu",
+    device: Annotated[str, typer.Option(help="Device: {devices} (auto: cuda if there is one).")] = "cpu",
     allow_partial: Annotated[bool, typer.Option("--allow-partial", help="Use a cache not fully extracted yet (a note says so).")] = False,
 ) -> None:
     """Train a head on cached features and evaluate it zero-shot under a protocol; writes the run directory."""
@@ -314,19 +319,19 @@ def _split_list(text: str) -> tuple[str, ...]:
 def sweep(
     features: Annotated[Path, typer.Option(help="Feature cache to test on (and, within a dataset, to train on).")],
     out: Annotated[Path, typer.Option(help="Folder for the runs (one per grid point, reused when finished) and report.md.")],
-    protocol: Annotated[str, typer.Option(help="within-half, cross-half, cross-full, official or gzsl.")] = "within-half",
-    heads: Annotated[str | None, typer.Option(help="Comma-separated heads (default: every registered head, ridge first).")] = None,
+    protocol: Annotated[str, typer.Option(help="Protocol: {protocols}.")] = "within-half",
+    heads: Annotated[str | None, typer.Option(help="Comma-separated heads from {heads} (default: all of them, ridge first).")] = None,
     source_features: Annotated[Path | None, typer.Option(help="Source cache to train on (cross-*, official).")] = None,
     text: Annotated[str | None, typer.Option(help="Text embeddings in the cache(s), e.g. minilm (needed if several).")] = None,
     splits: Annotated[int | None, typer.Option(help="Number of splits (default: the protocol's).")] = None,
     generator: Annotated[str, typer.Option(help="Class generator values to try: off, on or off,on (on: heads with visual centres).")] = "off,on",
-    transfer: Annotated[str, typer.Option(help="Semantic transfer values to try: none, semantic or both.")] = "none,semantic",
-    rerank: Annotated[str, typer.Option(help="Re-ranking values to try, e.g. none,csls.")] = "none",
+    transfer: Annotated[str, typer.Option(help="Semantic transfer values to try, comma-separated: {transfers}.")] = "none,semantic",
+    rerank: Annotated[str, typer.Option(help="Re-ranking values to try, comma-separated: {rerankers}.")] = "none",
     head_opt: Annotated[list[str] | None, typer.Option(help="HEAD.KEY=V1,V2: one run per value (repeatable), e.g. actionclip.fusion=mean,transformer.")] = None,
     select: Annotated[bool, typer.Option("--select/--no-select", help="Model selection on held-out seen classes in every run.")] = True,
     steps: Annotated[int | None, typer.Option(help="Optimiser steps of every run (default: train-head's).")] = None,
     seed: Annotated[int, typer.Option(help="Seed of every run.")] = 0,
-    device: Annotated[str, typer.Option(help="cpu, cuda or auto.")] = "cpu",
+    device: Annotated[str, typer.Option(help="Device: {devices} (auto: cuda if there is one).")] = "cpu",
 ) -> None:
     """Run a protocol over heads x generator x transfer x re-rank x head options; one table with the ridge baseline."""
     from zsar.heads.selection import SelectionConfig
@@ -375,7 +380,7 @@ def metrics(
     import json
 
     from zsar.metrics import MetricsConfig, evaluate_features, format_tables, measure_run, write_report
-    from zsar.metrics.evaluate import FEATURES_K, RUN_K, parse_k
+    from zsar.metrics.measure import FEATURES_K, RUN_K, parse_k
 
     if (run is None) == (features is None):
         raise ZsarError("give either a run directory or --features CACHE, e.g. `zsar metrics runs/rest`")

@@ -26,12 +26,11 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Callable, Iterator
 
-import torch
-
+from zsar.devices import torch_threads
 from zsar.errors import ZsarError
 from zsar.extract.extractor import ExtractConfig, extract
 from zsar.extract.sampling import SamplingConfig
-from zsar.extract.synth import SynthConfig, generate_dataset
+from zsar.synth import SynthConfig, generate_dataset
 from zsar.heads.train import TrainConfig
 from zsar.sweep import SweepConfig, run_sweep
 from zsar.sweep_table import SweepRow, best_line, best_row
@@ -202,23 +201,13 @@ def _stage_logs_quiet() -> Iterator[None]:
             lg.setLevel(level)
 
 
-@contextlib.contextmanager
-def _torch_threads(threads: int | None) -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads or before)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def run_demo(config: DemoConfig, echo: Callable[[str], None]) -> DemoResult:
     """Run the four steps and write ``OUT/report.md``; progress and the final table go through ``echo``."""
     if config.threads is not None and config.threads < 1:
         raise ZsarError(f"demo threads {config.threads}: must be at least 1")
     seconds: dict[str, float] = {}
     clock = time.perf_counter()
-    with _stage_logs_quiet(), _torch_threads(config.threads):
+    with _stage_logs_quiet(), torch_threads(config.threads):
         data = render(config, echo)
         seconds["render"], clock = time.perf_counter() - clock, time.perf_counter()
         cache = extract_features(config, data, echo)

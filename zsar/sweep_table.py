@@ -17,10 +17,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable
 
-from zsar.cache.layout import atomic_write_text
+from zsar.files import atomic_write_text
 from zsar.cache.runs import RunReader
 from zsar.metrics import RunMetrics, measure_run, write_report
-from zsar.metrics.evaluate import PROTOTYPES
+from zsar.metrics.measure import PROTOTYPES
 from zsar.metrics.report import GEOMETRY_NOTE, HUBNESS_NOTE
 
 GENERATOR_MODE = "interpolate"  # "generator on": AURL's released mixing, weights in [0, 1)

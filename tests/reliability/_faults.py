@@ -13,8 +13,8 @@ from typer.testing import CliRunner, Result
 
 from _extract_data import TINY
 from zsar.cache.from_arrays import write_cache_from_arrays
-from zsar.cache.text import TextEmbeddings
 from zsar.cli import app
+from zsar.testing import random_text
 
 runner = CliRunner()
 FAST_HEAD = ["--head", "linear", "--epochs", "1", "--batch-size", "8"]
@@ -60,15 +60,6 @@ def copy_cache_root(source_root: Path, to: Path) -> Path:
     return next(to.glob("features/*/*"))
 
 
-def text_for(class_names: list[str], class_texts: list[str], dim: int = 8, seed: int = 0) -> TextEmbeddings:
-    """Random label-text embeddings whose vectors follow the texts (equal texts, equal vectors)."""
-    rng = np.random.default_rng(seed)
-    vectors = {t: rng.normal(size=dim) for t in dict.fromkeys(class_texts)}
-    emb = np.stack([vectors[t] for t in class_texts])[:, None, :].astype(np.float32)
-    return TextEmbeddings("test-enc", "random", "plain", list(class_names), list(class_texts), ["{}"],
-                          emb / np.linalg.norm(emb, axis=-1, keepdims=True))
-
-
 def small_cache(folder: Path, class_names: list[str], per_class: int, class_texts: list[str] | None = None,
                 seed: int = 0) -> Path:
     """A cache of ``per_class`` random videos (1 clip, 4 frames, D=16) per class, with label text."""
@@ -77,7 +68,7 @@ def small_cache(folder: Path, class_names: list[str], per_class: int, class_text
     centres = rng.normal(size=(len(class_names), 16))
     features = centres[labels][:, None, None, :] + 0.1 * rng.normal(size=(len(labels), 1, 4, 16))
     write_cache_from_arrays(folder, features.astype(np.float32), labels, class_names,
-                            text=text_for(class_names, class_texts or class_names))
+                            text=random_text(class_names, class_texts or class_names))
     return folder
 
 

@@ -20,7 +20,7 @@ from _heads_data import single_thread  # noqa: F401 (autouse fixture: tiny heads
 from zsar.cache.from_arrays import write_cache_from_arrays
 from zsar.cli import app
 from zsar.heads.base import list_heads
-from zsar.heads.structured import StructuredConfig, make_structured_features, write_structured_cache
+from zsar.testing import StructuredConfig, make_structured_features, write_structured_cache
 
 runner = CliRunner()
 SMALL = StructuredConfig(classes=8, videos=64, clips=1, frames=4, dim=16, text_dim=8)

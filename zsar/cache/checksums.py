@@ -14,23 +14,14 @@ reader never takes a commit in flight, or one killed between the two renames, fo
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
 from zsar.cache.lock import pid_alive
+from zsar.digests import file_sha256
+from zsar.files import fsync_file, temp_path
 
 SUFFIX = ".sha256"
-_BLOCK = 1 << 22
-
-
-def file_sha256(path: Path) -> str:
-    """The hex SHA-256 of the file at ``path``."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(_BLOCK), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def checksum_path(path: Path) -> Path:
@@ -47,21 +38,14 @@ def _pending(path: Path) -> list[Path]:
     return sorted(path.parent.glob(f".{path.name}{SUFFIX}.*.tmp"))
 
 
-def _write_synced(path: Path, text: str) -> None:
-    with open(path, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-
-
 def commit_with_checksum(tmp: Path, path: Path) -> str:
     """Rename the finished file ``tmp`` to ``path`` with its sidecar (see the module doc); returns its SHA-256."""
-    with open(tmp, "rb") as f:
-        os.fsync(f.fileno())
+    fsync_file(tmp)
     sha = file_sha256(tmp)
     sidecar = checksum_path(path)
-    sidecar_tmp = sidecar.with_name(f".{sidecar.name}.{os.getpid()}.tmp")
-    _write_synced(sidecar_tmp, _line(sha, path))
+    sidecar_tmp = temp_path(sidecar)
+    sidecar_tmp.write_text(_line(sha, path))
+    fsync_file(sidecar_tmp)
     os.replace(tmp, path)
     os.replace(sidecar_tmp, sidecar)
     return sha

@@ -18,8 +18,9 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from zsar.cache.layout import CONFIG_NAME, FORMAT_VERSION, CacheLayout, atomic_write_text
+from zsar.cache.layout import CONFIG_NAME, FORMAT_VERSION, CacheLayout
 from zsar.errors import ZsarError
+from zsar.files import atomic_write_text
 
 SCHEMA_VERSION = 1
 REPAIR = "run `zsar extract` with the settings that made the cache to rewrite it"

@@ -26,6 +26,8 @@ from zsar.cache.shards import ShardReader
 from zsar.cache.text import TextEmbeddings, find_text_embeddings, read_text_embeddings
 from zsar.errors import ZsarError
 
+CHECK_CHUNK = 4096  # videos checked for NaN/inf at a time
+
 
 @dataclass
 class FeatureSet:
@@ -72,9 +74,15 @@ class FeatureSet:
                           self.config, self.cache_dir, self.completeness)
 
     def nonfinite_videos(self) -> list[str]:
-        """Ids of videos whose features hold NaN or inf."""
-        bad = ~np.isfinite(self.features.reshape(len(self), -1)).all(axis=1)
-        return [self.video_ids[i] for i in np.flatnonzero(bad)]
+        """Ids of videos whose features hold NaN or inf (checked ``CHECK_CHUNK`` videos at a time).
+
+        A test of all features at once held a boolean per value: half the size of the float16
+        features again, at the peak of ``zsar train-head`` (``bench/scale.py``).
+        """
+        flat = self.features.reshape(len(self), -1)
+        bad = [start + i for start in range(0, len(self), CHECK_CHUNK)
+               for i in np.flatnonzero(~np.isfinite(flat[start:start + CHECK_CHUNK]).all(axis=1))]
+        return [self.video_ids[i] for i in bad]
 
     def check_finite(self) -> None:
         """Raise a ``ZsarError`` naming the videos with NaN/inf features, if any."""

@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from zsar.errors import ZsarError
+from zsar.files import write_error
 
 FORMAT_VERSION = 1
 CONFIG_NAME = "config.json"
@@ -36,33 +35,6 @@ def cache_key(fields: dict[str, Any]) -> str:
     blob = json.dumps({"format_version": FORMAT_VERSION, **fields}, sort_keys=True,
                       separators=(",", ":"), default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:KEY_LENGTH]
-
-
-def write_error(path: Path, err: OSError, fix: str = "") -> ZsarError:
-    """A one-line error for a failed write (read-only folder, full disk, a file where a folder should be)."""
-    fix = fix or "free some space or make the folder writable, then run the command again"
-    return ZsarError(f"cannot write {path} ({_reason(err)}); {fix}")
-
-
-def _reason(err: OSError) -> str:
-    """The system's words for ``err``; HDF5 puts them inside a long message of its own."""
-    text = err.strerror or str(err)
-    found = re.search(r"error message = '([^']+)'", text)
-    return found.group(1) if found else " ".join(text.split())
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file and a rename, so readers never see half."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except OSError as err:
-        tmp.unlink(missing_ok=True)
-        raise write_error(path, err) from None
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,9 @@ import fcntl
 import os
 from pathlib import Path
 
-from zsar.cache.layout import CacheLayout, write_error
+from zsar.cache.layout import CacheLayout
 from zsar.errors import ZsarError
+from zsar.files import write_error
 
 _HELD: set[Path] = set()  # lock files this process holds (record locks do not conflict in-process)
 

@@ -16,7 +16,6 @@ failed videos have ``shard == ""``, ``row == -1`` and the decoder's message in `
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Iterable
@@ -27,8 +26,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from zsar.cache.checksums import commit_with_checksum, file_problem, orphan_checksums, remove_with_checksum
-from zsar.cache.layout import CacheLayout, write_error
+from zsar.cache.layout import CacheLayout
 from zsar.errors import ZsarError
+from zsar.files import atomic_write
 
 SPLIT_COLUMNS = ("split1", "split2", "split3")
 SPLIT_VALUES = ("train", "val", "test", "unused", "")
@@ -86,14 +86,9 @@ class ManifestError(ZsarError):
 
 
 def _write_table(table: pa.Table, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    fix = "free some space or make the cache writable, then run `zsar extract` again to resume"
+    with atomic_write(path, fix, commit=commit_with_checksum) as tmp:
         pq.write_table(table, tmp)
-        commit_with_checksum(tmp, path)
-    except OSError as err:  # a full disk, a read-only folder
-        tmp.unlink(missing_ok=True)
-        raise write_error(path, err, "free some space or make the cache writable, then run `zsar extract` "
-                                     "again to resume") from None
 
 
 def manifest_files(layout: CacheLayout, rank: int | None = None) -> list[Path]:

@@ -34,12 +34,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from zsar.cache.checksums import commit_with_checksum, file_problem
-from zsar.cache.layout import CacheLayout, atomic_write_text, config_differences, write_error
+from zsar.cache.layout import CacheLayout, config_differences
+from zsar.accuracy import TOP_K, top_k
 from zsar.errors import ZsarError
+from zsar.files import atomic_write, atomic_write_text, write_error
 
 log = logging.getLogger(__name__)
 _STR = h5py.string_dtype()
-TOP_K = 5
 CHECKPOINT_NAME = "checkpoint.pt"
 SELECTION_NAME = "selection.json"
 EMBEDDINGS_NAME = "embeddings.h5"
@@ -72,10 +73,17 @@ class SplitResult:
     train_labels: np.ndarray | None = None
 
     def predictions(self, k: int = TOP_K) -> np.ndarray:
-        """``(N, k)`` indices into ``class_names`` of the top-k classes by score."""
-        k = min(k, self.scores.shape[1])
-        top = np.argsort(-self.scores, axis=1, kind="stable")[:, :k]
-        return self.test_classes[top]
+        """``(N, k)`` indices into ``class_names`` of the top-k classes by score (``zsar.accuracy.top_k``)."""
+        return self.test_classes[top_k(self.scores, k)]
+
+    def label_positions(self) -> np.ndarray:
+        """``test_labels`` (indices into ``class_names``) as positions in ``test_classes`` (score columns)."""
+        position = {int(c): i for i, c in enumerate(self.test_classes)}
+        missing = sorted({int(c) for c in self.test_labels} - set(position))
+        if missing:
+            raise ZsarError(f"split {self.split}: test videos of class {self.class_names[missing[0]]!r} "
+                            "are not among its test_classes; the run is inconsistent, re-run `zsar train-head`")
+        return np.array([position[int(c)] for c in self.test_labels], dtype=np.int64)
 
 
 _STRING_FIELDS = ("class_names", "test_video_ids")
@@ -89,14 +97,9 @@ def write_split_result(run: Path, result: SplitResult) -> Path:
     """Write ``result`` to ``RUN/split-<i>/embeddings.h5`` atomically, with its checksum file."""
     folder = split_dir(run, result.split)
     path = folder / EMBEDDINGS_NAME
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    with atomic_write(path, commit=commit_with_checksum) as tmp:  # a full disk, a read-only folder
         folder.mkdir(parents=True, exist_ok=True)
         _write_split(result, tmp)
-        commit_with_checksum(tmp, path)
-    except OSError as err:  # a full disk, a read-only folder
-        tmp.unlink(missing_ok=True)
-        raise write_error(path, err) from None
     return path
 
 
@@ -268,13 +271,8 @@ def write_checkpoint(run: Path, split: int, state_dict: dict[str, Any], meta: di
     folder = split_dir(run, split)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / CHECKPOINT_NAME
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    with atomic_write(path) as tmp:
         torch.save({"state_dict": {k: v.detach().cpu() for k, v in state_dict.items()}, "meta": meta}, tmp)
-        os.replace(tmp, path)
-    except OSError as err:  # a full disk, a read-only folder
-        tmp.unlink(missing_ok=True)
-        raise write_error(path, err) from None
     return path
 
 
@@ -314,8 +312,8 @@ def write_predictions(run: Path, results: list[SplitResult]) -> Path:
     columns: dict[str, list] = {"video_id": [], "split": [], "true_class": [], "pred_classes": [],
                                 "pred_scores": [], "correct": []}
     for r in results:
-        top = r.predictions()
-        order = np.argsort(-r.scores, axis=1, kind="stable")[:, : top.shape[1]]
+        order = top_k(r.scores)
+        top = r.test_classes[order]
         scores = np.take_along_axis(r.scores, order, axis=1)
         for i, vid in enumerate(r.test_video_ids):
             true = r.class_names[int(r.test_labels[i])]
@@ -327,13 +325,8 @@ def write_predictions(run: Path, results: list[SplitResult]) -> Path:
             columns["pred_scores"].append([float(s) for s in scores[i]])
             columns["correct"].append(predicted[0] == true)
     path = Path(run) / "predictions.parquet"
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    with atomic_write(path) as tmp:
         pq.write_table(pa.Table.from_pydict(columns), tmp)
-        os.replace(tmp, path)
-    except OSError as err:  # a full disk, a read-only folder
-        tmp.unlink(missing_ok=True)
-        raise write_error(path, err) from None
     return path
 
 

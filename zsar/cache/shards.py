@@ -14,7 +14,6 @@ its SHA-256 goes into the manifest rows of its videos.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,8 +21,9 @@ from typing import Any
 import h5py
 import numpy as np
 
-from zsar.cache.checksums import file_sha256
-from zsar.cache.layout import FORMAT_VERSION, write_error
+from zsar.cache.layout import FORMAT_VERSION
+from zsar.digests import file_sha256
+from zsar.files import atomic_write
 
 FEATURE_DTYPE = np.float16
 
@@ -74,17 +74,10 @@ class ShardWriter:
     def commit(self) -> ShardInfo:
         """Write the shard under a temporary name, fsync, rename; return its info."""
         assert self._video_row, "commit() of an empty shard"
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        try:
+        fix = "free some space or make the cache writable, then run `zsar extract` again to resume"
+        with atomic_write(self.path, fix) as tmp:  # a full disk, a read-only folder: the shard is not committed
             self._write(tmp)
-            with open(tmp, "rb") as f:
-                os.fsync(f.fileno())
             sha = file_sha256(tmp)
-            os.replace(tmp, self.path)
-        except OSError as err:  # a full disk, a read-only folder: the shard is not committed
-            tmp.unlink(missing_ok=True)
-            raise write_error(self.path, err, "free some space or make the cache writable, then run "
-                                              "`zsar extract` again to resume") from None
         self.committed = ShardInfo(self.path.name, len(self._video_row), sha)
         return self.committed
 

@@ -8,7 +8,6 @@ per-word vectors ``(C, L, D)`` with a mask, which ResT's text tokens use. A chec
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,8 +15,9 @@ import h5py
 import numpy as np
 
 from zsar.cache.checksums import commit_with_checksum, file_problem
-from zsar.cache.layout import CacheLayout, write_error
+from zsar.cache.layout import CacheLayout
 from zsar.errors import ZsarError
+from zsar.files import atomic_write
 from zsar.vectors import l2_normalise
 
 _STR = h5py.string_dtype()
@@ -76,14 +76,9 @@ class TextEmbeddings:
 def write_text_embeddings(layout: CacheLayout, text: TextEmbeddings) -> Path:
     """Write ``text`` into the cache's ``text/`` folder atomically, with its checksum file; returns the file."""
     path = layout.text_path(text.file_stem)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    with atomic_write(path, commit=commit_with_checksum) as tmp:
         layout.text_dir.mkdir(parents=True, exist_ok=True)
         _write(text, tmp)
-        commit_with_checksum(tmp, path)
-    except OSError as err:  # a full disk, a read-only folder
-        tmp.unlink(missing_ok=True)
-        raise write_error(path, err) from None
     return path
 
 

@@ -16,22 +16,19 @@ or rank made it: a resumed or sharded extraction gives the same features as one 
 from __future__ import annotations
 
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
-
 from zsar.cache.catalog import default_cache_root
 from zsar.cache.layout import CacheLayout, cache_key
 from zsar.cache.lock import RankLock
 from zsar.cache.manifest import compact_manifest
+from zsar.devices import (backbone_threads, default_batch_size, default_workers, keep_freed_memory, rank_device,
+                          resolve_device, resolve_precision, torch_threads)
 from zsar.errors import ZsarError
-from zsar.extract.allocator import keep_freed_memory
 from zsar.extract.chunk_writer import ChunkContext, extract_chunks
-from zsar.extract.loader import default_workers
 from zsar.extract.plan import plan_chunks, rank_chunks, remove_leftovers, resolve_rank
 from zsar.extract.sampling import SamplingConfig
 from zsar.extract.settings import build_config, key_fields, resolve_layout, save_config, videos_digest
@@ -48,13 +45,13 @@ class ExtractConfig:
     """Everything ``zsar extract`` takes (one field per flag).
 
     ``resolution``: square side frames are resized/cropped to (None: the backbone's
-    ``input_size``). ``workers``: decoding processes (None: ``default_workers(device)``, 0: decode
-    in this process). ``shard``: ``(rank, world_size)``; None reads torchrun's
-    ``RANK``/``WORLD_SIZE``, else ``(0, 1)``. ``batch_size``: clips per backbone call (8 clips
-    of 8 frames ran fastest on CPU; raise it on a GPU). ``limit``: extract only N videos spread evenly
+    ``input_size``). ``device``: ``cpu``, ``cuda``, ``cuda:N`` or ``auto`` (``zsar.devices``).
+    ``workers``, ``batch_size`` (clips per backbone call) and ``threads`` (torch threads of a
+    CPU backbone): None takes the device's default (``zsar.devices``); ``workers=0`` decodes in
+    this process. ``shard``: ``(rank, world_size)``; None reads torchrun's
+    ``RANK``/``WORLD_SIZE``, else ``(0, 1)``. ``limit``: extract only N videos spread evenly
     over the dataset's list (a quick look; it is a different cache). ``text_encoder``:
-    ``"none"`` skips label text. ``threads``: torch threads for the backbone (None: the
-    cores the decoding workers leave, see ``backbone_threads``). ``retry_failed``: extract again the chunks that hold failed videos.
+    ``"none"`` skips label text. ``retry_failed``: extract again the chunks that hold failed videos.
     """
 
     dataset: str
@@ -71,7 +68,7 @@ class ExtractConfig:
     cache: Path = field(default_factory=default_cache_root)
     device: str = "cpu"
     precision: str = "fp32"
-    batch_size: int = 8
+    batch_size: int | None = None
     workers: int | None = None
     videos_per_shard: int = 64
     shard: tuple[int, int] | None = None
@@ -109,21 +106,14 @@ def limit_records(records: list, limit: int | None) -> list:
     return [records[i] for i in picks]
 
 
-def _device(device: str) -> str:
-    """Under torchrun, ``cuda`` means this process's GPU, ``cuda:<LOCAL_RANK>``."""
-    if device == "cuda" and "LOCAL_RANK" in os.environ:
-        return f"cuda:{int(os.environ['LOCAL_RANK'])}"
-    return device
-
-
 def _write_text(layout: CacheLayout, config: ExtractConfig, class_names: list[str], class_texts: list[str]) -> None:
     """Encode the class texts into ``layout``'s ``text/`` unless that file is already there."""
     if config.text_encoder == NO_TEXT:
         return
     from zsar.cache.checksums import remove_with_checksum
     from zsar.cache.text import list_text_files, text_file_problem, write_text_embeddings
-    from zsar.extract.prompts import load_prompts
-    from zsar.extract.text_encoders import TextEncoderConfig, create_text_encoder, encode_classes
+    from zsar.extract.models.prompts import load_prompts
+    from zsar.extract.models.text_encoders import TextEncoderConfig, create_text_encoder, encode_classes
 
     set_name, _ = load_prompts(config.prompts)
     mine = [p for p in list_text_files(layout) if p.stem.startswith(f"{config.text_encoder}-{set_name}-")]
@@ -133,7 +123,7 @@ def _write_text(layout: CacheLayout, config: ExtractConfig, class_names: list[st
     for path, problem in problems.items():
         log.warning("text embeddings %s; encoding them again", problem)
         remove_with_checksum(path)
-    encoder = create_text_encoder(TextEncoderConfig(config.text_encoder, config.text_model, _device(config.device)))
+    encoder = create_text_encoder(TextEncoderConfig(config.text_encoder, config.text_model, rank_device(config.device)))
     text = encode_classes(encoder, class_names, class_texts, config.prompts, dataset=config.dataset)
     path = write_text_embeddings(layout, text)
     log.info("label text: %s (%d classes x %d prompts, D=%d)", path.name, *text.embeddings.shape)
@@ -141,7 +131,7 @@ def _write_text(layout: CacheLayout, config: ExtractConfig, class_names: list[st
 
 def extract(config: ExtractConfig) -> ExtractResult:
     """Extract ``config.dataset`` into the feature cache; see the module docstring for the flow."""
-    from zsar.extract.backbones import BackboneConfig, create_backbone
+    from zsar.extract.models.backbones import BackboneConfig, create_backbone
     from zsar.extract.datasets import DatasetConfig, create_dataset
 
     started = time.perf_counter()
@@ -149,7 +139,7 @@ def extract(config: ExtractConfig) -> ExtractResult:
     _check_names(config)
     dataset = create_dataset(config.dataset, DatasetConfig(config.root, config.splits, config.subset))
     records = limit_records(dataset.records, config.limit)
-    backbone = create_backbone(BackboneConfig(config.backbone, config.weights, _device(config.device),
+    backbone = create_backbone(BackboneConfig(config.backbone, config.weights, rank_device(config.device),
                                               config.precision, config.seed))
     size = _check_backbone(backbone, config)
     if backbone.device.type == "cpu":
@@ -173,11 +163,12 @@ def extract(config: ExtractConfig) -> ExtractResult:
         plan = plan_chunks(layout, rank, rank_chunks(len(records), config.videos_per_shard, rank, world),
                            config.retry_failed)
         workers = default_workers(backbone.device.type) if config.workers is None else config.workers
+        batch_size = default_batch_size(backbone.device.type) if config.batch_size is None else config.batch_size
         log.info("%s: rank %d/%d, %d chunk(s) to extract, %d video(s) already in %s, %d worker(s)",
                  dataset.name, rank, world, len(plan.pending), plan.skipped, layout.root, workers)
         context = ChunkContext(layout, rank, key, records, dataset.class_names, Path(config.root).expanduser(),
-                               config.sampling, size, config.batch_size, workers)
-        with _torch_threads(backbone_threads(config.threads, workers, backbone.device.type)):
+                               config.sampling, size, batch_size, workers)
+        with torch_threads(backbone_threads(config.threads, workers, backbone.device.type)):
             run = extract_chunks(context, plan.pending, backbone.encode)
         compact_manifest(layout, rank)
     result = ExtractResult(
@@ -191,20 +182,20 @@ def extract(config: ExtractConfig) -> ExtractResult:
 
 def _check_names(config: ExtractConfig) -> None:
     """Refuse unknown names and bad numbers before the (possibly long) dataset scan."""
-    from zsar.extract.backbones import BACKBONES, resolve_device, resolve_precision
+    from zsar.extract.models.backbones import BACKBONES
     from zsar.extract.datasets import DATASETS
-    from zsar.extract.prompts import load_prompts
+    from zsar.extract.models.prompts import load_prompts
 
     DATASETS.entry(config.dataset)
     BACKBONES.entry(config.backbone)
-    resolve_precision(config.precision, resolve_device(_device(config.device)))
+    resolve_precision(config.precision, resolve_device(rank_device(config.device)))
     if config.text_encoder != NO_TEXT:
-        from zsar.extract.text_encoders import TEXT_ENCODERS
+        from zsar.extract.models.text_encoders import TEXT_ENCODERS
 
         TEXT_ENCODERS.entry(config.text_encoder)
         load_prompts(config.prompts)
     for flag, value in (("--batch-size", config.batch_size), ("--videos-per-shard", config.videos_per_shard)):
-        if value < 1:
+        if value is not None and value < 1:
             raise ZsarError(f"{flag} {value}: must be at least 1")
     if config.workers is not None and config.workers < 0:
         raise ZsarError(f"--workers {config.workers}: must be 0 (decode in this process) or more")
@@ -224,34 +215,6 @@ def _check_backbone(backbone, config: ExtractConfig) -> int:
         raise ZsarError(f"--frames {config.sampling.frames}: {backbone.name} takes {backbone.frames_in} frames "
                         f"per clip; use --frames {backbone.frames_in}")
     return size
-
-
-def backbone_threads(threads: int | None, workers: int, device: str) -> int | None:
-    """Torch threads for a CPU backbone: ``threads`` if given, else the cores the workers leave.
-
-    OpenMP threads that share their cores with decoding processes wait on each other at
-    every barrier: on 2 cores, 2 threads + 1 worker ran efficientnet-lite0 at 2.0 clips/s,
-    1 thread + 1 worker at 3.5 (bench/extract.py). None: leave torch's setting.
-    """
-    if threads is not None or device != "cpu" or workers == 0:
-        return threads
-    return max(1, (os.cpu_count() or 1) - workers)
-
-
-class _torch_threads:
-    """Set torch's intra-op threads for a block (None: leave as is) and restore them after."""
-
-    def __init__(self, threads: int | None) -> None:
-        self.threads, self.before = threads, torch.get_num_threads()
-
-    def __enter__(self) -> None:
-        if self.threads is not None:
-            if self.threads < 1:
-                raise ZsarError(f"--threads {self.threads}: must be at least 1")
-            torch.set_num_threads(self.threads)
-
-    def __exit__(self, *exc: object) -> None:
-        torch.set_num_threads(self.before)
 
 
 def _report_failures(result: ExtractResult) -> None:

@@ -10,7 +10,6 @@ per frame in Python) and hands back each video with its features.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator, Sequence
 
@@ -21,24 +20,7 @@ from torch.utils.data import DataLoader, Dataset
 from zsar.extract.decode import DEFAULT_WINDOW, DecodedVideo, DecodeError, decode_video
 from zsar.extract.sampling import SamplingConfig
 
-MAX_DEFAULT_WORKERS = 4
 PREFETCH_PER_WORKER = 4
-
-
-def default_workers(device: str = "cpu") -> int:
-    """Decoding processes when ``--workers`` is not given.
-
-    With a GPU backbone, one per spare core up to ``MAX_DEFAULT_WORKERS``: decoding is then
-    the bottleneck and the CPU has nothing else to do. With a CPU backbone the backbone
-    needs the cores: decoding a clip costs a tenth of encoding it with efficientnet-lite0,
-    so on a quiet 2-core machine decoding in this process with both cores for the backbone
-    ran 2.3x (224 px) and 2.1x (112 px) faster end to end than one worker beside a
-    one-thread backbone (bench/extract.py). A CPU backbone gets one worker from 3 cores on.
-    """
-    cores = os.cpu_count() or 1
-    if device != "cpu":
-        return max(0, min(MAX_DEFAULT_WORKERS, cores - 1))
-    return 0 if cores <= 2 else 1
 
 
 @dataclass

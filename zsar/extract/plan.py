@@ -36,9 +36,9 @@ from zsar.cache.layout import CacheLayout
 from zsar.cache.checksums import settle_checksum
 from zsar.cache.manifest import (STATUS_FAILED, STATUS_OK, chunk_bounds, drop_damaged_manifest_files,
                                  drop_manifest_rows, manifest_files, read_manifest)
-from zsar.cache.shards import file_sha256
 from zsar.cache.text import list_text_files
 from zsar.cache.verify import leftover_tmp_files
+from zsar.digests import file_sha256
 from zsar.errors import ZsarError
 
 log = logging.getLogger(__name__)

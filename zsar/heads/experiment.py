@@ -26,15 +26,16 @@ from zsar.cache.runs import (SplitResult, append_log, link_checkpoint, prepare_r
                              read_split_result, split_dir, write_checkpoint, write_json, write_predictions,
                              write_selection, write_split_result)
 from zsar.cache.text import TextEmbeddings
+from zsar.devices import resolve_device
 from zsar.errors import ZsarError
 from zsar.heads.base import ClassText, Head, HeadDims, create_head, head_class, head_config, list_heads
-from zsar.heads.evaluate import embed_rows, score_split, split_metrics, summarise
+from zsar.heads.zero_shot import embed_rows, score_split, split_metrics, summarise
 from zsar.heads.generator import NO_GENERATOR, check_generator_mode
 from zsar.heads.protocols import (DEFAULT_TAU, Protocol, ProtocolData, SplitPlan, protocol_for,
                                   source_filter_record)
 from zsar.heads.rerank import RERANKERS
 from zsar.heads.selection import Selection, SelectionConfig, select
-from zsar.heads.train import TrainConfig, fit, prepare, resolve_device
+from zsar.heads.train import TrainConfig, fit, prepare
 from zsar.heads.transfer import TransferConfig
 
 log = logging.getLogger(__name__)

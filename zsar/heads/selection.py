@@ -39,7 +39,7 @@ import torch
 from zsar.cache.batches import FeatureBatches
 from zsar.errors import ZsarError
 from zsar.heads.base import ClassText, ClosedFormHead, Head
-from zsar.heads.evaluate import embed_rows, score_split
+from zsar.heads.zero_shot import embed_rows, score_split
 from zsar.heads.protocols import SplitPlan
 from zsar.heads.train import DivergedError, TrainConfig, Trainer, prepare
 from zsar.heads.transfer import TransferConfig

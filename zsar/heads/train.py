@@ -38,7 +38,6 @@ from zsar.heads.base import ClassText, ClosedFormHead, Head
 from zsar.progress import progress
 
 log = logging.getLogger(__name__)
-DEVICES = ("cpu", "cuda", "auto")
 DEFAULT_EPOCHS = 8
 MIN_STEPS = 150
 BATCH_FRACTION = 8
@@ -97,19 +96,6 @@ class TrainConfig:
         if self.epochs is not None:
             return self.epochs * per_epoch
         return max(MIN_STEPS, DEFAULT_EPOCHS * per_epoch)
-
-
-def resolve_device(name: str) -> torch.device:
-    """``cpu``, ``cuda`` (a ``ZsarError`` without a GPU: no silent fallback) or ``auto`` (cuda if there is one)."""
-    if name not in DEVICES:
-        raise ZsarError(f"--device {name!r}: choose one of {', '.join(DEVICES)}")
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-        log.info("--device auto: using %s", name)
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ZsarError("--device cuda: torch sees no CUDA GPU here; use --device cpu or auto, "
-                        "or install a CUDA build of torch")
-    return torch.device(name)
 
 
 def warmup_cosine(total_steps: int, warmup_steps: int) -> Callable[[int], float]:

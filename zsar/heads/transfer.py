@@ -11,7 +11,7 @@ embeddings of the training videos of s. For an unseen class u:
 
 ResT's constants (k, T, whether and how much text is mixed in) are not public; the
 defaults below are ours, chosen on features with a known structure (see
-``zsar.heads.structured``), and are options (``--transfer-k``, ``--transfer-temperature``,
+``zsar.testing``), and are options (``--transfer-k``, ``--transfer-temperature``,
 ``--transfer-lambda``).
 """
 

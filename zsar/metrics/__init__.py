@@ -8,14 +8,15 @@ Library API (what ``zsar metrics`` and the demo call)::
     report = write_report(measure_run("runs/rest"))                     # RUN/plots/*.png, RUN/report.md
 
 The array-level functions (``k_occurrence``, ``hubness_stats``, ``closeness``,
-``dispersion``, ``accuracy``) take plain NumPy arrays.
+``dispersion``, ``accuracy``) take plain NumPy arrays; ``accuracy`` and the summaries over
+splits are ``zsar.accuracy``'s, the same that ``zsar train-head`` writes into ``metrics.json``.
 """
 
-from zsar.metrics.accuracy import Accuracy, accuracy, confusion_matrix
-from zsar.metrics.evaluate import (MetricsConfig, RunMetrics, SplitMetrics, evaluate_features, evaluate_run,
-                                   measure_run)
+from zsar.accuracy import Accuracy, accuracy, confusion_matrix
 from zsar.metrics.geometry import ClassGeometry, class_geometry, closeness, dispersion
 from zsar.metrics.hubness import HubnessStats, hubness_stats, k_occurrence, knn_search, score_occurrence
+from zsar.metrics.measure import (MetricsConfig, RunMetrics, SplitMetrics, evaluate_features, evaluate_run,
+                                  measure_run)
 from zsar.metrics.report import format_tables, write_report
 
 __all__ = ["Accuracy", "ClassGeometry", "HubnessStats", "MetricsConfig", "RunMetrics", "SplitMetrics",

@@ -16,8 +16,8 @@ import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
 import numpy as np  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from zsar.cache.layout import write_error  # noqa: E402
-from zsar.metrics.evaluate import PROTOTYPES, VIDEOS, RunMetrics  # noqa: E402
+from zsar.files import write_error  # noqa: E402
+from zsar.metrics.measure import PROTOTYPES, VIDEOS, RunMetrics  # noqa: E402
 from zsar.metrics.hubness import hubness_stats  # noqa: E402
 
 MAX_NAMED_CLASSES = 60

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from zsar.cache.layout import atomic_write_text
-from zsar.metrics.evaluate import PROTOTYPES, VIDEOS, RunMetrics
+from zsar.files import atomic_write_text
+from zsar.metrics.measure import PROTOTYPES, VIDEOS, RunMetrics
 from zsar.metrics.plots import SETTING_TITLES, pooled_accuracy, write_plots
 
 HUBNESS_COLUMNS = {"skewness": "skewness", "robinhood": "Robin Hood", "hub_occurrence": "hub occ. (N_k>=2k)",

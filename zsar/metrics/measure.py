@@ -28,10 +28,10 @@ from typing import Any
 
 import numpy as np
 
+from zsar.accuracy import Accuracy, accuracy, mean_std
 from zsar.cache import RunReader, SplitResult, load_features, load_text, open_layout
 from zsar.cache.text import list_text_files, read_text_embeddings
 from zsar.errors import ZsarError
-from zsar.metrics.accuracy import Accuracy, accuracy
 from zsar.metrics.geometry import ClassGeometry, class_geometry
 from zsar.metrics.hubness import BATCH_SIZE, hubness_stats, k_occurrence, score_occurrence
 from zsar.vectors import l2_normalise
@@ -110,7 +110,7 @@ class RunMetrics:
     def summary(self) -> dict[str, Any]:
         """The JSON object of ``zsar metrics RUN --json``: means over splits, ``std``, ``per_split``."""
         per_split = [s.to_json(self.config) for s in self.splits]
-        mean, std = _mean_std(per_split)
+        mean, std = mean_std(per_split)
         notes = self.notes + sorted({note for s in self.splits for note in s.notes} - set(self.notes))
         return {"run": str(self.root), "protocol": self.protocol, "head": self.head,
                 "n_splits": len(per_split), **mean, "std": std, "per_split": per_split,
@@ -119,7 +119,7 @@ class RunMetrics:
 
 def _measure_split(result: SplitResult, config: MetricsConfig) -> SplitMetrics:
     """Measure one split of a run (see the module docstring)."""
-    labels = _label_positions(result)
+    labels = result.label_positions()
     names = [result.class_names[int(c)] for c in result.test_classes]
     metrics = SplitMetrics(result.split, names, accuracy=accuracy(result.scores, labels))
     if config.hubness:
@@ -250,16 +250,6 @@ def _geometry_json(geometry: ClassGeometry, config: MetricsConfig) -> dict[str, 
     return out
 
 
-def _label_positions(result: SplitResult) -> np.ndarray:
-    """``test_labels`` (indices into ``class_names``) as positions in ``test_classes`` (score columns)."""
-    position = {int(c): i for i, c in enumerate(result.test_classes)}
-    missing = sorted({int(c) for c in result.test_labels} - set(position))
-    if missing:
-        raise ZsarError(f"split {result.split}: test videos of class {result.class_names[missing[0]]!r} "
-                        "are not among its test_classes; the run is inconsistent, re-run `zsar train-head`")
-    return np.array([position[int(c)] for c in result.test_labels], dtype=np.int64)
-
-
 def _check_split(root: Path, r: SplitResult) -> None:
     """Refuse a split whose arrays disagree in shape or hold NaN/inf, naming what is wrong."""
     n, n_classes = len(r.test_labels), len(r.test_classes)
@@ -276,18 +266,3 @@ def _check_split(root: Path, r: SplitResult) -> None:
         if not np.isfinite(value).all():
             raise ZsarError(f"{root} split {r.split}: {name} holds NaN or inf; the head diverged, "
                             "re-run `zsar train-head` (e.g. with a lower learning rate)")
-
-
-def _mean_std(objects: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Mean and population std over ``objects`` of every number, nested dicts kept (ids skipped)."""
-    mean: dict[str, Any] = {}
-    std: dict[str, Any] = {}
-    keys = list(dict.fromkeys(key for obj in objects for key in obj))
-    for key in keys:
-        values = [obj[key] for obj in objects if key in obj]
-        if isinstance(values[0], dict):
-            mean[key], std[key] = _mean_std(values)
-        elif key != "split" and isinstance(values[0], (int, float)):
-            mean[key] = float(np.mean(values))
-            std[key] = float(np.std(values))
-    return mean, std

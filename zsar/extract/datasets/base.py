@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from zsar.errors import ZsarError
-from zsar.extract.names import natural_text
+from zsar.extract.datasets.names import natural_text
 from zsar.registry import Registry
 
 log = logging.getLogger(__name__)

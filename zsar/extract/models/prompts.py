@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from zsar.errors import ZsarError
-from zsar.extract.label_recipes import LABEL_RECIPES
+from zsar.extract.datasets.label_recipes import LABEL_RECIPES
 
 ACTIONCLIP_TEMPLATES: tuple[str, ...] = (
     "a photo of action {}",
@@ -39,6 +39,11 @@ PROMPT_SETS: dict[str, tuple[str, ...]] = {
 }
 
 
+def prompt_names() -> list[str]:
+    """The prompt sets and label recipes ``--prompts`` takes by name."""
+    return [*PROMPT_SETS, *LABEL_RECIPES.names()]
+
+
 def check_template(template: str, where: str) -> str:
     """``template`` if it has exactly one ``{}`` and no other braces; else a ZsarError naming ``where``."""
     if template.count("{}") != 1 or template.replace("{}", "").count("{") or template.replace("{}", "").count("}"):
@@ -59,8 +64,7 @@ def load_prompts(spec: str) -> tuple[str, list[str]]:
         return spec, ["{}"]
     path = Path(spec).expanduser()
     if not path.is_file():
-        names = [*PROMPT_SETS, *LABEL_RECIPES.names()]
-        raise ZsarError(f"unknown prompt set {spec!r}: not one of {', '.join(names)} and not a file; "
+        raise ZsarError(f"unknown prompt set {spec!r}: not one of {', '.join(prompt_names())} and not a file; "
                         "pass a name or a text file with one template per line")
     templates = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):

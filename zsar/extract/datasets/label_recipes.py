@@ -31,9 +31,9 @@ import logging
 from dataclasses import dataclass, field, replace
 from typing import Callable, Mapping
 
-from zsar.extract.dataset_web import e2e_activitynet_name
-from zsar.extract.e2e_base_forms import VERB_BASE_FORMS
-from zsar.extract.names import natural_text
+from zsar.extract.datasets.youtube import e2e_activitynet_name
+from zsar.extract.datasets.e2e_base_forms import VERB_BASE_FORMS
+from zsar.extract.datasets.names import natural_text
 from zsar.registry import Registry
 
 log = logging.getLogger(__name__)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from zsar.cache.tables import read_table_rows
 from zsar.errors import ZsarError
-from zsar.extract.dataset_base import (
+from zsar.extract.datasets.base import (
     DATASETS, VIDEO_EXTENSIONS, DatasetConfig, VideoDataset, VideoRecord, check_root, make_dataset,
     named_few, normalise_split, path_inside, videos_in)
 

@@ -45,7 +45,7 @@ from functools import partial
 from pathlib import Path
 
 from zsar.errors import ZsarError
-from zsar.extract.dataset_base import (
+from zsar.extract.datasets.base import (
     DATASETS, DatasetConfig, VideoDataset, VideoRecord, check_root, index_videos, make_dataset,
     named_few, normalise_split)
 

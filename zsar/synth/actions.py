@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass, replace
 from typing import Callable
 
-from zsar.extract.synth_figure import Limb, Pose
+from zsar.synth.figure import Limb, Pose
 
 TAU = 2.0 * math.pi
 

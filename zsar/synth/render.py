@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -26,10 +25,10 @@ import numpy as np
 from PIL import Image
 
 from zsar import __version__
-from zsar.cache.layout import atomic_write_text, write_error
 from zsar.errors import ZsarError
-from zsar.extract.synth_actions import ACTIONS, Action, Style, action_folder
-from zsar.extract.synth_figure import SEGMENTS, Placement, draw_skeleton, forward_kinematics
+from zsar.files import atomic_write, atomic_write_text, write_error
+from zsar.synth.actions import ACTIONS, Action, Style, action_folder
+from zsar.synth.figure import SEGMENTS, Placement, draw_skeleton, forward_kinematics
 from zsar.progress import progress
 
 log = logging.getLogger(__name__)
@@ -41,6 +40,7 @@ TRAIN_FRACTION = 0.7  # as HMDB51's official 70/30 splits
 N_SPLITS = 3
 CODECS = {"avi": "mpeg4", "mp4": "h264"}
 TEXTURES = ("solid", "gradient", "noise", "stripes", "checker")
+WRITE_FIX = "choose a writable OUT folder"
 
 
 @dataclass(frozen=True)
@@ -170,8 +170,7 @@ def render_clip(action: Action, rng: np.random.Generator, frames: int, width: in
 
 def write_video(frames: np.ndarray, path: Path, fmt: str, fps: int = FPS) -> None:
     """Encode uint8 RGB ``(T, H, W, 3)`` frames to ``path`` atomically (temp name, then rename)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with av.open(str(tmp), mode="w", format=fmt) as container:
+    with atomic_write(path, WRITE_FIX) as tmp, av.open(str(tmp), mode="w", format=fmt) as container:
         stream = container.add_stream(CODECS[fmt], rate=fps)
         stream.width, stream.height = frames.shape[2], frames.shape[1]
         stream.pix_fmt = "yuv420p"
@@ -184,7 +183,6 @@ def write_video(frames: np.ndarray, path: Path, fmt: str, fps: int = FPS) -> Non
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
-    os.replace(tmp, path)
 
 
 def split_assignment(config: SynthConfig, action_index: int, split: int) -> np.ndarray:
@@ -224,7 +222,7 @@ def generate_dataset(config: SynthConfig, out: Path) -> Path:
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:  # a read-only folder, a file on the way
-        raise write_error(out, err, "choose a writable OUT folder") from None
+        raise write_error(out, err, WRITE_FIX) from None
     atomic_write_text(out / "synth.json", json.dumps({
         "config": asdict(config), "zsar": __version__, "fps": FPS,
         "classes": [a.name for a in config.actions]}, indent=2) + "\n")

@@ -1,8 +1,10 @@
-"""CLIP and X-CLIP backbones (Hugging Face ``transformers``), registered into ``BACKBONES``.
+"""Loading Hugging Face ``transformers`` models offline: one place for every CLIP-family model.
 
-Weights come from ``--weights`` (a directory written by ``save_pretrained``, or a weights
-file beside a ``config.json``) or from the Hugging Face cache with ``local_files_only``:
-nothing is downloaded at run time. ``load_hf_model`` is shared with the CLIP text encoder.
+Weights come from a local path (a directory written by ``save_pretrained``, or a weights
+file beside its ``config.json``) or from the Hugging Face hub cache with
+``local_files_only``: nothing is downloaded at run time. A model that is not there is one
+error naming where zsar looked and the ``huggingface-cli download`` command that fetches it.
+The weights id records the model id and the hub commit, or the digest of the local files.
 """
 
 from __future__ import annotations
@@ -13,18 +15,9 @@ from typing import Any
 
 from torch import Tensor, nn
 
+from zsar.digests import file_digest
 from zsar.errors import ZsarError
-from zsar.extract.backbones import BACKBONES, CLIP_NORM, Backbone, BackboneConfig, FramewiseNet, file_digest
 
-CLIP_MODEL_IDS = {
-    "clip-vit-b32": "openai/clip-vit-base-patch32",
-    "clip-vit-b16": "openai/clip-vit-base-patch16",
-    "clip-vit-l14": "openai/clip-vit-large-patch14",
-}
-XCLIP_MODEL_IDS = {
-    "xclip-b32": "microsoft/xclip-base-patch32",
-    "xclip-b16": "microsoft/xclip-base-patch16",
-}
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
 
 
@@ -99,61 +92,9 @@ def pooled_embedding(output: Any) -> Tensor:
     return output if isinstance(output, Tensor) else output.pooler_output
 
 
-class _ClipImageFeatures(nn.Module):
-    """CLIP vision tower + projection: ``(N, 3, S, S)`` -> ``(N, projection_dim)``."""
-
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, x: Tensor) -> Tensor:
-        return pooled_embedding(self.model.get_image_features(pixel_values=x))
-
-
-class _XClipVideoFeatures(nn.Module):
-    """X-CLIP video encoder (frames + multi-frame integration transformer): ``(B, T, 3, S, S)`` -> ``(B, 1, D)``."""
-
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, x: Tensor) -> Tensor:
-        return pooled_embedding(self.model.get_video_features(pixel_values=x)).unsqueeze(1)
-
-
 def joint_space(model_id: str, weights: Path | None) -> str:
     """The joint space a paired text encoder must name: the model id, or the local weights folder."""
     if weights is None:
         return model_id
     folder = Path(weights).expanduser()
     return str((folder if folder.is_dir() else folder.parent).resolve())
-
-
-def _create_clip(config: BackboneConfig) -> Backbone:
-    from transformers import CLIPModel
-
-    model_id = CLIP_MODEL_IDS[config.name]
-    model, weights_id = load_hf_model(CLIPModel, config.name, model_id, config.weights)
-    model.text_model = None  # only the vision tower and projection are used
-    return Backbone(FramewiseNet(_ClipImageFeatures(model)), name=config.name,
-                    input_size=int(model.config.vision_config.image_size), kind="frame",
-                    feature_dim=int(model.config.projection_dim), weights_id=weights_id, norm=CLIP_NORM,
-                    config=config, space=joint_space(model_id, config.weights))
-
-
-def _create_xclip(config: BackboneConfig) -> Backbone:
-    from transformers import XCLIPModel
-
-    model_id = XCLIP_MODEL_IDS[config.name]
-    model, weights_id = load_hf_model(XCLIPModel, config.name, model_id, config.weights)
-    vision = model.config.vision_config
-    return Backbone(_XClipVideoFeatures(model), name=config.name, input_size=int(vision.image_size),
-                    kind="video", feature_dim=int(model.config.projection_dim), weights_id=weights_id,
-                    norm=CLIP_NORM, config=config, frames_in=int(vision.num_frames),
-                    space=joint_space(model_id, config.weights))
-
-
-for _name, _id in CLIP_MODEL_IDS.items():
-    BACKBONES.add(_name, _create_clip, help=f"CLIP image tower {_id} (transformers; frame-level)")
-for _name, _id in XCLIP_MODEL_IDS.items():
-    BACKBONES.add(_name, _create_xclip, help=f"X-CLIP video encoder {_id} (transformers; video-level, 8 frames)")

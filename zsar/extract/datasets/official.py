@@ -22,7 +22,7 @@ import re
 from pathlib import Path
 
 from zsar.errors import ZsarError
-from zsar.extract.dataset_base import (
+from zsar.extract.datasets.base import (
     DATASETS, DatasetConfig, VideoDataset, VideoRecord, check_root, class_order, first_existing,
     make_dataset, named_few, path_inside, videos_in)
 

@@ -1,0 +1,207 @@
+"""Test dummies: data and models with known properties, built in memory or in a folder, offline.
+
+For zsar's tests and benchmarks, and for anyone testing code on top of zsar (as lhotse's
+``testing/dummies.py``):
+
+- structured features (``make_structured_features``, ``write_structured_cache``): every
+  class c has a random unit text embedding ``t_c``; its videos' frame features are ``A t_c``
+  (``A`` one fixed random linear map for all classes, seen and unseen alike) plus per-video
+  and per-frame Gaussian noise, and its prompt embeddings are ``t_c`` plus a little noise. A
+  head that learns the map on some classes can therefore recognise the others zero-shot;
+  with shuffled labels there is nothing to learn. The cache is an ordinary one (three
+  seeded 70/30 official-style splits and the text), written by ``zsar.cache.from_arrays``;
+- random label text (``random_text``): seeded unit embeddings for given classes;
+- tiny random CLIP / X-CLIP checkpoints (``write_tiny_clip``, ``write_tiny_xclip``): a
+  ``CLIPModel`` 32 wide, 2 layers, 32x32 images, 8x8 patches, and a character-level
+  ``CLIPTokenizer``, saved with ``save_pretrained``, so ``--weights DIR`` and the ``clip``
+  text encoder go through the same loading path as real weights.
+
+The registries' own tiny entries (the ``tiny-random`` backbone and text encoder) live with
+the components they stand in for.
+"""
+
+from __future__ import annotations
+
+import string
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from zsar.cache.from_arrays import write_cache_from_arrays
+from zsar.cache.layout import CacheLayout
+from zsar.cache.text import TextEmbeddings
+from zsar.vectors import l2_normalise
+
+# --- structured features ------------------------------------------------------------------------
+
+OFFICIAL_TRAIN_FRACTION = 0.7
+N_OFFICIAL_SPLITS = 3
+
+
+@dataclass(frozen=True)
+class StructuredConfig:
+    """Sizes and noise levels of a structured feature set (noise relative to unit-variance signal)."""
+
+    classes: int = 20
+    videos: int = 400  # spread as evenly as possible over the classes
+    clips: int = 1
+    frames: int = 4
+    dim: int = 32
+    text_dim: int = 16
+    prompts: int = 3
+    video_noise: float = 1.0
+    frame_noise: float = 1.0
+    prompt_noise: float = 0.3
+    seed: int = 0
+    chunk: int | None = None  # videos drawn at a time (other values, other draws); None: all at once
+
+
+@dataclass
+class StructuredFeatures:
+    """``features`` ``(N, clips, T', D)`` float16, ``labels`` ``(N,)``, class names, text, official-style splits."""
+
+    features: np.ndarray
+    labels: np.ndarray
+    class_names: list[str]
+    text: TextEmbeddings
+    splits: dict[str, list[str]]
+
+
+def make_structured_features(config: StructuredConfig, out: np.ndarray | None = None) -> StructuredFeatures:
+    """Draw a structured feature set (deterministic for ``config.seed`` and ``config.chunk``).
+
+    ``out``: the float16 ``(N, clips, T', D)`` array to fill (e.g. a memory map, for a set
+    larger than memory with ``config.chunk``); a new array by default.
+    """
+    c = config
+    rng = np.random.default_rng(c.seed)
+    text = l2_normalise(rng.normal(size=(c.classes, c.text_dim)))
+    centres = text @ rng.normal(size=(c.text_dim, c.dim))
+    labels = np.sort(np.arange(c.videos) % c.classes)
+    n = len(labels)
+    frames = np.empty((n, c.clips, c.frames, c.dim), dtype=np.float16) if out is None else out
+    for start in range(0, n, c.chunk or max(n, 1)):
+        rows = labels[start:start + (c.chunk or n)]
+        video = centres[rows] + c.video_noise * rng.normal(size=(len(rows), c.dim))
+        noise = c.frame_noise * rng.normal(size=(len(rows), c.clips, c.frames, c.dim))
+        frames[start:start + len(rows)] = video[:, None, None, :] + noise
+    noise = rng.normal(size=(c.classes, c.prompts, c.text_dim))
+    prompts = text[:, None, :] + c.prompt_noise * noise / np.sqrt(c.text_dim)
+    names = [f"class_{i:03d}" for i in range(c.classes)]
+    embeddings = TextEmbeddings("structured", f"structured-seed{c.seed}", "plain", names,
+                                [name.replace("_", " ") for name in names],
+                                [f"prompt {i}: {{}}" for i in range(c.prompts)],
+                                l2_normalise(prompts).astype(np.float32))
+    return StructuredFeatures(frames, labels, names, embeddings, _official_splits(labels, rng))
+
+
+def _official_splits(labels: np.ndarray, rng: np.random.Generator) -> dict[str, list[str]]:
+    """Three seeded splits, each with ~70% of every class's videos ``train`` and the rest ``test``."""
+    splits = {}
+    for i in range(1, N_OFFICIAL_SPLITS + 1):
+        column = np.full(len(labels), "test", dtype=object)
+        for label in np.unique(labels):
+            members = rng.permutation(np.flatnonzero(labels == label))
+            column[members[: int(round(OFFICIAL_TRAIN_FRACTION * len(members)))]] = "train"
+        splits[f"split{i}"] = column.tolist()
+    return splits
+
+
+def write_structured_cache(folder: Path, config: StructuredConfig, dataset: str = "structured") -> CacheLayout:
+    """Write a structured feature set as a cache at ``folder``.
+
+    With ``config.chunk`` the features are drawn into a temporary memory map beside
+    ``folder``, so a set larger than memory (``bench/scale.py``'s 1.6 GB) is written in the
+    memory of one chunk and one shard.
+    """
+    if config.chunk is None:
+        return _write_structured(folder, make_structured_features(config), config, dataset)
+    Path(folder).parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=Path(folder).parent) as tmp:
+        out = np.lib.format.open_memmap(Path(tmp) / "features.npy", mode="w+", dtype=np.float16,
+                                        shape=(config.videos, config.clips, config.frames, config.dim))
+        return _write_structured(folder, make_structured_features(config, out), config, dataset)
+
+
+def _write_structured(folder: Path, data: StructuredFeatures, config: StructuredConfig, dataset: str) -> CacheLayout:
+    return write_cache_from_arrays(folder, data.features, data.labels, data.class_names, dataset=dataset,
+                                   backbone="structured", splits=data.splits, text=data.text,
+                                   extra_config={"structured_seed": config.seed})
+
+
+# --- random label text --------------------------------------------------------------------------
+
+def random_text(class_names: list[str], class_texts: list[str] | None = None, prompts: int = 1, dim: int = 8,
+                seed: int = 0) -> TextEmbeddings:
+    """Seeded random unit label embeddings ``(C, prompts, dim)``; classes with equal texts get equal vectors.
+
+    ``class_texts`` default to the names with spaces for underscores.
+    """
+    rng = np.random.default_rng(seed)
+    texts = list(class_texts) if class_texts is not None else [c.replace("_", " ") for c in class_names]
+    vectors = {t: rng.normal(size=(prompts, dim)) for t in dict.fromkeys(texts)}
+    templates = ["{}"] if prompts == 1 else [f"prompt {i}: {{}}" for i in range(prompts)]
+    return TextEmbeddings("test-enc", "random", "plain", list(class_names), texts, templates,
+                          l2_normalise(np.stack([vectors[t] for t in texts])).astype(np.float32))
+
+
+# --- tiny random CLIP and X-CLIP checkpoints ----------------------------------------------------
+
+TINY_IMAGE = 32
+TINY_PATCH = 8
+TINY_WIDTH = 32
+TINY_PROJECTION = 24
+TINY_FRAMES = 8
+_CHARS = string.ascii_lowercase + string.digits + ",.?!'"
+
+
+def _tiny_vocab() -> dict[str, int]:
+    """Special tokens + every character alone and word-final (CLIP's ``</w>``); no merges."""
+    vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
+    for ch in _CHARS:
+        vocab[ch] = len(vocab)
+        vocab[ch + "</w>"] = len(vocab)
+    return vocab
+
+
+def _text_config(vocab_size: int) -> dict:
+    return dict(vocab_size=vocab_size, hidden_size=TINY_WIDTH, intermediate_size=2 * TINY_WIDTH,
+                num_hidden_layers=2, num_attention_heads=2, max_position_embeddings=77,
+                bos_token_id=0, eos_token_id=1, pad_token_id=1)
+
+
+def _vision_config() -> dict:
+    return dict(hidden_size=TINY_WIDTH, intermediate_size=2 * TINY_WIDTH, num_hidden_layers=2,
+                num_attention_heads=2, image_size=TINY_IMAGE, patch_size=TINY_PATCH)
+
+
+def write_tiny_clip(folder: Path, seed: int = 0) -> Path:
+    """Save a tiny random CLIP model + tokenizer into ``folder``; returns ``folder``."""
+    import torch
+    from transformers import CLIPConfig, CLIPModel, CLIPTokenizer
+
+    vocab = _tiny_vocab()
+    torch.manual_seed(seed)
+    config = CLIPConfig(text_config=_text_config(len(vocab)), vision_config=_vision_config(),
+                        projection_dim=TINY_PROJECTION)
+    folder = Path(folder)
+    CLIPModel(config).save_pretrained(folder)
+    CLIPTokenizer(vocab=vocab, merges=[]).save_pretrained(folder)
+    return folder
+
+
+def write_tiny_xclip(folder: Path, seed: int = 0) -> Path:
+    """Save a tiny random X-CLIP model (8 frames) into ``folder``; returns ``folder``."""
+    import torch
+    from transformers import XCLIPConfig, XCLIPModel
+
+    torch.manual_seed(seed)
+    vision = dict(_vision_config(), mit_hidden_size=TINY_PROJECTION, mit_intermediate_size=2 * TINY_PROJECTION,
+                  mit_num_attention_heads=2, num_frames=TINY_FRAMES)
+    config = XCLIPConfig(text_config=_text_config(len(_tiny_vocab())), vision_config=vision,
+                         projection_dim=TINY_PROJECTION, prompt_num_attention_heads=2)
+    folder = Path(folder)
+    XCLIPModel(config).save_pretrained(folder)
+    return folder
