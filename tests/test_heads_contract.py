@@ -76,7 +76,7 @@ def test_actionclip_probability_ensemble_averages_per_prompt_softmax():
     head = create_head("actionclip", DIMS).eval()
     z = l2_normalise(torch.randn(4, 8))
     views = l2_normalise(torch.randn(5, 3, 8))
-    expected = sum(torch.softmax(head.scale * z @ views[:, p].T, dim=1) for p in range(3)) / 3
+    expected = sum(torch.softmax(100 * z @ views[:, p].T, dim=1) for p in range(3)) / 3  # test.py: 100 cos
     torch.testing.assert_close(head.scores(z, views), expected)
     torch.testing.assert_close(head.scores(z, views).sum(dim=1), torch.ones(4))
 
@@ -86,7 +86,7 @@ def test_factory_errors_name_the_value_and_the_choices():
         create_head("resnet", DIMS)
     with pytest.raises(ZsarError, match="head 'aurl' has no option 'width'; its options: hidden"):
         create_head("aurl", DIMS, width=3)
-    with pytest.raises(ZsarError, match="heads=3 does not divide the feature dim 16"):
+    with pytest.raises(ZsarError, match="heads=3 does not divide the joint dim 128"):
         create_head("actionclip", DIMS, fusion="transformer", heads=3)
     with pytest.raises(ZsarError, match="max_tokens=2 is less than the 4 frames"):
         create_head("rest", DIMS, max_tokens=2)

@@ -164,17 +164,18 @@ def _unseen(split: int) -> np.ndarray:
 
 
 def test_head_opt_values_reach_config_checkpoint_and_hash(cache, tmp_path):
-    opts = ["--head-opt", "fusion=transformer", "--head-opt", "layers=2", "--head-opt", "heads=4", "--no-select"]
+    opts = ["--head-opt", "fusion=transformer", "--head-opt", "layers=2", "--head-opt", "heads=4",
+            "--head-opt", "scale=20", "--no-select"]
     assert _train(cache, tmp_path / "a", "--head", "actionclip", *opts).exit_code == 0
     assert _train(cache, tmp_path / "b", "--head", "actionclip", "--no-select").exit_code == 0
     config = json.loads((tmp_path / "a" / "config.json").read_text())
-    assert config["head_config"] == {"fusion": "transformer", "layers": 2, "heads": 4, "embed_dim": 0,
-                                     "ensemble": "probability"}
+    assert config["head_config"] == {"fusion": "transformer", "layers": 2, "heads": 4, "activation": "quick-gelu",
+                                     "embed_dim": 0, "scale": 20.0, "test_scale": 100.0, "ensemble": "probability"}
     ckpt = read_checkpoint(tmp_path / "a" / "split-0" / "checkpoint.pt")
     assert ckpt["meta"]["config"] == config["head_config"]
     assert any(k.startswith("fusion.encoder.layers.1.") for k in ckpt["state_dict"])
     other = json.loads((tmp_path / "b" / "config.json").read_text())
-    assert other["head_config"]["fusion"] == "mean" and other["config_hash"] != config["config_hash"]
+    assert other["head_config"]["layers"] == 6 and other["config_hash"] != config["config_hash"]
 
 
 @pytest.mark.parametrize("opt, message", [
@@ -196,7 +197,7 @@ def test_head_opt_types_and_the_heads_listing():
     listing = runner.invoke(app, ["heads"]).output
     assert "ridge: baseline: closed-form ridge regression" in listing
     assert "    alpha              float  default 1.0" in listing
-    assert "    fusion             str    default 'mean'" in listing
+    assert "    fusion             str    default 'transformer'" in listing
 
 
 def test_a_diverging_lr_drops_out_of_selection(monkeypatch):

@@ -45,6 +45,8 @@ PRESETS: dict[str, dict[str, object]] = {
     "full": dict(classes=39, per_class=20, splits=5),
     "quick": dict(classes=39, per_class=6, splits=3),
 }
+# The demo's table compares ResT's joint cross-modal encoder (its default) with the dual model.
+DEMO_HEAD_GRID: dict[str, dict[str, tuple[str, ...]]] = {"rest": {"mode": ("joint", "dual")}}
 STAGE_LOGGERS = ("zsar.extract", "zsar.heads", "zsar.metrics", "zsar.cache", "zsar.sweep")
 ABOUT = (
     "The demo renders a synthetic stick-figure action set, extracts it with real offline weights "
@@ -168,10 +170,14 @@ def extract_features(config: DemoConfig, data: Path, echo: Callable[[str], None]
 
 
 def sweep_config(config: DemoConfig, cache: Path) -> SweepConfig:
-    """The demo's sweep: every head x generator off/on x transfer none/semantic, ``within-half``, defaults."""
+    """The demo's sweep: every head x generator off/on x transfer none/semantic, ``within-half``, defaults.
+
+    ResT runs in both modes (``DEMO_HEAD_GRID``): its joint encoder, the default, beside the dual model.
+    """
     train = TrainConfig(seed=config.seed, **({} if config.steps is None else {"steps": config.steps}))
+    grid = {head: options for head, options in DEMO_HEAD_GRID.items() if config.heads is None or head in config.heads}
     return SweepConfig(features=cache, out=config.runs_dir, protocol="within-half", splits=config.splits,
-                       heads=config.heads, train=train, title="zsar demo", about=ABOUT,
+                       heads=config.heads, head_grid=grid, train=train, title="zsar demo", about=ABOUT,
                        report=config.out / "report.md", settings=config.settings())
 
 

@@ -1,14 +1,21 @@
 """ActionCLIP's head (Wang et al., 2021), on cached frame features.
 
-- Temporal fusion over frame features (registry ``FUSIONS``): ``mean`` (ActionCLIP's
-  ``meanP``) or ``transformer`` (its ``Transf``: learned frame position embeddings, a
-  temporal transformer of width D, a residual connection to the input frames, then the
-  mean over frames). ActionCLIP uses 6 layers; the default here is 1 (``layers``).
-- Linear projections of the fused video feature and of each prompt's text embedding into
-  one space (both identity-initialised when video, text and joint dims agree, i.e. the
-  features already share a space as CLIP's do, so they start from CLIP's own zero-shot;
-  both random otherwise: an identity text side beside a random video side scored 1.4
-  points lower in class-disjoint validation on the demo set), cosine logits times a learnable scale (CLIP's init 1/0.07, capped at 100).
+- Linear projection of every frame feature into the joint space, then temporal fusion
+  there (registry ``FUSIONS``), as ActionCLIP fuses CLIP's projected frame embeddings:
+  ``transformer`` (default; ActionCLIP's ``Transf``, its configs' choice): learned frame
+  position embeddings, a temporal transformer of ``layers`` = 6 residual attention blocks
+  (pre-LayerNorm, QuickGELU MLP of 4x width, ``width / 64`` attention heads, as CLIP's
+  ``ResidualAttentionBlock``), ``nn.Linear`` weights drawn from N(0, 0.02) with zero
+  biases as its ``init_weights`` (the attention's packed input projection is not an
+  ``nn.Linear`` and keeps torch's default there too), a residual connection to the input frames, then the mean over frames;
+  ``mean`` (its ``meanP``). The frames' projection and the text's projection are both
+  identity-initialised when video, text and joint dims agree (features that already share
+  a space, as CLIP's do, start from CLIP's own zero-shot); both random otherwise (an
+  identity text side beside a random video side scored 1.4 points lower in class-disjoint
+  validation on the demo set).
+- Logit scale: starts at 100 (CLIP's pretrained ``logit_scale.exp()``, which ActionCLIP
+  fine-tunes from), is learned in training and capped at 100; the test scores use a fixed
+  100 (ActionCLIP's ``test.py``: ``100.0 * image_features @ text_features.T``).
 - Training: one prompt sampled per video, the symmetric KL loss against the same-class
   target matrix of the batch (``zsar.heads.losses.SymmetricKLLoss``). The whole head
   shares one learning rate (ActionCLIP gives its fusion module 10x the encoders' lr, but
@@ -32,9 +39,11 @@ from zsar.heads.losses import SymmetricKLLoss
 from zsar.registry import Registry
 
 FUSIONS: Registry[type[nn.Module]] = Registry("temporal fusion")
-CLIP_INIT_SCALE = 1 / 0.07
-MAX_LOGIT_SCALE = 100.0
+CLIP_LOGIT_SCALE = 100.0  # CLIP's pretrained logit_scale.exp(), also its cap
 ENSEMBLES = ("probability", "embedding")
+ACTIVATIONS = ("quick-gelu", "gelu", "relu")
+HEAD_WIDTH = 64  # CLIP / ActionCLIP: attention heads = width // 64
+INIT_STD = 0.02  # ActionCLIP's TemporalTransformer.init_weights
 # Joint dim for video and text features from unrelated models, chosen by class-disjoint
 # validation on the demo set (bench/head_defaults.py: 45.7 % at the text's 384, 46.9 % at
 # 256, 47.9 % at 128).
@@ -43,17 +52,35 @@ SEPARATE_SPACES_DIM = 128
 
 @dataclass(frozen=True)
 class ActionCLIPConfig:
-    """Fusion (``mean``/``transformer``) and its size, joint dim, test ensemble.
+    """Fusion (``transformer``/``mean``) and its depth, heads (0: width/64) and activation,
+    joint dim, logit scales, test ensemble.
 
     ``embed_dim`` 0: the features' own dim when video and text share one (CLIP), else
-    ``SEPARATE_SPACES_DIM``.
+    ``SEPARATE_SPACES_DIM``. ``scale``: the training logit scale's start (learned, at most
+    100); ``test_scale``: the fixed scale of the test's prompt ensemble.
     """
 
-    fusion: str = "mean"
-    layers: int = 1
-    heads: int = 8
+    fusion: str = "transformer"
+    layers: int = 6
+    heads: int = 0
+    activation: str = "quick-gelu"
     embed_dim: int = 0
+    scale: float = CLIP_LOGIT_SCALE
+    test_scale: float = CLIP_LOGIT_SCALE
     ensemble: str = "probability"
+
+
+class QuickGELU(nn.Module):
+    """CLIP's activation: ``x * sigmoid(1.702 x)``."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x * torch.sigmoid(1.702 * x)
+
+
+def _activation(name: str) -> nn.Module | str:
+    if name not in ACTIVATIONS:
+        raise ZsarError(f"actionclip activation {name!r} is not one of {', '.join(ACTIVATIONS)}")
+    return QuickGELU() if name == "quick-gelu" else name
 
 
 @FUSIONS.register("mean", help="mean over frames (ActionCLIP's meanP)")
@@ -70,13 +97,20 @@ class MeanFusion(nn.Module):
 class TransformerFusion(nn.Module):
     def __init__(self, dim: int, frames: int, config: ActionCLIPConfig) -> None:
         super().__init__()
-        if dim % config.heads:
-            raise ZsarError(f"actionclip heads={config.heads} does not divide the feature dim {dim}; "
-                            "choose a divisor of it")
-        self.position = nn.Parameter(torch.randn(frames, dim) * 0.02)
-        layer = nn.TransformerEncoderLayer(dim, config.heads, 4 * dim, dropout=0.0, batch_first=True,
-                                           norm_first=True)
+        heads = config.heads or max(1, dim // HEAD_WIDTH)
+        if dim % heads:
+            raise ZsarError(f"actionclip heads={heads} does not divide the joint dim {dim}; "
+                            "choose a divisor of it (or heads=0 for dim/64)")
+        if config.layers < 1:
+            raise ZsarError(f"actionclip layers={config.layers}: the transformer fusion needs at least 1")
+        self.position = nn.Parameter(torch.randn(frames, dim) * INIT_STD)
+        layer = nn.TransformerEncoderLayer(dim, heads, 4 * dim, dropout=0.0, activation=_activation(config.activation),
+                                           batch_first=True, norm_first=True)
         self.encoder = nn.TransformerEncoder(layer, config.layers, enable_nested_tensor=False)
+        for module in self.encoder.modules():
+            if isinstance(module, nn.Linear):
+                nn.init.normal_(module.weight, std=INIT_STD)
+                nn.init.zeros_(module.bias)
 
     def forward(self, frames: Tensor) -> Tensor:
         """``(B, T', D)`` -> ``(B, D)``."""
@@ -96,22 +130,26 @@ class ActionCLIPHead(Head):
         super().__init__(dims, config)
         if config.ensemble not in ENSEMBLES:
             raise ZsarError(f"actionclip ensemble {config.ensemble!r} is not one of {', '.join(ENSEMBLES)}")
+        for name in ("scale", "test_scale"):
+            value = getattr(config, name)
+            if not 0 < value <= CLIP_LOGIT_SCALE:
+                raise ZsarError(f"actionclip {name}={value}: must be in (0, {CLIP_LOGIT_SCALE:g}]")
         shared = dims.video_dim == dims.text_dim
         embed_dim = config.embed_dim or (dims.text_dim if shared else SEPARATE_SPACES_DIM)
-        self.fusion = FUSIONS.get(config.fusion)(dims.video_dim, dims.frames, config)
         self.video_proj = nn.Linear(dims.video_dim, embed_dim)
         self.text_proj = nn.Linear(dims.text_dim, embed_dim)
         if dims.video_dim == dims.text_dim == embed_dim:  # one shared space (CLIP): start from its zero-shot
             _identity(self.video_proj), _identity(self.text_proj)
-        self.logit_scale = nn.Parameter(torch.tensor(math.log(CLIP_INIT_SCALE)))
+        self.fusion = FUSIONS.get(config.fusion)(embed_dim, dims.frames, config)
+        self.logit_scale = nn.Parameter(torch.tensor(math.log(config.scale)))
         self.criterion = SymmetricKLLoss()
 
     @property
     def scale(self) -> Tensor:
-        return self.logit_scale.exp().clamp(max=MAX_LOGIT_SCALE)
+        return self.logit_scale.exp().clamp(max=CLIP_LOGIT_SCALE)
 
     def encode_clips(self, clips: Tensor) -> Tensor:
-        return self.video_proj(self.fusion(clips))
+        return self.fusion(self.video_proj(clips))
 
     def embed_classes(self, text: ClassText) -> Tensor:
         return l2_normalise(self.text_proj(text.prompts))
@@ -119,7 +157,7 @@ class ActionCLIPHead(Head):
     def scores(self, videos: Tensor, views: Tensor) -> Tensor:
         if self.config.ensemble == "embedding":
             return super().scores(videos, views)
-        logits = self.scale * torch.einsum("ne,cpe->pnc", videos, views)
+        logits = self.config.test_scale * torch.einsum("ne,cpe->pnc", videos, views)
         return torch.softmax(logits, dim=-1).mean(dim=0)
 
     def loss(self, video: Tensor, targets: Tensor, text: ClassText, rng: torch.Generator) -> Tensor:

@@ -9,6 +9,9 @@ space where zero-shot classification is a cosine nearest neighbour:
   per prompt for heads that keep prompts apart (ActionCLIP's ensemble), else ``V = 1``;
   ``prototypes(views)`` is their normalised mean ``(C, E)``;
 - ``scores(videos, views)``: ``(N, C)``, by default the cosine to the prototypes;
+- heads that also score (video, class) pairs jointly (``scores_pairs``: ResT's joint
+  mode) give ``pair_scores(video, text)`` ``(B, C)`` from the cached features, and
+  ``fuse(scores, pairs)`` combines them with ``scores`` into the zero-shot scores;
 - ``loss(video, targets, text, rng)``: the training loss of one batch, where ``targets``
   ``(B,)`` index the C training classes of ``text``.
 
@@ -144,6 +147,19 @@ class Head(nn.Module, abc.ABC):
     def scores(self, videos: Tensor, views: Tensor) -> Tensor:
         """``(N, E)`` unit video embeddings x ``(C, V, E)`` class views -> ``(N, C)`` cosine scores."""
         return videos @ self.prototypes(views).T
+
+    @property
+    def scores_pairs(self) -> bool:
+        """Whether zero-shot scores fuse ``pair_scores`` of every (video, class) pair."""
+        return False
+
+    def pair_scores(self, video: Tensor, text: ClassText) -> Tensor:
+        """``(B, C)`` joint scores of cached features ``(B, clips, T', D)`` with C classes (``scores_pairs`` heads)."""
+        raise ZsarError(f"head {type(self).__name__} does not score (video, class) pairs")
+
+    def fuse(self, scores: Tensor, pairs: Tensor) -> Tensor:
+        """Zero-shot scores ``(N, C)`` from ``scores`` and ``pair_scores`` (``scores_pairs`` heads)."""
+        return scores
 
     def describe(self) -> dict[str, Any]:
         """Primitives that rebuild this head: its dims and config (stored in checkpoints)."""

@@ -1,7 +1,8 @@
 """Zero-shot inference of one split: embed videos, build class prototypes, score, re-rank, and its accuracy.
 
 Scores are what the head says (cosine to the prototypes, or ActionCLIP's prompt-ensemble
-probabilities); with semantic transfer the test classes' prototypes are replaced by
+probabilities; heads that score (video, class) pairs jointly, ResT's joint mode, fuse
+those pair scores in, ``pair_scores_of_rows``); with semantic transfer the test classes' prototypes are replaced by
 composed visual prototypes (seen classes, in GZSL, by their own visual prototype).
 Re-ranking (``zsar.heads.rerank``) is applied last. Accuracy (``zsar.accuracy``) is the
 fraction of test videos, in percent; when seen classes are among the candidates (GZSL) the
@@ -61,7 +62,23 @@ def score_split(head: Head, plan: SplitPlan, test_embeddings: np.ndarray, train_
                 composed[j] = seen[position[int(c)]]
         views = torch.as_tensor(composed, device=device)[:, None]
     scores = batched_scores(head, torch.as_tensor(test_embeddings, device=device), views)
+    if head.scores_pairs:
+        pairs = pair_scores_of_rows(head, plan.test_set.features, plan.test_rows,
+                                    ClassText.from_embeddings(plan.test_text, device), device)
+        scores = head.fuse(torch.as_tensor(scores), torch.as_tensor(pairs)).numpy()
     return head.prototypes(views).float().cpu().numpy(), rerank(scores, rerank_method)
+
+
+@torch.no_grad()
+def pair_scores_of_rows(head: Head, features: np.ndarray, rows: np.ndarray, text: ClassText,
+                        device: torch.device) -> np.ndarray:
+    """``(len(rows), C)`` ``head.pair_scores`` of ``features[rows]`` (all clips) with the classes of ``text``."""
+    head.eval()
+    out = np.empty((len(rows), len(text)), dtype=np.float32)
+    for start, video in zip(range(0, len(rows), INFERENCE_BATCH),
+                            FeatureBatches(features, rows).in_order(INFERENCE_BATCH, device)):
+        out[start:start + len(video)] = head.pair_scores(video, text).float().cpu().numpy()
+    return out
 
 
 def batched_scores(head: Head, videos: torch.Tensor, views: torch.Tensor) -> np.ndarray:

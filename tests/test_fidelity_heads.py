@@ -1,0 +1,179 @@
+"""ResT's joint cross-modal encoder (and its dual mode), and ActionCLIP's defaults, against their descriptions."""
+
+import numpy as np
+import pytest
+import torch
+
+from _heads_data import single_thread  # noqa: F401 (autouse fixture)
+from zsar.cache.batches import FeatureBatches
+from zsar.errors import ZsarError
+from zsar.heads import rest as rest_module
+from zsar.heads.actionclip import QuickGELU, TransformerFusion
+from zsar.heads.base import ClassText, HeadDims, create_head, l2_normalise
+from zsar.heads.train import TrainConfig, fit
+
+DIMS = HeadDims(video_dim=16, text_dim=8, frames=4, n_classes=5)
+TINY_REST = {"width": 16, "heads": 2, "embed_dim": 12}
+
+
+def _problem():
+    g = torch.Generator().manual_seed(1)
+    text = ClassText(l2_normalise(torch.randn(5, 3, 8, generator=g)))
+    return text, torch.randn(40, 1, 4, 16, generator=g), torch.arange(40) % 5
+
+
+def test_rest_dual_mode_reproduces_the_previous_rest_weight_for_weight():
+    """Values of the rest head before joint mode existed (same seed, data and 6 steps)."""
+    text, features, labels = _problem()
+    torch.manual_seed(0)
+    head = create_head("rest", DIMS, mode="dual", **TINY_REST)
+    result = fit(head, FeatureBatches(features.numpy(), np.arange(40), labels.numpy()), text,
+                 TrainConfig(steps=6, batch_size=8, lr=1e-2))
+    with torch.no_grad():
+        z, views = head.eval().embed_video(features[:3]), head.embed_classes(text)
+    assert result.losses == pytest.approx([3.84215], abs=1e-4)
+    np.testing.assert_allclose(z[0, :4], [-0.138617, 0.312625, 0.287003, -0.053001], atol=1e-5)
+    np.testing.assert_allclose(views[1, 0, :4], [-0.329986, 0.215848, -0.074644, 0.071015], atol=1e-5)
+    assert not hasattr(head, "match_token") and not head.scores_pairs
+
+
+def test_rest_defaults_to_joint_and_a_bad_mode_is_one_line():
+    assert create_head("rest", DIMS, **TINY_REST).scores_pairs
+    with pytest.raises(ZsarError, match="rest mode='both' is not one of joint, dual"):
+        create_head("rest", DIMS, mode="both")
+    with pytest.raises(ZsarError, match=r"rest pair_weight=1.5: must be in \[0, 1\]"):
+        create_head("rest", DIMS, pair_weight=1.5)
+
+
+def test_rest_joint_video_tokens_attend_to_the_label_text():
+    torch.manual_seed(0)
+    head = create_head("rest", DIMS, **TINY_REST).eval()
+    text, features, _ = _problem()
+    outputs = []
+    hook = head.encoder.register_forward_hook(lambda module, args, out: outputs.append(out))
+    with torch.no_grad():
+        video = head._video_tokens(features[:1, 0])
+        tokens, mask = head._text_tokens(text)
+        head._pair_logits(video, tokens, mask, torch.tensor([0, 0]), torch.tensor([0, 1]))
+    hook.remove()
+    frames = outputs[0][:, 1:1 + DIMS.frames]  # the video tokens' outputs in the pairs with class 0 and class 1
+    assert (frames[0] - frames[1]).abs().max() > 1e-4
+
+
+def test_rest_pair_scores_in_chunks_equal_pairs_one_at_a_time(monkeypatch):
+    torch.manual_seed(0)
+    head = create_head("rest", DIMS, **TINY_REST).eval()
+    text, features, _ = _problem()
+    video = torch.randn(3, 2, 4, 16)  # 3 videos of 2 clips
+    with torch.no_grad():
+        whole = head.pair_scores(video, text)
+        monkeypatch.setattr(rest_module, "PAIR_CHUNK", 4)
+        chunked = head.pair_scores(video, text)
+        tokens, mask = head._text_tokens(text)
+        single = torch.zeros(3, 5)
+        for i in range(3):
+            clips = head._video_tokens(head.standardise(video[i]))
+            for c in range(5):
+                pair = [head._pair_logits(clips, tokens, mask, torch.tensor([k]), torch.tensor([c])) for k in range(2)]
+                single[i, c] = torch.cat(pair).mean()
+    assert whole.shape == (3, 5)
+    torch.testing.assert_close(chunked, whole)
+    torch.testing.assert_close(single, whole, atol=1e-5, rtol=1e-5)
+
+
+def test_rest_joint_training_scores_at_most_match_videos_x_match_classes_pairs(monkeypatch):
+    torch.manual_seed(0)
+    dims = HeadDims(video_dim=16, text_dim=8, frames=4, n_classes=30)
+    head = create_head("rest", dims, match_videos=6, match_classes=4, **TINY_REST)
+    seen = []
+    original = head._pair_logits
+
+    def record(video, text, mask, v, c):
+        seen.append((v.clone(), c.clone()))
+        return original(video, text, mask, v, c)
+
+    monkeypatch.setattr(head, "_pair_logits", record)
+    text = ClassText(l2_normalise(torch.randn(30, 3, 8)))
+    targets = torch.arange(10) * 3
+    loss = head.loss(torch.randn(10, 1, 4, 16), targets, text, torch.Generator().manual_seed(0))
+    loss.backward()
+    (v, c), = seen
+    assert len(v) == 6 * 4  # 6 videos, each with its own class and 3 hard negatives
+    pairs = c.view(6, 4)
+    assert (pairs[:, 0] == targets[:6]).all() and all(len(set(row.tolist())) == 4 for row in pairs)
+    assert head.match_token.grad is not None and head.match_token.grad.abs().sum() > 0
+
+
+def test_rest_joint_fuses_softmaxes_of_cosine_and_pair_scores():
+    torch.manual_seed(0)
+    cosine, pairs = torch.rand(4, 5) * 2 - 1, torch.randn(4, 5)
+    for weight in (0.0, 0.3, 1.0):
+        head = create_head("rest", DIMS, pair_weight=weight, **TINY_REST)
+        expected = (1 - weight) * torch.softmax(10 * cosine, dim=1) + weight * torch.softmax(pairs, dim=1)
+        torch.testing.assert_close(head.fuse(cosine, pairs), expected)
+    dual = create_head("rest", DIMS, mode="dual", **TINY_REST)
+    with pytest.raises(ZsarError, match="mode=dual has no pair scores"):
+        dual.pair_scores(torch.randn(2, 1, 4, 16), _problem()[0])
+
+
+def test_actionclip_defaults_are_its_transf_with_clip_logit_scale():
+    head = create_head("actionclip", HeadDims(video_dim=16, text_dim=8, frames=4, n_classes=5))
+    config = head.config
+    assert (config.fusion, config.layers, config.activation) == ("transformer", 6, "quick-gelu")
+    assert isinstance(head.fusion, TransformerFusion) and len(head.fusion.encoder.layers) == 6
+    layer = head.fusion.encoder.layers[0]
+    assert isinstance(layer.activation, QuickGELU) and layer.self_attn.num_heads == 128 // 64
+    assert layer.linear1.out_features == 4 * 128 and layer.norm_first  # CLIP's pre-LN block, MLP 4x width
+    assert 0.015 < layer.linear1.weight.std().item() < 0.025 and layer.linear1.bias.abs().max() == 0
+    assert head.scale.item() == pytest.approx(100.0) and config.test_scale == 100.0
+    x = torch.linspace(-3, 3, 7)
+    torch.testing.assert_close(QuickGELU()(x), x * torch.sigmoid(1.702 * x))
+
+
+def test_actionclip_test_scores_use_the_fixed_test_scale_not_the_learned_one():
+    dims = HeadDims(video_dim=8, text_dim=8, frames=4, n_classes=5)
+    z, views = l2_normalise(torch.randn(4, 8)), l2_normalise(torch.randn(5, 3, 8))
+    low = create_head("actionclip", dims, fusion="mean", scale=5.0).eval()
+    high = create_head("actionclip", dims, fusion="mean").eval()
+    torch.testing.assert_close(low.scores(z, views), high.scores(z, views))
+    assert low.scale.item() == pytest.approx(5.0)
+    other = create_head("actionclip", dims, fusion="mean", test_scale=10.0).eval()
+    expected = sum(torch.softmax(10 * z @ views[:, p].T, dim=1) for p in range(3)) / 3
+    torch.testing.assert_close(other.scores(z, views), expected)
+    with pytest.raises(ZsarError, match=r"actionclip scale=200.0: must be in \(0, 100\]"):
+        create_head("actionclip", dims, scale=200.0)
+
+
+def test_actionclip_fuses_in_the_joint_space_and_mean_is_the_projected_frame_mean():
+    torch.manual_seed(0)
+    head = create_head("actionclip", HeadDims(video_dim=16, text_dim=8, frames=4, n_classes=5), fusion="mean")
+    clips = torch.randn(3, 4, 16)
+    torch.testing.assert_close(head.encode_clips(clips), head.video_proj(clips.mean(dim=1)), atol=1e-6, rtol=1e-5)
+    deep = create_head("actionclip", HeadDims(video_dim=16, text_dim=8, frames=4, n_classes=5))
+    assert deep.fusion.position.shape == (4, 128)  # ActionCLIP's Transf runs on the projected frame embeddings
+
+
+def test_zero_shot_scores_of_a_joint_rest_fuse_its_pair_scores():
+    from _heads_data import protocol_data
+    from zsar.heads.protocols import within_half
+    from zsar.heads.transfer import TransferConfig
+    from zsar.heads.zero_shot import embed_rows, pair_scores_of_rows, score_split
+    from zsar.testing import StructuredConfig
+
+    plan = next(within_half(protocol_data(StructuredConfig(classes=10, videos=60)), 1))
+    d = plan.test_set.features.shape
+    text = ClassText.from_embeddings(plan.test_text)
+    dims = HeadDims(video_dim=d[-1], text_dim=text.prompts.shape[-1], frames=d[2], n_classes=len(plan.train_classes))
+    torch.manual_seed(0)
+    device = torch.device("cpu")
+    for weight in (1.0, 0.0):
+        head = create_head("rest", dims, pair_weight=weight, **TINY_REST).eval()
+        test = embed_rows(head, plan.test_set.features, plan.test_rows, device)
+        _, scores = score_split(head, plan, test, test[:0], np.zeros(0, int), TransferConfig(mode="none"), "none",
+                                device)
+        pairs = pair_scores_of_rows(head, plan.test_set.features, plan.test_rows, text, device)
+        if weight == 1.0:
+            np.testing.assert_allclose(scores, torch.softmax(torch.as_tensor(pairs), dim=1).numpy(), atol=1e-6)
+        else:
+            cosine = test @ head.prototypes(head.embed_classes(text)).detach().numpy().T
+            np.testing.assert_allclose(scores, torch.softmax(10 * torch.as_tensor(cosine), dim=1).numpy(), atol=1e-5)
