@@ -125,23 +125,43 @@ def test_actionclip_defaults_are_its_transf_with_clip_logit_scale():
     assert isinstance(layer.activation, QuickGELU) and layer.self_attn.num_heads == 128 // 64
     assert layer.linear1.out_features == 4 * 128 and layer.norm_first  # CLIP's pre-LN block, MLP 4x width
     assert 0.015 < layer.linear1.weight.std().item() < 0.025 and layer.linear1.bias.abs().max() == 0
-    assert head.scale.item() == pytest.approx(100.0) and config.test_scale == 100.0
     x = torch.linspace(-3, 3, 7)
     torch.testing.assert_close(QuickGELU()(x), x * torch.sigmoid(1.702 * x))
 
 
-def test_actionclip_test_scores_use_the_fixed_test_scale_not_the_learned_one():
-    dims = HeadDims(video_dim=8, text_dim=8, frames=4, n_classes=5)
+def test_actionclip_logit_scale_is_clips_100_in_a_shared_space_and_clips_init_otherwise():
     z, views = l2_normalise(torch.randn(4, 8)), l2_normalise(torch.randn(5, 3, 8))
-    low = create_head("actionclip", dims, fusion="mean", scale=5.0).eval()
-    high = create_head("actionclip", dims, fusion="mean").eval()
-    torch.testing.assert_close(low.scores(z, views), high.scores(z, views))
-    assert low.scale.item() == pytest.approx(5.0)
-    other = create_head("actionclip", dims, fusion="mean", test_scale=10.0).eval()
-    expected = sum(torch.softmax(10 * z @ views[:, p].T, dim=1) for p in range(3)) / 3
-    torch.testing.assert_close(other.scores(z, views), expected)
-    with pytest.raises(ZsarError, match=r"actionclip scale=200.0: must be in \(0, 100\]"):
-        create_head("actionclip", dims, scale=200.0)
+    ensemble = lambda scale: sum(torch.softmax(scale * z @ views[:, p].T, dim=1) for p in range(3)) / 3  # noqa: E731
+    clip = create_head("actionclip", HeadDims(8, 8, 4, 5, shared_space=True), fusion="mean").eval()
+    assert clip.scale.item() == pytest.approx(100.0)  # CLIP's pretrained scale, which ActionCLIP fine-tunes
+    torch.testing.assert_close(clip.video_proj.weight, torch.eye(8))  # starts from CLIP's zero-shot
+    with torch.no_grad():
+        clip.logit_scale.fill_(2.0)
+    torch.testing.assert_close(clip.scores(z, views), ensemble(100.0))  # test.py: a fixed 100, not the learned one
+    fresh = create_head("actionclip", HeadDims(8, 8, 4, 5), fusion="mean").eval()  # same dims, unrelated models
+    assert fresh.scale.item() == pytest.approx(1 / 0.07) and not torch.equal(fresh.video_proj.weight, torch.eye(8))
+    torch.testing.assert_close(fresh.scores(z, views), ensemble(fresh.scale))  # the learned scale
+    fixed = create_head("actionclip", HeadDims(8, 8, 4, 5), fusion="mean", scale=5.0, test_scale=10.0).eval()
+    assert fixed.scale.item() == pytest.approx(5.0)
+    torch.testing.assert_close(fixed.scores(z, views), ensemble(10.0))
+    with pytest.raises(ZsarError, match=r"actionclip scale=200.0: must be in \(0, 100\], or 0"):
+        create_head("actionclip", HeadDims(8, 8, 4, 5), scale=200.0)
+
+
+def test_build_head_marks_a_shared_space_only_when_cache_and_text_agree():
+    from dataclasses import replace
+    from _heads_data import protocol_data
+    from zsar.heads.experiment import build_head
+    from zsar.heads.protocols import within_half
+    from zsar.testing import StructuredConfig
+
+    plan = next(within_half(protocol_data(StructuredConfig(classes=10, videos=60)), 1))
+    assert not build_head("actionclip", plan, {"fusion": "mean"}, 0, torch.device("cpu")).dims.shared_space
+    clip_set = replace(plan.train_set, config=replace(plan.train_set.config, space="clip:ViT-B/16"))
+    clip_plan = replace(plan, train_set=clip_set, train_text=replace(plan.train_text, space="clip:ViT-B/16"))
+    assert build_head("actionclip", clip_plan, {"fusion": "mean"}, 0, torch.device("cpu")).dims.shared_space
+    other = replace(clip_plan, train_text=replace(plan.train_text, space="clip:ViT-L/14"))
+    assert not build_head("actionclip", other, {"fusion": "mean"}, 0, torch.device("cpu")).dims.shared_space
 
 
 def test_actionclip_fuses_in_the_joint_space_and_mean_is_the_projected_frame_mean():

@@ -76,7 +76,7 @@ def test_actionclip_probability_ensemble_averages_per_prompt_softmax():
     head = create_head("actionclip", DIMS).eval()
     z = l2_normalise(torch.randn(4, 8))
     views = l2_normalise(torch.randn(5, 3, 8))
-    expected = sum(torch.softmax(100 * z @ views[:, p].T, dim=1) for p in range(3)) / 3  # test.py: 100 cos
+    expected = sum(torch.softmax(head.scale * z @ views[:, p].T, dim=1) for p in range(3)) / 3
     torch.testing.assert_close(head.scores(z, views), expected)
     torch.testing.assert_close(head.scores(z, views).sum(dim=1), torch.ones(4))
 

@@ -170,7 +170,7 @@ def test_head_opt_values_reach_config_checkpoint_and_hash(cache, tmp_path):
     assert _train(cache, tmp_path / "b", "--head", "actionclip", "--no-select").exit_code == 0
     config = json.loads((tmp_path / "a" / "config.json").read_text())
     assert config["head_config"] == {"fusion": "transformer", "layers": 2, "heads": 4, "activation": "quick-gelu",
-                                     "embed_dim": 0, "scale": 20.0, "test_scale": 100.0, "ensemble": "probability"}
+                                     "embed_dim": 0, "scale": 20.0, "test_scale": 0.0, "ensemble": "probability"}
     ckpt = read_checkpoint(tmp_path / "a" / "split-0" / "checkpoint.pt")
     assert ckpt["meta"]["config"] == config["head_config"]
     assert any(k.startswith("fusion.encoder.layers.1.") for k in ckpt["state_dict"])

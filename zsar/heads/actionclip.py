@@ -8,14 +8,19 @@
   ``ResidualAttentionBlock``), ``nn.Linear`` weights drawn from N(0, 0.02) with zero
   biases as its ``init_weights`` (the attention's packed input projection is not an
   ``nn.Linear`` and keeps torch's default there too), a residual connection to the input frames, then the mean over frames;
-  ``mean`` (its ``meanP``). The frames' projection and the text's projection are both
-  identity-initialised when video, text and joint dims agree (features that already share
-  a space, as CLIP's do, start from CLIP's own zero-shot); both random otherwise (an
-  identity text side beside a random video side scored 1.4 points lower in class-disjoint
-  validation on the demo set).
-- Logit scale: starts at 100 (CLIP's pretrained ``logit_scale.exp()``, which ActionCLIP
-  fine-tunes from), is learned in training and capped at 100; the test scores use a fixed
-  100 (ActionCLIP's ``test.py``: ``100.0 * image_features @ text_features.T``).
+  ``mean`` (its ``meanP``). When video and text share one model's joint space
+  (``HeadDims.shared_space``: CLIP features with CLIP text) the frames' and the text's
+  projections are identity-initialised, so the head starts from CLIP's own zero-shot as
+  ActionCLIP starts from CLIP; otherwise both are random (an identity text side beside a
+  random video side scored 1.4 points lower in class-disjoint validation on the demo set).
+- Logit scale (``scale`` 0: by the space): in a shared space, as ActionCLIP uses it:
+  training starts from CLIP's pretrained 100 (``logit_scale.exp()``, which ActionCLIP
+  fine-tunes from), learned and capped at 100, and the test scores use a fixed 100
+  (``test_scale`` 0; ActionCLIP's ``test.py``: ``100.0 * image_features @ text_features.T``).
+  With freshly initialised projections (features from unrelated models) there is no
+  pretrained scale to inherit: training starts from CLIP's own from-scratch 1/0.07 and the
+  test uses the learned scale (100 from the start cost 16 points of unseen top-1 with
+  ``mean`` fusion on split 0 of the HMDB51-sized structured cache of ``bench/train.py``).
 - Training: one prompt sampled per video, the symmetric KL loss against the same-class
   target matrix of the batch (``zsar.heads.losses.SymmetricKLLoss``). The whole head
   shares one learning rate (ActionCLIP gives its fusion module 10x the encoders' lr, but
@@ -40,6 +45,7 @@ from zsar.registry import Registry
 
 FUSIONS: Registry[type[nn.Module]] = Registry("temporal fusion")
 CLIP_LOGIT_SCALE = 100.0  # CLIP's pretrained logit_scale.exp(), also its cap
+CLIP_INIT_SCALE = 1 / 0.07  # CLIP's logit scale before training
 ENSEMBLES = ("probability", "embedding")
 ACTIVATIONS = ("quick-gelu", "gelu", "relu")
 HEAD_WIDTH = 64  # CLIP / ActionCLIP: attention heads = width // 64
@@ -55,9 +61,10 @@ class ActionCLIPConfig:
     """Fusion (``transformer``/``mean``) and its depth, heads (0: width/64) and activation,
     joint dim, logit scales, test ensemble.
 
-    ``embed_dim`` 0: the features' own dim when video and text share one (CLIP), else
-    ``SEPARATE_SPACES_DIM``. ``scale``: the training logit scale's start (learned, at most
-    100); ``test_scale``: the fixed scale of the test's prompt ensemble.
+    ``embed_dim`` 0: the features' own dim when video and text share one space (CLIP),
+    else ``SEPARATE_SPACES_DIM``. ``scale``: the training logit scale's start (learned, at
+    most 100; 0: 100 in a shared space, else 1/0.07); ``test_scale``: the scale of the
+    test's prompt ensemble (0: a fixed 100 in a shared space, else the learned scale).
     """
 
     fusion: str = "transformer"
@@ -65,8 +72,8 @@ class ActionCLIPConfig:
     heads: int = 0
     activation: str = "quick-gelu"
     embed_dim: int = 0
-    scale: float = CLIP_LOGIT_SCALE
-    test_scale: float = CLIP_LOGIT_SCALE
+    scale: float = 0.0
+    test_scale: float = 0.0
     ensemble: str = "probability"
 
 
@@ -122,7 +129,8 @@ def _identity(layer: nn.Linear) -> None:
     nn.init.zeros_(layer.bias)
 
 
-@HEADS.register("actionclip", help="ActionCLIP: temporal fusion, learnable-scale cosine logits, symmetric KL")
+@HEADS.register("actionclip", help="ActionCLIP: Transf temporal fusion, CLIP-scale cosine logits, symmetric KL, "
+                "prompt ensemble")
 class ActionCLIPHead(Head):
     Config = ActionCLIPConfig
 
@@ -132,16 +140,19 @@ class ActionCLIPHead(Head):
             raise ZsarError(f"actionclip ensemble {config.ensemble!r} is not one of {', '.join(ENSEMBLES)}")
         for name in ("scale", "test_scale"):
             value = getattr(config, name)
-            if not 0 < value <= CLIP_LOGIT_SCALE:
-                raise ZsarError(f"actionclip {name}={value}: must be in (0, {CLIP_LOGIT_SCALE:g}]")
-        shared = dims.video_dim == dims.text_dim
+            if not 0 <= value <= CLIP_LOGIT_SCALE:
+                raise ZsarError(f"actionclip {name}={value}: must be in (0, {CLIP_LOGIT_SCALE:g}], or 0 for "
+                                "the default of the features' space")
+        shared = dims.shared_space and dims.video_dim == dims.text_dim
         embed_dim = config.embed_dim or (dims.text_dim if shared else SEPARATE_SPACES_DIM)
         self.video_proj = nn.Linear(dims.video_dim, embed_dim)
         self.text_proj = nn.Linear(dims.text_dim, embed_dim)
-        if dims.video_dim == dims.text_dim == embed_dim:  # one shared space (CLIP): start from its zero-shot
+        if shared and embed_dim == dims.text_dim:  # one joint space (CLIP): start from its zero-shot
             _identity(self.video_proj), _identity(self.text_proj)
         self.fusion = FUSIONS.get(config.fusion)(embed_dim, dims.frames, config)
-        self.logit_scale = nn.Parameter(torch.tensor(math.log(config.scale)))
+        start = config.scale or (CLIP_LOGIT_SCALE if shared else CLIP_INIT_SCALE)
+        self.logit_scale = nn.Parameter(torch.tensor(math.log(start)))
+        self.test_scale = config.test_scale or (CLIP_LOGIT_SCALE if shared else None)
         self.criterion = SymmetricKLLoss()
 
     @property
@@ -157,7 +168,8 @@ class ActionCLIPHead(Head):
     def scores(self, videos: Tensor, views: Tensor) -> Tensor:
         if self.config.ensemble == "embedding":
             return super().scores(videos, views)
-        logits = self.config.test_scale * torch.einsum("ne,cpe->pnc", videos, views)
+        scale = self.scale if self.test_scale is None else self.test_scale
+        logits = scale * torch.einsum("ne,cpe->pnc", videos, views)
         return torch.softmax(logits, dim=-1).mean(dim=0)
 
     def loss(self, video: Tensor, targets: Tensor, text: ClassText, rng: torch.Generator) -> Tensor:

@@ -56,12 +56,17 @@ def l2_normalise(x: Tensor, dim: int = -1, eps: float = 1e-12) -> Tensor:
 
 @dataclass(frozen=True)
 class HeadDims:
-    """Sizes a head is built for: feature dim ``D``, text dim ``Dt``, frames ``T'``, training classes."""
+    """Sizes a head is built for: feature dim ``D``, text dim ``Dt``, frames ``T'``, training classes.
+
+    ``shared_space``: the video features and the label text come from one model's joint
+    space (CLIP's image and text towers: the feature cache's and the text's ``space`` agree).
+    """
 
     video_dim: int
     text_dim: int
     frames: int
     n_classes: int
+    shared_space: bool = False
 
 
 @dataclass

@@ -193,8 +193,9 @@ def run_config(resolved: _Resolved, data: ProtocolData) -> dict[str, Any]:
 def build_head(name: str, plan: SplitPlan, options: dict[str, Any], seed: int, device: torch.device) -> Head:
     """A freshly initialised head for ``plan`` (weights drawn from ``seed``), on ``device``."""
     shape = plan.train_set.features.shape
+    space = plan.train_set.config.space
     dims = HeadDims(video_dim=shape[3], text_dim=plan.train_text.dim, frames=shape[2],
-                    n_classes=len(plan.train_classes))
+                    n_classes=len(plan.train_classes), shared_space=bool(space) and space == plan.train_text.space)
     torch.manual_seed(seed)
     return create_head(name, dims, **options).to(device)
 
