@@ -38,8 +38,10 @@ def tiny_demo(tmp_path_factory):
 def test_a_row_per_head_generator_and_transfer(tiny_demo):
     result, _, _ = tiny_demo
     heads = list_heads()
-    keys = [(r.head, r.generator, r.transfer) for r in result.rows]
-    assert sorted(keys) == sorted((h, g, t) for h in heads for g in (False, True) for t in ("none", "semantic"))
+    keys = [(r.head, r.variant.label, r.generator, r.transfer) for r in result.rows]
+    variants = {h: ["-"] for h in heads} | {"rest": ["mode=joint", "mode=dual"]}  # ResT joint beside dual
+    assert sorted(keys) == sorted((h, v, g, t) for h in heads for v in variants[h] for g in (False, True)
+                                  for t in ("none", "semantic"))
     for row in result.rows:
         runs = head_class(row.head).has_centres or not row.generator
         assert row.ran == runs, row
@@ -53,13 +55,15 @@ def test_a_row_per_head_generator_and_transfer(tiny_demo):
 def test_one_table_with_every_row(tiny_demo):
     result, lines, _ = tiny_demo
     table = result.table.splitlines()
-    assert [c.strip() for c in table[0].strip("|").split("|")] == ["head", "generator", "transfer",
+    assert [c.strip() for c in table[0].strip("|").split("|")] == ["head", "options", "generator", "transfer",
                                                                    *NUMBER_COLUMNS]
     assert table[2].startswith("| ridge ") and result.rows[0].is_baseline  # the baseline row first
     assert len(table) == 2 + len(result.rows)
     for line, row in zip(table[2:], result.rows):
-        cells = [c.strip() for c in line.strip("|").split("|")]
-        assert cells[:3] == [row.head, "on" if row.generator else "off", row.transfer]
+        head, options, *cells = [c.strip() for c in line.strip("|").split("|")]
+        assert [head, options] == [row.head, row.variant.label]
+        assert cells[:2] == ["on" if row.generator else "off", row.transfer]
+        cells = [head, *cells]
         if row.ran:
             assert re.fullmatch(r"\d+\.\d ± \d+\.\d", cells[3]) and float(cells[4]) == pytest.approx(33.3)
             baseline = result.rows[0].top1
