@@ -9,8 +9,8 @@ Times, with random features and the default ``rest`` sizes (width 128, 1 layer):
   1,000 videos against 26 classes (an HMDB51 half-class test) and against 600 classes,
   with the peak resident memory of the process;
 
-for label text of 16 prompt tokens (a sentence encoder with ActionCLIP's templates, as the
-demo) and of 3 word tokens (a word-vector encoder)::
+for label text of 16 prompts (a sentence encoder with ActionCLIP's templates, as the demo:
+joint mode reads their mean, one token) and of 3 word tokens (a word-vector encoder)::
 
     PYTHONPATH=$PWD python bench/rest_joint.py [--threads N] [--dim 512]
 
@@ -57,7 +57,7 @@ def main() -> None:
     torch.manual_seed(0)
     print(f"# rest joint vs dual: D={args.dim}, {args.frames} frames, {torch.get_num_threads()} threads, "
           f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}")
-    print("| text tokens | classes | dual step ms | joint step ms | pair scoring s / 1,000 videos | peak RSS GB |")
+    print("| label text | classes | dual step ms | joint step ms | joint pair scoring s / 1,000 videos | peak RSS GB |")
     print("|---|---:|---:|---:|---:|---:|")
     for tokens, words in ((16, False), (3, True)):
         for classes in (26, 600):
@@ -81,7 +81,8 @@ def main() -> None:
             with torch.no_grad():
                 pairs = _seconds(lambda: head.pair_scores(test, text), 1)
             rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
-            print(f"| {tokens} {'words' if words else 'prompts'} | {classes} | {steps['dual']:.0f} | "
+            label = f"{tokens} words" if words else f"{tokens} prompts (joint: their mean)"
+            print(f"| {label} | {classes} | {steps['dual']:.0f} | "
                   f"{steps['joint']:.0f} | {pairs:.2f} | {rss:.2f} |", flush=True)
     print(f"# load average after: {os.getloadavg()[0]:.2f}")
 
