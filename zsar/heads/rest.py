@@ -186,16 +186,18 @@ class ResTHead(Head):
 
     def loss(self, video: Tensor, targets: Tensor, text: ClassText, rng: torch.Generator) -> Tensor:
         z = self.embed_video(video)
-        class_text = self.embed_classes(text)[:, 0]
+        text_tokens, text_mask = self._text_tokens(text)  # once: the class embeddings and the pairs share them
+        class_text = l2_normalise(self._encode(text_tokens, text_mask))
         loss = self.criterion(z, class_text, targets)
         loss = loss + self.config.prototype_weight * self.criterion(z, self.centres(), targets)
         if self.generator is not None:
             loss = loss + self.generator(class_text, self.centres(), rng)
         if self.scores_pairs:
-            loss = loss + self._matching_loss(video, z, class_text, targets, text)
+            loss = loss + self._matching_loss(video, z, class_text, targets, text_tokens, text_mask)
         return loss
 
-    def _matching_loss(self, video: Tensor, z: Tensor, class_text: Tensor, targets: Tensor, text: ClassText) -> Tensor:
+    def _matching_loss(self, video: Tensor, z: Tensor, class_text: Tensor, targets: Tensor, text_tokens: Tensor,
+                       text_mask: Tensor) -> Tensor:
         """Cross-entropy of each of the first ``match_videos`` videos' pair scores: own class vs hard negatives."""
         m, n_classes = min(self.config.match_videos, len(targets)), class_text.shape[0]
         own = targets[:m]
@@ -209,7 +211,6 @@ class ResTHead(Head):
             candidates, answer = torch.cat([own[:, None], negatives], dim=1), torch.zeros_like(own)
         b, k = video[:m].shape[:2]
         tokens = self._video_tokens(self.standardise(video[:m]).flatten(0, 1))
-        text_tokens, text_mask = self._text_tokens(text)
         per_clip = candidates.repeat_interleave(k, dim=0)  # (m * k, K): the clips of a video share its candidates
         v = torch.arange(b * k, device=z.device)[:, None].expand_as(per_clip)
         logits = self._pair_logits(tokens, text_tokens, text_mask, v.flatten(), per_clip.flatten())
