@@ -68,9 +68,10 @@ def test_one_table_with_every_row(tiny_demo):
             assert re.fullmatch(r"\d+\.\d ± \d+\.\d", cells[3]) and float(cells[4]) == pytest.approx(33.3)
             baseline = result.rows[0].top1
             assert cells[5] == ("-" if not baseline else f"{row.top1 / baseline:.2f}")
-            assert cells[6] == row.selected == "-"  # 3 seen classes: too few to hold any out
+            assert re.fullmatch(r"[0-2]/2", cells[6]) or (row.is_baseline and cells[6] == "-")  # paired, 2 splits
+            assert cells[7] == row.selected == "-"  # 3 seen classes: too few to hold any out
         else:
-            assert cells[3:] == ["-"] * 7
+            assert cells[3:] == ["-"] * 8
     assert result.table in "\n".join(lines)  # printed through echo
     assert [line[:5] for line in lines if line.startswith("[")] == ["[1/4]", "[2/4]", "[3/4]", "[4/4]"]
 

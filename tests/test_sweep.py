@@ -1,6 +1,7 @@
 """``zsar sweep``: the grid, the baseline row, reuse of finished runs, the CLI."""
 
 import re
+from dataclasses import replace
 
 import pytest
 import torch
@@ -11,7 +12,7 @@ from zsar.cli import app
 from zsar.errors import ZsarError
 from zsar.heads.train import TrainConfig
 from zsar.sweep import SweepConfig, parse_head_grid, run_sweep
-from zsar.sweep_table import summarise_selected
+from zsar.sweep_table import SweepRow, paired_wins, summarise_selected
 from zsar.testing import StructuredConfig, write_structured_cache
 
 runner = CliRunner()
@@ -52,13 +53,15 @@ def test_the_table_shows_options_rerank_ratio_and_selection(swept):
     table = result.table.splitlines()
     header = [c.strip() for c in table[0].strip("|").split("|")]
     assert header == ["head", "options", "generator", "transfer", "re-rank", "top-1 %", "chance %", "x ridge",
-                      "selected", "N_1 skewness", "closeness", "dispersion"]
+                      "> ridge", "selected", "N_1 skewness", "closeness", "dispersion"]
     first = [c.strip() for c in table[2].strip("|").split("|")]
-    assert first[:5] == ["ridge", "-", "off", "none", "none"] and first[7] == "1.00"
-    assert re.fullmatch(r"alpha [0-9e.+-]+(-[0-9e.+-]+)?", first[8])
+    assert first[:5] == ["ridge", "-", "off", "none", "none"] and first[7] == "1.00" and first[8] == "-"
+    assert re.fullmatch(r"alpha [0-9e.+-]+(-[0-9e.+-]+)?", first[9])
     mse = [c.strip() for c in table[6].strip("|").split("|")]
     assert mse[1] == "loss=mse" and float(mse[7]) == pytest.approx(result.rows[4].top1 / result.rows[0].top1, abs=0.01)
-    assert mse[8].startswith("lr ") and ", steps " in mse[8]
+    ridge_splits, mse_splits = result.rows[0].split_top1, result.rows[4].split_top1
+    assert len(mse_splits) == 2 and mse[8] == f"{sum(a > b for a, b in zip(mse_splits, ridge_splits))}/2"
+    assert mse[9].startswith("lr ") and ", steps " in mse[9]
     report = result.report.read_text()
     assert result.table in report and "## What selection chose, per split" in report
     assert "| linear, loss=mse, generator off, transfer none, re-rank csls | 1 | lr " in report
@@ -70,6 +73,14 @@ def test_a_second_sweep_reuses_every_finished_run(swept):
     again = run_sweep(config, lambda line: None)
     assert again.table == result.table
     assert {p: p.stat().st_mtime_ns for p in mtimes} == mtimes
+
+
+def test_paired_wins_count_splits_where_a_row_beats_the_baseline_on_the_same_split():
+    ridge = SweepRow("ridge", False, "none", top1=20.0, split_top1=(20.0, 18.0, 22.0))
+    head = SweepRow("aurl", True, "none", top1=20.3, split_top1=(21.0, 18.0, 22.1))
+    assert paired_wins(head, ridge) == "2/3"  # a tie is not a win
+    assert paired_wins(ridge, ridge) == "-" and paired_wins(head, None) == "-"
+    assert paired_wins(replace(head, split_top1=(21.0,)), ridge) == "-"  # other splits: no pairs
 
 
 def test_head_grid_parsing_and_errors():
