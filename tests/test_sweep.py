@@ -60,7 +60,8 @@ def test_the_table_shows_options_rerank_ratio_and_selection(swept):
     mse = [c.strip() for c in table[6].strip("|").split("|")]
     assert mse[1] == "loss=mse" and float(mse[7]) == pytest.approx(result.rows[4].top1 / result.rows[0].top1, abs=0.01)
     ridge_splits, mse_splits = result.rows[0].split_top1, result.rows[4].split_top1
-    assert len(mse_splits) == 2 and mse[8] == f"{sum(a > b for a, b in zip(mse_splits, ridge_splits))}/2"
+    wins = sum(top1 > dict(ridge_splits)[split] for split, top1 in mse_splits)
+    assert [split for split, _ in mse_splits] == [0, 1] and mse[8] == f"{wins}/2"
     assert mse[9].startswith("lr ") and ", steps " in mse[9]
     report = result.report.read_text()
     assert result.table in report and "## What selection chose, per split" in report
@@ -76,11 +77,13 @@ def test_a_second_sweep_reuses_every_finished_run(swept):
 
 
 def test_paired_wins_count_splits_where_a_row_beats_the_baseline_on_the_same_split():
-    ridge = SweepRow("ridge", False, "none", top1=20.0, split_top1=(20.0, 18.0, 22.0))
-    head = SweepRow("aurl", True, "none", top1=20.3, split_top1=(21.0, 18.0, 22.1))
-    assert paired_wins(head, ridge) == "2/3"  # a tie is not a win
+    ridge = SweepRow("ridge", False, "none", top1=20.0, split_top1=((0, 20.0), (1, 18.0), (2, 22.0)))
+    head = SweepRow("aurl", True, "none", top1=20.3, split_top1=((2, 22.1), (0, 21.0), (1, 18.0)))
+    assert paired_wins(head, ridge) == "2/3"  # paired by split id; a tie is not a win
+    assert paired_wins(replace(head, split_top1=((0, 19.0), (1, 19.0), (2, 23.0))), ridge) == "2/3"
     assert paired_wins(ridge, ridge) == "-" and paired_wins(head, None) == "-"
-    assert paired_wins(replace(head, split_top1=(21.0,)), ridge) == "-"  # other splits: no pairs
+    assert paired_wins(replace(head, split_top1=((0, 21.0),)), ridge) == "-"  # other splits: no pairs
+    assert paired_wins(replace(head, split_top1=((0, 21.0), (1, 19.0), (3, 30.0))), ridge) == "-"
 
 
 def test_head_grid_parsing_and_errors():

@@ -28,14 +28,16 @@ from zsar.metrics.report import GEOMETRY_NOTE, HUBNESS_NOTE
 GENERATOR_MODE = "interpolate"  # "generator on": AURL's released mixing, weights in [0, 1)
 BASELINE_HEAD = "ridge"
 MISSING = "-"
-NUMBER_COLUMNS = ("top-1 %", "chance %", "x ridge", "> ridge", "selected", "N_1 skewness", "closeness", "dispersion")
+NUMBER_COLUMNS = ("top-1 %", "chance %", "x ridge", "> ridge", "selected", "N_1 skewness", "closeness",
+                  "dispersion")
 DEFINITIONS = (
     "Top-1: percent of test videos whose best-scoring candidate class is their class, mean ± "
     "population std over splits (in `within-half` the candidates are the unseen classes only). "
     "Chance: 100 / number of candidate classes. x ridge: top-1 over the baseline's (the `ridge` "
     "head, closed-form, with no generator, transfer or re-ranking). > ridge: on how many of the "
-    "splits the row's top-1 is above the baseline's on that same split (same seen and unseen classes). Selected: the values model "
-    "selection chose on validation classes held out of each split's seen classes (range over "
+    "splits the row's top-1 is above the baseline's on that same split (same seen and unseen "
+    "classes). Selected: the values model selection chose on validation classes held out of "
+    "each split's seen classes (range over "
     "splits; the test classes are never read). N_1 skewness: skewness of how often each class is "
     "the top-1 prediction (0: spread evenly; large: a few hub classes take most videos). Closeness "
     "and dispersion are of the test embeddings; semantic transfer changes only the unseen class "
@@ -70,7 +72,7 @@ class SweepRow:
     runnable: bool = True
     top1: float | None = None
     top1_std: float | None = None
-    split_top1: tuple[float, ...] = ()
+    split_top1: tuple[tuple[int, float], ...] = ()  # (split, top-1 %) per split
     chance: float | None = None
     selected: str = MISSING
     skewness: float | None = None
@@ -111,7 +113,7 @@ class SweepRow:
         splits = RunReader(measured.root).metrics["splits"]
         selected = [s.get("selected") for s in splits]
         return replace(self, top1=summary["top1"], top1_std=summary["std"]["top1"],
-                       split_top1=tuple(float(s["top1"]) for s in splits), chance=chance,
+                       split_top1=tuple((int(s["split"]), float(s["top1"])) for s in splits), chance=chance,
                        selected=summarise_selected(selected), skewness=skew("1"), skewness_k5=skew("5"),
                        closeness=summary.get("closeness"), dispersion=summary.get("dispersion"), seconds=seconds,
                        run=measured.root)
@@ -131,11 +133,16 @@ def summarise_selected(per_split: list[dict[str, float] | None]) -> str:
 
 
 def paired_wins(row: SweepRow, baseline: SweepRow | None) -> str:
-    """``"k/n"``: on k of the n splits ``row``'s top-1 is above ``baseline``'s on the same split (``-``: no pairs)."""
-    if baseline is None or row.is_baseline or not row.split_top1 or len(row.split_top1) != len(baseline.split_top1):
+    """``"k/n"``: on k of the n splits ``row``'s top-1 is above ``baseline``'s on the same split.
+
+    ``-`` for the baseline itself, or when the two did not run the same splits.
+    """
+    if baseline is None or row.is_baseline or not row.split_top1:
         return MISSING
-    wins = sum(a > b for a, b in zip(row.split_top1, baseline.split_top1))
-    return f"{wins}/{len(row.split_top1)}"
+    mine, theirs = dict(row.split_top1), dict(baseline.split_top1)
+    if mine.keys() != theirs.keys():
+        return MISSING
+    return f"{sum(mine[split] > theirs[split] for split in mine)}/{len(mine)}"
 
 
 def _number(value: float | None, digits: int = 2) -> str:
@@ -163,7 +170,8 @@ def _cells(row: SweepRow, columns: list[str], baseline: SweepRow | None) -> list
         return [text.get(c, MISSING) for c in columns]
     ratio = row.top1 / baseline.top1 if baseline is not None and baseline.top1 else None
     text.update({"top-1 %": f"{row.top1:.1f} ± {row.top1_std:.1f}", "chance %": f"{row.chance:.1f}",
-                 "x ridge": _number(ratio), "> ridge": paired_wins(row, baseline), "selected": row.selected, "N_1 skewness": _number(row.skewness),
+                 "x ridge": _number(ratio), "> ridge": paired_wins(row, baseline), "selected": row.selected,
+                 "N_1 skewness": _number(row.skewness),
                  "closeness": _number(row.closeness, 3), "dispersion": _number(row.dispersion, 3)})
     return [text[c] for c in columns]
 
