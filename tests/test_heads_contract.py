@@ -8,11 +8,12 @@ import torch
 
 from _heads_data import single_thread  # noqa: F401 (autouse fixture)
 from zsar.errors import UnknownNameError, ZsarError
-from zsar.heads.base import ClassText, HeadDims, create_head, l2_normalise, list_heads
+from zsar.heads.base import ClassText, HeadDims, create_head, head_class, l2_normalise, list_heads
 from zsar.heads.losses import LOSSES, CosineLoss, ScaledCosineCELoss, SymmetricKLLoss, UnitMSELoss
 
 DIMS = HeadDims(video_dim=16, text_dim=8, frames=4, n_classes=5)
-TINY = {"ridge": {}, "linear": {}, "actionclip": {"fusion": "transformer"}, "aurl": {"hidden": 16, "embed_dim": 12},
+SHARED = HeadDims(video_dim=8, text_dim=8, frames=4, n_classes=5, shared_space=True)
+TINY = {"frozen": {}, "ridge": {}, "linear": {}, "actionclip": {"fusion": "transformer"}, "aurl": {"hidden": 16, "embed_dim": 12},
         "rest": {"width": 16, "heads": 2, "embed_dim": 12, "generator": "interpolate"}}
 
 
@@ -21,35 +22,41 @@ def _text(classes=5, prompts=3, dim=8, seed=0):
     return ClassText(l2_normalise(torch.randn(classes, prompts, dim, generator=g)))
 
 
-def test_registry_lists_the_five_heads():
-    assert list_heads() == ["actionclip", "aurl", "linear", "rest", "ridge"]
+def test_registry_lists_the_six_heads():
+    assert list_heads() == ["actionclip", "aurl", "frozen", "linear", "rest", "ridge"]
     assert set(TINY) == set(list_heads())
 
 
 @pytest.mark.parametrize("name", sorted(TINY))
 def test_every_head_meets_the_contract(name):
     torch.manual_seed(0)
-    head = create_head(name, DIMS, **TINY[name])
-    video = torch.randn(6, 2, DIMS.frames, DIMS.video_dim)
+    dims = SHARED if head_class(name).needs_shared_space else DIMS
+    head = create_head(name, dims, **TINY[name])
+    video = torch.randn(6, 2, dims.frames, dims.video_dim)
     head.eval()
     z = head.embed_video(video)
     assert z.shape[0] == 6 and z.ndim == 2
     torch.testing.assert_close(z.norm(dim=1), torch.ones(6))
-    text = _text()
+    text = _text(dim=dims.text_dim)
     views = head.embed_classes(text)
     assert views.shape[0] == 5 and views.shape[2] == z.shape[1]
     torch.testing.assert_close(views.norm(dim=2), torch.ones(views.shape[:2]))
     scores = head.scores(z, views)
     assert scores.shape == (6, 5) and torch.isfinite(scores).all()
     head.train()
-    loss = head.loss(video[:, :1], torch.tensor([0, 1, 2, 3, 4, 0]), text, torch.Generator().manual_seed(0))
-    assert loss.ndim == 0 and torch.isfinite(loss)
-    loss.backward()
-    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in head.parameters())
+    if head.training_free:  # no parameters and no loss: it is never trained
+        assert not list(head.parameters())
+        with pytest.raises(ZsarError, match="training-free"):
+            head.loss(video, torch.zeros(6, dtype=torch.long), text, torch.Generator())
+    else:
+        loss = head.loss(video[:, :1], torch.tensor([0, 1, 2, 3, 4, 0]), text, torch.Generator().manual_seed(0))
+        assert loss.ndim == 0 and torch.isfinite(loss)
+        loss.backward()
+        assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in head.parameters())
     # a checkpoint's state dict rebuilds the same head, standardisation included
-    head.set_feature_stats(torch.randn(DIMS.video_dim), torch.rand(DIMS.video_dim) + 0.5)
+    head.set_feature_stats(torch.randn(dims.video_dim), torch.rand(dims.video_dim) + 0.5)
     head.eval()
-    twin = create_head(name, DIMS, **TINY[name])
+    twin = create_head(name, dims, **TINY[name])
     twin.load_state_dict(head.state_dict())
     twin.eval()
     torch.testing.assert_close(twin.embed_video(video), head.embed_video(video))
@@ -82,7 +89,7 @@ def test_actionclip_probability_ensemble_averages_per_prompt_softmax():
 
 
 def test_factory_errors_name_the_value_and_the_choices():
-    with pytest.raises(UnknownNameError, match="valid heads: actionclip, aurl, linear, rest, ridge"):
+    with pytest.raises(UnknownNameError, match="valid heads: actionclip, aurl, frozen, linear, rest, ridge"):
         create_head("resnet", DIMS)
     with pytest.raises(ZsarError, match="head 'aurl' has no option 'width'; its options: hidden"):
         create_head("aurl", DIMS, width=3)

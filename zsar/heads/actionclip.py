@@ -9,10 +9,17 @@
   biases as its ``init_weights`` (the attention's packed input projection is not an
   ``nn.Linear`` and keeps torch's default there too), a residual connection to the input frames, then the mean over frames;
   ``mean`` (its ``meanP``). When video and text share one model's joint space
-  (``HeadDims.shared_space``: CLIP features with CLIP text) the frames' and the text's
-  projections are identity-initialised, so the head starts from CLIP's own zero-shot as
-  ActionCLIP starts from CLIP; otherwise both are random (an identity text side beside a
-  random video side scored 1.4 points lower in class-disjoint validation on the demo set).
+  (``HeadDims.shared_space``: CLIP features with CLIP text) the head starts exactly at the
+  training-free ``frozen`` head, as ActionCLIP starts from CLIP: its input is the
+  L2-normalised frame embeddings (``frozen``'s input; the z-scoring every other head gets
+  would leave CLIP's metric), the frames' and the text's projections are
+  identity-initialised, and the transformer's position embeddings and the output layers
+  of its residual branches (attention ``out_proj``, MLP ``linear2``) start at zero, so
+  the fusion starts as the frame mean (ActionCLIP's N(0, 0.02) start adds a random
+  perturbation there; zero-initialised residual branches still get gradients from the
+  first step). Its step-0 scores are ``frozen``'s (same ``ensemble`` and scale 100).
+  Otherwise both projections are random (an identity text side beside a random video
+  side scored 1.4 points lower in class-disjoint validation on the demo set).
 - Logit scale (``scale`` 0: by the space): in a shared space, as ActionCLIP uses it:
   training starts from CLIP's pretrained 100 (``logit_scale.exp()``, which ActionCLIP
   fine-tunes from), learned and capped at 100, and the test scores use a fixed 100
@@ -25,9 +32,10 @@
   target matrix of the batch (``zsar.heads.losses.SymmetricKLLoss``). The whole head
   shares one learning rate (ActionCLIP gives its fusion module 10x the encoders' lr, but
   here there are no encoders to fine-tune).
-- Test: the prompt ensemble. ``ensemble="probability"`` (default, ActionCLIP's test.py):
-  the softmax over classes for each prompt, averaged over prompts; ``"embedding"``: the
-  cosine to the normalised mean of the prompt embeddings.
+- Test: the prompt ensemble (``zsar.heads.frozen.ensemble_scores``).
+  ``ensemble="probability"`` (default, ActionCLIP's test.py): the softmax over classes for
+  each prompt, averaged over prompts; ``"embedding"``: the cosine to the normalised mean of
+  the prompt embeddings.
 """
 
 from __future__ import annotations
@@ -40,13 +48,12 @@ from torch import Tensor, nn
 
 from zsar.errors import ZsarError
 from zsar.heads.base import HEADS, ClassText, Head, HeadDims, l2_normalise
+from zsar.heads.frozen import CLIP_LOGIT_SCALE, check_ensemble, ensemble_scores
 from zsar.heads.losses import SymmetricKLLoss
 from zsar.registry import Registry
 
 FUSIONS: Registry[type[nn.Module]] = Registry("temporal fusion")
-CLIP_LOGIT_SCALE = 100.0  # CLIP's pretrained logit_scale.exp(), also its cap
 CLIP_INIT_SCALE = 1 / 0.07  # CLIP's logit scale before training
-ENSEMBLES = ("probability", "embedding")
 ACTIVATIONS = ("quick-gelu", "gelu", "relu")
 HEAD_WIDTH = 64  # CLIP / ActionCLIP: attention heads = width // 64
 INIT_STD = 0.02  # ActionCLIP's TemporalTransformer.init_weights
@@ -119,6 +126,14 @@ class TransformerFusion(nn.Module):
                 nn.init.normal_(module.weight, std=INIT_STD)
                 nn.init.zeros_(module.bias)
 
+    def start_as_mean(self) -> None:
+        """Zero the position embeddings and each residual branch's output layer: the fusion is then the frame mean."""
+        nn.init.zeros_(self.position)
+        for layer in self.encoder.layers:
+            for branch_out in (layer.self_attn.out_proj, layer.linear2):
+                nn.init.zeros_(branch_out.weight)
+                nn.init.zeros_(branch_out.bias)
+
     def forward(self, frames: Tensor) -> Tensor:
         """``(B, T', D)`` -> ``(B, D)``."""
         return (frames + self.encoder(frames + self.position[: frames.shape[1]])).mean(dim=1)
@@ -136,8 +151,7 @@ class ActionCLIPHead(Head):
 
     def __init__(self, dims: HeadDims, config: ActionCLIPConfig) -> None:
         super().__init__(dims, config)
-        if config.ensemble not in ENSEMBLES:
-            raise ZsarError(f"actionclip ensemble {config.ensemble!r} is not one of {', '.join(ENSEMBLES)}")
+        check_ensemble("actionclip", config.ensemble)
         for name in ("scale", "test_scale"):
             value = getattr(config, name)
             if not 0 <= value <= CLIP_LOGIT_SCALE:
@@ -147,9 +161,12 @@ class ActionCLIPHead(Head):
         embed_dim = config.embed_dim or (dims.text_dim if shared else SEPARATE_SPACES_DIM)
         self.video_proj = nn.Linear(dims.video_dim, embed_dim)
         self.text_proj = nn.Linear(dims.text_dim, embed_dim)
-        if shared and embed_dim == dims.text_dim:  # one joint space (CLIP): start from its zero-shot
-            _identity(self.video_proj), _identity(self.text_proj)
         self.fusion = FUSIONS.get(config.fusion)(embed_dim, dims.frames, config)
+        self.starts_frozen = shared and embed_dim == dims.text_dim
+        if self.starts_frozen:  # one joint space (CLIP): start exactly at its zero-shot, the frozen head
+            _identity(self.video_proj), _identity(self.text_proj)
+            if isinstance(self.fusion, TransformerFusion):
+                self.fusion.start_as_mean()
         start = config.scale or (CLIP_LOGIT_SCALE if shared else CLIP_INIT_SCALE)
         self.logit_scale = nn.Parameter(torch.tensor(math.log(start)))
         self.test_scale = config.test_scale or (CLIP_LOGIT_SCALE if shared else None)
@@ -159,6 +176,10 @@ class ActionCLIPHead(Head):
     def scale(self) -> Tensor:
         return self.logit_scale.exp().clamp(max=CLIP_LOGIT_SCALE)
 
+    def standardise(self, video: Tensor) -> Tensor:
+        """In a joint space the frame embeddings are only L2-normalised (``frozen``'s input); else z-scored."""
+        return l2_normalise(video) if self.starts_frozen else super().standardise(video)
+
     def encode_clips(self, clips: Tensor) -> Tensor:
         return self.fusion(self.video_proj(clips))
 
@@ -166,11 +187,8 @@ class ActionCLIPHead(Head):
         return l2_normalise(self.text_proj(text.prompts))
 
     def scores(self, videos: Tensor, views: Tensor) -> Tensor:
-        if self.config.ensemble == "embedding":
-            return super().scores(videos, views)
         scale = self.scale if self.test_scale is None else self.test_scale
-        logits = scale * torch.einsum("ne,cpe->pnc", videos, views)
-        return torch.softmax(logits, dim=-1).mean(dim=0)
+        return ensemble_scores(videos, views, self.config.ensemble, scale)
 
     def loss(self, video: Tensor, targets: Tensor, text: ClassText, rng: torch.Generator) -> Tensor:
         z = self.embed_video(video)

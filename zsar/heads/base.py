@@ -21,7 +21,9 @@ set by ``set_feature_stats``; zero and one until then). Both are buffers, so the
 the state dict and the checkpoint, and test videos are standardised with the training
 statistics.
 
-Heads with learnable visual class centres (``has_centres``) can use AURL's class
+Training-free heads (``training_free``: ``frozen``, the backbone's own zero-shot) are
+neither trained nor selected; heads that ``needs_shared_space`` are refused for features
+and text of unrelated models. Heads with learnable visual class centres (``has_centres``) can use AURL's class
 generator. Closed-form heads (``ClosedFormHead``, the ridge) are solved exactly instead of
 trained by SGD. Each head class carries its frozen ``Config`` dataclass and is created by
 ``create_head(name, dims, **options)``.
@@ -46,7 +48,8 @@ from zsar.registry import Registry
 
 HEADS: Registry[type["Head"]] = Registry("head")
 # Modules whose import registers a head; imported on first use so ``import zsar.heads.rerank`` stays light.
-HEAD_MODULES = ("zsar.heads.ridge", "zsar.heads.linear", "zsar.heads.actionclip", "zsar.heads.aurl", "zsar.heads.rest")
+HEAD_MODULES = ("zsar.heads.frozen", "zsar.heads.ridge", "zsar.heads.linear", "zsar.heads.actionclip",
+                "zsar.heads.aurl", "zsar.heads.rest")
 
 
 def l2_normalise(x: Tensor, dim: int = -1, eps: float = 1e-12) -> Tensor:
@@ -109,6 +112,8 @@ class Head(nn.Module, abc.ABC):
     Config: ClassVar[type]
     has_centres: ClassVar[bool] = False
     default_transfer: ClassVar[str] = "none"
+    training_free: ClassVar[bool] = False  # no parameters: never trained, nothing to select (``frozen``)
+    needs_shared_space: ClassVar[bool] = False  # only for features and text of one joint space (``frozen``)
 
     def __init__(self, dims: HeadDims, config: Any) -> None:
         super().__init__()

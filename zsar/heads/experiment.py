@@ -29,6 +29,7 @@ from zsar.cache.text import TextEmbeddings
 from zsar.devices import resolve_device
 from zsar.errors import ZsarError
 from zsar.heads.base import ClassText, Head, HeadDims, create_head, head_class, head_config, list_heads
+from zsar.heads.frozen import check_shared_space
 from zsar.heads.zero_shot import embed_rows, score_split, split_metrics, summarise
 from zsar.heads.generator import NO_GENERATOR, check_generator_mode
 from zsar.heads.protocols import (DEFAULT_TAU, Protocol, ProtocolData, SplitPlan, protocol_for,
@@ -224,7 +225,7 @@ class TrainedHead:
 def choose_settings(resolved: _Resolved, plan: SplitPlan) -> tuple[TrainConfig, dict[str, Any], Selection | None]:
     """The training settings and head options for ``plan``: the given ones, or what selection picks."""
     c, device = resolved.config, resolved.device
-    if not c.selection.enabled:
+    if not c.selection.enabled or head_class(c.head).training_free:
         return c.train, resolved.head_options, None
     make = lambda p: build_head(c.head, p, resolved.head_options, c.train.seed, device)  # noqa: E731
     selection = select(make, plan, c.train, c.selection, resolved.transfer, c.rerank, device)
@@ -288,6 +289,8 @@ def train_head(config: TrainHeadConfig) -> dict[str, Any]:
     """Run ``config.protocol`` with ``config.head`` and write the run directory ``config.out``; returns the metrics."""
     resolved = resolve(config)
     data = load_protocol_data(config)
+    if head_class(config.head).needs_shared_space:
+        check_shared_space(config.head, "--features", data.target, data.target_text)
     payload = run_config(resolved, data)
     out = Path(config.out)
     with RunLock(out):

@@ -213,8 +213,12 @@ def fit(head: Head, batches: FeatureBatches, text: ClassText, config: TrainConfi
         on_record: Callable[[dict[str, Any]], None] | None = None, desc: str = "train") -> FitResult:
     """Train ``head`` in place on ``batches`` (targets index the classes of ``text``) for its whole budget.
 
-    Closed-form heads are solved exactly instead (one record, step 0). See ``Trainer``.
+    Closed-form heads are solved exactly instead (one record, step 0); training-free heads
+    (``frozen``) are left as they are (no record). See ``Trainer``.
     """
+    if head.training_free:
+        head.eval()
+        return FitResult()
     if isinstance(head, ClosedFormHead):
         return _solve(head, batches, text, on_record)
     trainer = Trainer(head, batches, text, config, on_record, desc)

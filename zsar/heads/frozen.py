@@ -1,0 +1,133 @@
+"""The training-free ``frozen`` head: the backbone's own zero-shot in its joint video-text space.
+
+What every CLIP-era table starts with (ActionCLIP, X-CLIP, ViFi-CLIP, Open-VCLIP, FROSTER:
+"frozen CLIP"), and the first check of a CLIP extraction:
+
+- a video is the mean over its clips and frames of its L2-normalised frame features,
+  normalised again (``pool_video``);
+- a class is its prompt ensemble. ``ensemble="embedding"`` (default, the CLIP paper's
+  ensembling): the cosine to the normalised mean of the normalised prompt embeddings;
+  ``"probability"`` (ActionCLIP's ``test.py``): the softmax over classes of ``scale`` x
+  the cosine to each prompt, averaged over prompts (``scale`` 100, CLIP's pretrained
+  ``logit_scale.exp()``).
+
+It has no parameters, is never trained and never selects anything, so it runs under every
+protocol in seconds: the run's training videos are only embedded. It needs features and
+label text from one joint space (``HeadDims.shared_space``: the cache's ``space`` equals
+the text's); ``zsar train-head`` refuses any other pair and names the cache's texts that
+would fit. ``frozen_scores`` is the same rule as a pure function of cached arrays.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from zsar.cache.features import FeatureSet
+from zsar.cache.layout import open_layout
+from zsar.cache.text import TextEmbeddings, list_text_files, read_text_embeddings
+from zsar.errors import ZsarError
+from zsar.heads.base import HEADS, ClassText, Head, HeadDims, l2_normalise
+
+CLIP_LOGIT_SCALE = 100.0  # CLIP's pretrained logit_scale.exp(), also its cap
+ENSEMBLES = ("embedding", "probability")
+
+
+@dataclass(frozen=True)
+class FrozenConfig:
+    """``ensemble``: ``embedding`` (CLIP's normalised mean of prompts) or ``probability`` (ActionCLIP's
+    mean of per-prompt softmaxes at logit ``scale``)."""
+
+    ensemble: str = "embedding"
+    scale: float = CLIP_LOGIT_SCALE
+
+
+def check_ensemble(owner: str, ensemble: str) -> None:
+    """Refuse an unknown prompt-ensemble rule in one line."""
+    if ensemble not in ENSEMBLES:
+        raise ZsarError(f"{owner} ensemble {ensemble!r} is not one of {', '.join(ENSEMBLES)}")
+
+
+def pool_video(video: Tensor) -> Tensor:
+    """``(N, clips, T', D)`` -> ``(N, D)``: the normalised clip and frame mean of the normalised features."""
+    return l2_normalise(l2_normalise(video.float()).mean(dim=(1, 2)))
+
+
+def ensemble_scores(videos: Tensor, views: Tensor, ensemble: str, scale: float | Tensor) -> Tensor:
+    """``(N, E)`` unit videos x ``(C, V, E)`` unit class views -> ``(N, C)`` prompt-ensemble scores.
+
+    ``embedding``: cosine to each class's normalised mean view; ``probability``: softmax over
+    classes of ``scale`` x cosine, per view, averaged over the views.
+    """
+    check_ensemble("prompt", ensemble)
+    if ensemble == "embedding":
+        return videos @ l2_normalise(views.mean(dim=1)).T
+    logits = scale * torch.einsum("ne,cpe->pnc", videos, views)
+    return torch.softmax(logits, dim=-1).mean(dim=0)
+
+
+def frozen_scores(video: Tensor, prompts: Tensor, ensemble: str = "embedding",
+                  scale: float = CLIP_LOGIT_SCALE) -> Tensor:
+    """Training-free zero-shot scores ``(N, C)`` of cached features ``(N, clips, T', D)`` against
+    prompt embeddings ``(C, P, D)`` of the same joint space (see the module docstring)."""
+    if video.shape[-1] != prompts.shape[-1]:
+        raise ZsarError(f"frozen scores: the features are {video.shape[-1]}-d and the prompts "
+                        f"{prompts.shape[-1]}-d; use label text of the features' own space")
+    return ensemble_scores(pool_video(video), l2_normalise(prompts.float()), ensemble, scale)
+
+
+def shares_space(features: FeatureSet, text: TextEmbeddings) -> bool:
+    """Whether the cache's features and ``text`` come from one joint space (its ``space``, non-empty, equal)."""
+    return bool(features.config.space) and features.config.space == text.space
+
+
+def check_shared_space(head: str, flag: str, features: FeatureSet, text: TextEmbeddings) -> None:
+    """Refuse, in one line, features and text of different spaces for ``head``; name the cache's texts that fit."""
+    if shares_space(features, text):
+        return
+    space = features.config.space
+    fits = [] if not space or features.cache_dir is None else [
+        path.stem for path in list_text_files(open_layout(features.cache_dir))
+        if read_text_embeddings(path).space == space]
+    fix = (f"pass --text {fits[0]}" if fits else
+           "extract the text of the features' space (`zsar extract ... --text-encoder clip`)" if space else
+           "extract CLIP features with CLIP text (`zsar extract --backbone clip-vit-b16 --text-encoder clip`), "
+           "or use a trained head")
+    raise ZsarError(f"--head {head}: {flag} {features.cache_dir} has features of space {space or 'none'!r} and "
+                    f"text {text.file_stem} of space {text.space or 'none'!r}; it needs one joint space: {fix}")
+
+
+@HEADS.register("frozen", help="training-free: the backbone's own zero-shot (frame mean, cosine to the prompt "
+                "ensemble); needs a shared video-text space")
+class FrozenHead(Head):
+    Config = FrozenConfig
+    training_free = True
+    needs_shared_space = True
+
+    def __init__(self, dims: HeadDims, config: FrozenConfig) -> None:
+        super().__init__(dims, config)
+        check_ensemble("frozen", config.ensemble)
+        if not 0 < config.scale <= CLIP_LOGIT_SCALE:
+            raise ZsarError(f"frozen scale={config.scale}: must be in (0, {CLIP_LOGIT_SCALE:g}]")
+        if not dims.shared_space or dims.video_dim != dims.text_dim:
+            raise ZsarError(f"the frozen head needs video features and label text of one joint space (got "
+                            f"{dims.video_dim}-d features, {dims.text_dim}-d text, shared space "
+                            f"{dims.shared_space}); pick the text of the features' space with --text NAME")
+
+    def standardise(self, video: Tensor) -> Tensor:
+        """Frozen features are only L2-normalised, frame by frame (no training statistics)."""
+        return l2_normalise(video)
+
+    def encode_clips(self, clips: Tensor) -> Tensor:
+        return clips.mean(dim=1)
+
+    def embed_classes(self, text: ClassText) -> Tensor:
+        return l2_normalise(text.prompts)
+
+    def scores(self, videos: Tensor, views: Tensor) -> Tensor:
+        return ensemble_scores(videos, views, self.config.ensemble, self.config.scale)
+
+    def loss(self, video: Tensor, targets: Tensor, text: ClassText, rng: torch.Generator) -> Tensor:
+        raise ZsarError("the frozen head is training-free and has no loss; train another head (`zsar heads`)")
