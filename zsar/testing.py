@@ -10,6 +10,16 @@ For zsar's tests and benchmarks, and for anyone testing code on top of zsar (as 
   head that learns the map on some classes can therefore recognise the others zero-shot;
   with shuffled labels there is nothing to learn. The cache is an ordinary one (three
   seeded 70/30 official-style splits and the text), written by ``zsar.cache.from_arrays``;
+- a shared video-text space (``make_shared_space``, ``write_shared_space_cache``): features
+  and label text of one joint space (the cache's and the text's ``space`` agree, as CLIP
+  features with CLIP text), where the training-free rule (``frozen``) is imperfect and a
+  map learned on seen classes transfers: every video's pooled direction is
+  ``Q t_c + gap`` plus noise, with ``Q`` one fixed distortion of the identity and ``gap``
+  one offset (CLIP's modality gap) for all classes. The frames of a video come in pairs
+  ``r (d +- n)`` with ``n`` orthogonal to the planted direction ``d`` and the prompts of a
+  class likewise around ``t_c``, so the mean of the normalised frames (and of the
+  normalised prompts) points exactly along the planted direction, and ``frozen_top1``
+  gives the accuracy the planted structure implies for the training-free rule;
 - random label text (``random_text``): seeded unit embeddings for given classes;
 - tiny random CLIP / X-CLIP checkpoints (``write_tiny_clip``, ``write_tiny_xclip``): a
   ``CLIPModel`` 32 wide, 2 layers, 32x32 images, 8x8 patches, and a character-level
@@ -24,7 +34,7 @@ from __future__ import annotations
 
 import string
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -129,6 +139,100 @@ def _write_structured(folder: Path, data: StructuredFeatures, config: Structured
     return write_cache_from_arrays(folder, data.features, data.labels, data.class_names, dataset=dataset,
                                    backbone="structured", splits=data.splits, text=data.text,
                                    extra_config={"structured_seed": config.seed})
+
+
+# --- a shared video-text space -------------------------------------------------------------------
+
+SHARED_MARGIN = 2e-3  # min gap between a video's cosines to any two classes (float16 storage stays exact)
+MAX_REDRAWS = 100
+
+
+@dataclass(frozen=True)
+class SharedSpaceConfig:
+    """Sizes and strengths of a shared-space feature set: ``distortion`` of ``Q`` (0: the identity),
+    length of the ``gap``, noise of each video's direction, of its frames and of the prompts."""
+
+    classes: int = 64
+    videos: int = 768
+    clips: int = 1
+    frames: int = 4  # even: frames come in +- pairs
+    dim: int = 24
+    prompts: int = 4  # even: prompts come in +- pairs
+    distortion: float = 1.5
+    gap: float = 0.5
+    video_noise: float = 0.5
+    frame_noise: float = 1.0
+    prompt_noise: float = 0.5
+    seed: int = 0
+    space: str = "shared-test"
+
+
+@dataclass
+class SharedSpace(StructuredFeatures):
+    """A shared-space set: ``directions`` ``(N, D)`` are each video's planted pooled direction and
+    ``text.mean`` the classes' planted directions."""
+
+    directions: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+
+    def frozen_top1(self, rows: np.ndarray, candidates: np.ndarray) -> float:
+        """The training-free top-1 (percent) the planted structure implies for ``rows`` among class ``candidates``."""
+        scores = self.directions[rows] @ self.text.mean[candidates].T
+        return 100 * float(np.mean(candidates[scores.argmax(axis=1)] == self.labels[rows]))
+
+
+def _pairs(rng: np.random.Generator, centres: np.ndarray, count: int, noise: float) -> np.ndarray:
+    """``(N, count, D)``: ``centres`` ``(N, D)`` (unit) +- noise orthogonal to them, ``count // 2`` pairs each."""
+    n, dim = centres.shape
+    offsets = noise * rng.normal(size=(n, count // 2, dim)) / np.sqrt(dim)
+    offsets -= np.einsum("nkd,nd->nk", offsets, centres)[..., None] * centres[:, None]
+    return centres[:, None] + np.concatenate([offsets, -offsets], axis=1)
+
+
+def _video_directions(c: SharedSpaceConfig, rng: np.random.Generator, text: np.ndarray,
+                      labels: np.ndarray) -> np.ndarray:
+    """Unit ``Q t_c + gap + noise`` per video, redrawn where two classes score within ``SHARED_MARGIN``."""
+    q = np.eye(c.dim) + c.distortion * rng.normal(size=(c.dim, c.dim)) / np.sqrt(c.dim)
+    centres = l2_normalise(text @ q.T) + c.gap * l2_normalise(rng.normal(size=c.dim))
+    directions = np.zeros((len(labels), c.dim))
+    todo = np.arange(len(labels))
+    for _ in range(MAX_REDRAWS):
+        noise = c.video_noise * rng.normal(size=(len(todo), c.dim)) / np.sqrt(c.dim)
+        directions[todo] = l2_normalise(centres[labels[todo]] + noise)
+        cosines = np.sort(directions[todo] @ text.T, axis=1)
+        todo = todo[np.diff(cosines, axis=1).min(axis=1) < SHARED_MARGIN]
+        if not len(todo):
+            break
+    return directions
+
+
+def make_shared_space(config: SharedSpaceConfig) -> SharedSpace:
+    """Draw a shared-space feature set (deterministic for ``config.seed``); see the module docstring."""
+    c = config
+    if c.frames % 2 or c.prompts % 2:
+        raise ValueError(f"frames ({c.frames}) and prompts ({c.prompts}) must be even: they come in +- pairs")
+    rng = np.random.default_rng(c.seed)
+    text = l2_normalise(rng.normal(size=(c.classes, c.dim)))
+    labels = np.sort(np.arange(c.videos) % c.classes)
+    directions = _video_directions(c, rng, text, labels)
+    frames = _pairs(rng, np.repeat(directions, c.clips, axis=0), c.frames, c.frame_noise)
+    scale = rng.uniform(0.5, 2.0, size=(len(labels), 1, 1, 1))
+    features = (scale * frames.reshape(len(labels), c.clips, c.frames, c.dim)).astype(np.float16)
+    names = [f"class_{i:03d}" for i in range(c.classes)]
+    prompts = l2_normalise(_pairs(rng, text, c.prompts, c.prompt_noise))
+    embeddings = TextEmbeddings("shared", f"shared-seed{c.seed}", "plain", names,
+                                [name.replace("_", " ") for name in names],
+                                [f"prompt {i}: {{}}" for i in range(c.prompts)], prompts.astype(np.float32),
+                                space=c.space)
+    return SharedSpace(features, labels, names, embeddings, _official_splits(labels, rng), directions)
+
+
+def write_shared_space_cache(folder: Path, config: SharedSpaceConfig, dataset: str = "shared") -> SharedSpace:
+    """Write a shared-space set as a cache at ``folder`` (its ``space`` is the text's); returns the set."""
+    data = make_shared_space(config)
+    write_cache_from_arrays(folder, data.features, data.labels, data.class_names, dataset=dataset,
+                            backbone="shared", splits=data.splits, text=data.text,
+                            extra_config={"space": config.space, "shared_seed": config.seed})
+    return data
 
 
 # --- random label text --------------------------------------------------------------------------
