@@ -96,7 +96,7 @@ def test_overlap_caches_need_the_source_text_encoder_and_a_source(tmp_path, text
                             dataset="ucf101", backbone="b", text=other)
     base = dict(features=paths["hmdb51"], out=tmp_path / "run", head="linear", protocol="cross-full")
     with pytest.raises(ZsarError, match=r"--overlap-with .*tiny: its text tiny-random-plain-\w+ is from tiny-random "
-                                        r".* the source's from word2vec \(word2vec:v.txt\); add that text"):
+                                        r".* the source's from word2vec \(word2vec:v.txt\); add that text.*--filter-text NAME"):
         load_protocol_data(TrainHeadConfig(source_features=paths["kinetics700"], overlap_with=(tmp_path / "tiny",),
                                            **base))
     with pytest.raises(ZsarError, match="--overlap-with filters the source classes of a cross protocol"):

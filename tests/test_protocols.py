@@ -111,7 +111,7 @@ def test_cross_full_and_official_test_all_target_classes():
 
 
 def test_protocol_choices_and_errors():
-    assert PROTOCOLS.names() == ["cross-full", "cross-half", "gzsl", "official", "within-half"]
+    assert PROTOCOLS.names() == ["base-to-novel", "cross-full", "cross-half", "gzsl", "k600-novel", "official", "within-half"]
     base = dict(features=Path("f"), out=Path("o"), head="linear")
     with pytest.raises(ZsarError, match="--protocol official trains on a source dataset: pass --source-features"):
         resolve(TrainHeadConfig(protocol="official", **base))

@@ -155,7 +155,7 @@ def test_user_mistakes_are_one_line_errors(cache, tmp_path):
     unknown = _train(cache, tmp_path / "b", "--head", "mlp", "--protocol", "within-half")
     assert unknown.output == "error: unknown head 'mlp'; valid heads: actionclip, aurl, frozen, linear, rest, ridge\n"
     protocol = _train(cache, tmp_path / "c", "--head", "rest", "--protocol", "half")
-    assert "valid protocols: cross-full, cross-half, gzsl, official, within-half" in protocol.output
+    assert "valid protocols: base-to-novel, cross-full, cross-half, gzsl, k600-novel, official, within-half" in protocol.output
     rerank = _train(cache, tmp_path / "d", "--head", "rest", "--protocol", "gzsl", "--rerank", "hub")
     assert "valid re-rankers: csls, inverted-softmax, none" in rerank.output
     if not torch.cuda.is_available():
@@ -179,8 +179,8 @@ def test_help_lists_the_registered_heads_and_protocols():
     text = " ".join(runner.invoke(app, ["train-head", "--help"], env={"COLUMNS": "300"}).output.split())
     assert "Head: actionclip, aurl, frozen, linear, rest, ridge (ridge is the closed-form baseline)" in text
     assert list_heads() == ["actionclip", "aurl", "frozen", "linear", "rest", "ridge"]
-    assert "Protocol: cross-full, cross-half, gzsl, official, within-half." in text
-    assert PROTOCOLS.names() == ["cross-full", "cross-half", "gzsl", "official", "within-half"]
+    assert "Protocol: base-to-novel, cross-full, cross-half, gzsl, k600-novel, official, within-half." in text
+    assert PROTOCOLS.names() == ["base-to-novel", "cross-full", "cross-half", "gzsl", "k600-novel", "official", "within-half"]
     assert "Hubness reduction: csls, inverted-softmax, none." in text and "{" not in text
 
 

@@ -235,8 +235,8 @@ def _selected(values: dict | None) -> str:
 
 
 def _print_metrics_table(metrics: dict) -> None:
-    gzsl = "harmonic" in metrics["mean"]
-    extra = ("seen_top1", "unseen_top1", "harmonic") if gzsl else ()
+    extra = next((keys for keys in (("seen_top1", "unseen_top1", "harmonic"), ("base_top1", "novel_top1", "hm"))
+                  if keys[-1] in metrics["mean"]), ())
     header = f"{'split':>8} {'top-1':>7} {'top-5':>7}" + "".join(f" {k:>12}" for k in extra) + "  selected"
     typer.echo(header)
     for m in metrics["splits"]:
@@ -266,6 +266,9 @@ def train_head(
     rerank: Annotated[str, typer.Option(help="Hubness reduction: {rerankers}.")] = "none",
     tau: Annotated[float | None, typer.Option(help="Overlap filter: drop source classes within this cosine distance of a target class (default 0.05).")] = None,
     overlap_with: Annotated[list[Path] | None, typer.Option(help="Filter the source against this cache's classes too (repeatable; E2E: --overlap-with UCF --overlap-with HMDB).")] = None,
+    filter_text: Annotated[str | None, typer.Option(help="Text the overlap filter compares, apart from --text (default: word2vec-e2e when the source cache has it, else --text).")] = None,
+    base_train: Annotated[str, typer.Option(help="base-to-novel's training videos: all (every base-class train video) or 16-shot (ViFi-CLIP's lists).")] = "all",
+    class_lists: Annotated[str | None, typer.Option(help="base-to-novel's class lists: k400, hmdb51, ucf101 or ssv2 (default: the cache's dataset).")] = None,
     select: Annotated[bool, typer.Option("--select/--no-select", help="Choose steps and lr (ridge: alpha) on validation classes held out of the seen ones, then retrain on all seen classes.")] = True,
     steps: Annotated[int | None, typer.Option(help="Optimiser steps (default: 8 epochs, at least 150 steps; with selection, the longest run tried).")] = None,
     epochs: Annotated[int | None, typer.Option(help="Budget in passes over the training videos instead of --steps.")] = None,
@@ -279,6 +282,7 @@ def train_head(
     """Train a head on cached features and evaluate it zero-shot under a protocol; writes the run directory."""
     from zsar.heads.experiment import TrainHeadConfig, train_head as run
     from zsar.heads.options import parse_head_options
+    from zsar.heads.protocols import ProtocolOptions
     from zsar.heads.selection import SelectionConfig
     from zsar.heads.train import TrainConfig
     from zsar.heads.transfer import TransferConfig
@@ -293,7 +297,7 @@ def train_head(
         splits=splits, generator=_generator_mode(generator, generator_mode), rerank=rerank, train=train,
         selection=SelectionConfig(enabled=select), head_options=parse_head_options(head, head_opt or []),
         transfer=transfer_config, overlap_with=tuple(overlap_with or ()), allow_partial=allow_partial,
-        **given(tau=tau))
+        filter_text=filter_text, protocol_options=ProtocolOptions(base_train, class_lists), **given(tau=tau))
     metrics = run(config)
     typer.echo(f"{head} on {protocol}: {len(metrics['splits'])} split(s), run in {out}")
     _print_metrics_table(metrics)

@@ -32,7 +32,9 @@ from zsar.heads.base import ClassText, Head, HeadDims, create_head, head_class, 
 from zsar.heads.frozen import check_shared_space
 from zsar.heads.zero_shot import embed_rows, score_split, split_metrics, summarise
 from zsar.heads.generator import NO_GENERATOR, check_generator_mode
-from zsar.heads.protocols import (DEFAULT_TAU, Protocol, ProtocolData, SplitPlan, protocol_for,
+from zsar.heads.clip_protocols import B2N_METRICS
+from zsar.heads.filter_text import E2E_SOURCE_NOTE, filter_texts
+from zsar.heads.protocols import (DEFAULT_TAU, Protocol, ProtocolData, ProtocolOptions, SplitPlan, protocol_for,
                                   source_filter_record)
 from zsar.heads.rerank import RERANKERS
 from zsar.heads.selection import Selection, SelectionConfig, select
@@ -51,7 +53,9 @@ class TrainHeadConfig:
     ``transfer.mode`` ``None``: the head's default (``semantic`` for ``rest``); ``splits``
     ``None``: the protocol's default. ``replace_other_run``: an ``out`` holding a run with
     other settings is deleted and redone instead of refused. ``overlap_with``: caches whose classes the source is
-    filtered against besides the target's (E2E's union filter).
+    filtered against besides the target's (E2E's union filter). ``filter_text``: the text the overlap filter
+    compares (None: ``word2vec-e2e`` when the source cache has it, else ``text``). ``protocol_options``:
+    ``base-to-novel``'s training videos and class lists.
     """
 
     features: Path
@@ -71,6 +75,8 @@ class TrainHeadConfig:
     head_options: dict[str, Any] = field(default_factory=dict)
     replace_other_run: bool = False
     allow_partial: bool = False
+    filter_text: str | None = None
+    protocol_options: ProtocolOptions = field(default_factory=ProtocolOptions)
 
 
 @dataclass
@@ -102,6 +108,12 @@ def resolve(config: TrainHeadConfig) -> _Resolved:
         raise ZsarError(f"--splits {n_splits}: {protocol.name} takes 1 to {top} splits")
     if config.tau < 0 or config.tau > 2:
         raise ZsarError(f"--tau {config.tau}: a cosine distance, in [0, 2]")
+    if config.protocol_options != ProtocolOptions() and protocol.name != "base-to-novel":
+        raise ZsarError(f"--base-train and --class-lists choose base-to-novel's videos and lists; drop them with "
+                        f"--protocol {protocol.name}")
+    if config.filter_text is not None and not protocol.needs_source:
+        raise ZsarError(f"--filter-text picks the text of a cross protocol's overlap filter; drop it with "
+                        f"--protocol {protocol.name}")
     options = dict(config.head_options)
     if config.generator is not None:
         check_generator_mode(config.generator)
@@ -125,22 +137,35 @@ def load_protocol_data(config: TrainHeadConfig) -> ProtocolData:
         if config.overlap_with:
             raise ZsarError("--overlap-with filters the source classes of a cross protocol; pass --source-features "
                             "with cross-half, cross-full or official, or drop --overlap-with")
-        return ProtocolData(target, target_text, tau=config.tau)
+        return ProtocolData(target, target_text, tau=config.tau, options=config.protocol_options)
     source, source_text = _load(config.source_features, config.text, config.allow_partial)
     _check_compatible(target, target_text, source, source_text)
-    overlap = [_load_overlap_text(Path(path), config.text, source_text) for path in config.overlap_with]
-    return ProtocolData(target, target_text, source, source_text, tau=config.tau, overlap_text=overlap)
+    source_filter, target_filter = filter_texts(config.filter_text, config.tau, source, target)
+    reference = source_filter or source_text
+    name = config.text if source_filter is None else f"{source_filter.encoder}-{source_filter.prompt_set}"
+    flag = "--text" if source_filter is None else "--filter-text"
+    overlap = [_load_overlap_text(Path(path), name, reference, flag) for path in config.overlap_with]
+    protocol = protocol_for(config.protocol)
+    data = ProtocolData(target, target_text, source, source_text, tau=config.tau, overlap_text=overlap,
+                        source_filter_text=source_filter, target_filter_text=target_filter,
+                        filter_classes=protocol.filter_classes(target) if protocol.filter_classes else None)
+    if config.tau > 0 and not config.overlap_with:
+        data.note(E2E_SOURCE_NOTE.format(tau=config.tau))
+    return data
 
 
-def _load_overlap_text(path: Path, text: str | None, source_text: TextEmbeddings) -> TextEmbeddings:
-    """An ``--overlap-with`` cache's label text; it must come from the source's text encoder."""
-    embeddings = load_text(path, text)
+def _load_overlap_text(path: Path, text: str | None, source_text: TextEmbeddings, flag: str = "--text") -> TextEmbeddings:
+    """An ``--overlap-with`` cache's label text; it must come from the source's (filter) text encoder."""
+    try:
+        embeddings = load_text(path, text)
+    except ZsarError:  # no such text there: its only text, named in the mismatch below
+        embeddings = load_text(path, None)
     if (embeddings.encoder, embeddings.model_id, embeddings.dim) != (source_text.encoder, source_text.model_id,
                                                                      source_text.dim):
         raise ZsarError(f"--overlap-with {path}: its text {embeddings.file_stem} is from {embeddings.encoder} "
                         f"({embeddings.model_id}), the source's from {source_text.encoder} ({source_text.model_id}); "
                         f"add that text to it (`zsar extract ... --text-encoder {source_text.encoder}`) or pick it "
-                        "with --text NAME")
+                        f"with {flag} NAME")
     if not np.isfinite(embeddings.embeddings).all():
         raise ZsarError(f"text embeddings {embeddings.file_stem} in {path} hold NaN/inf; extract them again")
     return embeddings
@@ -184,6 +209,8 @@ def run_config(resolved: _Resolved, data: ProtocolData) -> dict[str, Any]:
         "splits": resolved.n_splits, "train": {**asdict(c.train), "device": resolved.device.type},
         "selection": asdict(c.selection), "transfer": asdict(resolved.transfer), "rerank": c.rerank,
         "features": _cache_record(data.target, data.target_text)}
+    if c.protocol_options != ProtocolOptions():
+        payload["protocol_options"] = asdict(c.protocol_options)
     if data.source is not None and data.source_text is not None:
         payload.update(source_features=_cache_record(data.source, data.source_text), tau=c.tau)
         payload.update(source_filter_record(data))  # --overlap-with texts and the kept source classes
@@ -245,9 +272,10 @@ def train_for_plan(resolved: _Resolved, plan: SplitPlan, run: Path | None) -> Tr
     """
     c, device = resolved.config, resolved.device
     train, options, selection = choose_settings(resolved, plan)
+    train = replace(train, seed=train.seed + plan.seed)  # base-to-novel: a training seed per split
     if run is not None and selection is not None:
         write_selection(run, plan.split, selection.to_json())
-    head = build_head(c.head, plan, options, c.train.seed, device)
+    head = build_head(c.head, plan, options, train.seed, device)
     batches = FeatureBatches(plan.train_set.features, plan.train_rows, plan.train_targets)
     text = ClassText.from_embeddings(plan.train_text, device)
     on_record = None if run is None else (lambda record: append_log(run, {"split": plan.split, **record}))
@@ -314,7 +342,8 @@ def train_head(config: TrainHeadConfig) -> dict[str, Any]:
             results.append(evaluate_plan(resolved, plan, trained))
             write_split_result(out, results[-1])
             log.info("split %d: top-1 %.2f%%", plan.split, split_metrics(results[-1])["top1"])
-        per_split = [{**split_metrics(r), "selected": read_selection(out, r.split)} for r in results]
+        names = B2N_METRICS if config.protocol == "base-to-novel" else None
+        per_split = [{**split_metrics(r, names), "selected": read_selection(out, r.split)} for r in results]
         mean, std = summarise(per_split)
         metrics = {"protocol": config.protocol, "head": config.head, "splits": per_split, "mean": mean, "std": std,
                    **({"notes": data.notes} if data.notes else {})}

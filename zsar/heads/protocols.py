@@ -16,9 +16,18 @@
 - ``official``: train on a source cache (as the CLIP-era papers train on Kinetics-400;
   ``--tau 0`` turns the overlap filter off, as they do), test on the target's official
   split i (i = 1..3, the ``split<i>`` column's ``test`` videos), all classes unseen.
-  Without ``--source-features`` it is an error: training on the target's own ``train``
-  videos would make every test class seen. (Raw zero-shot scoring of the features with no
-  head is what ``zsar metrics --features`` does.)
+  On UCF101 and HMDB51 this is the CLIP-era "full-class" convention (X-CLIP, ViFi-CLIP,
+  Open-VCLIP, FROSTER): all 101 / 51 classes are candidates on each of the 3 official
+  test lists, reported as mean ± std over the 3. Without ``--source-features`` it is an
+  error: training on the target's own ``train`` videos would make every test class seen.
+  (The training-free zero-shot of the features themselves is the ``frozen`` head.)
+- ``k600-novel`` and ``base-to-novel`` (``zsar.heads.clip_protocols``): ER-ZSAR's
+  Kinetics-600 novel-class splits and ViFi-CLIP's base-to-novel halves, from the lists
+  shipped with zsar (``zsar.heads.class_lists``).
+
+The overlap filter compares label embeddings of ``ProtocolData.filter_text`` (``--filter-text``,
+default: E2E's ``word2vec-e2e`` text when the source cache has it), which need not be the
+text the head trains on (``--text``): a ResT run on CLIP text can keep E2E's source set.
 
 Degenerate set-ups are refused with one line (a cache with videos of fewer than 2 classes,
 a split with fewer than 2 training videos or no test video) or noted: each note is logged
@@ -51,6 +60,7 @@ GZSL_HOLDOUT = 0.2
 SHARED_MODEL = "source"
 MIN_CLASSES = 2        # zero-shot needs a class to train on and another to test on
 MIN_TRAIN_VIDEOS = 2   # a head cannot learn (nor BatchNorm normalise) from one video
+BASE_TRAIN = ("all", "16-shot")  # base-to-novel's training videos: every base-class one, or ViFi-CLIP's 16 shots
 
 
 def e2e_half_classes(n_classes: int, seed: int) -> np.ndarray:
@@ -79,12 +89,29 @@ def overlap_distances(source_text: np.ndarray, target_text: np.ndarray) -> np.nd
     return np.clip(1 - s.astype(np.float64) @ t.astype(np.float64).T, 0, None)
 
 
+@dataclass(frozen=True)
+class ProtocolOptions:
+    """Options of the CLIP-era protocols: ``base_train`` (``base-to-novel``: ``all`` base-class training
+    videos, or ViFi-CLIP's ``16-shot`` lists) and ``class_lists`` (its lists; None: the cache's dataset)."""
+
+    base_train: str = "all"
+    class_lists: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.base_train not in BASE_TRAIN:
+            raise ZsarError(f"--base-train {self.base_train!r} is not one of {', '.join(BASE_TRAIN)}")
+
+
 @dataclass
 class ProtocolData:
     """The caches a protocol draws from: the target (tested) and, for cross protocols, the source.
 
     ``overlap_text``: label text of further datasets (``--overlap-with``) whose classes the
-    source is filtered against too, besides the target's.
+    source is filtered against too, besides the target's. ``source_filter_text`` /
+    ``target_filter_text``: the label text the overlap filter compares (``--filter-text``;
+    None: ``source_text`` / ``target_text``); ``overlap_text`` is in that text too.
+    ``filter_classes``: the target classes the filter runs against (None: all of them;
+    ``k600-novel``: the 220 novel ones). ``options``: the protocol's options.
     """
 
     target: FeatureSet
@@ -94,6 +121,10 @@ class ProtocolData:
     tau: float = DEFAULT_TAU
     overlap_text: list[TextEmbeddings] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    source_filter_text: TextEmbeddings | None = None
+    target_filter_text: TextEmbeddings | None = None
+    filter_classes: list[str] | None = None
+    options: ProtocolOptions = field(default_factory=lambda: ProtocolOptions())
 
     def __post_init__(self) -> None:
         sides = [("--features", self.target, self.target_text), ("--source-features", self.source, self.source_text)]
@@ -145,7 +176,10 @@ class SplitPlan:
     index ``test_set`` (the target), ``test_labels`` ``(N,)`` and ``test_classes`` ``(Ct,)`` (the
     candidates) index ``class_names``. ``train_text`` / ``test_text`` hold the label text
     of ``train_classes`` / ``test_classes`` in that order. Splits with the same
-    ``model_key`` can share one trained head.
+    ``model_key`` can share one trained head. ``groups`` ``(C,)`` (None: one group): a
+    test video is ranked only among the candidates of its own class's group
+    (``base-to-novel``: base videos among the base classes, novel among the novel);
+    ``seed`` is added to the training seed (``base-to-novel``'s seeds).
     """
 
     split: int
@@ -162,6 +196,8 @@ class SplitPlan:
     test_classes: np.ndarray
     test_text: TextEmbeddings
     model_key: str
+    groups: np.ndarray | None = None
+    seed: int = 0
 
 
 @dataclass(frozen=True)
@@ -173,24 +209,27 @@ class Protocol:
     default_splits: int
     max_splits: int | None
     needs_source: bool
+    filter_classes: Callable[[FeatureSet], list[str]] | None = None  # the target classes the filter runs against
 
 
 PROTOCOLS: Registry[Protocol] = Registry("protocol")
 
 
-def _register(name: str, default_splits: int, max_splits: int | None, needs_source: bool, help: str):
+def register(name: str, default_splits: int, max_splits: int | None, needs_source: bool, help: str,
+             filter_classes: Callable[[FeatureSet], list[str]] | None = None):
     """Register ``plan`` as protocol ``name``; its splits pass through ``checked``."""
     def decorator(plan: Callable[[ProtocolData, int], Iterator[SplitPlan]]):
         def checked_plan(data: ProtocolData, n_splits: int) -> Iterator[SplitPlan]:
             return checked(data, name, plan(data, n_splits))
 
-        PROTOCOLS.add(name, Protocol(name, checked_plan, default_splits, max_splits, needs_source), help=help)
+        protocol = Protocol(name, checked_plan, default_splits, max_splits, needs_source, filter_classes)
+        PROTOCOLS.add(name, protocol, help=help)
         return plan
 
     return decorator
 
 
-def _within_plan(data: ProtocolData, split: int, train_rows: np.ndarray, test_rows: np.ndarray,
+def within_plan(data: ProtocolData, split: int, train_rows: np.ndarray, test_rows: np.ndarray,
                  seen: np.ndarray, test_classes: np.ndarray) -> SplitPlan:
     """A plan inside one dataset: class indices are the target's own."""
     target, names = data.target, data.target.class_names
@@ -236,16 +275,16 @@ def checked(data: ProtocolData, name: str, plans: Iterator[SplitPlan]) -> Iterat
         yield plan
 
 
-@_register("within-half", 10, None, False, "half of one dataset's classes unseen, E2E's draw with seed i")
+@register("within-half", 10, None, False, "half of one dataset's classes unseen, E2E's draw with seed i")
 def within_half(data: ProtocolData, n_splits: int) -> Iterator[SplitPlan]:
     labels = data.target.labels
     _note_repeats(data, "within-half", len(data.target.class_names), n_splits)
     for split in range(n_splits):
         seen, unseen = _halves(len(data.target.class_names), split)
-        yield _within_plan(data, split, np.flatnonzero(seen[labels]), np.flatnonzero(~seen[labels]), seen, unseen)
+        yield within_plan(data, split, np.flatnonzero(seen[labels]), np.flatnonzero(~seen[labels]), seen, unseen)
 
 
-@_register("gzsl", 10, None, False, "within-half halves; test on held-out seen videos and all unseen ones")
+@register("gzsl", 10, None, False, "within-half halves; test on held-out seen videos and all unseen ones")
 def gzsl(data: ProtocolData, n_splits: int) -> Iterator[SplitPlan]:
     labels = data.target.labels
     n_classes = len(data.target.class_names)
@@ -259,11 +298,11 @@ def gzsl(data: ProtocolData, n_splits: int) -> Iterator[SplitPlan]:
             held_out[members[: int(round(GZSL_HOLDOUT * len(members)))]] = True
         train = np.flatnonzero(seen[labels] & ~held_out)
         test = np.flatnonzero(~seen[labels] | held_out)
-        yield _within_plan(data, split, train, test, seen, np.arange(n_classes))
+        yield within_plan(data, split, train, test, seen, np.arange(n_classes))
 
 
 @dataclass
-class _SourceSide:
+class SourceSide:
     """The training side of a cross protocol: the source classes that pass the overlap filter."""
 
     names: list[str]
@@ -274,44 +313,54 @@ class _SourceSide:
 
 def _filter_targets(data: ProtocolData) -> tuple[np.ndarray, list[str]]:
     """The label embeddings ``(T, Dt)`` and names the source is filtered against (target, then overlap sets)."""
-    texts = [data.target_text, *data.overlap_text]
+    target = data.target_filter_text or data.target_text
+    if data.filter_classes is not None:
+        target = target.subset(data.filter_classes)
+    texts = [target, *data.overlap_text]
     return np.concatenate([t.mean for t in texts]), [n for t in texts for n in t.class_names]
+
+
+def _source_filter_text(data: ProtocolData) -> TextEmbeddings:
+    text = data.source_filter_text or data.source_text
+    assert text is not None, "cross protocols need a source cache"
+    return text
 
 
 def source_mask(data: ProtocolData) -> np.ndarray:
     """``(S,)``: which source classes pass the overlap filter against the target and every overlap set."""
-    assert data.source_text is not None, "cross protocols need a source cache"
-    return overlap_filter(data.source_text.mean, _filter_targets(data)[0], data.tau)
+    return overlap_filter(_source_filter_text(data).mean, _filter_targets(data)[0], data.tau)
 
 
 def source_filter_record(data: ProtocolData) -> dict[str, Any]:
-    """What a run records about the filter: the overlap sets' text (file, key) and the kept source classes."""
+    """What a run records about the filter: its text, the overlap sets' text (file, key), the kept source classes."""
     if data.source is None:
         return {}
     keep = source_mask(data)
-    return {"overlap_with": [{"text": t.file_stem, "text_key": t.key, "n_classes": len(t.class_names)}
+    text = _source_filter_text(data)
+    return {"filter_text": {"text": text.file_stem, "text_key": text.key, "text_encoder": text.encoder},
+            "overlap_with": [{"text": t.file_stem, "text_key": t.key, "n_classes": len(t.class_names)}
                              for t in data.overlap_text],
             "source_classes": [data.source.class_names[c] for c in np.flatnonzero(keep)]}
 
 
 def _log_filter(data: ProtocolData, keep: np.ndarray) -> None:
     """Log (INFO) each dropped source class with its nearest filter class, then the kept ones."""
-    assert data.source_text is not None
+    source_text = _source_filter_text(data)
     targets, names = _filter_targets(data)
-    distance = overlap_distances(data.source_text.mean, targets)
+    distance = overlap_distances(source_text.mean, targets)
     nearest = distance.argmin(axis=1)
-    n_target = len(data.target_text.class_names)
+    n_target = len(names) - sum(len(t.class_names) for t in data.overlap_text)
     against = f"the target's {n_target} classes" + (f" and {len(names) - n_target} of --overlap-with"
                                                      if data.overlap_text else "")
-    log.info("overlap filter (tau %.3g) against %s: training on %d of %d source classes",
-             data.tau, against, int(keep.sum()), len(keep))
+    log.info("overlap filter (tau %.3g, text %s) against %s: training on %d of %d source classes",
+             data.tau, source_text.file_stem, against, int(keep.sum()), len(keep))
     for c in np.flatnonzero(~keep):
-        log.info("  dropped %r: cosine distance %.3f to %r", data.source_text.class_names[c],
+        log.info("  dropped %r: cosine distance %.3f to %r", source_text.class_names[c],
                  distance[c, nearest[c]], names[nearest[c]])
-    log.info("kept source classes: %s", "; ".join(n for n, k in zip(data.source_text.class_names, keep) if k))
+    log.info("kept source classes: %s", "; ".join(n for n, k in zip(source_text.class_names, keep) if k))
 
 
-def _source_side(data: ProtocolData) -> _SourceSide:
+def source_side(data: ProtocolData) -> SourceSide:
     source, text = data.source, data.source_text
     assert source is not None and text is not None, "cross protocols need a source cache"
     keep = source_mask(data)
@@ -323,11 +372,11 @@ def _source_side(data: ProtocolData) -> _SourceSide:
     position[kept] = np.arange(len(kept))
     rows = np.flatnonzero(keep[source.labels])
     prefix = source.config.dataset or "source"
-    return _SourceSide([f"{prefix}/{source.class_names[c]}" for c in kept], rows,
+    return SourceSide([f"{prefix}/{source.class_names[c]}" for c in kept], rows,
                        position[source.labels[rows]], text.subset([source.class_names[c] for c in kept]))
 
 
-def _cross_plan(data: ProtocolData, side: _SourceSide, split: int, test_rows: np.ndarray,
+def cross_plan(data: ProtocolData, side: SourceSide, split: int, test_rows: np.ndarray,
                 test_classes: np.ndarray) -> SplitPlan:
     """A plan that trains on the source side and tests ``test_rows`` of the target among ``test_classes``."""
     target, n_seen = data.target, len(side.names)
@@ -339,35 +388,38 @@ def _cross_plan(data: ProtocolData, side: _SourceSide, split: int, test_rows: np
                      model_key=SHARED_MODEL)
 
 
-@_register("cross-half", 10, None, True, "train on --source-features, test on half the target classes (E2E)")
+@register("cross-half", 10, None, True, "train on --source-features, test on half the target classes (E2E)")
 def cross_half(data: ProtocolData, n_splits: int) -> Iterator[SplitPlan]:
-    side = _source_side(data)
+    side = source_side(data)
     labels = data.target.labels
     _note_repeats(data, "cross-half", len(data.target.class_names), n_splits)
     for split in range(n_splits):
         seen, unseen = _halves(len(data.target.class_names), split)
-        yield _cross_plan(data, side, split, np.flatnonzero(~seen[labels]), unseen)
+        yield cross_plan(data, side, split, np.flatnonzero(~seen[labels]), unseen)
 
 
-@_register("cross-full", 1, 1, True, "train on --source-features, test on all target classes (E2E)")
+@register("cross-full", 1, 1, True, "train on --source-features, test on all target classes (E2E)")
 def cross_full(data: ProtocolData, n_splits: int) -> Iterator[SplitPlan]:
-    side = _source_side(data)
-    yield _cross_plan(data, side, 0, np.arange(len(data.target)), np.arange(len(data.target.class_names)))
+    side = source_side(data)
+    yield cross_plan(data, side, 0, np.arange(len(data.target)), np.arange(len(data.target.class_names)))
 
 
-@_register("official", 3, 3, True, "train on --source-features, test on the target's official split 1..3")
+@register("official", 3, 3, True, "train on --source-features, test on the target's official split 1..3")
 def official(data: ProtocolData, n_splits: int) -> Iterator[SplitPlan]:
     target = data.target
     have = [s for s in range(1, 4) if (target.splits.get(f"split{s}", np.array([])) == "test").any()]
     if len(have) < n_splits:
         raise ZsarError(f"--splits {n_splits}: the target cache {target.cache_dir} has official test "
                         f"videos for {len(have)} split(s) ({have}); pass --splits {len(have) or 1} or fewer")
-    side = _source_side(data)
+    side = source_side(data)
     for split in have[:n_splits]:
         test_rows = np.flatnonzero(target.splits[f"split{split}"] == "test")
-        yield _cross_plan(data, side, split, test_rows, np.arange(len(target.class_names)))
+        yield cross_plan(data, side, split, test_rows, np.arange(len(target.class_names)))
 
 
 def protocol_for(name: str) -> Protocol:
     """The protocol registered as ``name`` (an unknown name lists the valid ones)."""
     return PROTOCOLS.get(name)
+
+
+from zsar.heads import clip_protocols  # noqa: E402,F401 (registers k600-novel and base-to-novel)

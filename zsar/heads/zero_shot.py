@@ -4,7 +4,9 @@ Scores are what the head says (cosine to the prototypes, or ActionCLIP's prompt-
 probabilities; heads that score (video, class) pairs jointly, ResT's joint mode, fuse
 those pair scores in, ``pair_scores_of_rows``); with semantic transfer the test classes' prototypes are replaced by
 composed visual prototypes (seen classes, in GZSL, by their own visual prototype).
-Re-ranking (``zsar.heads.rerank``) is applied last. Accuracy (``zsar.accuracy``) is the
+Re-ranking (``zsar.heads.rerank``) is applied next; last, a plan with class ``groups``
+(``base-to-novel``) ranks each test video only among the candidates of its own class's
+group (the others get the lowest float32 score). Accuracy (``zsar.accuracy``) is the
 fraction of test videos, in percent; when seen classes are among the candidates (GZSL) the
 accuracy on seen and on unseen test videos and their harmonic mean are added.
 """
@@ -24,7 +26,8 @@ from zsar.heads.transfer import TransferConfig, class_means, semantic_transfer
 
 INFERENCE_BATCH = 512
 SCORE_BATCH = 4096  # videos scored at a time: ActionCLIP's ensemble holds (prompts, videos, classes) logits
-SUMMARY_KEYS = ("top1", "top5", "seen_top1", "unseen_top1", "harmonic")
+SUMMARY_KEYS = ("top1", "top5", "seen_top1", "unseen_top1", "harmonic", "base_top1", "novel_top1", "hm")
+OUT_OF_GROUP = np.finfo(np.float32).min
 
 
 @torch.no_grad()
@@ -66,7 +69,15 @@ def score_split(head: Head, plan: SplitPlan, test_embeddings: np.ndarray, train_
         pairs = pair_scores_of_rows(head, plan.test_set.features, plan.test_rows,
                                     ClassText.from_embeddings(plan.test_text, device), device)
         scores = head.fuse(torch.as_tensor(scores), torch.as_tensor(pairs)).numpy()
-    return head.prototypes(views).float().cpu().numpy(), rerank(scores, rerank_method)
+    return head.prototypes(views).float().cpu().numpy(), within_groups(plan, rerank(scores, rerank_method))
+
+
+def within_groups(plan: SplitPlan, scores: np.ndarray) -> np.ndarray:
+    """``scores`` ``(N, Ct)`` with every candidate outside the test video's class group at ``OUT_OF_GROUP``."""
+    if plan.groups is None:
+        return scores
+    own = plan.groups[plan.test_labels][:, None] == plan.groups[plan.test_classes][None, :]
+    return np.where(own, scores, OUT_OF_GROUP).astype(scores.dtype)
 
 
 @torch.no_grad()
@@ -89,8 +100,11 @@ def batched_scores(head: Head, videos: torch.Tensor, views: torch.Tensor) -> np.
     return scores
 
 
-def split_metrics(result: SplitResult) -> dict[str, float | int]:
-    """Top-1/top-5 (percent) of one split; with seen candidates also seen, unseen and harmonic top-1."""
+def split_metrics(result: SplitResult, names: dict[str, str] | None = None) -> dict[str, float | int]:
+    """Top-1/top-5 (percent) of one split; with seen candidates also seen, unseen and harmonic top-1.
+
+    ``names`` renames those three (``base-to-novel``: base, novel, HM).
+    """
     measured = accuracy(result.scores, result.label_positions())
     metrics: dict[str, float | int] = {
         "split": result.split, "top1": measured.top1, "top5": measured.top5,
@@ -100,7 +114,7 @@ def split_metrics(result: SplitResult) -> dict[str, float | int]:
         seen_top1 = 100 * float(correct[on_seen].mean()) if on_seen.any() else 0.0
         unseen_top1 = 100 * float(correct[~on_seen].mean()) if (~on_seen).any() else 0.0
         metrics.update(seen_top1=seen_top1, unseen_top1=unseen_top1, harmonic=harmonic_mean(seen_top1, unseen_top1))
-    return metrics
+    return {(names or {}).get(k, k): v for k, v in metrics.items()}
 
 
 def summarise(per_split: list[dict[str, float | int]]) -> tuple[dict[str, float], dict[str, float]]:
