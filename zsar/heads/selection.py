@@ -135,13 +135,13 @@ def _fold(plan: SplitPlan, held: np.ndarray, config: SelectionConfig, rng: np.ra
     val_pos = np.flatnonzero(is_val)[_cap_per_class(plan.train_targets[is_val], config.max_per_class, rng)]
     seen = np.zeros(len(plan.class_names), dtype=bool)
     seen[plan.train_classes[kept]] = True
-    names = plan.class_names
+    text_names = plan.train_text.class_names  # in train_classes order (cross plans prefix class_names, not these)
     return SplitPlan(
-        plan.split, names, seen, plan.train_set, plan.train_rows[~is_val], position[plan.train_targets[~is_val]],
-        plan.train_classes[kept], plan.train_text.subset([names[c] for c in plan.train_classes[kept]]),
-        plan.train_set, plan.train_rows[val_pos], plan.train_classes[plan.train_targets[val_pos]],
-        plan.train_classes[held], plan.train_text.subset([names[c] for c in plan.train_classes[held]]),
-        model_key=f"validation-{plan.model_key}")
+        plan.split, plan.class_names, seen, plan.train_set, plan.train_rows[~is_val],
+        position[plan.train_targets[~is_val]], plan.train_classes[kept],
+        plan.train_text.subset([text_names[i] for i in kept]), plan.train_set, plan.train_rows[val_pos],
+        plan.train_classes[plan.train_targets[val_pos]], plan.train_classes[held],
+        plan.train_text.subset([text_names[i] for i in held]), model_key=f"validation-{plan.model_key}")
 
 
 @dataclass
