@@ -109,3 +109,23 @@ def test_cli_sweep_prints_the_table_and_refuses_bad_values(cache, tmp_path):
     bad = runner.invoke(app, ["sweep", "--features", str(cache), "--out", str(tmp_path / "t"), "--generator", "maybe"])
     assert bad.exit_code == 2 and bad.output == "error: --generator 'maybe': give off, on or off,on\n"
     assert runner.invoke(app, ["sweep", "--help"]).exit_code == 0
+
+
+def test_a_shared_space_sweep_has_the_frozen_row_first_and_an_x_frozen_column(tmp_path, cache):
+    from zsar.sweep import default_heads
+    from zsar.testing import SharedSpaceConfig, write_shared_space_cache
+
+    write_shared_space_cache(tmp_path / "shared", SharedSpaceConfig(classes=12, videos=144, dim=8))
+    assert default_heads(SweepConfig(features=tmp_path / "shared", out=tmp_path))[:2] == ["frozen", "ridge"]
+    assert "frozen" not in default_heads(SweepConfig(features=cache, out=tmp_path))  # no shared space
+    config = SweepConfig(features=tmp_path / "shared", out=tmp_path / "out", splits=2, heads=("frozen", "ridge"),
+                         generators=(False,), transfers=("none",))
+    result = run_sweep(config, lambda line: None)
+    table = result.table.splitlines()
+    header = [c.strip() for c in table[0].strip("|").split("|")]
+    assert header[3:9] == ["top-1 %", "chance %", "x ridge", "> ridge", "x frozen", "selected"]
+    frozen, ridge = ([c.strip() for c in line.strip("|").split("|")] for line in table[2:4])
+    assert frozen[0] == "frozen" and frozen[7] == "1.00" and re.fullmatch(r"[0-2]/2", frozen[6])
+    assert frozen[8] == "-" and ridge[0] == "ridge" and ridge[5] == "1.00"  # frozen selects nothing
+    assert float(ridge[7]) == pytest.approx(result.rows[1].top1 / result.rows[0].top1, abs=0.01)
+    assert "x frozen" in result.report.read_text()

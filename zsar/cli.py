@@ -324,7 +324,7 @@ def sweep(
     features: Annotated[Path, typer.Option(help="Feature cache to test on (and, within a dataset, to train on).")],
     out: Annotated[Path, typer.Option(help="Folder for the runs (one per grid point, reused when finished) and report.md.")],
     protocol: Annotated[str, typer.Option(help="Protocol: {protocols}.")] = "within-half",
-    heads: Annotated[str | None, typer.Option(help="Comma-separated heads from {heads} (default: all of them, ridge first).")] = None,
+    heads: Annotated[str | None, typer.Option(help="Comma-separated heads from {heads} (default: all of them, baselines first: frozen when features and text share a space, then ridge).")] = None,
     source_features: Annotated[Path | None, typer.Option(help="Source cache to train on (cross-*, official).")] = None,
     text: Annotated[str | None, typer.Option(help="Text embeddings in the cache(s), e.g. minilm (needed if several).")] = None,
     splits: Annotated[int | None, typer.Option(help="Number of splits (default: the protocol's).")] = None,

@@ -5,8 +5,11 @@ transfer x re-ranking x ``--head-opt`` values (``HEAD.KEY=V1,V2``: one run per v
 product over keys of one head). Each combination is a ``zsar train-head`` run in
 ``OUT/<run name>`` measured by ``zsar metrics`` (hubness k = 1, 5, closeness, dispersion);
 a run folder that already holds the same run is reused, one with other settings is
-redone. The table has the baseline row (the ``ridge`` head with nothing added) first,
-chance, and each run's top-1 as a multiple of the baseline's; the report adds the
+redone. The table has the baseline rows first: the training-free ``frozen`` head when the
+features and the label text share one space (CLIP features with CLIP text; every head is
+then also shown as a multiple of it, ``x frozen``; on other caches the default grid leaves
+it out), then the ``ridge`` head with nothing added; chance, and each run's top-1 as a
+multiple of the ridge's; the report adds the
 values that model selection chose for every split and the best run's plots.
 
 ``zsar demo`` is render + extract + this sweep over every head on the synthetic set.
@@ -20,6 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
+from zsar.cache.features import load_text
+from zsar.cache.config import read_cache_config
+from zsar.cache.layout import open_layout
 from zsar.errors import ZsarError
 from zsar.heads.base import head_class, list_heads
 from zsar.heads.experiment import TrainHeadConfig, train_head
@@ -31,13 +37,14 @@ from zsar.metrics import MetricsConfig, measure_run
 from zsar.sweep_table import GENERATOR_MODE, MISSING, SweepRow, Variant, best_row, format_table, write_sweep_report
 
 BASELINE = "ridge"
-HEAD_ORDER = ("ridge", "linear", "actionclip", "aurl", "rest")
+HEAD_ORDER = ("frozen", "ridge", "linear", "actionclip", "aurl", "rest")
 METRIC_K = (1, 5)
 
 
 @dataclass(frozen=True)
 class SweepConfig:
-    """The cache(s), the protocol and the grid. ``heads`` ``None``: every registered head, baseline first.
+    """The cache(s), the protocol and the grid. ``heads`` ``None``: every registered head that the cache
+    allows (``frozen`` only in a shared space), baselines first.
 
     ``head_grid``: ``{head: {option: (value strings, ...)}}`` (typed by the head's config).
     ``train`` / ``selection`` apply to every run (their defaults are train-head's).
@@ -102,12 +109,24 @@ def _variants(head: str, grid: dict[str, tuple[str, ...]]) -> Iterator[Variant]:
 
 def plan_rows(config: SweepConfig) -> Iterator[SweepRow]:
     """Every grid point in table order (baseline first), marked runnable or not."""
-    heads = list(config.heads) if config.heads is not None else sorted(list_heads(), key=_head_order)
+    heads = list(config.heads) if config.heads is not None else default_heads(config)
     for head in heads:
         for variant in _variants(head, config.head_grid.get(head, {})):
             for generator, transfer, rerank in itertools.product(config.generators, config.transfers, config.reranks):
                 runnable = head_class(head).has_centres or not generator
                 yield SweepRow(head, generator, transfer, rerank, variant, runnable=runnable)
+
+
+def default_heads(config: SweepConfig) -> list[str]:
+    """Every registered head, baselines first; heads that need a shared space only when the cache has one."""
+    shared = shares_space(config)
+    return sorted((h for h in list_heads() if shared or not head_class(h).needs_shared_space), key=_head_order)
+
+
+def shares_space(config: SweepConfig) -> bool:
+    """Whether the target cache's features and its (``--text``) label text come from one joint space."""
+    space = read_cache_config(open_layout(config.features)).space
+    return bool(space) and load_text(config.features, config.text).space == space
 
 
 def _head_order(name: str) -> tuple[int, str]:

@@ -5,7 +5,9 @@ the mean ± std over splits of the test classes' top-1, the chance level (100 / 
 candidate classes), its top-1 as a multiple of the baseline's (the ``ridge`` head with
 nothing added) and on how many splits it beat the baseline's top-1 on the same split (the
 splits share their classes, so this paired count is what a std over splits cannot show),
-the values model selection chose (range over splits), the N_1 skewness
+the values model selection chose (range over splits), its top-1 as a multiple of the
+training-free ``frozen`` head's (the ``x frozen`` column, whenever a frozen row ran: the
+features and the label text share one space), the N_1 skewness
 of the videos against the class prototypes, and the closeness and dispersion of the test
 embeddings (``zsar.metrics``). Grid points a head cannot run (the class generator on a
 head without visual centres) are rows of ``-``.
@@ -27,6 +29,8 @@ from zsar.metrics.report import GEOMETRY_NOTE, HUBNESS_NOTE
 
 GENERATOR_MODE = "interpolate"  # "generator on": AURL's released mixing, weights in [0, 1)
 BASELINE_HEAD = "ridge"
+FROZEN_HEAD = "frozen"  # the training-free baseline of a shared video-text space
+FROZEN_COLUMN = "x frozen"
 MISSING = "-"
 NUMBER_COLUMNS = ("top-1 %", "chance %", "x ridge", "> ridge", "selected", "N_1 skewness", "closeness",
                   "dispersion")
@@ -36,7 +40,9 @@ DEFINITIONS = (
     "Chance: 100 / number of candidate classes. x ridge: top-1 over the baseline's (the `ridge` "
     "head, closed-form, with no generator, transfer or re-ranking). > ridge: on how many of the "
     "splits the row's top-1 is above the baseline's on that same split (same seen and unseen "
-    "classes). Selected: the values model selection chose on validation classes held out of "
+    "classes). x frozen (when the features and the text share one space, e.g. CLIP's): top-1 over the "
+    "training-free `frozen` head's (the backbone's own zero-shot, no training), the first check of any "
+    "trained head there. Selected: the values model selection chose on validation classes held out of "
     "each split's seen classes (range over "
     "splits; the test classes are never read). N_1 skewness: skewness of how often each class is "
     "the top-1 prediction (0: spread evenly; large: a few hub classes take most videos). Closeness "
@@ -91,8 +97,17 @@ class SweepRow:
 
     @property
     def is_baseline(self) -> bool:
-        return (self.head == BASELINE_HEAD and not self.variant.items and not self.generator
-                and self.transfer == "none" and self.rerank == "none")
+        return self.head == BASELINE_HEAD and self.plain
+
+    @property
+    def is_frozen(self) -> bool:
+        """The training-free baseline row: ``frozen`` with nothing added."""
+        return self.head == FROZEN_HEAD and self.plain
+
+    @property
+    def plain(self) -> bool:
+        """Default options, no generator, transfer or re-ranking."""
+        return not self.variant.items and not self.generator and self.transfer == "none" and self.rerank == "none"
 
     @property
     def ran(self) -> bool:
@@ -157,20 +172,33 @@ def best_row(rows: list[SweepRow]) -> SweepRow:
     return max(ran, key=lambda r: r.top1)
 
 
+def baselines(rows: list[SweepRow]) -> tuple[SweepRow | None, SweepRow | None]:
+    """The ``ridge`` and ``frozen`` baseline rows that ran (None where there is none)."""
+    return (next((r for r in rows if r.is_baseline and r.ran), None),
+            next((r for r in rows if r.is_frozen and r.ran), None))
+
+
+def _ratio(row: SweepRow, baseline: SweepRow | None) -> float | None:
+    return row.top1 / baseline.top1 if row.top1 is not None and baseline is not None and baseline.top1 else None
+
+
 def _columns(rows: list[SweepRow]) -> list[str]:
     names = ["head"] + (["options"] if any(r.variant.items for r in rows) else [])
     names += ["generator", "transfer"] + (["re-rank"] if any(r.rerank != "none" for r in rows) else [])
-    return names + list(NUMBER_COLUMNS)
+    numbers = list(NUMBER_COLUMNS)
+    if baselines(rows)[1] is not None:
+        numbers.insert(numbers.index("> ridge") + 1, FROZEN_COLUMN)
+    return names + numbers
 
 
-def _cells(row: SweepRow, columns: list[str], baseline: SweepRow | None) -> list[str]:
+def _cells(row: SweepRow, columns: list[str], baseline: SweepRow | None, frozen: SweepRow | None) -> list[str]:
     text = {"head": row.head, "options": row.variant.label, "generator": "on" if row.generator else "off",
             "transfer": row.transfer, "re-rank": row.rerank}
     if not row.ran:
         return [text.get(c, MISSING) for c in columns]
-    ratio = row.top1 / baseline.top1 if baseline is not None and baseline.top1 else None
     text.update({"top-1 %": f"{row.top1:.1f} ± {row.top1_std:.1f}", "chance %": f"{row.chance:.1f}",
-                 "x ridge": _number(ratio), "> ridge": paired_wins(row, baseline), "selected": row.selected,
+                 "x ridge": _number(_ratio(row, baseline)), "> ridge": paired_wins(row, baseline),
+                 FROZEN_COLUMN: _number(_ratio(row, frozen)), "selected": row.selected,
                  "N_1 skewness": _number(row.skewness),
                  "closeness": _number(row.closeness, 3), "dispersion": _number(row.dispersion, 3)})
     return [text[c] for c in columns]
@@ -179,10 +207,10 @@ def _cells(row: SweepRow, columns: list[str], baseline: SweepRow | None) -> list
 def format_table(rows: list[SweepRow]) -> str:
     """One Markdown table (columns padded so it also reads on a terminal)."""
     columns = _columns(rows)
-    baseline = next((r for r in rows if r.is_baseline and r.ran), None)
-    body = [columns] + [_cells(r, columns, baseline) for r in rows]
+    baseline, frozen = baselines(rows)
+    body = [columns] + [_cells(r, columns, baseline, frozen) for r in rows]
     widths = [max(len(line[i]) for line in body) for i in range(len(columns))]
-    right = {i for i, c in enumerate(columns) if c in NUMBER_COLUMNS and c != "selected"}
+    right = {i for i, c in enumerate(columns) if c in (*NUMBER_COLUMNS, FROZEN_COLUMN) and c != "selected"}
     fmt = lambda line: "| " + " | ".join(  # noqa: E731
         cell.rjust(w) if i in right else cell.ljust(w) for i, (cell, w) in enumerate(zip(line, widths))) + " |"
     rule = "|" + "|".join("-" * (w + 1) + (":" if i in right else "-") for i, w in enumerate(widths)) + "|"
@@ -190,10 +218,10 @@ def format_table(rows: list[SweepRow]) -> str:
 
 
 def best_line(rows: list[SweepRow]) -> str:
-    """``best: <label> at X % top-1, Yx chance, Zx ridge``."""
+    """``best: <label> at X % top-1, Yx chance, Zx ridge`` (and ``, Wx frozen`` when a frozen row ran)."""
     best = best_row(rows)
-    baseline = next((r for r in rows if r.is_baseline and r.ran), None)
-    versus = f", {best.top1 / baseline.top1:.2f}x ridge" if baseline is not None and baseline.top1 else ""
+    versus = "".join(f", {ratio:.2f}x {name}" for name, ratio in zip(
+        (BASELINE_HEAD, FROZEN_HEAD), (_ratio(best, b) for b in baselines(rows))) if ratio is not None)
     return f"best: {best.label} at {best.top1:.1f} % top-1, {best.top1 / best.chance:.1f}x chance{versus}"
 
 
