@@ -10,7 +10,7 @@ from zsar.accuracy import harmonic_mean
 from zsar.cache.runs import SplitResult
 from zsar.errors import ZsarError
 from zsar.heads.experiment import TrainHeadConfig, resolve
-from zsar.heads.protocols import (PROTOCOLS, ProtocolData, cross_full, cross_half, e2e_half_classes, gzsl, official,
+from zsar.heads.protocols import (PROTOCOLS, list_protocols, ProtocolData, cross_full, cross_half, e2e_half_classes, gzsl, official,
                                   overlap_filter, within_half)
 from zsar.heads.zero_shot import split_metrics, summarise
 from zsar.testing import StructuredConfig
@@ -111,7 +111,7 @@ def test_cross_full_and_official_test_all_target_classes():
 
 
 def test_protocol_choices_and_errors():
-    assert PROTOCOLS.names() == ["base-to-novel", "cross-full", "cross-half", "gzsl", "k600-novel", "official", "within-half"]
+    assert list_protocols() == ["base-to-novel", "cross-full", "cross-half", "gzsl", "k600-novel", "official", "within-half"]
     base = dict(features=Path("f"), out=Path("o"), head="linear")
     with pytest.raises(ZsarError, match="--protocol official trains on a source dataset: pass --source-features"):
         resolve(TrainHeadConfig(protocol="official", **base))

@@ -27,7 +27,7 @@ CHOICES: dict[str, tuple[str, str]] = {
     "devices": ("zsar.devices", "DEVICES"),
     "precisions": ("zsar.devices", "PRECISIONS"),
     "heads": ("zsar.heads.base", "list_heads"),
-    "protocols": ("zsar.heads.protocols", "PROTOCOLS"),
+    "protocols": ("zsar.heads.protocols", "list_protocols"),
     "rerankers": ("zsar.heads.rerank", "RERANKERS"),
     "transfers": ("zsar.heads.transfer", "TRANSFER_MODES"),
     "generator_modes": ("zsar.heads.generator", "GENERATOR_MODES"),

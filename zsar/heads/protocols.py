@@ -42,6 +42,7 @@ the source classes come first in ``SplitPlan.class_names``, as ``<source dataset
 
 from __future__ import annotations
 
+import importlib
 import logging
 from dataclasses import dataclass, field
 from math import comb
@@ -213,6 +214,8 @@ class Protocol:
 
 
 PROTOCOLS: Registry[Protocol] = Registry("protocol")
+# Modules whose import registers more protocols; imported on first use (they build on this one).
+PROTOCOL_MODULES = ("zsar.heads.clip_protocols",)
 
 
 def register(name: str, default_splits: int, max_splits: int | None, needs_source: bool, help: str,
@@ -417,9 +420,18 @@ def official(data: ProtocolData, n_splits: int) -> Iterator[SplitPlan]:
         yield cross_plan(data, side, split, test_rows, np.arange(len(target.class_names)))
 
 
+def _import_protocols() -> None:
+    for module in PROTOCOL_MODULES:
+        importlib.import_module(module)
+
+
+def list_protocols() -> list[str]:
+    """Names of the registered protocols (the CLIP-era ones included)."""
+    _import_protocols()
+    return PROTOCOLS.names()
+
+
 def protocol_for(name: str) -> Protocol:
     """The protocol registered as ``name`` (an unknown name lists the valid ones)."""
+    _import_protocols()
     return PROTOCOLS.get(name)
-
-
-from zsar.heads import clip_protocols  # noqa: E402,F401 (registers k600-novel and base-to-novel)
