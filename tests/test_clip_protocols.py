@@ -158,3 +158,29 @@ def test_base_to_novel_needs_lists_for_the_dataset(tmp_path):
     with pytest.raises(ZsarError, match="base-to-novel ucf101 base list lists class 'Typing'"):
         train_head(TrainHeadConfig(features=tmp_path / "c", out=tmp_path / "run2", head="ridge",
                                    protocol="base-to-novel", protocol_options=ProtocolOptions(class_lists="ucf101")))
+
+
+def test_the_recipe_commands_parse_with_the_cli():
+    import re
+    import shlex
+    from pathlib import Path
+
+    import typer
+
+    from zsar.cli import app
+
+    text = (Path(__file__).resolve().parent.parent / "docs" / "clip-era.md").read_text()
+    blocks = re.findall(r"```bash\n(.*?)```", text, re.S)
+    commands = [line for block in blocks for line in block.replace("\\\n", " ").splitlines()
+                if line.startswith("zsar ")]
+    assert len(commands) >= 20
+    group = typer.main.get_command(app)
+    for line in commands:
+        args = shlex.split(line)[1:]
+        ctx = group.context_class(group, info_name="zsar")
+        command = group.get_command(ctx, args[0])
+        assert command is not None, line
+        try:
+            command.make_context(args[0], args[1:], parent=ctx)  # parses and checks every option, runs nothing
+        except Exception as error:  # typer's own click: a usage error (unknown or missing option, bad value)
+            raise AssertionError(f"{line}: {error}") from None

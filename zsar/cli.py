@@ -328,6 +328,8 @@ def sweep(
     source_features: Annotated[Path | None, typer.Option(help="Source cache to train on (cross-*, official).")] = None,
     text: Annotated[str | None, typer.Option(help="Text embeddings in the cache(s), e.g. minilm (needed if several).")] = None,
     splits: Annotated[int | None, typer.Option(help="Number of splits (default: the protocol's).")] = None,
+    tau: Annotated[float | None, typer.Option(help="Cross protocols' overlap filter, as train-head's --tau (default 0.05; CLIP-era papers: 0).")] = None,
+    filter_text: Annotated[str | None, typer.Option(help="Text the overlap filter compares, as train-head's --filter-text.")] = None,
     generator: Annotated[str, typer.Option(help="Class generator values to try: off, on or off,on (on: heads with visual centres).")] = "off,on",
     transfer: Annotated[str, typer.Option(help="Semantic transfer values to try, comma-separated: {transfers}.")] = "none,semantic",
     rerank: Annotated[str, typer.Option(help="Re-ranking values to try, comma-separated: {rerankers}.")] = "none",
@@ -352,7 +354,8 @@ def sweep(
         features=features, out=out, protocol=protocol, source_features=source_features, text=text, splits=splits,
         heads=_split_list(heads) if heads else None, generators=tuple(switches[g] for g in _split_list(generator)),
         transfers=_split_list(transfer), reranks=_split_list(rerank), head_grid=parse_head_grid(head_opt or []),
-        train=train, selection=SelectionConfig(enabled=select))
+        train=train, selection=SelectionConfig(enabled=select), filter_text=filter_text,
+        **({} if tau is None else {"tau": tau}))
     result = run_sweep(config, echo=typer.echo)
     typer.echo("")
     typer.echo(result.table)

@@ -30,6 +30,7 @@ from zsar.errors import ZsarError
 from zsar.heads.base import head_class, list_heads
 from zsar.heads.experiment import TrainHeadConfig, train_head
 from zsar.heads.options import parse_head_options
+from zsar.heads.protocols import DEFAULT_TAU
 from zsar.heads.selection import SelectionConfig
 from zsar.heads.train import TrainConfig
 from zsar.heads.transfer import TransferConfig
@@ -56,6 +57,8 @@ class SweepConfig:
     source_features: Path | None = None
     text: str | None = None
     splits: int | None = None
+    tau: float = DEFAULT_TAU
+    filter_text: str | None = None
     heads: tuple[str, ...] | None = None
     generators: tuple[bool, ...] = (False, True)
     transfers: tuple[str, ...] = ("none", "semantic")
@@ -140,7 +143,8 @@ def train_config_for(config: SweepConfig, row: SweepRow) -> TrainHeadConfig:
     options = parse_head_options(row.head, [f"{k}={v}" for k, v in row.variant.items])
     return TrainHeadConfig(features=config.features, out=config.out / row.name, head=row.head,
                            protocol=config.protocol, text=config.text, source_features=config.source_features,
-                           splits=config.splits, generator=generator, transfer=TransferConfig(row.transfer),
+                           splits=config.splits, tau=config.tau, filter_text=config.filter_text,
+                           generator=generator, transfer=TransferConfig(row.transfer),
                            rerank=row.rerank, train=config.train, selection=config.selection, head_options=options,
                            replace_other_run=True)
 
@@ -175,4 +179,5 @@ def _settings(config: SweepConfig) -> dict[str, object]:
     grid = "; ".join(f"{h}.{k}={','.join(v)}" for h, opts in config.head_grid.items() for k, v in opts.items())
     return {"features": config.features, "source features": config.source_features or MISSING,
             "protocol": config.protocol, "splits": config.splits or "the protocol's default",
+            **({"tau": config.tau, "filter text": config.filter_text or "default"} if config.source_features else {}),
             "head options": grid or MISSING, "training": config.train, "selection": config.selection}
