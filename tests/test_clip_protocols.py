@@ -8,7 +8,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from _heads_data import single_thread  # noqa: F401 (autouse fixture)
+from typer.testing import CliRunner
+
 from zsar.cache.from_arrays import write_cache_from_arrays
+from zsar.cli import app
 from zsar.errors import ZsarError
 from zsar.heads import class_lists
 from zsar.heads.class_lists import (base_novel, class_key, few_shot_videos, k600_novel_classes, k600_novel_split,
@@ -129,6 +132,11 @@ def test_base_to_novel_reports_base_novel_and_hm_per_seed(tmp_path):
         assert predicted[0] in (base if true in base else novel)  # ranked within its own half
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert "protocol_options" not in config  # the defaults: all base-class training videos
+    printed = CliRunner().invoke(app, ["train-head", "--features", str(tmp_path / "ucf"), "--head", "ridge",
+                                       "--protocol", "base-to-novel", "--splits", "1", "--out", str(tmp_path / "cli")])
+    assert printed.exit_code == 0, printed.output
+    header = next(line for line in printed.output.splitlines() if line.strip().startswith("split"))
+    assert header.split()[:6] == ["split", "top-1", "top-5", "base_top1", "novel_top1", "hm"]
 
 
 def test_base_to_novel_16_shot_trains_on_vifi_clips_list(tmp_path):

@@ -129,7 +129,10 @@ def default_heads(config: SweepConfig) -> list[str]:
 def shares_space(config: SweepConfig) -> bool:
     """Whether the target cache's features and its (``--text``) label text come from one joint space."""
     space = read_cache_config(open_layout(config.features)).space
-    return bool(space) and load_text(config.features, config.text).space == space
+    try:
+        return bool(space) and load_text(config.features, config.text).space == space
+    except ZsarError:  # no text, or several and no --text: each run says so itself
+        return False
 
 
 def _head_order(name: str) -> tuple[int, str]:
