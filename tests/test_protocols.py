@@ -10,8 +10,8 @@ from zsar.accuracy import harmonic_mean
 from zsar.cache.runs import SplitResult
 from zsar.errors import ZsarError
 from zsar.heads.experiment import TrainHeadConfig, resolve
-from zsar.heads.protocols import (PROTOCOLS, list_protocols, ProtocolData, cross_full, cross_half, e2e_half_classes, gzsl, official,
-                                  overlap_filter, within_half)
+from zsar.heads.protocols import (ProtocolData, cross_full, cross_half, e2e_half_classes, gzsl, list_protocols,
+                                  official, overlap_filter, within_half)
 from zsar.heads.zero_shot import split_metrics, summarise
 from zsar.testing import StructuredConfig
 

@@ -154,7 +154,8 @@ def load_protocol_data(config: TrainHeadConfig) -> ProtocolData:
     return data
 
 
-def _load_overlap_text(path: Path, text: str | None, source_text: TextEmbeddings, flag: str = "--text") -> TextEmbeddings:
+def _load_overlap_text(path: Path, text: str | None, source_text: TextEmbeddings,
+                       flag: str = "--text") -> TextEmbeddings:
     """An ``--overlap-with`` cache's label text; it must come from the source's (filter) text encoder."""
     try:
         embeddings = load_text(path, text)
