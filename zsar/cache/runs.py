@@ -6,20 +6,25 @@
     RUN/metrics.json              accuracy per split, mean and std (percent)
     RUN/predictions.parquet       per test video: split, true class, top-5 classes and scores
     RUN/log.jsonl                 one JSON object per epoch and split (loss, lr, seconds)
-    RUN/split-<i>/checkpoint.pt   head weights (a plain state dict; loads with weights_only=True)
+    RUN/split-<i>/checkpoint.pt   head weights (a plain state dict; loads with weights_only=True), and its .sha256
     RUN/split-<i>/embeddings.h5   the arrays of ``SplitResult`` below (and its ``.sha256`` checksum file)
 
 Accuracies are stored in percent, as the field reports them.
 
 One ``zsar train-head`` at a time writes a run (``zsar.cache.lock.RunLock``). A run
-started again with the same config keeps the splits that finished (checkpoint and a sound
-``embeddings.h5``) and redoes the others; ``log.jsonl`` keeps only the lines of the kept
-splits, so a kill and a re-run leave no duplicate lines. ``RunReader`` refuses a run whose
-``metrics.json`` lists a split that is missing or damaged, naming it and the repair.
+started again with the same config keeps the splits that finished (a sound checkpoint and
+a sound ``embeddings.h5``, each matching its checksum file) and redoes the others;
+``log.jsonl`` keeps only the lines of the kept splits, so a kill and a re-run leave no
+duplicate lines. A run folder that holds only a failed start (no finished split) is
+started again by any config. ``RunReader`` refuses a run whose ``metrics.json`` lists a
+split that is missing or damaged, checkpoint included, naming it and the repair.
+
+A checkpoint written before checkpoints had checksum files is checked by loading it.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
@@ -33,7 +38,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from zsar.cache.checksums import commit_with_checksum, file_problem
+from zsar.cache.checksums import checksum_path, commit_with_checksum, file_problem, remove_with_checksum
 from zsar.cache.layout import CacheLayout, config_differences
 from zsar.accuracy import TOP_K, top_k
 from zsar.errors import ZsarError
@@ -200,13 +205,15 @@ def prepare_run_dir(run: Path, config: dict[str, Any], replace: bool = False) ->
             raise ZsarError(f"--out {run} exists and is not a zsar run; choose another --out or empty it")
         old = read_json(run / "config.json", "run config", "choose another --out (or delete that run to redo it)")
         diffs = config_differences(_flatten(old), _flatten(config), ignore=("config_hash",))
-        if diffs and replace:
+        if diffs and (replace or _failed_start(run)):
             for child in run.iterdir():  # the folder itself stays: the caller's RunLock is on it
                 shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
             return prepare_run_dir(run, config)
         if diffs:
             shown = "; ".join(diffs[:3]) + (f" and {len(diffs) - 3} more" if len(diffs) > 3 else "")
-            raise ZsarError(f"--out {run} holds a run with other settings ({shown}); choose another --out "
+            why = ("; the split files of its cache changed since it ran" if any(".videos_splits:" in d for d in diffs)
+                   else "")
+            raise ZsarError(f"--out {run} holds a run with other settings ({shown}){why}; choose another --out "
                             "(or delete that run to redo it)")
         done = [i for i in RunReader(run).split_ids() if _finished(run, i)]
         _keep_log_lines(run, done)
@@ -219,9 +226,20 @@ def prepare_run_dir(run: Path, config: dict[str, Any], replace: bool = False) ->
     return []
 
 
+def _failed_start(run: Path) -> bool:
+    """Whether ``run`` holds only a failed start: no metrics and no split with results (nothing finished to lose)."""
+    if (run / "metrics.json").exists() or RunReader(run).split_ids():
+        return False
+    log.warning("%s holds only a failed start (no finished split); starting it again with these settings", run)
+    return True
+
+
 def _finished(run: Path, split: int) -> bool:
-    """A split is kept if it has a checkpoint and a sound ``embeddings.h5``; a damaged one is redone."""
-    if not (split_dir(run, split) / CHECKPOINT_NAME).is_file():
+    """A split is kept if it has a sound checkpoint and a sound ``embeddings.h5``; a damaged one is redone."""
+    problem = checkpoint_problem(split_dir(run, split) / CHECKPOINT_NAME)
+    if problem is not None:
+        if (split_dir(run, split) / EMBEDDINGS_NAME).is_file():
+            log.warning("run %s: %s; redoing split %d", run, problem, split)
         return False
     try:
         read_split_result(split_dir(run, split) / EMBEDDINGS_NAME)
@@ -229,6 +247,22 @@ def _finished(run: Path, split: int) -> bool:
         log.warning("%s; redoing split %d", str(err).split("; ")[0], split)
         return False
     return True
+
+
+def checkpoint_problem(path: Path) -> str | None:
+    """Why the checkpoint at ``path`` cannot be trusted, or ``None``.
+
+    It must match its checksum file; one from before checksum files (none beside it) must load.
+    """
+    path = Path(path)
+    root = path.parent.parent
+    if path.is_file() and not checksum_path(path).is_file():
+        try:
+            read_checkpoint(path)
+        except Exception as err:  # torch.load raises RuntimeError, pickle errors, EOFError... on damage
+            return f"{path.relative_to(root).as_posix()} cannot be loaded ({' '.join(str(err).split())[:120]})"
+        return None
+    return file_problem(path, root)
 
 
 def _keep_log_lines(run: Path, splits: list[int]) -> None:
@@ -265,28 +299,42 @@ def _flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def write_checkpoint(run: Path, split: int, state_dict: dict[str, Any], meta: dict[str, Any]) -> Path:
-    """Save ``RUN/split-<i>/checkpoint.pt``: a plain state dict and a dict of primitives (``weights_only`` loads it)."""
+    """Save ``RUN/split-<i>/checkpoint.pt`` with its checksum file: a plain state dict and a dict of primitives.
+
+    It is serialised in memory first, so a full disk is an ``OSError`` of the plain write
+    (one line, the temporary file removed), not an error inside ``torch.save``.
+    """
     import torch
 
     folder = split_dir(run, split)
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise write_error(folder, err, "choose a writable --out") from None
     path = folder / CHECKPOINT_NAME
-    with atomic_write(path) as tmp:
-        torch.save({"state_dict": {k: v.detach().cpu() for k, v in state_dict.items()}, "meta": meta}, tmp)
+    buffer = io.BytesIO()
+    torch.save({"state_dict": {k: v.detach().cpu() for k, v in state_dict.items()}, "meta": meta}, buffer)
+    fix = f"free some space, then {REDO} (its finished splits are kept)"
+    with atomic_write(path, fix, commit=commit_with_checksum) as tmp:
+        tmp.write_bytes(buffer.getbuffer())
     return path
 
 
 def link_checkpoint(run: Path, from_split: int, to_split: int) -> Path:
-    """Give split ``to_split`` the checkpoint of ``from_split`` (splits sharing one model): a hard link, or a copy."""
-    source = split_dir(run, from_split) / CHECKPOINT_NAME
+    """Give split ``to_split`` the checkpoint of ``from_split`` (splits sharing one model): a hard link, or a copy.
+
+    Its checksum file is linked (or copied) with it: the line names ``checkpoint.pt``, the same in both folders.
+    """
     folder = split_dir(run, to_split)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / CHECKPOINT_NAME
-    path.unlink(missing_ok=True)
-    try:
-        os.link(source, path)
-    except OSError:  # a file system without hard links
-        shutil.copyfile(source, path)
+    remove_with_checksum(path)
+    for source, target in ((split_dir(run, from_split) / CHECKPOINT_NAME, path),
+                           (checksum_path(split_dir(run, from_split) / CHECKPOINT_NAME), checksum_path(path))):
+        try:
+            os.link(source, target)
+        except OSError:  # a file system without hard links
+            shutil.copyfile(source, target)
     return path
 
 
@@ -373,10 +421,16 @@ class RunReader:
         return sorted(ids)
 
     def split(self, split: int) -> SplitResult:
+        """Split ``split``'s results, checked; its checkpoint too when it has one (or its checksum file)."""
         path = split_dir(self.root, split) / EMBEDDINGS_NAME
         if not path.is_file():
             raise ZsarError(f"run {self.root} has no split {split} (split-{split}/{EMBEDDINGS_NAME} is missing; "
                             f"it has {self.split_ids()}); {REDO}")
+        checkpoint = split_dir(self.root, split) / CHECKPOINT_NAME
+        if checkpoint.is_file() or checksum_path(checkpoint).is_file():
+            problem = checkpoint_problem(checkpoint)
+            if problem is not None:
+                raise ZsarError(f"run {self.root}: {problem}; {REDO}")
         return read_split_result(path)
 
     def splits(self) -> list[SplitResult]:

@@ -31,6 +31,7 @@ from zsar.errors import ZsarError
 from zsar.heads.base import ClassText, Head, HeadDims, create_head, head_class, head_config, list_heads
 from zsar.heads.zero_shot import embed_rows, score_split, split_metrics, summarise
 from zsar.heads.generator import NO_GENERATOR, check_generator_mode
+from zsar.heads.options import check_head_size
 from zsar.heads.protocols import (DEFAULT_TAU, Protocol, ProtocolData, SplitPlan, protocol_for,
                                   source_filter_record)
 from zsar.heads.rerank import RERANKERS
@@ -124,11 +125,20 @@ def load_protocol_data(config: TrainHeadConfig) -> ProtocolData:
         if config.overlap_with:
             raise ZsarError("--overlap-with filters the source classes of a cross protocol; pass --source-features "
                             "with cross-half, cross-full or official, or drop --overlap-with")
-        return ProtocolData(target, target_text, tau=config.tau)
+        return _note_losses(ProtocolData(target, target_text, tau=config.tau))
     source, source_text = _load(config.source_features, config.text, config.allow_partial)
     _check_compatible(target, target_text, source, source_text)
     overlap = [_load_overlap_text(Path(path), config.text, source_text) for path in config.overlap_with]
-    return ProtocolData(target, target_text, source, source_text, tau=config.tau, overlap_text=overlap)
+    return _note_losses(ProtocolData(target, target_text, source, source_text, tau=config.tau, overlap_text=overlap))
+
+
+def _note_losses(data: ProtocolData) -> ProtocolData:
+    """Note (for ``metrics.json``) the videos each cache left out: failed or only partly decoded."""
+    for features in (data.target, data.source):
+        note = None if features is None else features.loss_note()
+        if note is not None:
+            data.note(note)
+    return data
 
 
 def _load_overlap_text(path: Path, text: str | None, source_text: TextEmbeddings) -> TextEmbeddings:
@@ -171,7 +181,8 @@ def _check_compatible(target: FeatureSet, target_text: TextEmbeddings, source: F
 
 def _cache_record(features: FeatureSet, text: TextEmbeddings) -> dict[str, Any]:
     return {"path": str(features.cache_dir), "key": features.key, "text": text.file_stem,
-            "text_key": text.key, "text_encoder": text.encoder, "videos": features.video_digest}
+            "text_key": text.key, "text_encoder": text.encoder, "videos": features.video_digest,
+            "videos_splits": features.split_digest}
 
 
 def run_config(resolved: _Resolved, data: ProtocolData) -> dict[str, Any]:
@@ -288,6 +299,8 @@ def train_head(config: TrainHeadConfig) -> dict[str, Any]:
     """Run ``config.protocol`` with ``config.head`` and write the run directory ``config.out``; returns the metrics."""
     resolved = resolve(config)
     data = load_protocol_data(config)
+    check_head_size(config.head, HeadDims(data.target.dim, data.target_text.dim, data.target.features.shape[2],
+                                          len(data.target.class_names)), resolved.head_options)
     payload = run_config(resolved, data)
     out = Path(config.out)
     with RunLock(out):
