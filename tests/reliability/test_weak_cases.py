@@ -77,7 +77,7 @@ def test_extract_with_zero_threads_leaves_no_cache(synth, tmp_path):
     args = extract_args(synth, root)
     args[args.index("--threads") + 1] = "0"
     line = error_line(invoke(*args))
-    assert line.startswith("error: --threads 0: must be 1 to ")
+    assert line == "error: --threads 0: must be at least 1"
     assert not (root / "features").exists()
     assert invoke("cache", "ls", "--cache", root).output.strip() == f"no feature caches under {root}"
 
@@ -85,7 +85,7 @@ def test_extract_with_zero_threads_leaves_no_cache(synth, tmp_path):
 def test_extract_with_a_huge_frame_count_is_refused_naming_the_limit(synth, tmp_path):
     root = tmp_path / "cache"
     line = error_line(invoke(*extract_args(synth, root, "--frames", "100000")))
-    assert line == ("error: --frames 100000: must be 1 to 512 (the limit keeps a run within the memory of a "
+    assert line == ("error: --frames 100000: must be at most 512 (the limit keeps a run within the memory of a "
                     "machine)")
     assert not (root / "features").exists()
 

@@ -24,10 +24,8 @@ A checkpoint written before checkpoints had checksum files is checked by loading
 
 from __future__ import annotations
 
-import io
 import json
 import logging
-import os
 import shutil
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -38,7 +36,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from zsar.cache.checksums import checksum_path, commit_with_checksum, file_problem, remove_with_checksum
+# Checkpoints live in zsar.cache.checkpoints; train-head and tests import them from here too.
+from zsar.cache.checkpoints import (CHECKPOINT_NAME, REDO, checkpoint_problem, link_checkpoint,  # noqa: F401
+                                    read_checkpoint, split_dir, write_checkpoint)
+from zsar.cache.checksums import checksum_path, commit_with_checksum, file_problem
 from zsar.cache.layout import CacheLayout, config_differences
 from zsar.accuracy import TOP_K, top_k
 from zsar.errors import ZsarError
@@ -46,11 +47,9 @@ from zsar.files import atomic_write, atomic_write_text, write_error
 
 log = logging.getLogger(__name__)
 _STR = h5py.string_dtype()
-CHECKPOINT_NAME = "checkpoint.pt"
 SELECTION_NAME = "selection.json"
 EMBEDDINGS_NAME = "embeddings.h5"
 LOG_NAME = "log.jsonl"
-REDO = "re-run the same `zsar train-head` command (same --out) to redo it"
 
 
 @dataclass
@@ -92,10 +91,6 @@ class SplitResult:
 
 
 _STRING_FIELDS = ("class_names", "test_video_ids")
-
-
-def split_dir(run: Path, split: int) -> Path:
-    return Path(run) / f"split-{split}"
 
 
 def write_split_result(run: Path, result: SplitResult) -> Path:
@@ -249,20 +244,6 @@ def _finished(run: Path, split: int) -> bool:
     return True
 
 
-def checkpoint_problem(path: Path) -> str | None:
-    """Why the checkpoint at ``path`` cannot be trusted, or ``None``.
-
-    It must match its checksum file; one from before checksum files (none beside it) must load.
-    """
-    path = Path(path)
-    root = path.parent.parent
-    if path.is_file() and not checksum_path(path).is_file():
-        try:
-            read_checkpoint(path)
-        except Exception as err:  # torch.load raises RuntimeError, pickle errors, EOFError... on damage
-            return f"{path.relative_to(root).as_posix()} cannot be loaded ({' '.join(str(err).split())[:120]})"
-        return None
-    return file_problem(path, root)
 
 
 def _keep_log_lines(run: Path, splits: list[int]) -> None:
@@ -296,53 +277,6 @@ def _flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             flat[f"{prefix}{key}"] = value
     return flat
-
-
-def write_checkpoint(run: Path, split: int, state_dict: dict[str, Any], meta: dict[str, Any]) -> Path:
-    """Save ``RUN/split-<i>/checkpoint.pt`` with its checksum file: a plain state dict and a dict of primitives.
-
-    It is serialised in memory first, so a full disk is an ``OSError`` of the plain write
-    (one line, the temporary file removed), not an error inside ``torch.save``.
-    """
-    import torch
-
-    folder = split_dir(run, split)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise write_error(folder, err, "choose a writable --out") from None
-    path = folder / CHECKPOINT_NAME
-    buffer = io.BytesIO()
-    torch.save({"state_dict": {k: v.detach().cpu() for k, v in state_dict.items()}, "meta": meta}, buffer)
-    fix = f"free some space, then {REDO} (its finished splits are kept)"
-    with atomic_write(path, fix, commit=commit_with_checksum) as tmp:
-        tmp.write_bytes(buffer.getbuffer())
-    return path
-
-
-def link_checkpoint(run: Path, from_split: int, to_split: int) -> Path:
-    """Give split ``to_split`` the checkpoint of ``from_split`` (splits sharing one model): a hard link, or a copy.
-
-    Its checksum file is linked (or copied) with it: the line names ``checkpoint.pt``, the same in both folders.
-    """
-    folder = split_dir(run, to_split)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / CHECKPOINT_NAME
-    remove_with_checksum(path)
-    for source, target in ((split_dir(run, from_split) / CHECKPOINT_NAME, path),
-                           (checksum_path(split_dir(run, from_split) / CHECKPOINT_NAME), checksum_path(path))):
-        try:
-            os.link(source, target)
-        except OSError:  # a file system without hard links
-            shutil.copyfile(source, target)
-    return path
-
-
-def read_checkpoint(path: Path) -> dict[str, Any]:
-    """``{"state_dict", "meta"}`` of a checkpoint written by ``write_checkpoint`` (safe: ``weights_only``)."""
-    import torch
-
-    return torch.load(Path(path), map_location="cpu", weights_only=True)
 
 
 def append_log(run: Path, record: dict[str, Any]) -> None:

@@ -50,7 +50,7 @@ SIZE_LIMITS = {"--frames": 512, "--clips": 64, "--stride": 64, "--batch-size": 4
 
 def check_sizes(frames: int, clips: int, stride: int, batch_size: int | None, videos_per_shard: int,
                 threads: int | None, workers: int | None) -> None:
-    """Refuse a size option outside ``1..SIZE_LIMITS`` (``--workers`` may be 0), naming the limit.
+    """Refuse a size option outside ``1..SIZE_LIMITS`` (``--workers`` is checked for 0 or more elsewhere), naming the limit.
 
     Called before anything is written, so a refused command leaves no cache folder behind.
     """
@@ -59,9 +59,10 @@ def check_sizes(frames: int, clips: int, stride: int, batch_size: int | None, vi
     for flag, value in values.items():
         if value is None:
             continue
-        low = 0 if flag == "--workers" else 1
-        if not low <= value <= SIZE_LIMITS[flag]:
-            raise ZsarError(f"{flag} {value}: must be {low} to {SIZE_LIMITS[flag]} (the limit keeps a run within "
+        if value < 1 and flag != "--workers":
+            raise ZsarError(f"{flag} {value}: must be at least 1")
+        if value > SIZE_LIMITS[flag]:
+            raise ZsarError(f"{flag} {value}: must be at most {SIZE_LIMITS[flag]} (the limit keeps a run within "
                             "the memory of a machine)")
 
 
