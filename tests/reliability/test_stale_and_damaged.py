@@ -12,6 +12,7 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -22,6 +23,7 @@ from zsar.cache.checksums import commit_with_checksum, file_problem
 from zsar.cache.layout import CacheLayout
 from zsar.cache.manifest import manifest_files, read_manifest
 from zsar.cache.runs import read_checkpoint
+from zsar.errors import ZsarError
 from zsar.files import temp_path
 from zsar.synth import SynthConfig, generate_dataset
 
@@ -98,6 +100,24 @@ def test_two_valid_shards_swapped_are_refused(cache, tmp_path):
     assert line.startswith(f"error: shard shard-000-000001.h5 of {cache_dir} fails its content check") \
         and "another shard put in its place" in line and line.endswith(REPAIR)
     assert invoke("cache", "verify", cache_dir).exit_code == 1
+
+
+def test_manifest_rows_that_point_at_other_videos_of_a_sound_shard_are_refused(cache):
+    """The identity check on its own: the shard matches its digest, but two rows point at each other's video."""
+    _, cache_dir = cache
+    layout = CacheLayout(cache_dir)
+    path = layout.manifest_path(0)
+    table = pq.read_table(path)
+    rows = table.column("row").to_pylist()
+    first = table.column("shard").to_pylist().index("shard-000-000002.h5")
+    rows[first], rows[first + 1] = rows[first + 1], rows[first]
+    table = table.set_column(table.schema.get_field_index("row"), "row", pa.array(rows, type=pa.int64()))
+    tmp = temp_path(path)
+    pq.write_table(table, tmp)
+    commit_with_checksum(tmp, path)
+    with pytest.raises(ZsarError, match=r"^shard shard-000-000002.h5 of .* holds other videos than the manifest rows "
+                                        r"that point to it \(shards renamed or swapped\); run `zsar cache verify`"):
+        load_features(cache_dir)
 
 
 def test_a_truncated_checkpoint_is_found_by_metrics_and_redone_by_train_head(cache, tmp_path):
