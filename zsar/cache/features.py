@@ -160,6 +160,10 @@ def load_features(path: Path | str, check: bool = True) -> FeatureSet:
 def _refuse_empty(layout: CacheLayout, table, status: np.ndarray) -> None:
     """No ``ok`` video: say whether nothing was extracted yet or every video failed to decode."""
     failed = np.flatnonzero(status == STATUS_FAILED)
+    if not len(failed) and len(status):
+        raise ZsarError(f"all {len(status)} video(s) in {layout.root} were only partly decoded (their manifest rows' "
+                        "note says so) and are left out; fix or replace the files under the dataset root and run "
+                        "`zsar extract` with the same settings")
     if not len(failed):
         raise ZsarError(f"feature cache {layout.root} has no extracted videos yet; run `zsar extract` first")
     first = table.slice(int(failed[0]), 1).to_pylist()[0]
