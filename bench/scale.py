@@ -13,7 +13,13 @@ embedding the test videos, writing the run), the peak resident memory of the pro
 the unseen top-1::
 
     PYTHONPATH=$PWD python bench/scale.py [--videos 200000] [--classes 700] [--heads ridge,linear,...]
-        [--cache DIR] [--threads N]
+        [--cache DIR] [--threads N] [--load-only] [--repeats 3]
+
+First it prints what the read checks cost (issue 22): ``load_features`` of the whole cache
+without checks (the reader before them), with them (each shard's content digest and
+``video_row`` against its manifest rows), and with them on the same shards recorded the way
+an older zsar recorded them (no digest: the file's SHA-256 is checked as it is read). CPU
+seconds of this process (``time.process_time``), best of ``--repeats``, the three taken in turn.
 
 The load average is printed before and after: on a shared machine times move with other work.
 """
@@ -48,6 +54,48 @@ def make_cache(folder: Path, videos: int, classes: int) -> Path:
     return folder
 
 
+def legacy_view(cache: Path, folder: Path) -> Path:
+    """The cache as an older zsar recorded it: the same shards (linked), manifest rows without content digests."""
+    import pyarrow as pa
+
+    from zsar.cache.layout import CacheLayout
+    from zsar.cache.manifest import compact_manifest, read_manifest
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("config.json", "text"):
+        (folder / name).symlink_to(cache / name)
+    (folder / "shards").symlink_to(cache / "shards")
+    table = read_manifest(CacheLayout(cache), 0)
+    index = table.schema.get_field_index("shard_digest")
+    table = table.set_column(index, table.schema.field(index), pa.array([""] * table.num_rows, type=pa.string()))
+    compact_manifest(CacheLayout(folder), 0, table)
+    return folder
+
+
+def load_overhead(cache: Path, legacy: Path, repeats: int) -> None:
+    """Print CPU seconds of ``load_features`` without and with the read checks (see the module doc)."""
+    import gc
+
+    from zsar.cache import load_features
+
+    cases = [("no checks (the reader before issue 22)", cache, False), ("digest + video_row checks", cache, True),
+             ("older cache: SHA-256 as read + video_row", legacy, True)]
+    best = {name: (float("inf"), 0.0) for name, _, _ in cases}
+    for _ in range(repeats):
+        for name, path, check in cases:
+            gc.collect()
+            cpu, wall = time.process_time(), time.perf_counter()
+            features = load_features(path, check=check)
+            cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+            del features
+            best[name] = min(best[name], (cpu, wall))
+    base = best[cases[0][0]][0]
+    print("| load_features | CPU (s) | wall (s) | CPU overhead vs no checks |")
+    print("|---|---|---|---|")
+    for name, (cpu, wall) in best.items():
+        print(f"| {name} | {cpu:.2f} | {wall:.2f} | {100 * (cpu / base - 1):+.1f} % |", flush=True)
+
+
 def run_head(cache: Path, head: str, out: Path, threads: int | None) -> dict[str, float]:
     """One ``zsar train-head`` in its own process: epoch and wall seconds, peak RSS, unseen top-1."""
     env = dict(os.environ, **({"OMP_NUM_THREADS": str(threads)} if threads else {}))
@@ -73,6 +121,8 @@ def main() -> None:
     parser.add_argument("--heads", default=None, help="comma-separated heads (default: every registered head)")
     parser.add_argument("--cache", type=Path, default=None, help="write the cache here and keep it (reused)")
     parser.add_argument("--threads", type=int, default=None, help="OMP_NUM_THREADS of train-head (default: torch's)")
+    parser.add_argument("--load-only", action="store_true", help="measure the read checks only, train no head")
+    parser.add_argument("--repeats", type=int, default=3, help="load_features runs per case (the best is shown)")
     args = parser.parse_args()
 
     from zsar.heads.base import list_heads
@@ -85,6 +135,10 @@ def main() -> None:
         print(f"{config['n_videos']} videos, {len(config['class_names'])} classes, 1 clip x 8 x 512 float16 "
               f"({features_gb:.2f} GB of features); within-half split 0, --no-select --epochs 1; "
               f"{os.cpu_count()} cores, threads {args.threads or 'torch default'}, load average {os.getloadavg()[0]:.2f}", flush=True)
+        load_overhead(cache, legacy_view(cache, Path(tmp) / "legacy"), args.repeats)
+        if args.load_only:
+            print(f"load average after: {os.getloadavg()[0]:.2f}")
+            return
         print(f"| head | epoch (s) | steps | train-head wall (s) | peak RSS (GB) | unseen top-1 (%) |")
         print("|---|---|---|---|---|---|", flush=True)
         for head in heads:

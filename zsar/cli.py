@@ -28,6 +28,15 @@ app = typer.Typer(
 )
 
 
+# What an interrupted command keeps (every file is written atomically) and how to go on.
+_KEPT = {
+    "extract": "the shards committed so far are kept; run the same `zsar extract` command to resume",
+    "train-head": "the splits finished so far are kept in --out; run the same `zsar train-head` command to resume",
+    "sweep": "the runs finished so far are kept; run the same `zsar sweep` command to resume",
+}
+_KEPT_DEFAULT = "no file was left half-written; run the command again"
+
+
 def command(*args: Any, on: typer.Typer | None = None, **kwargs: Any) -> Callable:
     """``app.command`` (or ``on.command``) that turns a ``ZsarError`` into a one-line message and exit status 2.
 
@@ -43,6 +52,10 @@ def command(*args: Any, on: typer.Typer | None = None, **kwargs: Any) -> Callabl
             except ZsarError as err:
                 typer.echo(f"error: {err}", err=True)
                 raise typer.Exit(2) from None
+            except KeyboardInterrupt:  # Ctrl-C, SIGINT: say what is kept and how to go on
+                name = args[0] if args else fn.__name__
+                typer.echo(f"interrupted: {_KEPT.get(name, _KEPT_DEFAULT)}", err=True)
+                raise typer.Exit(130) from None
 
         return (on or app).command(*args, cls=ChoicesInHelp, **kwargs)(wrapper)
 

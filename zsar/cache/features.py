@@ -9,6 +9,11 @@ and batches are served from memory with no per-item file access.
 A cache whose video list is not fully extracted yet (a rank still running or never run)
 loads, and says so in ``FeatureSet.completeness``; ``check_complete`` refuses it unless
 the caller allows a partial cache. Damaged files are named with their repair.
+
+Every shard is checked as it is read (``zsar.cache.shards.read_checked``): its arrays
+against the digest its manifest rows record, its ``video_row`` against those rows. Videos
+that failed to decode, and videos only partly decoded (a ``note`` in their manifest row:
+fewer frames than their container claims), are left out; ``FeatureSet.loss_note`` counts them.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import numpy as np
 from zsar.cache.config import CacheConfig, read_cache_config
 from zsar.cache.layout import CacheLayout, open_layout
 from zsar.cache.manifest import SPLIT_COLUMNS, STATUS_FAILED, STATUS_OK, Completeness, read_manifest
-from zsar.cache.shards import ShardReader
+from zsar.cache.shards import ShardReader, read_checked
 from zsar.cache.text import TextEmbeddings, find_text_embeddings, read_text_embeddings
 from zsar.errors import ZsarError
 
@@ -46,10 +51,29 @@ class FeatureSet:
     config: CacheConfig = field(default_factory=CacheConfig)
     cache_dir: Path | None = None
     completeness: Completeness | None = None
+    failed: int = 0                                        # videos left out: they failed to decode
+    partial: list[str] = field(default_factory=list)       # videos left out: only partly decoded
+
+    def loss_note(self) -> str | None:
+        """How many videos of the cache are left out because they failed or only partly decoded, or ``None``."""
+        if not self.failed and not self.partial:
+            return None
+        shown = f" ({', '.join(self.partial[:3])}{' ...' if len(self.partial) > 3 else ''})" if self.partial else ""
+        return (f"{self.failed} video(s) of {self.cache_dir} failed to decode and {len(self.partial)} were only "
+                f"partly decoded{shown}; all {self.failed + len(self.partial)} are left out (their manifest rows "
+                "say why; fix the files and run `zsar extract` with --retry-failed)")
 
     @property
     def key(self) -> str:
         return self.config.key
+
+    @property
+    def split_digest(self) -> str:
+        """A short hash of the official split assignments of the videos held: it changes with the split files."""
+        h = hashlib.sha256()
+        for name in sorted(self.splits):
+            h.update(f"{name}\t{'|'.join(map(str, self.splits[name]))}\n".encode())
+        return h.hexdigest()[:16]
 
     @property
     def video_digest(self) -> str:
@@ -71,7 +95,7 @@ class FeatureSet:
         index = np.flatnonzero(index) if np.asarray(index).dtype == bool else np.asarray(index)
         return FeatureSet(self.features[index], self.labels[index], [self.video_ids[i] for i in index],
                           self.class_names, {k: v[index] for k, v in self.splits.items()},
-                          self.config, self.cache_dir, self.completeness)
+                          self.config, self.cache_dir, self.completeness, self.failed, self.partial)
 
     def nonfinite_videos(self) -> list[str]:
         """Ids of videos whose features hold NaN or inf (checked ``CHECK_CHUNK`` videos at a time).
@@ -108,30 +132,38 @@ class FeatureSet:
                             f"{len(self)} video(s) it has")
 
 
-def load_features(path: Path | str) -> FeatureSet:
-    """Every ``ok`` video of the cache at ``path`` (all ranks), in ``video_row`` order."""
+def load_features(path: Path | str, check: bool = True) -> FeatureSet:
+    """Every fully decoded ``ok`` video of the cache at ``path`` (all ranks), in ``video_row`` order.
+
+    ``check=False`` skips the checks of what is read (``bench/scale.py`` measures their cost).
+    """
     layout = open_layout(path)
     config = read_cache_config(layout)
     table = read_manifest(layout)
     status = np.asarray(table.column("status").to_pylist(), dtype=object)
-    ok = table.filter(status == STATUS_OK)
+    notes = np.asarray(table.column("note").to_pylist(), dtype=object)
+    partial = (status == STATUS_OK) & (notes != "")
+    ok = table.filter((status == STATUS_OK) & ~partial)
     if ok.num_rows == 0:
         _refuse_empty(layout, table, status)
-    shard_names = ok.column("shard").to_pylist()
-    rows = ok.column("row").to_numpy()
-    features = _read_features(layout, shard_names, rows)
+    features = _read_features(layout, ok, check)
     class_names = list(config.class_names or sorted(set(ok.column("label").to_pylist())))
     index = {name: i for i, name in enumerate(class_names)}
     labels = np.array([index[name] for name in ok.column("label").to_pylist()], dtype=np.int64)
     splits = {c: np.asarray(ok.column(c).to_pylist(), dtype=object) for c in SPLIT_COLUMNS}
     completeness = Completeness.of(table, config.n_videos, config.world_size, config.videos_per_shard)
     return FeatureSet(features, labels, ok.column("video_id").to_pylist(), class_names, splits,
-                      config, layout.root, completeness)
+                      config, layout.root, completeness, int((status == STATUS_FAILED).sum()),
+                      table.filter(partial).column("video_id").to_pylist())
 
 
 def _refuse_empty(layout: CacheLayout, table, status: np.ndarray) -> None:
     """No ``ok`` video: say whether nothing was extracted yet or every video failed to decode."""
     failed = np.flatnonzero(status == STATUS_FAILED)
+    if not len(failed) and len(status):
+        raise ZsarError(f"all {len(status)} video(s) in {layout.root} were only partly decoded (their manifest rows' "
+                        "note says so) and are left out; fix or replace the files under the dataset root and run "
+                        "`zsar extract` with the same settings")
     if not len(failed):
         raise ZsarError(f"feature cache {layout.root} has no extracted videos yet; run `zsar extract` first")
     first = table.slice(int(failed[0]), 1).to_pylist()[0]
@@ -140,25 +172,27 @@ def _refuse_empty(layout: CacheLayout, table, status: np.ndarray) -> None:
                     "with the same settings and --retry-failed")
 
 
-def _read_features(layout: CacheLayout, shard_names: list[str], rows: np.ndarray) -> np.ndarray:
-    """Gather ``features[row]`` of each (shard, row) pair, reading each shard once."""
+def _read_features(layout: CacheLayout, ok, check: bool) -> np.ndarray:
+    """Gather ``features[row]`` of each ok row, reading each shard once and checking it against its rows."""
+    shard_names = np.asarray(ok.column("shard").to_pylist(), dtype=object)
+    rows = ok.column("row").to_numpy()
+    video_rows = ok.column("video_row").to_numpy()
+    digests = ok.column("shard_digest").to_pylist()
+    shas = ok.column("shard_sha256").to_pylist()
     out: np.ndarray | None = None
-    by_shard: dict[str, list[int]] = {}
-    for i, name in enumerate(shard_names):
-        by_shard.setdefault(name, []).append(i)
-    for name, positions in by_shard.items():
+    names, first, inverse = np.unique(shard_names, return_index=True, return_inverse=True)
+    for k, name in enumerate(names):
+        positions = np.flatnonzero(inverse == k)
         path = layout.shard_path(name)
-        if not path.is_file():
-            raise ZsarError(f"shard {name} of {layout.root} is missing; run `zsar cache verify` "
-                            "and `zsar extract` again with the same settings to repair it")
-        try:
+        i = int(first[k])
+        if check:
+            data = read_checked(path, digests[i], shas[i], rows[positions], video_rows[positions],
+                                cache_dir=layout.root)["features"]
+        else:  # the reader before the checks, for comparison
             with ShardReader(path) as reader:
                 data = reader.read("features", rows[positions])
-        except (OSError, KeyError) as err:
-            raise ZsarError(f"shard {name} of {layout.root} is damaged ({err}); run `zsar cache verify` and "
-                            "`zsar extract` again with the same settings to repair it") from None
         if out is None:
-            out = np.empty((len(shard_names),) + data.shape[1:], dtype=data.dtype)
+            out = np.empty((len(rows),) + data.shape[1:], dtype=data.dtype)
         out[positions] = data
     assert out is not None
     return out

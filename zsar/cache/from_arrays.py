@@ -67,7 +67,7 @@ def write_cache_from_arrays(
                                         int(labels[i]), i, row=row, shard=path.name, **split_values))
             info = writer.commit()
         for r in rows:
-            r.shard_sha256 = info.sha256
+            r.shard_sha256, r.shard_digest = info.sha256, info.digest
         write_manifest_part(layout, 0, seq, rows)
     compact_manifest(layout, 0)
     if text is not None:

@@ -43,6 +43,12 @@ class ManifestRow:
     dataset (HMDB51 and UCF101 have three; Kinetics/ActivityNet only ``split1``); ``""``
     where the dataset has no such split. ``start``/``end`` (seconds) bound a trimmed
     segment, NaN for the whole video.
+
+    ``fingerprint`` names the video file's content (``zsar.cache.fingerprints``) and
+    ``mtime_ns`` its modification time when fingerprinted; ``shard_digest`` is the content
+    digest of the shard's arrays (``zsar.cache.shards.array_digest``), checked by every
+    reader; ``note`` says what was lost from an ``ok`` video (e.g. only part of it decoded).
+    Caches written before these columns existed read with them empty (``LEGACY_DEFAULTS``).
     """
 
     video_id: str
@@ -64,11 +70,26 @@ class ManifestRow:
     duration: float = 0.0
     status: str = STATUS_OK
     error: str = ""
+    fingerprint: str = ""
+    mtime_ns: int = 0
+    shard_digest: str = ""
+    note: str = ""
 
 
 # Field annotations are strings under ``from __future__ import annotations``.
 _ARROW_TYPES = {"str": pa.string(), "int": pa.int64(), "float": pa.float64()}
 MANIFEST_SCHEMA = pa.schema([(f.name, _ARROW_TYPES[f.type]) for f in fields(ManifestRow)])
+# Columns added after the first release, and their value in a manifest written before them.
+LEGACY_DEFAULTS = {"fingerprint": "", "mtime_ns": 0, "shard_digest": "", "note": ""}
+
+
+def with_current_schema(table: pa.Table) -> pa.Table:
+    """``table`` in ``MANIFEST_SCHEMA``: columns an older zsar did not write are added with their defaults."""
+    for name, default in LEGACY_DEFAULTS.items():
+        if name not in table.column_names:
+            table = table.append_column(name, pa.array([default] * table.num_rows,
+                                                       type=MANIFEST_SCHEMA.field(name).type))
+    return table.select(MANIFEST_SCHEMA.names).cast(MANIFEST_SCHEMA)
 
 
 def rows_to_table(rows: Iterable[ManifestRow]) -> pa.Table:
@@ -110,7 +131,7 @@ def read_manifest_file(layout: CacheLayout, path: Path) -> pa.Table:
     if problem is not None:
         raise ManifestError(f"manifest file {problem}; {repair}")
     try:
-        return pq.read_table(path).cast(MANIFEST_SCHEMA)
+        return with_current_schema(pq.read_table(path))
     except (OSError, pa.ArrowException, ValueError) as err:
         raise ManifestError(f"unreadable manifest file {rel}: {err}; {repair}") from None
 
@@ -152,13 +173,18 @@ def read_manifest(layout: CacheLayout, rank: int | None = None) -> pa.Table:
     return table.take(pa.array(np.sort(first))).sort_by("video_row")
 
 
-def compact_manifest(layout: CacheLayout, rank: int) -> Path:
-    """Fold rank ``rank``'s parts into ``manifest-<rank>.parquet`` and delete the parts."""
+def compact_manifest(layout: CacheLayout, rank: int, table: pa.Table | None = None) -> Path:
+    """Fold rank ``rank``'s parts into ``manifest-<rank>.parquet`` and delete the parts.
+
+    ``table`` (rank ``rank``'s rows with refreshed metadata, see ``zsar.cache.fingerprints``)
+    replaces the rank's rows; a kill before the parts are deleted leaves them behind the new
+    file, which a reader takes first.
+    """
     parts = sorted(layout.parts_dir.glob(f"part-{rank:03d}-*.parquet"))
     path = layout.manifest_path(rank)
-    if not parts and path.exists():
+    if not parts and path.exists() and table is None:
         return path
-    _write_table(read_manifest(layout, rank), path)
+    _write_table(read_manifest(layout, rank) if table is None else table, path)
     for p in parts:
         remove_with_checksum(p)
     return path

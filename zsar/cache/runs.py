@@ -6,23 +6,26 @@
     RUN/metrics.json              accuracy per split, mean and std (percent)
     RUN/predictions.parquet       per test video: split, true class, top-5 classes and scores
     RUN/log.jsonl                 one JSON object per epoch and split (loss, lr, seconds)
-    RUN/split-<i>/checkpoint.pt   head weights (a plain state dict; loads with weights_only=True)
+    RUN/split-<i>/checkpoint.pt   head weights (a plain state dict; loads with weights_only=True), and its .sha256
     RUN/split-<i>/embeddings.h5   the arrays of ``SplitResult`` below (and its ``.sha256`` checksum file)
 
 Accuracies are stored in percent, as the field reports them.
 
 One ``zsar train-head`` at a time writes a run (``zsar.cache.lock.RunLock``). A run
-started again with the same config keeps the splits that finished (checkpoint and a sound
-``embeddings.h5``) and redoes the others; ``log.jsonl`` keeps only the lines of the kept
-splits, so a kill and a re-run leave no duplicate lines. ``RunReader`` refuses a run whose
-``metrics.json`` lists a split that is missing or damaged, naming it and the repair.
+started again with the same config keeps the splits that finished (a sound checkpoint and
+a sound ``embeddings.h5``, each matching its checksum file) and redoes the others;
+``log.jsonl`` keeps only the lines of the kept splits, so a kill and a re-run leave no
+duplicate lines. A run folder that holds only a failed start (no finished split) is
+started again by any config. ``RunReader`` refuses a run whose ``metrics.json`` lists a
+split that is missing or damaged, checkpoint included, naming it and the repair.
+
+A checkpoint written before checkpoints had checksum files is checked by loading it.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -33,7 +36,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from zsar.cache.checksums import commit_with_checksum, file_problem
+# Checkpoints live in zsar.cache.checkpoints; train-head and tests import them from here too.
+from zsar.cache.checkpoints import (CHECKPOINT_NAME, REDO, checkpoint_problem, link_checkpoint,  # noqa: F401
+                                    read_checkpoint, split_dir, write_checkpoint)
+from zsar.cache.checksums import checksum_path, commit_with_checksum, file_problem
 from zsar.cache.layout import CacheLayout, config_differences
 from zsar.accuracy import TOP_K, top_k
 from zsar.errors import ZsarError
@@ -41,11 +47,9 @@ from zsar.files import atomic_write, atomic_write_text, write_error
 
 log = logging.getLogger(__name__)
 _STR = h5py.string_dtype()
-CHECKPOINT_NAME = "checkpoint.pt"
 SELECTION_NAME = "selection.json"
 EMBEDDINGS_NAME = "embeddings.h5"
 LOG_NAME = "log.jsonl"
-REDO = "re-run the same `zsar train-head` command (same --out) to redo it"
 
 
 @dataclass
@@ -87,10 +91,6 @@ class SplitResult:
 
 
 _STRING_FIELDS = ("class_names", "test_video_ids")
-
-
-def split_dir(run: Path, split: int) -> Path:
-    return Path(run) / f"split-{split}"
 
 
 def write_split_result(run: Path, result: SplitResult) -> Path:
@@ -200,13 +200,15 @@ def prepare_run_dir(run: Path, config: dict[str, Any], replace: bool = False) ->
             raise ZsarError(f"--out {run} exists and is not a zsar run; choose another --out or empty it")
         old = read_json(run / "config.json", "run config", "choose another --out (or delete that run to redo it)")
         diffs = config_differences(_flatten(old), _flatten(config), ignore=("config_hash",))
-        if diffs and replace:
+        if diffs and (replace or _failed_start(run)):
             for child in run.iterdir():  # the folder itself stays: the caller's RunLock is on it
                 shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
             return prepare_run_dir(run, config)
         if diffs:
             shown = "; ".join(diffs[:3]) + (f" and {len(diffs) - 3} more" if len(diffs) > 3 else "")
-            raise ZsarError(f"--out {run} holds a run with other settings ({shown}); choose another --out "
+            why = ("; the split files of its cache changed since it ran" if any(".videos_splits:" in d for d in diffs)
+                   else "")
+            raise ZsarError(f"--out {run} holds a run with other settings ({shown}){why}; choose another --out "
                             "(or delete that run to redo it)")
         done = [i for i in RunReader(run).split_ids() if _finished(run, i)]
         _keep_log_lines(run, done)
@@ -219,9 +221,20 @@ def prepare_run_dir(run: Path, config: dict[str, Any], replace: bool = False) ->
     return []
 
 
+def _failed_start(run: Path) -> bool:
+    """Whether ``run`` holds only a failed start: no metrics and no split with results (nothing finished to lose)."""
+    if (run / "metrics.json").exists() or RunReader(run).split_ids():
+        return False
+    log.warning("%s holds only a failed start (no finished split); starting it again with these settings", run)
+    return True
+
+
 def _finished(run: Path, split: int) -> bool:
-    """A split is kept if it has a checkpoint and a sound ``embeddings.h5``; a damaged one is redone."""
-    if not (split_dir(run, split) / CHECKPOINT_NAME).is_file():
+    """A split is kept if it has a sound checkpoint and a sound ``embeddings.h5``; a damaged one is redone."""
+    problem = checkpoint_problem(split_dir(run, split) / CHECKPOINT_NAME)
+    if problem is not None:
+        if (split_dir(run, split) / EMBEDDINGS_NAME).is_file():
+            log.warning("run %s: %s; redoing split %d", run, problem, split)
         return False
     try:
         read_split_result(split_dir(run, split) / EMBEDDINGS_NAME)
@@ -229,6 +242,8 @@ def _finished(run: Path, split: int) -> bool:
         log.warning("%s; redoing split %d", str(err).split("; ")[0], split)
         return False
     return True
+
+
 
 
 def _keep_log_lines(run: Path, splits: list[int]) -> None:
@@ -262,39 +277,6 @@ def _flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             flat[f"{prefix}{key}"] = value
     return flat
-
-
-def write_checkpoint(run: Path, split: int, state_dict: dict[str, Any], meta: dict[str, Any]) -> Path:
-    """Save ``RUN/split-<i>/checkpoint.pt``: a plain state dict and a dict of primitives (``weights_only`` loads it)."""
-    import torch
-
-    folder = split_dir(run, split)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / CHECKPOINT_NAME
-    with atomic_write(path) as tmp:
-        torch.save({"state_dict": {k: v.detach().cpu() for k, v in state_dict.items()}, "meta": meta}, tmp)
-    return path
-
-
-def link_checkpoint(run: Path, from_split: int, to_split: int) -> Path:
-    """Give split ``to_split`` the checkpoint of ``from_split`` (splits sharing one model): a hard link, or a copy."""
-    source = split_dir(run, from_split) / CHECKPOINT_NAME
-    folder = split_dir(run, to_split)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / CHECKPOINT_NAME
-    path.unlink(missing_ok=True)
-    try:
-        os.link(source, path)
-    except OSError:  # a file system without hard links
-        shutil.copyfile(source, path)
-    return path
-
-
-def read_checkpoint(path: Path) -> dict[str, Any]:
-    """``{"state_dict", "meta"}`` of a checkpoint written by ``write_checkpoint`` (safe: ``weights_only``)."""
-    import torch
-
-    return torch.load(Path(path), map_location="cpu", weights_only=True)
 
 
 def append_log(run: Path, record: dict[str, Any]) -> None:
@@ -373,10 +355,16 @@ class RunReader:
         return sorted(ids)
 
     def split(self, split: int) -> SplitResult:
+        """Split ``split``'s results, checked; its checkpoint too when it has one (or its checksum file)."""
         path = split_dir(self.root, split) / EMBEDDINGS_NAME
         if not path.is_file():
             raise ZsarError(f"run {self.root} has no split {split} (split-{split}/{EMBEDDINGS_NAME} is missing; "
                             f"it has {self.split_ids()}); {REDO}")
+        checkpoint = split_dir(self.root, split) / CHECKPOINT_NAME
+        if checkpoint.is_file() or checksum_path(checkpoint).is_file():
+            problem = checkpoint_problem(checkpoint)
+            if problem is not None:
+                raise ZsarError(f"run {self.root}: {problem}; {REDO}")
         return read_split_result(path)
 
     def splits(self) -> list[SplitResult]:

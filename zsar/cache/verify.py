@@ -14,8 +14,9 @@ name the file at fault:
 - a temporary file left by a killed writer (its pid is no longer running).
 
 ``locks/`` holds no data (a lock file is empty unless a writer holds it) and is not checked.
-A shard that no manifest row names yet (a run killed between the shard's rename and its
-manifest part) is not a problem: the next ``zsar extract`` rewrites it. ``zsar extract``
+A shard that no manifest row names (its manifest file deleted, or a run killed between the
+shard's rename and its manifest part) is reported as an orphan: its videos are not in the
+cache, and the next ``zsar extract`` of its rank extracts them again over it. ``zsar extract``
 with the same settings repairs everything else: it rewrites ``config.json``, drops damaged
 manifest files and damaged shards' rows and extracts those videos again, and encodes a
 damaged text file again. A cache not fully extracted yet is not damaged; the report's
@@ -141,6 +142,8 @@ def verify_cache(path: Path | str) -> VerifyReport:
     table = pa.concat_tables(tables) if tables else MANIFEST_SCHEMA.empty_table()
     _check_duplicates(table, report)
     _check_shards(layout, table, report)
+    if all_read:
+        _check_orphans(layout, table, report)
     for tmp in leftover_tmp_files(layout):
         fix = ("the next `zsar extract` of its rank finishes or removes it" if _RANKED.search(tmp.name)
                else "safe to delete while no `zsar extract` runs on this cache")
@@ -150,6 +153,17 @@ def verify_cache(path: Path | str) -> VerifyReport:
         report.completeness = Completeness.of(table.take(pa.array(first)), config.n_videos, config.world_size,
                                               config.videos_per_shard)
     return report
+
+
+def _check_orphans(layout: CacheLayout, table: pa.Table, report: VerifyReport) -> None:
+    """Shards no manifest row names: their videos count as not extracted."""
+    named = set(table.column("shard").to_pylist())
+    orphans = sorted(p.name for p in layout.shards_dir.glob("shard-*.h5") if p.name not in named) \
+        if layout.shards_dir.is_dir() else []
+    for name in orphans:
+        report.problems.append(f"orphan shard {name}: no manifest row names it (its manifest file is gone, or a run "
+                               f"was killed before writing it); the next `zsar extract` of rank {int(name.split('-')[1])} "
+                               "extracts its videos again over it")
 
 
 def _check_shards(layout: CacheLayout, table: pa.Table, report: VerifyReport) -> None:

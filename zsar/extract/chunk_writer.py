@@ -21,6 +21,7 @@ from typing import Callable, Sequence
 
 import torch
 
+from zsar.cache.fingerprints import file_fingerprint
 from zsar.cache.layout import CacheLayout
 from zsar.cache.manifest import STATUS_FAILED, ManifestRow, write_manifest_part
 from zsar.cache.shards import ShardWriter
@@ -76,11 +77,13 @@ def _row(context: ChunkContext, video_row: int, done: EncodedVideo) -> ManifestR
         label_index=context.label_index[record.label], video_row=video_row,
         split1=record.splits[0], split2=record.splits[1], split3=record.splits[2],
         start=float(record.start), end=float(record.end), rank=context.rank)
+    row.fingerprint, row.mtime_ns = file_fingerprint(record.path)
     decoded = done.item.decoded
     if decoded is None:
         row.status, row.error = STATUS_FAILED, done.item.error
     else:
         row.n_frames, row.fps, row.duration = decoded.n_frames, decoded.fps, decoded.duration
+        row.note = decoded.note
     return row
 
 
@@ -100,7 +103,7 @@ def _commit_chunk(context: ChunkContext, chunk: Chunk, videos: list[EncodedVideo
             info = writer.commit()
             for row in rows:
                 if row.shard:
-                    row.shard_sha256 = info.sha256
+                    row.shard_sha256, row.shard_digest = info.sha256, info.digest
     write_manifest_part(layout, context.rank, chunk.seq, rows)
 
 

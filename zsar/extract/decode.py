@@ -10,6 +10,10 @@ seconds and only frames inside it are decoded.
 Anything the decoder cannot do (missing, empty, corrupt, truncated or non-video file; a
 segment outside the video) raises ``DecodeError`` carrying the decoder's message, which
 the extractor stores in the video's ``failed`` manifest row.
+
+A file whose container claims more frames than the decoder can read (an AVI cut short:
+decord then counts only the frames it finds) is decoded from what is there and marked:
+``DecodedVideo.note`` says how many frames of how many, and goes into its manifest row.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import av
 import decord
 import numpy as np
 import torch
@@ -52,6 +57,7 @@ class DecodedVideo:
     n_frames: int
     fps: float
     duration: float
+    note: str = ""  # what was lost: e.g. only part of the frames the container claims decoded
 
 
 def resize_crop(frames: torch.Tensor, size: int) -> torch.Tensor:
@@ -88,6 +94,22 @@ def _first_line(err: Exception) -> str:
     """The decoder's message on one line, without decord's timestamp and source-file prefixes."""
     text = _LOG_PREFIX.sub("", str(err)).strip() or type(err).__name__
     return " ".join(text.split())[:500]
+
+
+def claimed_frames(path: Path) -> int:
+    """The frame count the container's header claims for its first video stream (0 when it does not say)."""
+    try:
+        with av.open(str(path)) as container:
+            return int(container.streams.video[0].frames or 0)
+    except (av.FFmpegError, IndexError, OSError, ValueError):
+        return 0
+
+
+def _partial_note(path: Path, n_frames: int) -> str:
+    claimed = claimed_frames(path)
+    if claimed > n_frames:
+        return f"partly decoded: {n_frames} of the {claimed} frames its container claims"
+    return ""
 
 
 def _frame_range(n_frames: int, fps: float, start: float, end: float) -> tuple[int, int | None]:
@@ -136,4 +158,4 @@ def decode_video(path: Path | str, sampling: SamplingConfig, size: int, start: f
         out[lo:lo + len(part)] = resize_crop(_read_window(reader, part), size)
     frames = out[torch.from_numpy(inverse.reshape(-1))].reshape(index.shape + (size, size, 3))
     timestamps = (index / fps).astype(np.float32)
-    return DecodedVideo(frames, index, timestamps, n_frames, fps, n_frames / fps)
+    return DecodedVideo(frames, index, timestamps, n_frames, fps, n_frames / fps, _partial_note(path, n_frames))

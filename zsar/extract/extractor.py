@@ -31,7 +31,7 @@ from zsar.errors import ZsarError
 from zsar.extract.chunk_writer import ChunkContext, extract_chunks
 from zsar.extract.plan import plan_chunks, rank_chunks, remove_leftovers, resolve_rank
 from zsar.extract.sampling import SamplingConfig
-from zsar.extract.settings import build_config, key_fields, resolve_layout, save_config, videos_digest
+from zsar.extract.settings import build_config, check_sizes, key_fields, resolve_layout, save_config, videos_digest
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +161,7 @@ def extract(config: ExtractConfig) -> ExtractResult:
         remove_leftovers(layout, rank)
         _write_text(layout, config, dataset.class_names, dataset.class_texts)
         plan = plan_chunks(layout, rank, rank_chunks(len(records), config.videos_per_shard, rank, world),
-                           config.retry_failed)
+                           config.retry_failed, records)
         workers = default_workers(backbone.device.type) if config.workers is None else config.workers
         batch_size = default_batch_size(backbone.device.type) if config.batch_size is None else config.batch_size
         log.info("%s: rank %d/%d, %d chunk(s) to extract, %d video(s) already in %s, %d worker(s)",
@@ -194,6 +194,8 @@ def _check_names(config: ExtractConfig) -> None:
 
         TEXT_ENCODERS.entry(config.text_encoder)
         load_prompts(config.prompts)
+    s = config.sampling
+    check_sizes(s.frames, s.clips, s.stride, config.batch_size, config.videos_per_shard, config.threads, config.workers)
     for flag, value in (("--batch-size", config.batch_size), ("--videos-per-shard", config.videos_per_shard)):
         if value is not None and value < 1:
             raise ZsarError(f"{flag} {value}: must be at least 1")

@@ -18,6 +18,13 @@ On start, ``plan_chunks`` checks each chunk of this rank against the manifest:
 First, a manifest file of this rank that fails its checksum or does not parse is deleted:
 its videos have no rows, so they are extracted again.
 
+Given the run's video records, a done chunk also follows its video files
+(``zsar.cache.fingerprints``): a chunk holding a video whose file changed since it was
+extracted is extracted again. The rows kept get their metadata refreshed without
+decoding anything: split columns from the split files read now, fingerprints of files
+moved or not yet fingerprinted (a cache from before fingerprints), and the content digest
+of shards committed before digests; the rank's manifest is then rewritten once.
+
 Videos the decoder could not read have ``failed`` rows; a chunk whose videos all failed
 still gets its manifest part (and no shard), so a re-run does not retry them. To retry
 failed videos (say, after replacing the files), pass ``retry_failed``: chunks holding a
@@ -34,8 +41,10 @@ import numpy as np
 
 from zsar.cache.layout import CacheLayout
 from zsar.cache.checksums import settle_checksum
-from zsar.cache.manifest import (STATUS_FAILED, STATUS_OK, chunk_bounds, drop_damaged_manifest_files,
-                                 drop_manifest_rows, manifest_files, read_manifest)
+from zsar.cache.fingerprints import FileCheck, check_files, refresh_rows
+from zsar.cache.manifest import (STATUS_FAILED, STATUS_OK, chunk_bounds, compact_manifest,
+                                 drop_damaged_manifest_files, drop_manifest_rows, manifest_files, read_manifest)
+from zsar.cache.shards import shard_digest
 from zsar.cache.text import list_text_files
 from zsar.cache.verify import leftover_tmp_files
 from zsar.digests import file_sha256
@@ -130,11 +139,26 @@ def _chunk_state(layout: CacheLayout, rank: int, chunk: Chunk, video_rows: np.nd
     return "done"
 
 
-def plan_chunks(layout: CacheLayout, rank: int, chunks: list[Chunk], retry_failed: bool = False) -> Plan:
-    """Check ``chunks`` against rank ``rank``'s manifest; drop damaged manifest files and rows of damaged chunks."""
+def _changed_files(chunk: Chunk, files: FileCheck) -> str | None:
+    """Why ``chunk`` is stale: some of its video files changed since they were extracted."""
+    changed = [vid for row, vid in files.changed.items() if chunk.start <= row < chunk.stop]
+    if not changed:
+        return None
+    return (f"chunk {chunk.seq}: {len(changed)} video file(s) changed since they were extracted "
+            f"(e.g. {changed[0]})")
+
+
+def plan_chunks(layout: CacheLayout, rank: int, chunks: list[Chunk], retry_failed: bool = False,
+                records: list | None = None) -> Plan:
+    """Check ``chunks`` against rank ``rank``'s manifest; drop damaged manifest files and rows of damaged chunks.
+
+    With ``records`` (the run's video list) chunks follow their video files and the rows
+    kept get their metadata refreshed (module doc).
+    """
     for reason in drop_damaged_manifest_files(layout, rank):
         log.warning("%s; its videos are extracted again", reason)
     table = read_manifest(layout, rank)
+    files = FileCheck() if records is None else check_files(table, records)
     rows = table.column("video_row").to_numpy()
     status = np.asarray(table.column("status").to_pylist(), dtype=object)
     shards = np.asarray(table.column("shard").to_pylist(), dtype=object)
@@ -147,6 +171,8 @@ def plan_chunks(layout: CacheLayout, rank: int, chunks: list[Chunk], retry_faile
         if state == "done" and retry_failed and n_failed:
             state = f"chunk {chunk.seq} has {n_failed} failed video(s) to retry"
         if state == "done":
+            state = _changed_files(chunk, files) or state
+        if state == "done":
             plan.done_failed += n_failed
             plan.done_ok += len(chunk) - n_failed
             continue
@@ -155,7 +181,34 @@ def plan_chunks(layout: CacheLayout, rank: int, chunks: list[Chunk], retry_faile
             plan.repaired.append(state)
             drop_manifest_rows(layout, rank, range(chunk.start, chunk.stop))
         plan.pending.append(chunk)
+    if records is not None:
+        _refresh(layout, rank, records, files)
     return plan
+
+
+def _refresh(layout: CacheLayout, rank: int, records: list, files: FileCheck) -> None:
+    """Rewrite the rank's kept rows with refreshed metadata (module doc), if anything changed; log what did."""
+    table = read_manifest(layout, rank)
+    ok = np.asarray(table.column("status").to_pylist(), dtype=object) == STATUS_OK
+    legacy = {s for s, d, o in zip(table.column("shard").to_pylist(), table.column("shard_digest").to_pylist(), ok)
+              if o and not d}
+    digests = {name: shard_digest(layout.shard_path(name)) for name in sorted(legacy)}  # checksummed just now
+    refresh = refresh_rows(table, records, {r: f for r, f in files.updates.items() if r not in files.changed},
+                           digests)
+    if not refresh.changed:
+        return
+    compact_manifest(layout, rank, refresh.table)
+    if refresh.splits:
+        log.info("refreshed the split columns of %d video(s) from the split files (no video decoded again)",
+                 refresh.splits)
+    if files.added:
+        log.info("recorded the content fingerprints of %d video(s) extracted by an earlier zsar (no video decoded "
+                 "again)", files.added)
+    if files.moved:
+        log.info("%d video file(s) have a new modification time or root but the same content: their features are kept",
+                 files.moved)
+    if refresh.digests:
+        log.info("recorded the content digests of %d shard(s) written by an earlier zsar", len(digests))
 
 
 def remove_leftovers(layout: CacheLayout, rank: int) -> int:

@@ -42,6 +42,30 @@ COMPARED = ("dataset", "backbone", "weights_id", "sampling", "resolution", "prec
             "n_classes", "videos_digest") + RUN_SETTINGS
 
 
+# Caps on the size options of ``zsar extract``: beyond them a run asks for more memory than a
+# machine has (``--frames 100000`` decoded 100,000 frames per clip and was OOM-killed).
+SIZE_LIMITS = {"--frames": 512, "--clips": 64, "--stride": 64, "--batch-size": 4096, "--videos-per-shard": 65536,
+               "--threads": 512, "--workers": 256}
+
+
+def check_sizes(frames: int, clips: int, stride: int, batch_size: int | None, videos_per_shard: int,
+                threads: int | None, workers: int | None) -> None:
+    """Refuse a size option outside ``1..SIZE_LIMITS`` (``--workers`` is checked for 0 or more elsewhere), naming the limit.
+
+    Called before anything is written, so a refused command leaves no cache folder behind.
+    """
+    values = {"--frames": frames, "--clips": clips, "--stride": stride, "--batch-size": batch_size,
+              "--videos-per-shard": videos_per_shard, "--threads": threads, "--workers": workers}
+    for flag, value in values.items():
+        if value is None:
+            continue
+        if value < 1 and flag != "--workers":
+            raise ZsarError(f"{flag} {value}: must be at least 1")
+        if value > SIZE_LIMITS[flag]:
+            raise ZsarError(f"{flag} {value}: must be at most {SIZE_LIMITS[flag]} (the limit keeps a run within "
+                            "the memory of a machine)")
+
+
 def videos_digest(records: Sequence) -> str:
     """A short hash of the video list (ids, labels, segments) in order: the cache key covers it."""
     h = hashlib.sha256()

@@ -34,6 +34,7 @@ from zsar.heads.zero_shot import embed_rows, score_split, split_metrics, summari
 from zsar.heads.generator import NO_GENERATOR, check_generator_mode
 from zsar.heads.clip_protocols import B2N_METRICS
 from zsar.heads.filter_text import E2E_SOURCE_NOTE, filter_texts
+from zsar.heads.options import check_head_size
 from zsar.heads.protocols import (DEFAULT_TAU, Protocol, ProtocolData, ProtocolOptions, SplitPlan, protocol_for,
                                   source_filter_record)
 from zsar.heads.rerank import RERANKERS
@@ -137,7 +138,7 @@ def load_protocol_data(config: TrainHeadConfig) -> ProtocolData:
         if config.overlap_with:
             raise ZsarError("--overlap-with filters the source classes of a cross protocol; pass --source-features "
                             "with cross-half, cross-full or official, or drop --overlap-with")
-        return ProtocolData(target, target_text, tau=config.tau, options=config.protocol_options)
+        return _note_losses(ProtocolData(target, target_text, tau=config.tau, options=config.protocol_options))
     source, source_text = _load(config.source_features, config.text, config.allow_partial)
     _check_compatible(target, target_text, source, source_text)
     source_filter, target_filter = filter_texts(config.filter_text, config.tau, source, target)
@@ -151,6 +152,15 @@ def load_protocol_data(config: TrainHeadConfig) -> ProtocolData:
                         filter_classes=protocol.filter_classes(target) if protocol.filter_classes else None)
     if config.tau > 0 and not config.overlap_with:
         data.note(E2E_SOURCE_NOTE.format(tau=config.tau))
+    return _note_losses(data)
+
+
+def _note_losses(data: ProtocolData) -> ProtocolData:
+    """Note (for ``metrics.json``) the videos each cache left out: failed or only partly decoded."""
+    for features in (data.target, data.source):
+        note = None if features is None else features.loss_note()
+        if note is not None:
+            data.note(note)
     return data
 
 
@@ -198,7 +208,8 @@ def _check_compatible(target: FeatureSet, target_text: TextEmbeddings, source: F
 
 def _cache_record(features: FeatureSet, text: TextEmbeddings) -> dict[str, Any]:
     return {"path": str(features.cache_dir), "key": features.key, "text": text.file_stem,
-            "text_key": text.key, "text_encoder": text.encoder, "videos": features.video_digest}
+            "text_key": text.key, "text_encoder": text.encoder, "videos": features.video_digest,
+            "videos_splits": features.split_digest}
 
 
 def run_config(resolved: _Resolved, data: ProtocolData) -> dict[str, Any]:
@@ -320,6 +331,10 @@ def train_head(config: TrainHeadConfig) -> dict[str, Any]:
     data = load_protocol_data(config)
     if head_class(config.head).needs_shared_space:
         check_shared_space(config.head, "--features", data.target, data.target_text)
+    space = data.target.config.space
+    dims = HeadDims(data.target.dim, data.target_text.dim, data.target.features.shape[2], len(data.target.class_names),
+                    shared_space=bool(space) and space == data.target_text.space)
+    check_head_size(config.head, dims, resolved.head_options)
     payload = run_config(resolved, data)
     out = Path(config.out)
     with RunLock(out):

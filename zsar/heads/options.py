@@ -6,17 +6,30 @@
 built once, so the head's own checks run too. An unknown key or a value of the wrong type
 is one ``ZsarError`` line that lists the valid keys with their types and defaults.
 ``head_options_table`` is what ``zsar heads`` prints.
+
+Values are checked against their ranges before anything is written (``check_ranges``):
+a count or width is at least 1 (at least 0 where the default 0 means "choose for me"),
+a ``dropout`` is a probability in [0, 1), other numbers are not negative, ``generator``
+is a known mode. ``check_head_size`` builds the head for the cache's sizes on torch's
+``meta`` device (no memory) to run its own checks and to refuse one whose training
+state (weights, gradients, two Adam moments) would not fit in the machine's memory.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import typing
 from dataclasses import MISSING, fields
 from typing import Any, Iterable
 
+import torch
+
 from zsar.errors import ZsarError
-from zsar.heads.base import head_class, head_config
+from zsar.heads.base import HeadDims, create_head, head_class, head_config
+from zsar.heads.generator import check_generator_mode
+
+TRAIN_COPIES = 4  # weights, gradients and AdamW's two moments, float32 each
 
 _TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
 
@@ -67,11 +80,64 @@ def parse_head_options(head: str, items: Iterable[str]) -> dict[str, Any]:
         except ValueError:
             raise ZsarError(f"--head-opt {item!r}: {value!r} is not a {types[key].__name__}; "
                             f"valid keys: {_valid_keys(head)}") from None
+    check_ranges(head, options)
     try:
         head_config(head, **options)
     except (TypeError, ValueError) as error:
         raise ZsarError(f"--head-opt for {head!r}: {error}; valid keys: {_valid_keys(head)}") from None
     return options
+
+
+def check_ranges(head: str, options: dict[str, Any]) -> None:
+    """Refuse an option value outside its range (module doc), naming it and the range."""
+    defaults, types = option_defaults(head), option_types(head)
+    for key, value in options.items():
+        kind = types.get(key)
+        if key == "generator":
+            try:
+                check_generator_mode(value)
+            except ZsarError as err:
+                raise ZsarError(f"--head-opt {key}={value}: {err}") from None
+        elif kind is int and value < (0 if defaults.get(key) == 0 else 1):
+            low = 0 if defaults.get(key) == 0 else 1
+            raise ZsarError(f"--head-opt {key}={value}: {head}'s {key} must be at least {low}")
+        elif kind is float and "dropout" in key and not 0 <= value < 1:
+            raise ZsarError(f"--head-opt {key}={value}: {head}'s {key} is a probability, in [0, 1)")
+        elif kind is float and value < 0:
+            raise ZsarError(f"--head-opt {key}={value}: {head}'s {key} must not be negative")
+
+
+def available_memory() -> int:
+    """Bytes of memory this machine has available now (``MemAvailable``; all of it where that is not known)."""
+    try:
+        for line in open("/proc/meminfo"):
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def check_head_size(head: str, dims: HeadDims, options: dict[str, Any]) -> None:
+    """Build head ``head`` for ``dims`` on the meta device: its own checks run, and its training state must fit."""
+    check_ranges(head, options)
+    try:
+        with torch.device("meta"):
+            model = create_head(head, dims, **options)
+    except RuntimeError as error:
+        if "meta" in str(error):  # a head that computes with its weights while it is built: no estimate
+            return
+        raise ZsarError(f"--head-opt for {head!r}: {' '.join(str(error).split())[:200]}; valid keys: "
+                        f"{_valid_keys(head)}") from None
+    except (TypeError, ValueError) as error:
+        raise ZsarError(f"--head-opt for {head!r}: {' '.join(str(error).split())[:200]}; valid keys: "
+                        f"{_valid_keys(head)}") from None
+    need = TRAIN_COPIES * 4 * sum(p.numel() for p in model.parameters())
+    have = available_memory()
+    if need > have:
+        shown = ", ".join(f"{k}={v}" for k, v in options.items()) or "its defaults"
+        raise ZsarError(f"head {head} with {shown} has {need // 16:,} parameters: training it needs "
+                        f"{need / 1e9:.1f} GB, this machine has {have / 1e9:.1f} GB available; use smaller widths")
 
 
 def head_options_table(head: str) -> list[tuple[str, str, str]]:

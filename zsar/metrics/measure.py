@@ -176,6 +176,10 @@ def evaluate_features(cache: Path | str, text: str | None = None,
     if partial is not None:
         log.warning(partial)
         metrics.notes.append(f"{partial}; measured the {len(features)} video(s) it has")
+    lost = features.loss_note()
+    if lost is not None:
+        log.warning(lost)
+        metrics.notes.append(lost)
     log.info("measuring %d videos of %s (%d-d)", len(features), features.cache_dir, videos.shape[1])
     if config.hubness:
         prototypes = _text_prototypes(features.cache_dir, features.config.space,
