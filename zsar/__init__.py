@@ -4,7 +4,19 @@ The pipeline has three stages, one package each: ``zsar.extract`` (videos to cac
 features), ``zsar.heads`` (train light heads on the cache, zero-shot protocols) and
 ``zsar.metrics`` (accuracy, hubness, closeness, dispersion). ``zsar.cache`` is the only
 code that reads or writes files in the cache and run formats. ``zsar.synth`` renders the
-synthetic action set; ``zsar.devices`` resolves devices for every stage.
+synthetic action set; ``zsar.devices`` resolves devices for every stage. ``zsar.predict``
+sits on top of them: ``zsar.predict(videos, labels, run=...)`` recognises actions in your
+own videos (imported on first use, so ``import zsar`` stays light).
 """
 
+from typing import Any
+
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    if name == "predict":
+        from zsar.predict import predict
+
+        return predict
+    raise AttributeError(f"module 'zsar' has no attribute {name!r}")
