@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Sequence
 
 from zsar.errors import ZsarError
-from zsar.extract.datasets.base import VIDEO_EXTENSIONS, is_video, videos_in
+from zsar.extract.datasets.base import VIDEO_EXTENSIONS, is_video, named_few, videos_in
 from zsar.extract.datasets.unlabelled import LIST_SUFFIXES, read_video_list, video_id_of
 
 GLOB_CHARACTERS = "*?["
@@ -104,7 +104,12 @@ def _expand(item: str) -> list[Path]:
     if path.is_dir():
         return videos_in(path, recursive=True)
     if path.is_file() and path.suffix.lower() in LIST_SUFFIXES:
-        return read_video_list(path)
+        listed = read_video_list(path)
+        missing = [str(p) for p in listed if not p.is_file()]
+        if missing:
+            raise ZsarError(f"no videos found for {len(missing)} entries of the list {item} ({named_few(missing)}); "
+                            "fix the list")
+        return listed
     if path.is_file():
         return [path]
     raise ZsarError(f"no videos found: {item} does not exist; pass video files, a folder, a glob or a list file")

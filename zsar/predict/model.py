@@ -113,7 +113,7 @@ def load_head(path: Path) -> tuple[Head, dict[str, Any]]:
     except ZsarError:
         raise
     except Exception as err:  # torch.load and load_state_dict raise many kinds (pickle, zip, size mismatch)
-        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        reason = str(err).splitlines()[0].split(". ")[0] if str(err) else type(err).__name__
         raise ZsarError(f"run {path.parent.parent}: {path.parent.name}/{path.name} is damaged ({reason[:200]}); "
                         f"{REDO}") from None
     return head.eval(), meta
