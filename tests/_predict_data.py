@@ -44,7 +44,8 @@ class PredictData:
     truth: dict[str, str]  # clip file name -> action
 
 
-def render_actions(names: tuple[str, ...], per_action: int, out: Path, seed: int, flat: bool) -> dict[str, str]:
+def render_actions(names: tuple[str, ...], per_action: int, out: Path, seed: int, flat: bool, size: int = SIZE,
+                   frames: int = 16) -> dict[str, str]:
     """Clips of ``names`` into ``out`` (flat: ``clip-NN.avi`` in a shuffled order; else a folder per action)."""
     by_name = {a.name: a for a in ACTIONS}
     jobs = [(name, k) for name in names for k in range(per_action)]
@@ -54,9 +55,9 @@ def render_actions(names: tuple[str, ...], per_action: int, out: Path, seed: int
         name, k = jobs[j]
         folder = out if flat else out / action_folder(name)
         folder.mkdir(parents=True, exist_ok=True)
-        path = folder / (f"clip-{number:02d}.avi" if flat else f"{action_folder(name)}_{k}.avi")
+        path = folder / (f"clip-{number:03d}.avi" if flat else f"{action_folder(name)}_{k}.avi")
         rng = np.random.default_rng([seed, names.index(name), k])
-        write_video(render_clip(by_name[name], rng, 16, SIZE, SIZE), path, "avi")
+        write_video(render_clip(by_name[name], rng, frames, size, size), path, "avi")
         truth[path.name] = name
     return truth
 

@@ -130,14 +130,14 @@ def test_csls_rerank_reuses_the_heads_reranker_over_the_batch(data):
 def test_a_video_that_fails_to_decode_gets_an_error_row_and_the_others_go_on(data, tmp_path):
     folder = tmp_path / "mixed"
     folder.mkdir()
-    for name in ("clip-00.avi", "clip-01.avi"):
+    for name in ("clip-000.avi", "clip-001.avi"):
         (folder / name).write_bytes((data.clips / name).read_bytes())
     (folder / "broken.avi").write_bytes(b"not a video at all")
     result = _predict(data, videos=folder)
     by_name = {Path(r.video).name: r for r in result}
     assert by_name["broken.avi"].status == "failed" and by_name["broken.avi"].labels == ()
     assert by_name["broken.avi"].error and "\n" not in by_name["broken.avi"].error
-    assert by_name["clip-00.avi"].status == by_name["clip-01.avi"].status == "ok"
+    assert by_name["clip-000.avi"].status == by_name["clip-001.avi"].status == "ok"
     again = _predict(data, videos=folder)
     assert again.decoded == 0 and again.records() == result.records()
 
@@ -160,13 +160,13 @@ def test_the_contact_sheet_is_a_png_page_of_every_video_with_its_top_labels(data
 def test_the_cli_prints_a_table_and_writes_csv_and_parquet(data, tmp_path):
     runner = CliRunner()
     csv_out, parquet_out = tmp_path / "p.csv", tmp_path / "p.parquet"
-    args = ["predict", str(data.clips / "clip-0*.avi"), "--labels", LABELS, "--run", str(data.run), "--top-k", "2",
+    args = ["predict", str(data.clips / "clip-00*.avi"), "--labels", LABELS, "--run", str(data.run), "--top-k", "2",
             "--workers", "0"]
     result = runner.invoke(app, [*args, "--out", str(csv_out)])
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert lines[0].split()[:4] == ["video", "#1", "label", "score"] and len(lines) >= 12
-    assert sum(line.startswith(str(data.clips)) for line in lines) == 10  # clip-00 .. clip-09
+    assert sum(line.startswith(str(data.clips)) for line in lines) == 10  # clip-000 .. clip-009
     assert f"wrote {csv_out}" in result.stdout
     rows = csv_out.read_text().splitlines()
     assert rows[0] == "video,path,status,labels,scores,error" and len(rows) == 11
@@ -180,6 +180,6 @@ def test_the_cli_prints_a_table_and_writes_csv_and_parquet(data, tmp_path):
 
 
 def test_python_returns_records_on_request(data):
-    records = _predict(data, videos=data.clips / "clip-01.avi", top_k=2, as_records=True)
+    records = _predict(data, videos=data.clips / "clip-001.avi", top_k=2, as_records=True)
     assert isinstance(records, list) and set(records[0]) == {"video", "path", "status", "labels", "scores", "error"}
     assert len(records) == 1 and len(records[0]["labels"]) == 2

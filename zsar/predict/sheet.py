@@ -57,13 +57,13 @@ def _frame(row: Prediction) -> tuple[Image.Image, str]:
     return Image.new("RGB", (TILE, TILE), FAILED), row.error
 
 
-def _fit(draw: ImageDraw.ImageDraw, text: str, font: ImageFont.ImageFont, width: int) -> str:
-    """``text`` cut (with an ellipsis) to fit ``width`` pixels."""
+def _fit(draw: ImageDraw.ImageDraw, text: str, font: ImageFont.ImageFont, width: int, keep_end: bool = False) -> str:
+    """``text`` cut (with an ellipsis) to fit ``width`` pixels: its end cut off, or its start (``keep_end``)."""
     if draw.textlength(text, font=font) <= width:
         return text
     while text and draw.textlength(text + "…", font=font) > width:
-        text = text[:-1]
-    return text + "…"
+        text = text[1:] if keep_end else text[:-1]
+    return "…" + text if keep_end else text + "…"
 
 
 def _tile(row: Prediction, font: ImageFont.ImageFont) -> Image.Image:
@@ -71,13 +71,13 @@ def _tile(row: Prediction, font: ImageFont.ImageFont) -> Image.Image:
     frame, error = _frame(row)
     tile.paste(frame, (0, 0))
     draw = ImageDraw.Draw(tile)
-    lines = ["/".join(Path(row.video).parts[-2:])]  # folder and file: clips of one name in several folders
+    lines = [Path(row.video).name]
     if error:
         lines.append(f"failed: {error}")
     else:
         lines += [f"{score:5.2f} {label}" for label, score in zip(row.labels[:SHEET_LABELS], row.scores)]
-    for i, line in enumerate(lines):
-        draw.text((3, TILE + 3 + i * LINE), _fit(draw, line, font, TILE - 6), fill=INK, font=font)
+    for i, line in enumerate(lines):  # the file name keeps its end (numbers, extension), labels their start
+        draw.text((3, TILE + 3 + i * LINE), _fit(draw, line, font, TILE - 6, keep_end=i == 0), fill=INK, font=font)
     return tile
 
 
