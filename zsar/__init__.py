@@ -9,14 +9,15 @@ sits on top of them: ``zsar.predict(videos, labels, run=...)`` recognises action
 own videos (imported on first use, so ``import zsar`` stays light).
 """
 
+import importlib
 from typing import Any
 
 __version__ = "0.1.0"
 
 
 def __getattr__(name: str) -> Any:
+    """``zsar.predict``, imported on first use. Every layer imports ``zsar`` (for ``__version__``), so the
+    package root names the top layer by string: a lazy edge at run time, not an import at load time."""
     if name == "predict":
-        from zsar.predict import predict
-
-        return predict
+        return importlib.import_module("zsar.predict").predict
     raise AttributeError(f"module 'zsar' has no attribute {name!r}")
