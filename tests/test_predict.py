@@ -140,6 +140,12 @@ def test_a_video_that_fails_to_decode_gets_an_error_row_and_the_others_go_on(dat
     assert by_name["clip-000.avi"].status == by_name["clip-001.avi"].status == "ok"
     again = _predict(data, videos=folder)
     assert again.decoded == 0 and again.records() == result.records()
+    retried = _predict(data, videos=folder, retry_failed=True)
+    assert retried.decoded == 3 and retried.records() == result.records()  # its chunk (all 3 here), failing again
+    (folder / "broken.avi").write_bytes((data.clips / "clip-002.avi").read_bytes())  # repaired in place
+    repaired = _predict(data, videos=folder)
+    assert repaired.decoded == 3 and [r.status for r in repaired] == ["ok"] * 3  # a changed file: a new cache key
+    assert repaired.records()[1:] == result.records()[1:]
 
 
 def test_the_contact_sheet_is_a_png_page_of_every_video_with_its_top_labels(data, tmp_path):

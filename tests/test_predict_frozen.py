@@ -42,7 +42,7 @@ def test_frozen_scores_of_the_cached_features_against_the_prompt_ensemble(setup)
     text = read_text_embeddings(text_file)
     assert text.class_names == LABELS and text.prompts == ["{}"] and text.embeddings.shape[:2] == (4, 1)
     expected = frozen_scores(torch.as_tensor(features.features), torch.as_tensor(text.embeddings)).numpy()
-    position = {vid: i for i, vid in enumerate(features.video_ids)}
+    position = {vid.rsplit("@", 1)[0]: i for i, vid in enumerate(features.video_ids)}  # id: path@size-mtime
     for row in result:
         i = position[row.path]
         assert list(row.labels) == [LABELS[j] for j in np.argsort(-expected[i], kind="stable")]

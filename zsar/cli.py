@@ -425,6 +425,7 @@ def predict(
     device: Annotated[str, typer.Option(help="Device: {devices}.")] = "cpu",
     workers: Annotated[int | None, typer.Option(help="Decoding processes (default: as `zsar extract`).")] = None,
     batch_size: Annotated[int | None, typer.Option(help="Clips per backbone batch (default: as `zsar extract`).")] = None,
+    retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Decode again the videos that failed in an earlier call (with their shard's others).")] = False,
 ) -> None:
     """Recognise actions in your own videos, among your own labels (free text), with a trained run or frozen CLIP."""
     from zsar.predict import PredictConfig, parse_labels, read_labels_file, run_predict
@@ -435,7 +436,7 @@ def predict(
         videos=tuple(videos), labels=parse_labels(labels) if labels is not None else read_labels_file(labels_file),
         run=run, split=split, backbone=backbone, weights=weights, text_encoder=text_encoder, text_model=text_model,
         prompts=prompts, frames=frames, top_k=top_k, rerank=rerank, cache=cache, device=device, workers=workers,
-        batch_size=batch_size, out=out, sheet=sheet)
+        batch_size=batch_size, retry_failed=retry_failed, out=out, sheet=sheet)
     result = run_predict(config)
     typer.echo(result.format_table())
     typer.echo(f"\n{len(result)} video(s), {len(result.failed)} failed; {result.decoded} decoded now, "

@@ -57,6 +57,8 @@ class PredictConfig:
     ``text_encoder``'s label text, which must share one joint space, e.g. CLIP's).
     ``split``: one split's model of a multi-split run; ``None`` averages every split's scores.
     ``out``: a ``.jsonl``/``.csv``/``.parquet`` file to write; ``sheet``: the contact sheet's first page.
+    ``retry_failed``: decode again the videos that failed in an earlier call (``zsar extract --retry-failed``:
+    with the other videos of their shard).
     """
 
     videos: tuple[str, ...]
@@ -77,6 +79,7 @@ class PredictConfig:
     workers: int | None = None
     batch_size: int | None = None
     threads: int | None = None
+    retry_failed: bool = False
     out: Path | None = None
     sheet: Path | None = None
     sheet_per_page: int = PER_PAGE
@@ -95,12 +98,12 @@ class PredictConfig:
 
 def write_video_list(cache_root: Path, videos: list[VideoInput]) -> Path:
     """The list file naming ``videos`` (sorted absolute paths), named by their digest; written once."""
-    ids = sorted(v.video_id for v in videos)
-    digest = hashlib.sha256("\n".join(ids).encode()).hexdigest()[:16]
+    paths = sorted(str(v.path) for v in videos)
+    digest = hashlib.sha256("\n".join(paths).encode()).hexdigest()[:16]
     path = Path(cache_root).expanduser().absolute() / LISTS_FOLDER / f"videos-{digest}.txt"
     if not path.is_file():
         path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(path, "".join(f"{i}\n" for i in ids))
+        atomic_write_text(path, "".join(f"{p}\n" for p in paths))
     return path
 
 
@@ -119,7 +122,7 @@ def _extract(config: PredictConfig, videos: list[VideoInput], model: RunModel | 
     result = extract(ExtractConfig(
         dataset="videos", root=write_video_list(cache_root, videos), text_encoder=NO_TEXT, cache=cache_root,
         device=config.device, batch_size=config.batch_size, workers=config.workers, threads=config.threads,
-        **settings))
+        retry_failed=config.retry_failed, **settings))
     if model is not None:
         made = read_cache_config(CacheLayout(result.cache_dir))
         if made.weights_id != model.cache.weights_id:

@@ -126,9 +126,9 @@ def resolve_videos(items: Sequence[str | Path] | str | Path) -> list[VideoInput]
         if not paths:
             empty.append(str(item))
         for path in paths:
-            video_id = video_id_of(path)
+            absolute = Path(os.path.abspath(path))
             shown = str(path) if not Path(item).is_dir() else os.path.join(str(item), path.relative_to(item).as_posix())
-            found.setdefault(video_id, VideoInput(Path(video_id), video_id, shown))
+            found.setdefault(str(absolute), VideoInput(absolute, video_id_of(absolute), shown))
     if not found:
         looked = ", ".join(empty) or "(no arguments)"
         raise ZsarError(f"no videos found in {looked} (video extensions: {'/'.join(VIDEO_EXTENSIONS)}); "

@@ -8,9 +8,11 @@
   Relative paths resolve against the list's folder; a list may name videos anywhere,
   since it is the user's own list. Listed files missing on disk are an error naming a few.
 
-The video id is the video's absolute path (POSIX form), so the cache key, which covers
-the ids, tells two folders holding files of the same names apart, and the same videos
-reached through a folder, a glob or a list share one cache. Every record has the one
+The video id is the video's absolute path (POSIX form) and its file's size and
+modification time (``/data/a.mp4@1234-1733450000000000000``), so the cache key, which covers
+the ids, tells two folders holding files of the same names apart, a file rewritten in place
+gets extracted again instead of keeping stale features, and the same videos reached
+through a folder, a glob or a list share one cache. Every record has the one
 label ``UNLABELLED`` and no splits: the class list, and with it the cache key, does not
 depend on the labels a user asks about, so new labels reuse the extracted features.
 """
@@ -32,8 +34,10 @@ LIST_SUFFIXES = TEXT_LIST_SUFFIXES + CSV_SUFFIXES
 
 
 def video_id_of(path: Path) -> str:
-    """The id of the video at ``path``: its absolute, lexically normalised path in POSIX form."""
-    return Path(os.path.abspath(path)).as_posix()
+    """The id of the video at ``path``: its absolute, lexically normalised POSIX path, ``@size-mtime_ns``."""
+    path = Path(os.path.abspath(path))
+    stat = path.stat()
+    return f"{path.as_posix()}@{stat.st_size}-{stat.st_mtime_ns}"
 
 
 def read_video_list(list_file: Path) -> list[Path]:
