@@ -83,7 +83,8 @@ def test_no_videos_found(tiny, tmp_path):
     assert f"no videos found: {tmp_path / 'nope.avi'} does not exist" in _error(str(tmp_path / "nope.avi"), *run)
     listed = tmp_path / "list.txt"
     listed.write_text(f"{tmp_path / 'gone.avi'}\n")
-    assert f"no videos found for 1 entries of the list {listed} ('{tmp_path / 'gone.avi'}')" in _error(str(listed), *run)
+    said = f"no videos found for 1 entries of the list {listed} ('{tmp_path / 'gone.avi'}')"
+    assert said in _error(str(listed), *run)
 
 
 def _copy_run(tiny, tmp_path, cache_too: bool = False) -> Path:

@@ -25,8 +25,8 @@ from zsar.predict.core import PredictConfig, run_predict
 from zsar.predict.inputs import Labels, check_labels, parse_labels, read_labels_file
 from zsar.predict.output import Prediction, Predictions
 
-__all__ = ["Labels", "PredictConfig", "Prediction", "Predictions", "as_labels", "parse_labels", "predict", "read_labels_file",
-           "run_predict"]
+__all__ = ["Labels", "PredictConfig", "Prediction", "Predictions", "as_labels", "parse_labels", "predict",
+           "read_labels_file", "run_predict"]
 
 
 def as_labels(labels: str | Path | Sequence[str] | Mapping[str, str] | Labels) -> Labels:

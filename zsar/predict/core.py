@@ -107,7 +107,8 @@ def write_video_list(cache_root: Path, videos: list[VideoInput]) -> Path:
     return path
 
 
-def _extract(config: PredictConfig, videos: list[VideoInput], model: RunModel | None, cache_root: Path) -> ExtractResult:
+def _extract(config: PredictConfig, videos: list[VideoInput], model: RunModel | None,
+             cache_root: Path) -> ExtractResult:
     """Extract (or find in the cache) the videos' features with the run's settings, or the frozen backbone's."""
     if model is not None:
         c = model.cache

@@ -75,7 +75,7 @@ class TextSpec:
 
 
 def label_text(layout: CacheLayout, labels: Labels, spec: TextSpec, device: str = "cpu") -> TextEmbeddings:
-    """The embeddings of ``labels`` under ``spec``: read from ``layout``'s ``text/`` if there, else encoded and stored."""
+    """The embeddings of ``labels`` under ``spec``: read from ``layout``'s ``text/``, else encoded and stored there."""
     key = spec.key(labels)
     path = layout.text_path(f"{spec.encoder}-{spec.prompt_set}-{key}")
     if path.is_file():

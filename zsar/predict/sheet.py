@@ -83,7 +83,7 @@ def _tile(row: Prediction, font: ImageFont.ImageFont) -> Image.Image:
 
 def write_sheet(rows: list[Prediction], path: Path, per_page: int = PER_PAGE,
                 max_pages: int = MAX_PAGES) -> tuple[list[Path], int]:
-    """Write the contact sheet pages of ``rows`` from ``path`` on; returns the pages and how many videos were left off."""
+    """Write the contact sheet pages of ``rows`` from ``path`` on; returns the pages and the videos left off."""
     path = Path(path).expanduser()
     if path.suffix.lower() != ".png":
         raise ZsarError(f"--sheet {path}: the contact sheet is a PNG; name it e.g. sheet.png")
