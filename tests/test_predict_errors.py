@@ -142,6 +142,8 @@ def test_a_backbone_whose_weights_are_not_on_this_machine(tiny, tmp_path, monkey
 
 def test_a_model_is_needed_and_one_label_option(tiny):
     assert "give either --run RUN" in _error(str(tiny["videos"]), "--labels", "a, b")
+    assert "--prompts: a run fixes its backbone" in _error(str(tiny["videos"]), "--labels", "a, b", "--run",
+                                                           str(tiny["run"]), "--prompts", "plain")
     assert "--labels 'a, b, c' or --labels-file" in _error(str(tiny["videos"]), "--run", str(tiny["run"]))
     assert "--split 3: run" in _error(str(tiny["videos"]), "--labels", "a, b", "--run", str(tiny["run"]),
                                        "--split", "3")

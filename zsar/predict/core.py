@@ -46,6 +46,8 @@ from zsar.predict.sheet import MAX_PAGES, PER_PAGE, write_sheet
 log = logging.getLogger(__name__)
 LISTS_FOLDER = "predict-lists"
 MODEL_ENCODERS = ("sentence-transformers", "word2vec")  # encoders whose run model id is also how to load it
+FROZEN_ONLY = ("text_encoder", "prompts", "frames", "ensemble")  # set by a run; options of frozen
+FROZEN_DEFAULTS = {"text_encoder": "clip", "prompts": "actionclip", "frames": 8, "ensemble": "embedding"}
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,9 @@ class PredictConfig:
     ``backbone`` (the training-free ``frozen`` head on that backbone's features and the
     ``text_encoder``'s label text, which must share one joint space, e.g. CLIP's).
     ``split``: one split's model of a multi-split run; ``None`` averages every split's scores.
+    ``text_encoder``, ``prompts``, ``frames``, ``ensemble``: the frozen head's (``None``: its defaults,
+    ``FROZEN_DEFAULTS``); a run sets them itself and refuses them. ``weights``: where the backbone's weights
+    are (with a run: where they are now, if not where the run's cache recorded; they must be the same weights).
     ``out``: a ``.jsonl``/``.csv``/``.parquet`` file to write; ``sheet``: the contact sheet's first page.
     ``retry_failed``: decode again the videos that failed in an earlier call (``zsar extract --retry-failed``:
     with the other videos of their shard).
@@ -67,11 +72,11 @@ class PredictConfig:
     split: int | None = None
     backbone: str | None = None
     weights: Path | None = None
-    text_encoder: str = "clip"
+    text_encoder: str | None = None
     text_model: str | None = None
-    prompts: str = "actionclip"
-    frames: int = 8
-    ensemble: str = "embedding"
+    prompts: str | None = None
+    frames: int | None = None
+    ensemble: str | None = None
     top_k: int = 5
     rerank: str = "none"
     cache: Path | None = None
@@ -93,6 +98,14 @@ class PredictConfig:
             raise ZsarError(f"--top-k {self.top_k}: must be at least 1")
         if self.run is None and self.split is not None:
             raise ZsarError("--split picks a split of a trained run; pass --run or drop --split")
+        given = [f"--{n.replace('_', '-')}" for n in FROZEN_ONLY if getattr(self, n) is not None]
+        if self.run is not None and given:
+            raise ZsarError(f"{', '.join(given)}: a run fixes its backbone, text encoder, prompts and frames; "
+                            "drop them, or drop --run to use the frozen head")
+        if self.run is None:
+            for name, value in FROZEN_DEFAULTS.items():
+                if getattr(self, name) is None:
+                    object.__setattr__(self, name, value)
         RERANKERS.entry(self.rerank)
 
 
@@ -115,7 +128,8 @@ def _extract(config: PredictConfig, videos: list[VideoInput], model: RunModel | 
         if not c.sampling_fields:
             raise ZsarError(f"run {model.run}: its cache {model.cache_dir} holds features made outside zsar "
                             "(no sampling settings), so new videos cannot be extracted the same way")
-        settings = dict(backbone=c.backbone, weights=Path(c.weights) if c.weights else None,
+        weights = config.weights if config.weights is not None else Path(c.weights) if c.weights else None
+        settings = dict(backbone=c.backbone, weights=weights,
                         sampling=SamplingConfig(**c.sampling_fields), resolution=c.resolution,
                         precision=c.precision or "fp32")
     else:
