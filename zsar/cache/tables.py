@@ -1,13 +1,15 @@
-"""Plain rows and columns out of a Parquet file, for readers outside ``zsar/cache`` (which may not import pyarrow)."""
+"""Plain rows and columns in and out of a Parquet file, for code outside ``zsar/cache`` (which may not import pyarrow)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from zsar.errors import ZsarError
+from zsar.files import atomic_write
 
 
 def read_table_rows(path: Path) -> list[dict[str, Any]]:
@@ -25,3 +27,10 @@ def read_table_column(path: Path, column: str) -> list[Any]:
         return pq.read_table(path, columns=[column]).column(column).to_pylist()
     except (OSError, ValueError, KeyError) as error:
         raise ZsarError(f"{path}: cannot read column {column!r} ({error}); reinstall the package that ships it") from None
+
+
+def write_table_columns(path: Path, columns: dict[str, list[Any]]) -> Path:
+    """Write ``columns`` (name -> equal-length lists of Python values) as a Parquet file at ``path``, atomically."""
+    with atomic_write(Path(path), "choose a writable path for the Parquet file") as tmp:
+        pq.write_table(pa.Table.from_pydict(columns), tmp)
+    return Path(path)

@@ -12,6 +12,7 @@ Adapters never decode; they read annotation files and look at the disk. Register
 - ``kinetics400``, ``kinetics600``, ``kinetics700``, ``activitynet``: YouTube datasets whose
   missing videos are skipped and counted (youtube.py);
 - ``folder``, ``csv``: class folders with no splits, or a ``path,label[,split]`` list (custom.py).
+- ``videos``: a user's own unlabelled videos, a folder or a list (unlabelled.py; what ``zsar predict`` reads).
 
 Shared types and guarantees (ordering, path safety, errors) are in base.py; natural class
 text in names.py; E2E's and AURL's per-dataset label words in label_recipes.py. To add a
@@ -21,7 +22,7 @@ that ends with ``make_dataset(...)``.
 
 from __future__ import annotations
 
-from zsar.extract.datasets import custom, official, youtube  # noqa: F401  (register the adapters)
+from zsar.extract.datasets import custom, official, unlabelled, youtube  # noqa: F401  (register the adapters)
 from zsar.extract.datasets.base import (DATASETS, DatasetConfig, VideoDataset, VideoRecord, check_root,
                                         make_dataset, path_inside, videos_in)
 from zsar.extract.datasets.names import natural_text

@@ -1,0 +1,109 @@
+"""Scores ``(N videos, C labels)`` of new videos: with a trained run's heads, or the training-free ``frozen`` rule.
+
+With a run, each split's head scores the videos exactly as ``zsar train-head`` scored its
+test videos (``zsar.heads.zero_shot.score_split``): the user's labels are the unseen
+classes, the split's seen classes give semantic transfer its visual prototypes, and ResT's
+joint mode fuses its pair scores. A run of several splits (e.g. ``within-half``: each
+split trained on other seen classes) scores with one split (``split``) or, by default,
+with the mean of every split's scores: an ensemble of the split models, which is steadier
+than any one of them. Re-ranking comes last, on the final scores.
+
+Without a run, ``frozen_scores`` (``zsar.heads.frozen``) scores the cached features
+against the prompt ensemble of each label: the backbone's own zero-shot, which needs
+features and text of one joint space (CLIP's image and text towers).
+
+Re-ranking (``--rerank csls`` / ``inverted-softmax``, ``zsar.heads.rerank``) is
+transductive: it judges each label by how close it is to *all the videos of the call*
+(CSLS: the mean of its ``CSLS_K`` = 10 best video scores), so it needs a batch of videos,
+at least ``MIN_RERANK_VIDEOS``, and helps with dozens or more; with one video it changes
+nothing and is refused.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import torch
+
+from zsar.cache.features import FeatureSet
+from zsar.cache.text import TextEmbeddings
+from zsar.errors import ZsarError
+from zsar.heads.frozen import frozen_scores
+from zsar.heads.protocols import SplitPlan
+from zsar.heads.rerank import CSLS_K, RERANKERS, rerank
+from zsar.heads.zero_shot import embed_rows, score_split
+from zsar.predict.model import RunModel, SplitModel
+
+log = logging.getLogger(__name__)
+MIN_RERANK_VIDEOS = 2
+NO_RERANK = "none"
+
+
+def check_rerank(method: str, n_videos: int) -> None:
+    """Refuse an unknown re-ranker, or re-ranking a single video; warn when the batch is small."""
+    RERANKERS.entry(method)
+    if method == NO_RERANK:
+        return
+    if n_videos < MIN_RERANK_VIDEOS:
+        raise ZsarError(f"--rerank {method} compares each label with all the videos of the call, so it needs a "
+                        f"batch of videos ({n_videos} here); predict a folder, or drop --rerank")
+    if n_videos < CSLS_K:
+        log.warning("--rerank %s with only %d videos: it estimates each label's hubness from the %d best videos, "
+                    "so it works best with dozens or more", method, n_videos, CSLS_K)
+
+
+def _plan(model: SplitModel, videos: FeatureSet, text: TextEmbeddings) -> SplitPlan:
+    """A ``SplitPlan`` whose test videos are all of ``videos`` and whose test classes are the user's labels.
+
+    Only the fields ``score_split`` reads are meaningful: the seen classes (for semantic
+    transfer) and the test side. No video trains here (``train_rows`` is empty).
+    """
+    n_seen, n_labels = len(model.train_text.class_names), len(text.class_names)
+    names = [f"seen/{n}" for n in model.train_text.class_names] + list(text.class_names)
+    seen = np.r_[np.ones(n_seen, dtype=bool), np.zeros(n_labels, dtype=bool)]
+    return SplitPlan(
+        split=model.split, class_names=names, seen=seen, train_set=videos, train_rows=np.zeros(0, np.int64),
+        train_targets=np.zeros(0, np.int64), train_classes=np.arange(n_seen), train_text=model.train_text,
+        test_set=videos, test_rows=np.arange(len(videos)), test_labels=np.full(len(videos), n_seen),
+        test_classes=n_seen + np.arange(n_labels), test_text=text, model_key=f"predict-{model.split}")
+
+
+def split_scores(model: SplitModel, videos: FeatureSet, text: TextEmbeddings, run: RunModel,
+                 device: torch.device) -> np.ndarray:
+    """``(N, C)`` scores of one split's head (before re-ranking)."""
+    plan = _plan(model, videos, text)
+    embeddings = embed_rows(model.head, videos.features, plan.test_rows, device)
+    if run.transfer.mode == "semantic" and len(model.train_targets) == 0:
+        raise ZsarError(f"run {run.run}: split {model.split} uses semantic transfer but keeps no training "
+                        "embeddings; re-run `zsar train-head` to redo it")
+    _, scores = score_split(model.head, plan, embeddings, model.train_embeddings, model.train_targets,
+                            run.transfer, NO_RERANK, device)
+    return scores
+
+
+def run_scores(run: RunModel, videos: FeatureSet, text: TextEmbeddings, device: torch.device) -> np.ndarray:
+    """``(N, C)``: the mean over the run's (chosen) splits of their scores."""
+    total = np.zeros((len(videos), len(text.class_names)), dtype=np.float64)
+    for model in run.splits:
+        total += split_scores(model, videos, text, run, device)
+    return (total / len(run.splits)).astype(np.float32)
+
+
+def training_free_scores(videos: FeatureSet, text: TextEmbeddings, ensemble: str = "embedding") -> np.ndarray:
+    """``(N, C)`` frozen zero-shot scores of cached features against the labels' prompt embeddings."""
+    space = videos.config.space
+    if not space or space != text.space:
+        raise ZsarError(f"the frozen head scores features and label text of one joint space; the features of "
+                        f"{videos.config.backbone} are in space {space or 'none'!r}, the text of {text.encoder} in "
+                        f"{text.space or 'none'!r}: use --backbone clip-vit-b16 --text-encoder clip, or a trained "
+                        "run (--run)")
+    with torch.no_grad():
+        scores = frozen_scores(torch.as_tensor(videos.features), torch.as_tensor(text.embeddings), ensemble)
+    return scores.numpy().astype(np.float32)
+
+
+def final_scores(scores: np.ndarray, method: str) -> np.ndarray:
+    """Re-rank ``scores`` ``(N, C)`` with ``method`` (``none`` keeps them)."""
+    check_rerank(method, len(scores))
+    return rerank(scores, method)
