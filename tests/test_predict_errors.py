@@ -123,9 +123,10 @@ def test_a_run_whose_checkpoint_is_missing_or_damaged(tiny, tmp_path):
     run = _copy_run(tiny, tmp_path)
     checkpoint = run / "split-0" / "checkpoint.pt"
     checkpoint.write_bytes(checkpoint.read_bytes()[:100])
-    assert "split-0/checkpoint.pt is damaged" in _predict_with(tiny, run)
+    assert "split-0/checkpoint.pt does not match its checksum file" in _predict_with(tiny, run)
     checkpoint.unlink()
     assert "split-0/checkpoint.pt is missing" in _predict_with(tiny, run)
+    run = _copy_run(tiny, tmp_path / "second")
     embeddings = run / "split-0" / "embeddings.h5"
     embeddings.write_bytes(b"x" * 10)
     assert "embeddings.h5" in _predict_with(tiny, run)
