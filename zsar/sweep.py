@@ -9,16 +9,21 @@ redone. The table has the baseline row (the ``ridge`` head with nothing added) f
 chance, and each run's top-1 as a multiple of the baseline's; the report adds the
 values that model selection chose for every split and the best run's plots.
 
-``zsar demo`` is render + extract + this sweep over every head on the synthetic set.
+``zsar demo`` is render + extract + a short list of such runs (``--full``: this grid over every head).
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import multiprocessing
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
+
+import torch
 
 from zsar.errors import ZsarError
 from zsar.heads.base import head_class, list_heads
@@ -28,6 +33,7 @@ from zsar.heads.selection import SelectionConfig
 from zsar.heads.train import TrainConfig
 from zsar.heads.transfer import TransferConfig
 from zsar.metrics import MetricsConfig, measure_run
+from zsar.registry import load_plugins
 from zsar.sweep_table import GENERATOR_MODE, MISSING, SweepRow, Variant, best_row, format_table, write_sweep_report
 
 BASELINE = "ridge"
@@ -135,17 +141,40 @@ def run_row(config: SweepConfig, row: SweepRow) -> SweepRow:
     return row.measured(measured, time.perf_counter() - started)
 
 
-def run_sweep(config: SweepConfig, echo: Callable[[str], None]) -> SweepResult:
-    """Run every grid point, print a line per run and the table, write ``OUT/report.md``."""
-    plan = list(plan_rows(config))
+# fork where there is one: a job starts at once with zsar imported (as DataLoader workers do);
+# a spawned one imports torch and zsar again, which took minutes on a loaded 2-core machine.
+_START_METHOD = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+
+
+def _start_job() -> None:
+    """A sweep job process: one torch thread, and the ``ZSAR_PLUGINS`` the parent loaded."""
+    torch.set_num_threads(1)
+    load_plugins()
+
+
+def run_sweep(config: SweepConfig, echo: Callable[[str], None], plan: list[SweepRow] | None = None,
+              jobs: int = 1) -> SweepResult:
+    """Run every grid point (or the rows of ``plan``), print a line per run and the table, write ``OUT/report.md``.
+
+    ``jobs`` > 1 runs that many rows at once, each in its own process with one torch thread
+    (on a machine with that many idle cores, faster than one process with several threads).
+    """
+    plan = list(plan_rows(config)) if plan is None else list(plan)
     width = max(len(r.name) for r in plan)
     rows = []
-    for row in plan:
-        if row.runnable:
-            row = run_row(config, row)
-            echo(f"      {row.name:{width}s}  top-1 {row.top1:5.1f} ± {row.top1_std:4.1f} % "
-                 f"(chance {row.chance:.1f} %)  {row.seconds:4.0f} s")
-        rows.append(row)
+    with contextlib.ExitStack() as stack:
+        pool = None if jobs <= 1 else stack.enter_context(ProcessPoolExecutor(
+            jobs, mp_context=multiprocessing.get_context(_START_METHOD), initializer=_start_job))
+        pending = [pool.submit(run_row, config, r) if pool and r.runnable else r for r in plan]
+        for row in pending:
+            if not isinstance(row, SweepRow):
+                row = row.result()
+            elif row.runnable:
+                row = run_row(config, row)
+            if row.runnable:
+                echo(f"      {row.name:{width}s}  top-1 {row.top1:5.1f} ± {row.top1_std:4.1f} % "
+                     f"(chance {row.chance:.1f} %)  {row.seconds:4.0f} s")
+            rows.append(row)
     table = format_table(rows)
     report = write_sweep_report(config.report or config.out / "report.md", rows, config.title, config.about,
                                 {**_settings(config), **config.settings})
