@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from zsar.cli import app
 from zsar.demo import PRESETS, DemoConfig, default_row, demo_rows, run_demo
 from zsar.doc_sections import read_section
 from zsar.errors import ZsarError
-from zsar.heads.base import head_class, list_heads
+from zsar.heads.base import head_class, head_config, list_heads
 from zsar.sweep_table import NUMBER_COLUMNS
 
 TINY = dict(classes=6, per_class=3, splits=2, steps=2, backbone="tiny-random", text_encoder="tiny-random",
@@ -51,7 +52,9 @@ def test_each_head_once_with_its_defaults_and_the_two_switched_ideas(tiny_demo):
         assert 0 <= row.top1 <= 100 and row.chance == pytest.approx(100 / 3)  # 3 of 6 classes unseen
         assert (row.run / "metrics.json").is_file() and len(list(row.run.glob("split-*/embeddings.h5"))) == 2
         config = json.loads((row.run / "config.json").read_text())
-        assert config["train"]["steps"] == 2 and config["head_options"].get("mode", "joint") == "joint"
+        defaults = {k: v for k, v in asdict(head_config(row.head)).items() if k != "generator"}
+        assert config["train"]["steps"] == 2 and config["head"] == row.head
+        assert {k: v for k, v in config["head_config"].items() if k != "generator"} == defaults  # the head's own
     assert any(line.strip().startswith("no frozen row: the `frozen` baseline") for line in lines)
 
 

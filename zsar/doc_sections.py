@@ -42,5 +42,9 @@ def write_section(path: Path, name: str, body: str) -> Path:
     """Replace (or add) section ``name`` of the page at ``path``; the rest of the page is kept."""
     path = Path(path)
     text = path.read_text(encoding="utf-8") if path.is_file() else ""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ZsarError(f"cannot write {path}: {err.strerror}; pass a page in a folder you can write") from None
     atomic_write_text(path, replace_section(text, name, body))
     return path
