@@ -125,7 +125,7 @@ def test_two_jobs_give_the_same_table(tiny_demo, tmp_path):
     assert [r.name for r in two.rows] == [r.name for r in result.rows[:3]]
     assert [r.split_top1 for r in two.rows] == [r.split_top1 for r in result.rows[:3]]  # one thread each, same numbers
     runs = [line.split()[0] for line in lines if line.startswith("      ") and "top-1" in line]
-    assert runs == [r.name for r in two.rows]  # reported in table order
+    assert sorted(runs) == sorted(r.name for r in two.rows)  # each reported once, as it finishes
 
 
 def test_full_keeps_the_whole_grid(tmp_path):

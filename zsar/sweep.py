@@ -14,11 +14,10 @@ values that model selection chose for every split and the best run's plots.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import multiprocessing
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
@@ -161,20 +160,28 @@ def run_sweep(config: SweepConfig, echo: Callable[[str], None], plan: list[Sweep
     """
     plan = list(plan_rows(config)) if plan is None else list(plan)
     width = max(len(r.name) for r in plan)
-    rows = []
-    with contextlib.ExitStack() as stack:
-        pool = None if jobs <= 1 else stack.enter_context(ProcessPoolExecutor(
-            jobs, mp_context=multiprocessing.get_context(_START_METHOD), initializer=_start_job))
-        pending = [pool.submit(run_row, config, r) if pool and r.runnable else r for r in plan]
-        for row in pending:
-            if not isinstance(row, SweepRow):
-                row = row.result()
-            elif row.runnable:
-                row = run_row(config, row)
-            if row.runnable:
-                echo(f"      {row.name:{width}s}  top-1 {row.top1:5.1f} ± {row.top1_std:4.1f} % "
-                     f"(chance {row.chance:.1f} %)  {row.seconds:4.0f} s")
-            rows.append(row)
+    report_row = lambda row: echo(f"      {row.name:{width}s}  top-1 {row.top1:5.1f} ± {row.top1_std:4.1f} % "  # noqa: E731
+                                  f"(chance {row.chance:.1f} %)  {row.seconds:4.0f} s")
+    rows = list(plan)
+    todo = [i for i, row in enumerate(plan) if row.runnable]
+    if jobs <= 1:
+        for i in todo:
+            rows[i] = run_row(config, plan[i])
+            report_row(rows[i])
+    else:
+        # Submitted from the end: HEAD_ORDER puts the baseline first and the costly cross-modal heads
+        # last, so the long runs start first and the short ones fill the other cores; each run is
+        # reported as it finishes, the table keeps the plan's order.
+        context = multiprocessing.get_context(_START_METHOD)
+        with ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_job) as pool:
+            futures = {pool.submit(run_row, config, plan[i]): i for i in reversed(todo)}
+            try:
+                for future in as_completed(futures):
+                    rows[futures[future]] = future.result()
+                    report_row(rows[futures[future]])
+            except BaseException:  # a failed run (or Ctrl-C) stops the sweep; runs not started are dropped
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
     table = format_table(rows)
     report = write_sweep_report(config.report or config.out / "report.md", rows, config.title, config.about,
                                 {**_settings(config), **config.settings})
