@@ -17,6 +17,7 @@ Run it without ``ZSAR_PLUGINS``: the option tables list the built-in registered 
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 from pathlib import Path
 from typing import Any
@@ -115,10 +116,11 @@ def benchmarks_markdown(text: str, results: Path = BENCH_RESULTS) -> str:
 
 def demo_excerpt(demo_page: str) -> str | None:
     """The default demo's table from ``docs/demo.md``, cut to ``EXCERPT_COLUMNS`` (``None``: no table yet)."""
-    section = read_section(demo_page, "demo")
-    lines = [line for line in (section or "").splitlines() if line.startswith("|")]
-    if not lines:
+    section = (read_section(demo_page, "demo") or "").splitlines()
+    start = next((i for i, line in enumerate(section) if line.startswith("| head ")), None)
+    if start is None:
         return None
+    lines = list(itertools.takewhile(lambda line: line.startswith("|"), section[start:]))  # the first table only
     rows = [[c.strip() for c in line.strip().strip("|").split("|")] for line in lines]
     keep = [i for i, name in enumerate(rows[0]) if name in EXCERPT_COLUMNS]
     cut = [[row[i] for i in keep] for row in rows[:1] + rows[2:]]

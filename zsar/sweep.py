@@ -37,6 +37,9 @@ from zsar.sweep_table import GENERATOR_MODE, MISSING, SweepRow, Variant, best_ro
 
 BASELINE = "ridge"
 HEAD_ORDER = ("ridge", "linear", "actionclip", "aurl", "rest")
+# Started first when runs go in parallel: their reference designs (ActionCLIP's 6-block temporal
+# transformer, ResT's joint pair scoring) cost the most per step (docs/benchmarks.md).
+COSTLY_HEADS = ("actionclip", "rest")
 METRIC_K = (1, 5)
 
 
@@ -169,12 +172,12 @@ def run_sweep(config: SweepConfig, echo: Callable[[str], None], plan: list[Sweep
             rows[i] = run_row(config, plan[i])
             report_row(rows[i])
     else:
-        # Submitted from the end: HEAD_ORDER puts the baseline first and the costly cross-modal heads
-        # last, so the long runs start first and the short ones fill the other cores; each run is
+        # The costly heads' runs start first and the short ones fill the other cores; each run is
         # reported as it finishes, the table keeps the plan's order.
+        first = sorted(todo, key=lambda i: plan[i].head not in COSTLY_HEADS)
         context = multiprocessing.get_context(_START_METHOD)
         with ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_job) as pool:
-            futures = {pool.submit(run_row, config, plan[i]): i for i in reversed(todo)}
+            futures = {pool.submit(run_row, config, plan[i]): i for i in first}
             try:
                 for future in as_completed(futures):
                     rows[futures[future]] = future.result()
