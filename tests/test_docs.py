@@ -126,3 +126,22 @@ def test_sections_are_replaced_in_place_and_added_once():
     assert text.startswith("# Page\n\nintro\n\n<!-- BEGIN x") and read_section(text, "x") == "one"
     again = replace_section(text + "\nafter\n", "x", "two")
     assert read_section(again, "x") == "two" and again.endswith("after\n") and again.count("BEGIN x") == 1
+
+
+def test_saved_bench_output_goes_into_its_scripts_section(tmp_path):
+    gen = _gen_docs()
+    page = "# Benchmarks\n\n" + replace_section("text\n", "bench/train.py", "| old |") + "\nafter\n"
+    (tmp_path / "train.md").write_text("| head | s |\n|---|---|\n| ridge | 1.0 |\n")
+    (tmp_path / "extract.md").write_text("workers threads clips/s\n      0       2    26.8\n")
+    text = gen.benchmarks_markdown(page, tmp_path)
+    assert read_section(text, "bench/train.py") == "| head | s |\n|---|---|\n| ridge | 1.0 |"  # a table stays a table
+    assert read_section(text, "bench/extract.py") == "```\nworkers threads clips/s\n      0       2    26.8\n```"
+    assert text.startswith("# Benchmarks\n\ntext\n") and "\nafter\n" in text
+
+
+def test_the_readme_excerpt_is_the_demo_tables_first_columns():
+    gen = _gen_docs()
+    section = "run\n\n| head | generator | selected | top-1 % |\n|---|---|---|--:|\n| ridge | off | a 1 | 9.0 |\n\n| run | s |"
+    excerpt = gen.demo_excerpt(replace_section("", "demo", section))
+    assert excerpt.splitlines()[1] == "| head  | generator | top-1 % |" and "| ridge | off       |     9.0 |" in excerpt
+    assert gen.demo_excerpt("# no demo section yet\n") is None
