@@ -75,7 +75,7 @@ def demo(
     page: Annotated[Path | None, typer.Option(help="Also write the table and timings into this Markdown page's "
                                                       "demo section (make demo: docs/demo.md).")] = None,
 ) -> None:
-    """Run the pipeline end to end on the synthetic dataset, offline (about 3 minutes on 2 cores)."""
+    """Run the pipeline end to end on the synthetic dataset, offline (a few minutes on 2 cores)."""
     from zsar.demo import DemoConfig, run_demo
 
     run_demo(DemoConfig(out=out, full=full, page=page), echo=typer.echo)
