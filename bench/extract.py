@@ -57,7 +57,7 @@ def describe_videos(data: Path, records: list) -> str:
     first = records[0].path
     reader = decord.VideoReader(str(first))
     height, width = reader[0].shape[:2]
-    files = {os.path.realpath(r.path) for r in records}
+    files = {(stat.st_dev, stat.st_ino) for stat in (os.stat(r.path) for r in records)}  # links: one file
     distinct = "" if len(files) == len(records) else f" ({len(files)} distinct files)"
     return (f"{len(records)} videos{distinct} in {data} (the first: {len(reader)} frames of {width}x{height} "
             f"at {reader.get_avg_fps():.0f} fps, {first.suffix[1:]})")
