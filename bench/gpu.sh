@@ -81,7 +81,8 @@ EOF
   || { tail -n 20 "$WORK/bench.log" >&2; exit 1; }
 
 # 4. fp16 batch composition: the same clips alone and in one batch
-"$PY" - "$WORK" "${DEVICE[1]}" "${DEVICE[3]}" <<'EOF' 2>"$WORK/composition.log" || { tail -n 20 "$WORK/composition.log" >&2; exit 1; }
+"$PY" - "$WORK" "${DEVICE[1]}" "${DEVICE[3]}" <<'EOF' 2>"$WORK/composition.log" \
+  || { tail -n 20 "$WORK/composition.log" >&2; exit 1; }
 import sys
 import torch
 from zsar.extract.models.backbones import BackboneConfig, create_backbone

@@ -132,3 +132,22 @@ def test_batches_run_across_chunks_with_the_same_features(synth, tmp_path, monke
     single = extract(ExtractConfig("synthetic", synth, cache=tmp_path / "b", videos_per_shard=13, batch_size=1,
                                    workers=0, **settings))
     assert_same_cache(read_cache(spanning.cache_dir), read_cache(single.cache_dir))
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_pinned_buffers_and_one_batch_behind_on_a_gpu_give_the_cpu_features():
+    from zsar.extract.models.backbones import BackboneConfig, create_backbone
+
+    cpu = create_backbone(BackboneConfig("tiny-random"))
+    gpu = create_backbone(BackboneConfig("tiny-random", device="cuda"))
+    videos = [_video(i, c) for i, c in enumerate([3, None, 1, 4, 2, 5, 1])]
+    for v in videos:
+        if v.decoded is not None:
+            v.decoded.frames = torch.randint(0, 256, (v.n_clips, 2, 32, 32, 3), dtype=torch.uint8)
+    expected = {v.position: cpu.encode(v.decoded.frames) for v in videos if v.decoded is not None}
+    out = list(encode_videos(iter(videos), gpu.launch, batch_size=4, pinned=True))
+    assert [o.item.position for o in out] == list(range(7))
+    for o in out:
+        if o.item.position in expected:
+            assert torch.allclose(torch.from_numpy(o.features), expected[o.item.position], atol=1e-4)

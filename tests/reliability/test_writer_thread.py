@@ -24,7 +24,7 @@ from zsar.extract.sampling import SamplingConfig
 N_VIDEOS = 16
 # Chunks of 2 videos x 2 clips, batches of 3 clips: every other batch spans two chunks.
 SETTINGS = ["--videos-per-shard", "2", "--batch-size", "3", "--resolution", "64", "--clips", "2", "--threads", "1"]
-SLOW_WRITES = '''"""Test plugin: every shard takes 0.15 s longer to write, so kills land while the writer thread writes."""
+SLOW_WRITES = '''"""Test plugin: every shard takes 0.15 s longer to write (kills land while the writer writes)."""
 import time
 
 from zsar.cache import shards
@@ -123,7 +123,8 @@ def test_a_shard_folder_turning_read_only_midway_is_one_line_and_the_cache_verif
     monkeypatch.undo()
     verify = invoke("cache", "verify", cache_dir)
     assert verify.exit_code == 0, verify.output
-    assert verify.output.strip() == f"ok: 1 shards, 2 videos verified; incomplete: {N_VIDEOS - 2} of {N_VIDEOS} videos not extracted yet"
+    assert verify.output.strip() == (f"ok: 1 shards, 2 videos verified; incomplete: {N_VIDEOS - 2} of {N_VIDEOS} "
+                                     "videos not extracted yet")
     assert sorted(read_manifest(CacheLayout(cache_dir)).column("video_row").to_pylist()) == [0, 1]
     assert [p.name for p in (cache_dir / "shards").iterdir()] == ["shard-000-000000.h5"]  # nothing half-written
     resumed = invoke(*args)

@@ -172,7 +172,7 @@ class _Stopped(Exception):
 
 
 def extract_chunks(context: ChunkContext, chunks: list[Chunk], launch) -> RunStats:
-    """Extract and commit ``chunks`` in order; ``launch``: ``Backbone.launch`` (or a function, see ``encode_videos``)."""
+    """Extract and commit ``chunks`` in order; ``launch`` is ``Backbone.launch`` (see ``encode_videos``)."""
     stats = RunStats()
     order = [i for chunk in chunks for i in range(chunk.start, chunk.stop)]
     if not order:
