@@ -68,7 +68,7 @@ def test_a_worker_that_dies_is_one_error_naming_it(records, monkeypatch):
 
 
 def test_group_size_stays_within_memory_and_feeds_every_worker():
-    assert group_size(video_bytes=1 << 20, n_videos=1000, workers=2) == 8
+    assert group_size(video_bytes=1 << 20, n_videos=1000, workers=2) == 4
     assert group_size(video_bytes=20 << 20, n_videos=1000, workers=2) == 1
     assert group_size(video_bytes=1 << 20, n_videos=10, workers=4) == 1
 

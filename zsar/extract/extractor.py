@@ -11,12 +11,13 @@ The flow of one process (rank ``r`` of ``N``)::
     compact the rank's manifest
 
 Backbone batches run across chunk boundaries, so which clips share a batch depends on
-where a run started (a resumed run, another rank count). Features do not depend on that
-beyond rounding: on a CPU in fp32, efficientnet-lite0's features of the same clips in
-batches of other sizes differed by at most 7.7e-6 (one fp16 step of the stored values, or
-nothing); tiny-random's not at all. So equal cache keys mean features equal to 1e-3
-relative (``docs/benchmarks-extract.md``; the GPU figure in fp16 is measured by
-``bench/gpu.sh``).
+where a run started (a resumed run, another rank count). Features depend on that only by
+rounding: on a CPU in fp32, efficientnet-lite0's features of 16 clips encoded as one batch
+or as batches of 3+13, 5+11 or 8+8 were bit-identical; splits with a batch of one clip
+(1+15, 7+1+8) moved them by up to 8e-6, and stored (fp16) values by at most one fp16 step
+(9.8e-4, 2e-4 of the largest |feature|). tiny-random's never moved. That is the tolerance behind a cache key: equal keys mean features equal to
+one fp16 step of the stored value (``docs/benchmarks-extract.md``; ``bench/gpu.sh``
+measures the same for CLIP in fp16 on a GPU).
 """
 
 from __future__ import annotations

@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 
 PREFETCH_PER_WORKER = 2       # groups decoded ahead per worker
 GROUP_BYTES = 32 << 20        # frames per task (and per slot) at most, so a group stays a few videos
-MAX_GROUP = 8                 # videos per task at most, so work spreads over the workers
+MAX_GROUP = 4                 # videos per task at most: few slots stay small, and work spreads over the workers
 CHECK_S = 2.0                 # how often a waiting process checks that the other side is alive
 
 
