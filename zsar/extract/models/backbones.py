@@ -7,6 +7,11 @@ R(2+1)D). The backbone owns its preprocessing (the constants below), its device 
 precision; freezing (``eval``, ``requires_grad_(False)``, ``inference_mode``) happens only
 in ``Backbone``. Factories are registered in ``BACKBONES``; the CLIP family registers from
 ``clip.py`` (``zsar.extract.models`` imports both).
+
+``zsar extract`` calls ``Backbone.launch`` (``encode`` without the wait: on a GPU it returns
+while the batch runs, and the features are taken one batch later); both run ``features``,
+normalisation and network on frames already on the device. A subclass that changes the
+computation overrides ``features``.
 """
 
 from __future__ import annotations
