@@ -16,7 +16,8 @@ from zsar.cache.shards import ShardReader
 from zsar.cli import app
 from zsar.extract.decode import DecodedVideo
 from zsar.extract.extractor import ExtractConfig, extract, limit_records
-from zsar.extract.loader import LoadedVideo, encode_videos
+from zsar.extract.batcher import encode_videos
+from zsar.extract.loader import LoadedVideo
 from zsar.extract.sampling import SamplingConfig, sample_indices
 
 runner = CliRunner()

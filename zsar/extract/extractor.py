@@ -6,11 +6,18 @@ The flow of one process (rank ``r`` of ``N``)::
     backbone (weights id) + sampling + ...  ->  cache key  ->  <cache>/features/<dataset>/<...>-<key>/
     config.json (refused if an existing cache has other run settings), text embeddings
     lock rank r  ->  plan: this rank's chunks not yet committed (damaged ones dropped)
-    DataLoader workers decode  ->  backbone batches of clips  ->  per chunk: shard + manifest part
+    decoding workers (shared-memory slots)  ->  batch buffers  ->  backbone, one batch ahead
+        ->  writer thread, per chunk: shard + manifest part
     compact the rank's manifest
 
-A backbone batch never spans two chunks, so a chunk's numbers do not depend on which run
-or rank made it: a resumed or sharded extraction gives the same features as one run.
+Backbone batches run across chunk boundaries, so which clips share a batch depends on
+where a run started (a resumed run, another rank count). Features depend on that only by
+rounding: on a CPU in fp32, efficientnet-lite0's features of 16 clips encoded as one batch
+or as batches of 3+13, 5+11 or 8+8 were bit-identical; splits with a batch of one clip
+(1+15, 7+1+8) moved them by up to 8e-6, and stored (fp16) values by at most one fp16 step
+(9.8e-4, 2e-4 of the largest |feature|). tiny-random's never moved. That is the tolerance behind a cache key: equal keys mean features equal to
+one fp16 step of the stored value (``docs/benchmarks-extract.md``; ``bench/gpu.sh``
+measures the same for CLIP in fp16 on a GPU).
 """
 
 from __future__ import annotations
@@ -89,6 +96,7 @@ class ExtractResult:
     clips_per_s: float
     seconds: float
     rank: int = 0
+    loop_cpu_seconds: float = 0.0   # CPU time of this process (all threads) in the extraction loop
     world_size: int = 1
     clips: int = 0
     failed_videos: list[tuple[str, str]] = field(default_factory=list)  # (video_id, error)
@@ -167,14 +175,14 @@ def extract(config: ExtractConfig) -> ExtractResult:
         log.info("%s: rank %d/%d, %d chunk(s) to extract, %d video(s) already in %s, %d worker(s)",
                  dataset.name, rank, world, len(plan.pending), plan.skipped, layout.root, workers)
         context = ChunkContext(layout, rank, key, records, dataset.class_names, Path(config.root).expanduser(),
-                               config.sampling, size, batch_size, workers)
+                               config.sampling, size, batch_size, workers, pinned=backbone.device.type == "cuda")
         with torch_threads(backbone_threads(config.threads, workers, backbone.device.type)):
-            run = extract_chunks(context, plan.pending, backbone.encode)
+            run = extract_chunks(context, plan.pending, backbone.launch)
         compact_manifest(layout, rank)
     result = ExtractResult(
         cache_dir=layout.root, ok=run.ok, failed=len(run.failed), skipped=plan.skipped,
         clips_per_s=run.clips / run.seconds if run.seconds > 0 else 0.0, seconds=time.perf_counter() - started,
-        rank=rank, world_size=world, clips=run.clips, failed_videos=run.failed,
+        rank=rank, world_size=world, clips=run.clips, failed_videos=run.failed, loop_cpu_seconds=run.cpu_seconds,
         total_ok=plan.done_ok + run.ok, total_failed=plan.done_failed + len(run.failed))
     _report_failures(result)
     return result
