@@ -32,9 +32,9 @@ from zsar.cache import shards
 _write = shards.ShardWriter._write
 
 
-def _slow_write(self, tmp):
+def _slow_write(self, *args, **kwargs):
     time.sleep(0.15)
-    _write(self, tmp)
+    _write(self, *args, **kwargs)
 
 
 shards.ShardWriter._write = _slow_write
