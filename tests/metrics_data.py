@@ -10,7 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from zsar.cache.runs import SplitResult, write_json, write_split_result
+from zsar.cache.runs import SplitResult, write_split_result
+from zsar.testing import write_dummy_run_files
 from zsar.vectors import l2_normalise
 
 ACTIONS = ["jumping jacks", "wave hand", "squat", "clap hands", "kick", "punch", "walk", "run",
@@ -56,7 +57,5 @@ def make_run(root: Path, n_splits: int = 3, seed: int = 0, names: list[str] = AC
     root.mkdir(parents=True, exist_ok=True)
     for result in results:
         write_split_result(root, result)
-    write_json(root / "config.json", {"head": "linear", "protocol": "within-half"})
-    write_json(root / "metrics.json", {"protocol": "within-half", "head": "linear",
-                                       "splits": [{"split": r.split} for r in results]})
+    write_dummy_run_files(root, [r.split for r in results])
     return results

@@ -7,7 +7,9 @@ from zsar.cache import load_features, load_text
 from zsar.cache.from_arrays import write_cache_from_arrays
 from zsar.cache.layout import CacheLayout, cache_key, config_differences
 from zsar.cache.manifest import ManifestRow, compact_manifest, read_manifest, write_manifest_part
-from zsar.cache.runs import RunReader, SplitResult, write_json, write_predictions, write_split_result
+from zsar.cache.run_files import RunLayout, write_run_config
+from zsar.cache.runs import RunReader, SplitResult, write_predictions, write_split_result
+from zsar.testing import dummy_run_config
 from zsar.cache.shards import ShardReader, ShardWriter
 from zsar.digests import file_sha256
 from zsar.errors import ZsarError
@@ -111,7 +113,7 @@ def test_run_dir_round_trip(tmp_path):
         test_classes=np.array([1, 2]), prototypes=rng.normal(size=(2, 4)).astype(np.float32),
         test_embeddings=rng.normal(size=(5, 4)).astype(np.float32), test_labels=np.array([1, 2, 2, 1, 2]),
         test_video_ids=[f"v{i}" for i in range(5)], scores=np.array([[0.9, 0.1]] * 5, np.float32))
-    write_json(tmp_path / "config.json", {"head": "linear"})
+    write_run_config(RunLayout(tmp_path), dummy_run_config())
     write_split_result(tmp_path, result)
     write_predictions(tmp_path, [result])
     run = RunReader(tmp_path)

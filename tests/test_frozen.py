@@ -55,8 +55,8 @@ def test_frozen_gives_the_planted_accuracy_in_seconds_with_no_training(shared, t
     folder, data = shared
     metrics = train_head(TrainHeadConfig(features=folder, out=tmp_path / "run", head="frozen",
                                          protocol="within-half", splits=3))
-    assert [s["top1"] for s in metrics["splits"]] == pytest.approx(_planted(data, 3), abs=1e-9)
-    assert all(s["selected"] is None for s in metrics["splits"])  # nothing selected
+    assert [s.top1 for s in metrics.splits] == pytest.approx(_planted(data, 3), abs=1e-9)
+    assert all(s.selected is None for s in metrics.splits)  # nothing selected
     assert json.loads((tmp_path / "run" / "config.json").read_text())["head"] == "frozen"
 
 
@@ -98,7 +98,7 @@ def test_no_trained_head_ends_below_frozen(shared, tmp_path, head):
     folder, data = shared
     metrics = train_head(TrainHeadConfig(features=folder, out=tmp_path / head, head=head, protocol="within-half",
                                          splits=1))
-    assert metrics["mean"]["top1"] >= 0.98 * _planted(data, 1)[0], metrics["splits"]
+    assert metrics.mean["top1"] >= 0.98 * _planted(data, 1)[0], metrics.splits
 
 
 def test_a_cache_without_a_shared_space_is_one_error_line_naming_the_text_that_fits(tmp_path):

@@ -8,7 +8,9 @@ import pytest
 from metrics_data import ACTIONS, clustered, make_run
 from test_metrics_hubness import hub_data
 from zsar.cache.from_arrays import write_cache_from_arrays
-from zsar.cache.runs import SplitResult, write_json, write_split_result
+from zsar.cache.run_files import RunLayout, write_run_config
+from zsar.cache.runs import SplitResult, write_split_result
+from zsar.testing import dummy_run_config
 from zsar.cache.text import TextEmbeddings
 from zsar.errors import ZsarError
 from zsar.heads.rerank import csls
@@ -70,7 +72,7 @@ def hub_run(root, rerank):
     write_split_result(root, SplitResult(0, names, np.zeros(len(names), bool), np.arange(len(names)), prototypes,
                                          videos, labels, [str(i) for i in range(len(videos))],
                                          csls(scores) if rerank else scores))
-    write_json(root / "config.json", {"head": "linear", "rerank": "csls" if rerank else "none"})
+    write_run_config(RunLayout(root), dummy_run_config(rerank="csls" if rerank else "none"))
 
 
 def test_a_csls_reranked_run_shows_lower_prototype_hubness(tmp_path):

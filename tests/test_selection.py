@@ -18,7 +18,7 @@ from zsar.heads.base import ClassText, HeadDims, create_head
 from zsar.heads.experiment import TrainHeadConfig, choose_settings, resolve
 from zsar.heads.options import parse_head_options
 from zsar.heads.protocols import within_half
-from zsar.heads.selection import (SelectionConfig, choose_point, curve_points, smoothed, standard_error,
+from zsar.heads.selection import (CurvePoint, SelectionConfig, choose_point, curve_points, smoothed, standard_error,
                                   validation_plans)
 from zsar.testing import StructuredConfig, write_structured_cache
 from zsar.heads.train import MIN_STEPS, TrainConfig, feature_stats, prepare
@@ -151,7 +151,7 @@ def test_train_head_records_and_prints_the_selection(cache, tmp_path):
         assert sorted(c["stopped_at"] for c in chosen["curves"]) == [3, 6, 12]  # successive halving
         assert not set(chosen["validation_classes"]) & {SMALL_NAMES[c] for c in _unseen(split["split"])}
         ckpt = read_checkpoint(tmp_path / "r" / f"split-{split['split']}" / "checkpoint.pt")
-        assert ckpt["meta"]["selected"] == chosen["chosen"] and ckpt["meta"]["train"]["steps"] == chosen["chosen"]["steps"]
+        assert ckpt.meta.selected == chosen["chosen"] and ckpt.meta.train["steps"] == chosen["chosen"]["steps"]
     config = json.loads((tmp_path / "r" / "config.json").read_text())
     assert config["selection"]["enabled"] is True and config["selection"]["lrs"] == [1e-3, 3e-3, 1e-2]
 
@@ -172,8 +172,8 @@ def test_head_opt_values_reach_config_checkpoint_and_hash(cache, tmp_path):
     assert config["head_config"] == {"fusion": "transformer", "layers": 2, "heads": 4, "activation": "quick-gelu",
                                      "embed_dim": 0, "scale": 20.0, "test_scale": 0.0, "ensemble": "probability"}
     ckpt = read_checkpoint(tmp_path / "a" / "split-0" / "checkpoint.pt")
-    assert ckpt["meta"]["config"] == config["head_config"]
-    assert any(k.startswith("fusion.encoder.layers.1.") for k in ckpt["state_dict"])
+    assert ckpt.meta.config == config["head_config"]
+    assert any(k.startswith("fusion.encoder.layers.1.") for k in ckpt.state_dict)
     other = json.loads((tmp_path / "b" / "config.json").read_text())
     assert other["head_config"]["layers"] == 6 and other["config_hash"] != config["config_hash"]
 
@@ -222,10 +222,13 @@ def test_a_diverging_lr_drops_out_of_selection(monkeypatch):
 def test_only_a_clear_validation_gain_moves_the_choice_off_the_longest_default_run():
     lrs = (1e-3, 3e-3, 1e-2)
     assert standard_error(50.0, 100) == pytest.approx(5.0)
-    # (smoothed top-1, step, top-1, lr): 1e-2 peaks early at 50, the longest 3e-3 run is within one SE
-    noisy = [(50.0, 20, 52.0, 1e-2), (46.0, 150, 45.0, 3e-3), (44.0, 150, 44.0, 1e-3), (48.0, 40, 47.0, 3e-3)]
-    assert choose_point(noisy, 100, 3e-3, lrs) == (150, 3e-3, 45.0)
+    def points(*rows):  # (smoothed top-1, step, top-1, lr)
+        return [CurvePoint(smoothed=s, step=step, top1=top1, lr=lr) for s, step, top1, lr in rows]
+
+    # 1e-2 peaks early at 50, the longest 3e-3 run is within one SE
+    noisy = points((50.0, 20, 52.0, 1e-2), (46.0, 150, 45.0, 3e-3), (44.0, 150, 44.0, 1e-3), (48.0, 40, 47.0, 3e-3))
+    assert choose_point(noisy, 100, 3e-3, lrs) == noisy[1]
     # with 400 validation videos one SE is 2.5 points: only the early peak and the step-40 point qualify
-    assert choose_point(noisy, 400, 3e-3, lrs) == (40, 3e-3, 47.0)
-    clear = [(60.0, 20, 60.0, 1e-2), (40.0, 150, 40.0, 3e-3)]
-    assert choose_point(clear, 100, 3e-3, lrs) == (20, 1e-2, 60.0)
+    assert choose_point(noisy, 400, 3e-3, lrs) == noisy[3]
+    clear = points((60.0, 20, 60.0, 1e-2), (40.0, 150, 40.0, 3e-3))
+    assert choose_point(clear, 100, 3e-3, lrs) == clear[0]

@@ -243,23 +243,6 @@ def _generator_mode(generator: bool | None, mode: str | None) -> str | None:
     return None
 
 
-def _selected(values: dict | None) -> str:
-    return "-" if not values else ", ".join(f"{k} {v:g}" for k, v in values.items())
-
-
-def _print_metrics_table(metrics: dict) -> None:
-    extra = next((keys for keys in (("seen_top1", "unseen_top1", "harmonic"), ("base_top1", "novel_top1", "hm"))
-                  if keys[-1] in metrics["mean"]), ())
-    header = f"{'split':>8} {'top-1':>7} {'top-5':>7}" + "".join(f" {k:>12}" for k in extra) + "  selected"
-    typer.echo(header)
-    for m in metrics["splits"]:
-        typer.echo(f"{m['split']:>8} {m['top1']:7.2f} {m['top5']:7.2f}" + "".join(f" {m[k]:12.2f}" for k in extra)
-                   + f"  {_selected(m.get('selected'))}")
-    mean, std = metrics["mean"], metrics["std"]
-    cells = [f"{mean[k]:.2f} ± {std[k]:.2f}" for k in ("top1", "top5") + extra]
-    typer.echo(f"{'mean±std':>8} " + " ".join(cells))
-
-
 @command("train-head")
 def train_head(
     features: Annotated[Path, typer.Option(help="Feature cache to test on (and, within a dataset, to train on).")],
@@ -299,6 +282,7 @@ def train_head(
     from zsar.heads.selection import SelectionConfig
     from zsar.heads.train import TrainConfig
     from zsar.heads.transfer import TransferConfig
+    from zsar.metrics.report import format_run_metrics
 
     given = lambda **kw: {k: v for k, v in kw.items() if v is not None}  # noqa: E731 (None: the library default)
     train = TrainConfig(seed=seed, device=device, standardise=standardise,
@@ -312,8 +296,8 @@ def train_head(
         transfer=transfer_config, overlap_with=tuple(overlap_with or ()), allow_partial=allow_partial,
         filter_text=filter_text, protocol_options=ProtocolOptions(base_train, class_lists), **given(tau=tau))
     metrics = run(config)
-    typer.echo(f"{head} on {protocol}: {len(metrics['splits'])} split(s), run in {out}")
-    _print_metrics_table(metrics)
+    typer.echo(f"{head} on {protocol}: {len(metrics.splits)} split(s), run in {out}")
+    typer.echo(format_run_metrics(metrics))
 
 
 @command("heads")

@@ -23,7 +23,7 @@ from typing import Any, Callable
 
 from zsar.files import atomic_write_text
 from zsar.cache.runs import RunReader
-from zsar.metrics import RunMetrics, measure_run, write_report
+from zsar.metrics import MeasuredRun, measure_run, write_report
 from zsar.metrics.measure import PROTOTYPES
 from zsar.metrics.report import GEOMETRY_NOTE, HUBNESS_NOTE
 
@@ -119,16 +119,16 @@ class SweepRow:
         parts += [f"generator {'on' if self.generator else 'off'}", f"transfer {self.transfer}"]
         return ", ".join(parts + ([f"re-rank {self.rerank}"] if self.rerank != "none" else []))
 
-    def measured(self, measured: RunMetrics, seconds: float) -> "SweepRow":
+    def measured(self, measured: MeasuredRun, seconds: float) -> "SweepRow":
         """This row with the numbers of its measured run (``measure_run`` with hubness k = 1, 5)."""
         summary = measured.summary()
         hubness = summary.get(PROTOTYPES, {})
         chance = sum(100.0 / len(s.class_names) for s in measured.splits) / len(measured.splits)
         skew = lambda k: hubness[k]["skewness"] if k in hubness else None  # noqa: E731 (k may be skipped)
-        splits = RunReader(measured.root).metrics["splits"]
-        selected = [s.get("selected") for s in splits]
+        splits = RunReader(measured.root).finished_metrics().splits
+        selected = [s.selected for s in splits]
         return replace(self, top1=summary["top1"], top1_std=summary["std"]["top1"],
-                       split_top1=tuple((int(s["split"]), float(s["top1"])) for s in splits), chance=chance,
+                       split_top1=tuple((s.split, s.top1) for s in splits), chance=chance,
                        selected=summarise_selected(selected), skewness=skew("1"), skewness_k5=skew("5"),
                        closeness=summary.get("closeness"), dispersion=summary.get("dispersion"), seconds=seconds,
                        run=measured.root)
@@ -254,8 +254,8 @@ def _selection_table(rows: list[SweepRow]) -> str:
     for r in rows:
         if r.ran:
             assert r.run is not None
-            for split in RunReader(r.run).metrics["splits"]:
-                lines.append(f"| {r.label} | {split['split']} | {summarise_selected([split.get('selected')])} |")
+            for split in RunReader(r.run).finished_metrics().splits:
+                lines.append(f"| {r.label} | {split.split} | {summarise_selected([split.selected])} |")
     return "\n".join(lines)
 
 
@@ -264,7 +264,7 @@ def _extra_table(rows: list[SweepRow], rel: Callable[[Path], str]) -> str:
     for r in rows:
         if r.ran:
             assert r.run is not None
-            trained = sum(record.get("seconds", 0.0) for record in RunReader(r.run).log())
+            trained = sum(record.seconds for record in RunReader(r.run).log())
             lines.append(f"| {r.label} | {_number(r.skewness_k5)} | {trained:.0f} | [{rel(r.run)}]({rel(r.run)}) |")
     return "\n".join(lines)
 

@@ -21,6 +21,8 @@ For zsar's tests and benchmarks, and for anyone testing code on top of zsar (as 
   normalised prompts) points exactly along the planted direction, and ``frozen_top1``
   gives the accuracy the planted structure implies for the training-free rule;
 - random label text (``random_text``): seeded unit embeddings for given classes;
+- the typed files of a run directory (``dummy_run_config``, ``write_dummy_run_files``) for
+  code that reads runs, beside splits written with ``zsar.cache.runs.write_split_result``;
 - tiny random CLIP / X-CLIP checkpoints (``write_tiny_clip``, ``write_tiny_xclip``): a
   ``CLIPModel`` 32 wide, 2 layers, 32x32 images, 8x8 patches, and a character-level
   ``CLIPTokenizer``, saved with ``save_pretrained``, so ``--weights DIR`` and the ``clip``
@@ -36,11 +38,14 @@ import string
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from zsar.cache.from_arrays import write_cache_from_arrays
 from zsar.cache.layout import CacheLayout
+from zsar.cache.run_files import (CacheRecord, RunConfig, RunLayout, RunMetrics, SplitRecord, write_run_config,
+                                  write_run_metrics)
 from zsar.cache.text import TextEmbeddings
 from zsar.vectors import l2_normalise
 
@@ -309,3 +314,23 @@ def write_tiny_xclip(folder: Path, seed: int = 0) -> Path:
     folder = Path(folder)
     XCLIPModel(config).save_pretrained(folder)
     return folder
+
+
+def dummy_run_config(**changes: Any) -> RunConfig:
+    """A ``RunConfig`` of a ``linear`` head on ``within-half`` reading a made-up cache; ``changes`` override fields."""
+    cache = CacheRecord(path="/nowhere/cache", key="0" * 12, text="minilm-default-000000000000",
+                        text_key="0" * 12, text_encoder="minilm", videos="0" * 16, videos_splits="0" * 16)
+    values: dict[str, Any] = dict(zsar="0", head="linear", head_config={}, protocol="within-half", splits=1,
+                                  train={}, selection={}, transfer={}, rerank="none", features=cache)
+    return RunConfig(**{**values, **changes})
+
+
+def write_dummy_run_files(root: Path, splits: list[int], **changes: Any) -> RunLayout:
+    """Write ``config.json`` (``dummy_run_config(**changes)``) and a ``metrics.json`` listing ``splits`` to ``root``."""
+    layout = RunLayout(root)
+    config = dummy_run_config(**changes)
+    records = tuple(SplitRecord(split=i, top1=0.0, top5=0.0, n_test=0, n_classes=0) for i in splits)
+    write_run_config(layout, config)
+    write_run_metrics(layout, RunMetrics(protocol=config.protocol, head=config.head, splits=records,
+                                         mean={"top1": 0.0}, std={"top1": 0.0}))
+    return layout

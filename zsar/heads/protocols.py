@@ -201,6 +201,14 @@ class SplitPlan:
     seed: int = 0
 
 
+def group_by_model(plans: list[SplitPlan]) -> list[list[SplitPlan]]:
+    """The plans in groups that share one trained head (same ``model_key``), in the order they come."""
+    groups: dict[str, list[SplitPlan]] = {}
+    for plan in plans:
+        groups.setdefault(plan.model_key, []).append(plan)
+    return list(groups.values())
+
+
 @dataclass(frozen=True)
 class Protocol:
     """A registered protocol: how many splits by default / at most, whether it trains on a source cache."""

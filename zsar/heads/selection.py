@@ -30,13 +30,14 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 import numpy as np
 import torch
 
 from zsar.cache.batches import FeatureBatches
+from zsar.cache.run_files import SelectionRecord
 from zsar.errors import ZsarError
 from zsar.heads.base import ClassText, ClosedFormHead, Head
 from zsar.heads.zero_shot import embed_rows, score_split
@@ -76,27 +77,6 @@ class SelectionConfig:
         if min(self.points, self.max_per_class, self.max_folds, self.min_videos) < 1:
             raise ZsarError(f"selection points {self.points}, max_per_class {self.max_per_class}, max_folds "
                             f"{self.max_folds} and min_videos {self.min_videos}: each at least 1")
-
-
-@dataclass
-class Selection:
-    """The outcome: the chosen values, their validation top-1, every curve, and what was held out."""
-
-    chosen: dict[str, float | int]
-    top1: float
-    curves: list[dict[str, Any]]
-    validation_classes: list[str]
-    n_train: int
-    n_validation: int
-    config: dict[str, Any] = field(default_factory=dict)
-
-    def describe(self) -> str:
-        values = ", ".join(f"{k} {v:g}" for k, v in self.chosen.items())
-        return (f"{values} (validation top-1 {self.top1:.1f} % on {len(self.validation_classes)} held-out "
-                f"seen classes, {self.n_validation} videos)")
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def _cap_per_class(labels: np.ndarray, cap: int, rng: np.random.Generator) -> np.ndarray:
@@ -175,7 +155,7 @@ class _Validator:
 
 
 def select(make_head: Callable[[SplitPlan], Head], plan: SplitPlan, train: TrainConfig, config: SelectionConfig,
-           transfer: TransferConfig, rerank: str, device: torch.device) -> Selection | None:
+           transfer: TransferConfig, rerank: str, device: torch.device) -> SelectionRecord | None:
     """Choose the training values for ``plan`` on held-out seen classes; None when there are too few classes.
 
     ``make_head(plan)`` builds a fresh, seeded head for a plan, on ``device``.
@@ -194,9 +174,10 @@ def select(make_head: Callable[[SplitPlan], Head], plan: SplitPlan, train: Train
     else:
         curves, chosen, top1 = _select_steps(make_head, folds, n_videos, config, train)
     names = [plan.class_names[c] for f in folds for c in f.plan.test_classes]
-    return Selection(chosen, top1, curves, names, len(plans[0].train_rows), n_videos,
-                     {"fraction": config.fraction, "folds": len(folds), "lrs": list(config.lrs),
-                      "alphas": list(config.alphas), "points": config.points})
+    return SelectionRecord(chosen=chosen, top1=top1, curves=tuple(curves), validation_classes=tuple(names),
+                           n_train=len(plans[0].train_rows), n_validation=n_videos,
+                           config={"fraction": config.fraction, "folds": len(folds), "lrs": list(config.lrs),
+                                   "alphas": list(config.alphas), "points": config.points})
 
 
 def _select_alpha(make_head: Callable[[SplitPlan], Head], folds: list[_Fold], config: SelectionConfig,
@@ -215,6 +196,20 @@ def _select_alpha(make_head: Callable[[SplitPlan], Head], folds: list[_Fold], co
     return curves, {"alpha": best["alpha"]}, best["top1"]
 
 
+@dataclass(frozen=True, kw_only=True)
+class CurvePoint:
+    """One measured point of a validation curve: after ``step`` steps at ``lr``, its top-1 and smoothed top-1."""
+
+    step: int
+    lr: float
+    top1: float
+    smoothed: float
+
+    def preference(self, default_lr: float, lrs: tuple[float, ...]) -> tuple[int, bool, int]:
+        """Among points within one standard error of the best: the longest run, then the default lr, then grid order."""
+        return (self.step, self.lr == default_lr, -lrs.index(self.lr))
+
+
 @dataclass
 class _Candidate:
     """One learning rate's validation runs, one per fold, trained in step."""
@@ -228,17 +223,17 @@ class _Candidate:
         return self.trainers[0].step
 
     @property
-    def points(self) -> list[tuple[int, float, float]]:
-        """``(step, top1, smoothed top1)`` measured so far, top-1 averaged over the folds."""
+    def points(self) -> list[CurvePoint]:
+        """The points measured so far, top-1 averaged over the folds."""
         curves = [t.result.curve for t in self.trainers]
         n = min(len(c) for c in curves)
         steps = [step for step, _ in curves[0][:n]]
         top1 = [float(np.mean([c[i][1] for c in curves])) for i in range(n)]
-        return list(zip(steps, top1, smoothed(top1)))
+        return [CurvePoint(step=step, lr=self.lr, top1=t, smoothed=s) for step, t, s in zip(steps, top1, smoothed(top1))]
 
     @property
     def best(self) -> float:
-        return max((s for _, _, s in self.points), default=-1.0)
+        return max((p.smoothed for p in self.points), default=-1.0)
 
 
 def stage_ends(total: int) -> list[int]:
@@ -274,28 +269,25 @@ def _select_steps(make_head: Callable[[SplitPlan], Head], folds: list[_Fold], n_
             except DivergedError:
                 c.diverged = True
         alive = sorted((c for c in alive if not c.diverged), key=lambda c: -c.best)[:max(1, (len(alive) + 1) // 2)]
-    measured = [(s, step, top1, c.lr) for c in candidates if not c.diverged for step, top1, s in c.points]
+    measured = [p for c in candidates if not c.diverged for p in c.points]
     if not measured:
         raise ZsarError(f"every learning rate of {list(config.lrs)} diverged on the validation classes; "
                         "pass --lr lower with --no-select, or check the features")
-    steps, lr, top1 = choose_point(measured, n_videos, train.lr, config.lrs)
-    curves = [{"lr": c.lr, "curve": [list(p) for p in c.points], "stopped_at": c.step, "diverged": c.diverged}
-              for c in candidates]
-    return curves, {"lr": lr, "steps": steps}, top1
+    point = choose_point(measured, n_videos, train.lr, config.lrs)
+    curves = [{"lr": c.lr, "curve": [[p.step, p.top1, p.smoothed] for p in c.points], "stopped_at": c.step,
+               "diverged": c.diverged} for c in candidates]
+    return curves, {"lr": point.lr, "steps": point.step}, point.top1
 
 
-def choose_point(measured: list[tuple[float, int, float, float]], n: int, default_lr: float,
-                 lrs: tuple[float, ...]) -> tuple[int, float, float]:
-    """``(steps, lr, top1)`` from ``(smoothed top1, step, top1, lr)`` points measured on ``n`` validation videos.
+def choose_point(measured: list[CurvePoint], n: int, default_lr: float, lrs: tuple[float, ...]) -> CurvePoint:
+    """The point to train with, of ``measured`` on ``n`` validation videos.
 
-    Among the points within one standard error of the best smoothed top-1: the longest
-    run, then the default lr, then the grid's order.
+    Among the points within one standard error of the best smoothed top-1, the most
+    preferred (``CurvePoint.preference``).
     """
-    best = max(s for s, *_ in measured)
+    best = max(p.smoothed for p in measured)
     near = best - standard_error(best, n)
-    steps, _, _, top1, lr = max((step, lr == default_lr, -lrs.index(lr), top1, lr)
-                                for s, step, top1, lr in measured if s >= near)
-    return steps, lr, top1
+    return max((p for p in measured if p.smoothed >= near), key=lambda p: p.preference(default_lr, lrs))
 
 
 def standard_error(top1: float, n: int) -> float:

@@ -97,7 +97,7 @@ class SplitMetrics:
 
 
 @dataclass
-class RunMetrics:
+class MeasuredRun:
     """The measurements of every split of a run."""
 
     root: Path
@@ -134,12 +134,11 @@ def _measure_split(result: SplitResult, config: MetricsConfig) -> SplitMetrics:
     return metrics
 
 
-def measure_run(run: Path | str | RunReader, config: MetricsConfig = MetricsConfig()) -> RunMetrics:
+def measure_run(run: Path | str | RunReader, config: MetricsConfig = MetricsConfig()) -> MeasuredRun:
     """Measure every split of the run directory ``run``."""
     reader = run if isinstance(run, RunReader) else RunReader(Path(run))
-    info = {**reader.config, **reader.metrics}
-    notes = [str(note) for note in info.get("notes", [])]
-    if reader.listed_splits() is None:
+    notes = [] if reader.metrics is None else list(reader.metrics.notes)
+    if reader.metrics is None:
         notes.append(f"{reader.root} has no metrics.json (`zsar train-head` did not finish): measured the "
                      f"splits on disk, {reader.split_ids()}")
         log.warning(notes[-1])
@@ -149,7 +148,7 @@ def measure_run(run: Path | str | RunReader, config: MetricsConfig = MetricsConf
         log.info("measuring split %d of %s (%d test videos, %d classes)", result.split, reader.root,
                  len(result.test_labels), len(result.test_classes))
         splits.append(_measure_split(result, config))
-    return RunMetrics(reader.root, str(info.get("protocol", "")), str(info.get("head", "")), config, splits, notes)
+    return MeasuredRun(reader.root, reader.config.protocol, reader.config.head, config, splits, notes)
 
 
 def evaluate_run(run: Path | str | RunReader, config: MetricsConfig = MetricsConfig()) -> dict[str, Any]:
