@@ -27,7 +27,7 @@ from zsar.cache.features import load_text
 from zsar.cache.config import read_cache_config
 from zsar.cache.layout import open_layout
 from zsar.errors import ZsarError
-from zsar.heads.base import head_class, list_heads
+from zsar.heads.base import head_class, heads_in_order
 from zsar.heads.experiment import TrainHeadConfig, train_head
 from zsar.heads.options import parse_head_options
 from zsar.heads.protocols import DEFAULT_TAU
@@ -37,8 +37,6 @@ from zsar.heads.transfer import TransferConfig
 from zsar.metrics import MetricsConfig, measure_run
 from zsar.sweep_table import GENERATOR_MODE, MISSING, SweepRow, Variant, best_row, format_table, write_sweep_report
 
-BASELINE = "ridge"
-HEAD_ORDER = ("frozen", "ridge", "linear", "actionclip", "aurl", "rest")
 METRIC_K = (1, 5)
 
 
@@ -123,7 +121,7 @@ def plan_rows(config: SweepConfig) -> Iterator[SweepRow]:
 def default_heads(config: SweepConfig) -> list[str]:
     """Every registered head, baselines first; heads that need a shared space only when the cache has one."""
     shared = shares_space(config)
-    return sorted((h for h in list_heads() if shared or not head_class(h).needs_shared_space), key=_head_order)
+    return [h for h in heads_in_order() if shared or not head_class(h).needs_shared_space]
 
 
 def shares_space(config: SweepConfig) -> bool:
@@ -133,10 +131,6 @@ def shares_space(config: SweepConfig) -> bool:
         return bool(space) and load_text(config.features, config.text).space == space
     except ZsarError:  # no text, or several and no --text: each run says so itself
         return False
-
-
-def _head_order(name: str) -> tuple[int, str]:
-    return (HEAD_ORDER.index(name) if name in HEAD_ORDER else len(HEAD_ORDER), name)
 
 
 def train_config_for(config: SweepConfig, row: SweepRow) -> TrainHeadConfig:

@@ -22,14 +22,13 @@ from pathlib import Path
 from typing import Any, Callable
 
 from zsar.files import atomic_write_text
+from zsar.heads.base import SHARED_SPACE_BASELINE, baseline_head
 from zsar.cache.runs import RunReader
 from zsar.metrics import MeasuredRun, measure_run, write_report
 from zsar.metrics.measure import PROTOTYPES
 from zsar.metrics.report import GEOMETRY_NOTE, HUBNESS_NOTE
 
 GENERATOR_MODE = "interpolate"  # "generator on": AURL's released mixing, weights in [0, 1)
-BASELINE_HEAD = "ridge"
-FROZEN_HEAD = "frozen"  # the training-free baseline of a shared video-text space
 FROZEN_COLUMN = "x frozen"
 MISSING = "-"
 NUMBER_COLUMNS = ("top-1 %", "chance %", "x ridge", "> ridge", "selected", "N_1 skewness", "closeness",
@@ -97,12 +96,12 @@ class SweepRow:
 
     @property
     def is_baseline(self) -> bool:
-        return self.head == BASELINE_HEAD and self.plain
+        return self.head == baseline_head() and self.plain
 
     @property
     def is_frozen(self) -> bool:
         """The training-free baseline row: ``frozen`` with nothing added."""
-        return self.head == FROZEN_HEAD and self.plain
+        return self.head == baseline_head(SHARED_SPACE_BASELINE) and self.plain
 
     @property
     def plain(self) -> bool:
@@ -221,7 +220,7 @@ def best_line(rows: list[SweepRow]) -> str:
     """``best: <label> at X % top-1, Yx chance, Zx ridge`` (and ``, Wx frozen`` when a frozen row ran)."""
     best = best_row(rows)
     versus = "".join(f", {ratio:.2f}x {name}" for name, ratio in zip(
-        (BASELINE_HEAD, FROZEN_HEAD), (_ratio(best, b) for b in baselines(rows))) if ratio is not None)
+        (baseline_head(), baseline_head(SHARED_SPACE_BASELINE)), (_ratio(best, b) for b in baselines(rows))) if ratio is not None)
     return f"best: {best.label} at {best.top1:.1f} % top-1, {best.top1 / best.chance:.1f}x chance{versus}"
 
 

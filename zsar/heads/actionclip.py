@@ -148,6 +148,7 @@ def _identity(layer: nn.Linear) -> None:
                 "prompt ensemble")
 class ActionCLIPHead(Head):
     Config = ActionCLIPConfig
+    tiny_options = {"fusion": "transformer"}
 
     def __init__(self, dims: HeadDims, config: ActionCLIPConfig) -> None:
         super().__init__(dims, config)

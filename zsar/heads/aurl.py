@@ -63,6 +63,7 @@ class ProjectionMLP(nn.Sequential):
 class AURLHead(Head):
     Config = AURLConfig
     has_centres = True
+    tiny_options = {"hidden": 16, "embed_dim": 12}
 
     def __init__(self, dims: HeadDims, config: AURLConfig) -> None:
         super().__init__(dims, config)

@@ -29,7 +29,7 @@ from zsar.cache.features import FeatureSet
 from zsar.cache.layout import open_layout
 from zsar.cache.text import TextEmbeddings, list_text_files, read_text_embeddings
 from zsar.errors import ZsarError
-from zsar.heads.base import HEADS, ClassText, Head, HeadDims, l2_normalise
+from zsar.heads.base import HEADS, SHARED_SPACE_BASELINE, ClassText, Head, HeadDims, l2_normalise
 
 CLIP_LOGIT_SCALE = 100.0  # CLIP's pretrained logit_scale.exp(), also its cap
 ENSEMBLES = ("embedding", "probability")
@@ -100,7 +100,7 @@ def check_shared_space(head: str, flag: str, features: FeatureSet, text: TextEmb
 
 
 @HEADS.register("frozen", help="training-free: the backbone's own zero-shot (frame mean, cosine to the prompt "
-                "ensemble); needs a shared video-text space")
+                "ensemble); needs a shared video-text space", tags=(SHARED_SPACE_BASELINE,))
 class FrozenHead(Head):
     Config = FrozenConfig
     training_free = True

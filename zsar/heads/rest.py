@@ -85,6 +85,7 @@ class ResTHead(Head):
     Config = ResTConfig
     has_centres = True
     default_transfer = "semantic"
+    tiny_options = {"width": 16, "heads": 2, "embed_dim": 12, "generator": "interpolate"}
 
     def __init__(self, dims: HeadDims, config: ResTConfig) -> None:
         super().__init__(dims, config)

@@ -29,7 +29,7 @@ from torch import Tensor, nn
 
 from zsar.cache.batches import FeatureBatches
 from zsar.errors import ZsarError
-from zsar.heads.base import HEADS, ClassText, ClosedFormHead, HeadDims
+from zsar.heads.base import BASELINE, HEADS, ClassText, ClosedFormHead, HeadDims
 
 SYSTEM_CHUNK = 4096  # videos per chunk when accumulating the moments
 
@@ -72,7 +72,8 @@ class RidgeSystem:
         return float(np.sum((weight @ self.second) * weight) - 2 * np.sum(weight * self.cross.T) + self.y_var)
 
 
-@HEADS.register("ridge", help="baseline: closed-form ridge regression from standardised pooled features to label text")
+@HEADS.register("ridge", help="baseline: closed-form ridge regression from standardised pooled features to label text",
+                tags=(BASELINE,))
 class RidgeHead(ClosedFormHead):
     Config = RidgeConfig
 
