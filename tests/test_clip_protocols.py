@@ -7,7 +7,6 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from _heads_data import single_thread  # noqa: F401 (autouse fixture)
 from typer.testing import CliRunner
 
 from zsar.cache.from_arrays import write_cache_from_arrays
@@ -19,6 +18,8 @@ from zsar.heads.class_lists import (base_novel, class_key, few_shot_videos, k600
 from zsar.heads.experiment import TrainHeadConfig, train_head
 from zsar.heads.protocols import ProtocolOptions
 from zsar.testing import random_text
+
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 RENAMED = ["changing wheel (not on bike)", "cooking sausages (not on barbeque)", "dyeing hair", "hugging (not baby)",
            "inflating balloons", "making the bed", "opening bottle (not wine)", "person collecting garbage",

@@ -4,13 +4,14 @@ import numpy as np
 import pytest
 import torch
 
-from _heads_data import single_thread  # noqa: F401 (autouse fixture)
 from zsar.cache.batches import FeatureBatches
 from zsar.errors import ZsarError
 from zsar.heads import rest as rest_module
 from zsar.heads.actionclip import QuickGELU, TransformerFusion
 from zsar.heads.base import ClassText, HeadDims, create_head, l2_normalise
 from zsar.heads.train import TrainConfig, fit
+
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 DIMS = HeadDims(video_dim=16, text_dim=8, frames=4, n_classes=5)
 TINY_REST = {"width": 16, "heads": 2, "embed_dim": 12}

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from _heads_data import single_thread  # noqa: F401 (autouse fixture)
 from zsar.cache.from_arrays import write_cache_from_arrays
 from zsar.cache.layout import CacheLayout
 from zsar.cache.text import TextEmbeddings, write_text_embeddings
@@ -14,6 +13,8 @@ from zsar.cli import app
 from zsar.errors import ZsarError
 from zsar.heads.experiment import TrainHeadConfig, load_protocol_data, resolve
 from zsar.heads.protocols import source_filter_record
+
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 SOURCE = ["alpha", "beta", "gamma", "delta"]
 TARGET = ["one", "two"]

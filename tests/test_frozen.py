@@ -8,7 +8,6 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from _heads_data import single_thread  # noqa: F401 (autouse fixture)
 from zsar.cache.text import write_text_embeddings
 from zsar.cache.layout import CacheLayout
 from zsar.cli import app
@@ -20,6 +19,8 @@ from zsar.heads.train import prepare
 from zsar.cache.batches import FeatureBatches
 from zsar.testing import SharedSpaceConfig, make_shared_space, write_shared_space_cache, write_structured_cache
 from zsar.testing import StructuredConfig
+
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 SMALL = SharedSpaceConfig(classes=40, videos=400, dim=16)
 TRAINED = ("linear", "actionclip", "aurl", "rest")

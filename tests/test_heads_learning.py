@@ -16,10 +16,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from _heads_data import FAST, protocol_data, single_thread  # noqa: F401 (autouse fixture)
+from _heads_data import FAST, protocol_data
 from zsar.heads.experiment import TrainHeadConfig, evaluate_plan, resolve, train_for_plan
 from zsar.heads.protocols import within_half
 from zsar.heads.zero_shot import split_metrics
+
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 HEADS = ["ridge", "linear", "actionclip", "aurl", "rest"]
 

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from _heads_data import single_thread  # noqa: F401 (autouse fixture)
 from test_text_encoders import write_word2vec_txt
 from zsar.cache.config import CacheConfig
 from zsar.cache.features import FeatureSet
@@ -19,6 +18,8 @@ from zsar.errors import ZsarError
 from zsar.extract.models.text_encoders import TextEncoderConfig, create_text_encoder, encode_classes
 from zsar.heads.experiment import TrainHeadConfig, load_protocol_data
 from zsar.heads.protocols import ProtocolData, cross_full, source_filter_record, source_mask
+
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 # One axis per word; "rid" is WordNet's shortest base form of "riding" (E2E's lemmatiser), not "ride".
 WORDS = ["play", "guitar", "kick", "ball", "ride", "rid", "bike", "eat", "cake"]

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from _heads_data import protocol_data, single_thread, structured_set  # noqa: F401 (autouse fixture)
+from _heads_data import protocol_data, structured_set
 from zsar.accuracy import harmonic_mean
 from zsar.cache.runs import SplitResult
 from zsar.errors import ZsarError
@@ -14,6 +14,8 @@ from zsar.heads.protocols import (ProtocolData, cross_full, cross_half, e2e_half
                                   official, overlap_filter, within_half)
 from zsar.heads.zero_shot import split_metrics, summarise
 from zsar.testing import StructuredConfig
+
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 @pytest.mark.parametrize("n_classes", [51, 101])

@@ -9,7 +9,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from _heads_data import protocol_data, single_thread  # noqa: F401 (autouse fixture)
+from _heads_data import TWELVE_CLASSES, protocol_data
 from zsar.cache.batches import FeatureBatches
 from zsar.cache.runs import read_checkpoint
 from zsar.cli import app
@@ -20,11 +20,13 @@ from zsar.heads.options import parse_head_options
 from zsar.heads.protocols import within_half
 from zsar.heads.selection import (CurvePoint, SelectionConfig, choose_point, curve_points, smoothed, standard_error,
                                   validation_plans)
-from zsar.testing import StructuredConfig, write_structured_cache
+from zsar.testing import StructuredConfig
 from zsar.heads.train import MIN_STEPS, TrainConfig, feature_stats, prepare
 
+pytestmark = pytest.mark.usefixtures("single_thread")
+
 runner = CliRunner()
-SMALL = StructuredConfig(classes=12, videos=144, frames=2, dim=16, text_dim=8)
+SMALL = TWELVE_CLASSES
 QUICK = TrainConfig(steps=12, batch_size=16)
 
 
@@ -128,9 +130,9 @@ def test_curve_points_and_smoothing():
     assert smoothed([0, 3, 0, 3]) == [1.5, 1.0, 2.0, 1.5]
 
 
-@pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    return write_structured_cache(tmp_path_factory.mktemp("cache") / "c", SMALL).root
+@pytest.fixture
+def cache(structured_cache):
+    return structured_cache(SMALL)
 
 
 def _train(cache, out, *args):

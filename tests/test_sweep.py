@@ -7,25 +7,27 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from _heads_data import single_thread  # noqa: F401 (autouse fixture)
 from zsar.cli import app
 from zsar.errors import ZsarError
 from zsar.heads.train import TrainConfig
 from zsar.sweep import SweepConfig, parse_head_grid, run_sweep
 from zsar.sweep_table import SweepRow, paired_wins, summarise_selected
-from zsar.testing import StructuredConfig, write_structured_cache
+from _heads_data import TWELVE_CLASSES
+
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 runner = CliRunner()
-SMALL = StructuredConfig(classes=12, videos=144, frames=2, dim=16, text_dim=8)
+SMALL = TWELVE_CLASSES
+
+
+@pytest.fixture
+def cache(structured_cache):
+    return structured_cache(SMALL)
 
 
 @pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    return write_structured_cache(tmp_path_factory.mktemp("cache") / "c", SMALL).root
-
-
-@pytest.fixture(scope="module")
-def swept(cache, tmp_path_factory):
+def swept(structured_cache, tmp_path_factory):
+    cache = structured_cache(SMALL)
     torch.set_num_threads(1)  # module fixtures run before the autouse one; two threads spin on a busy machine
     out = tmp_path_factory.mktemp("sweep")
     config = SweepConfig(features=cache, out=out, splits=2, heads=("ridge", "linear", "aurl"), generators=(False,),

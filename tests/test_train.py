@@ -8,7 +8,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from _heads_data import protocol_data, single_thread  # noqa: F401 (autouse fixture)
+from _heads_data import protocol_data
 from zsar.cache.from_arrays import write_cache_from_arrays
 from zsar.cache.runs import RunReader, read_checkpoint
 from zsar.cli import app
@@ -17,16 +17,18 @@ from zsar.heads.base import HeadDims, create_head, list_heads
 from zsar.heads.experiment import TrainHeadConfig, resolve, train_for_plan
 from zsar.heads.protocols import within_half
 from zsar.heads.train import TrainConfig, warmup_cosine
-from zsar.testing import StructuredConfig, make_structured_features, write_structured_cache
+from zsar.testing import StructuredConfig, make_structured_features
+
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 runner = CliRunner()
 SMALL = StructuredConfig(classes=10, videos=120, clips=2, frames=4, dim=16, text_dim=8)
 QUICK = ["--epochs", "2", "--batch-size", "16", "--no-select"]
 
 
-@pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    return write_structured_cache(tmp_path_factory.mktemp("cache") / "c", SMALL).root
+@pytest.fixture
+def cache(structured_cache):
+    return structured_cache(SMALL)
 
 
 def _train(cache, out, *args):
