@@ -9,9 +9,11 @@ import torch
 from zsar.errors import UnknownNameError, ZsarError
 from zsar.heads.base import (BASELINE, HEAD_MODULES, HEADS, SHARED_SPACE_BASELINE, ClassText, HeadDims, baseline_head,
                              create_head, head_class, heads_in_order, l2_normalise, list_heads)
+from zsar.registry import load_plugins
 from zsar.heads.losses import LOSSES, CosineLoss, ScaledCosineCELoss, SymmetricKLLoss, UnitMSELoss
 
 pytestmark = pytest.mark.usefixtures("single_thread")
+load_plugins()  # heads of the ZSAR_PLUGINS modules meet the same contract
 
 DIMS = HeadDims(video_dim=16, text_dim=8, frames=4, n_classes=5)
 SHARED = HeadDims(video_dim=8, text_dim=8, frames=4, n_classes=5, shared_space=True)
