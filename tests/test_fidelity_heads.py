@@ -40,7 +40,7 @@ def test_rest_dual_mode_reproduces_the_previous_rest_weight_for_weight():
 
 def test_rest_defaults_to_joint_and_a_bad_mode_is_one_line():
     assert create_head("rest", DIMS, **TINY_REST).scores_pairs
-    with pytest.raises(ZsarError, match="rest mode='both' is not one of joint, dual"):
+    with pytest.raises(ZsarError, match="rest mode 'both' is not one of joint, dual"):
         create_head("rest", DIMS, mode="both")
     with pytest.raises(ZsarError, match=r"rest pair_weight=1.5: must be in \[0, 1\]"):
         create_head("rest", DIMS, pair_weight=1.5)

@@ -10,7 +10,7 @@ from zsar.accuracy import harmonic_mean
 from zsar.cache.runs import SplitResult
 from zsar.errors import ZsarError
 from zsar.heads.experiment import TrainHeadConfig, resolve
-from zsar.heads.protocols import (ProtocolData, cross_full, cross_half, e2e_half_classes, gzsl, list_protocols,
+from zsar.heads.protocols import (ProtocolData, overlap_distances, cross_full, cross_half, e2e_half_classes, gzsl, list_protocols,
                                   official, overlap_filter, within_half)
 from zsar.heads.zero_shot import split_metrics, summarise
 from zsar.testing import StructuredConfig
@@ -140,3 +140,12 @@ def test_gzsl_metrics_and_harmonic_mean():
     assert m["harmonic"] == pytest.approx(2 * 50 * 100 / 150)
     mean, std = summarise([m, {**m, "top1": 25.0}])
     assert mean["top1"] == 50.0 and std["top1"] == 25.0 and "harmonic" in mean
+
+
+def test_overlap_distances_of_a_zero_embedding_are_one_not_nan():
+    source = np.array([[3.0, 4.0], [0.0, 0.0]], np.float32)
+    target = np.array([[3.0, 4.0], [-4.0, 3.0]], np.float32)
+    distances = overlap_distances(source, target)
+    assert distances.dtype == np.float64 and np.isfinite(distances).all()
+    np.testing.assert_allclose(distances, [[0.0, 1.0], [1.0, 1.0]], atol=1e-12)
+

@@ -58,5 +58,5 @@ def test_aurl_sampling_trains_on_single_prompts_and_tests_on_every_prompt():
 
 
 def test_a_bad_text_mode_is_one_line():
-    with pytest.raises(ZsarError, match=r"^aurl text='words' is not one of sample, mean$"):
+    with pytest.raises(ZsarError, match=r"^aurl text 'words' is not one of sample, mean$"):
         create_head("aurl", DIMS, text="words")

@@ -46,7 +46,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from zsar.errors import ZsarError
+from zsar.errors import ZsarError, check_choice
 from zsar.heads.base import HEADS, ClassText, Head, HeadDims, l2_normalise
 from zsar.heads.frozen import CLIP_LOGIT_SCALE, check_ensemble, ensemble_scores
 from zsar.heads.losses import SymmetricKLLoss
@@ -92,8 +92,7 @@ class QuickGELU(nn.Module):
 
 
 def _activation(name: str) -> nn.Module | str:
-    if name not in ACTIVATIONS:
-        raise ZsarError(f"actionclip activation {name!r} is not one of {', '.join(ACTIVATIONS)}")
+    check_choice("actionclip activation", name, ACTIVATIONS)
     return QuickGELU() if name == "quick-gelu" else name
 
 

@@ -52,7 +52,8 @@ import numpy as np
 
 from zsar.cache.features import FeatureSet
 from zsar.cache.text import TextEmbeddings
-from zsar.errors import ZsarError
+from zsar.errors import ZsarError, check_choice
+from zsar.vectors import l2_normalise
 from zsar.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -84,10 +85,13 @@ def overlap_filter(source_text: np.ndarray, target_text: np.ndarray, tau: float)
 
 
 def overlap_distances(source_text: np.ndarray, target_text: np.ndarray) -> np.ndarray:
-    """``(S, T)`` cosine distances ``1 - cos(c, t)`` (float64, clipped at 0) between label embeddings."""
-    s = source_text / np.linalg.norm(source_text, axis=1, keepdims=True)
-    t = target_text / np.linalg.norm(target_text, axis=1, keepdims=True)
-    return np.clip(1 - s.astype(np.float64) @ t.astype(np.float64).T, 0, None)
+    """``(S, T)`` cosine distances ``1 - cos(c, t)`` (float64, clipped at 0) between label embeddings.
+
+    A zero embedding has cosine 0 with everything (distance 1): it overlaps nothing.
+    """
+    s = l2_normalise(np.asarray(source_text, dtype=np.float64), axis=1)
+    t = l2_normalise(np.asarray(target_text, dtype=np.float64), axis=1)
+    return np.clip(1 - s @ t.T, 0, None)
 
 
 @dataclass(frozen=True)
@@ -99,8 +103,7 @@ class ProtocolOptions:
     class_lists: str | None = None
 
     def __post_init__(self) -> None:
-        if self.base_train not in BASE_TRAIN:
-            raise ZsarError(f"--base-train {self.base_train!r} is not one of {', '.join(BASE_TRAIN)}")
+        check_choice("--base-train", self.base_train, BASE_TRAIN)
 
 
 @dataclass
