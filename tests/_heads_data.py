@@ -23,9 +23,10 @@ def structured_set(config: StructuredConfig = StructuredConfig(classes=40, video
     ids = [f"v{i:05d}" for i in range(len(data.labels))]
     splits = {k: np.asarray(v, dtype=object) for k, v in data.splits.items()}
     config = CacheConfig(key="test", dataset="s")
-    return FeatureSet(data.features, data.labels, ids, data.class_names, splits, config), data.text
+    return FeatureSet(features=data.features, labels=data.labels, video_ids=ids, class_names=data.class_names,
+                      splits=splits, config=config), data.text
 
 
 def protocol_data(config: StructuredConfig = StructuredConfig(classes=40, videos=800)) -> ProtocolData:
     features, text = structured_set(config)
-    return ProtocolData(features, text)
+    return ProtocolData(target=features, target_text=text)

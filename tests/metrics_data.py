@@ -45,9 +45,10 @@ def make_split(rng: np.random.Generator, split: int, names: list[str], per_class
     test = around(rng, directions, test_labels, spread)
     train_labels = np.repeat(np.flatnonzero(seen), per_class)
     prototypes = directions[test_classes]
-    return SplitResult(split, list(names), seen, test_classes, prototypes, test, test_labels,
-                       [f"video_{i:04d}" for i in range(test_labels.size)], test @ prototypes.T,
-                       around(rng, directions, train_labels, 0.6 * spread), train_labels)
+    return SplitResult(split=split, class_names=list(names), seen=seen, test_classes=test_classes,
+                       prototypes=prototypes, test_embeddings=test, test_labels=test_labels,
+                       test_video_ids=[f"video_{i:04d}" for i in range(test_labels.size)], scores=test @ prototypes.T,
+                       train_embeddings=around(rng, directions, train_labels, 0.6 * spread), train_labels=train_labels)
 
 
 def make_run(root: Path, n_splits: int = 3, seed: int = 0, names: list[str] = ACTIONS, **kwargs) -> list[SplitResult]:

@@ -55,7 +55,8 @@ def test_shard_writer_left_by_an_error_leaves_nothing(tmp_path):
 def test_manifest_parts_compaction_and_duplicate_parts(tmp_path):
     layout = CacheLayout(tmp_path / "c")
     layout.make_dirs()
-    rows = lambda lo, hi: [ManifestRow(f"v{i}", f"v{i}.avi", "a", 0, i, shard="s", row=i - lo) for i in range(lo, hi)]
+    rows = lambda lo, hi: [ManifestRow(video_id=f"v{i}", path=f"v{i}.avi", label="a", label_index=0, video_row=i,
+                                       shard="s", row=i - lo) for i in range(lo, hi)]
     write_manifest_part(layout, 1, 0, rows(0, 2))
     write_manifest_part(layout, 0, 0, rows(2, 4))
     assert read_manifest(layout).column("video_row").to_pylist() == [0, 1, 2, 3]

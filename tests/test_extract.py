@@ -140,7 +140,8 @@ def _video(position: int, clips: int | None) -> LoadedVideo:
     if clips is None:
         return LoadedVideo(position, None, "broken")
     frames = torch.full((clips, 2, 4, 4, 3), position, dtype=torch.uint8)
-    return LoadedVideo(position, DecodedVideo(frames, np.zeros((clips, 2)), np.zeros((clips, 2)), 2, 25.0, 0.08))
+    return LoadedVideo(position, DecodedVideo(frames=frames, frame_index=np.zeros((clips, 2)),
+                                              timestamps=np.zeros((clips, 2)), n_frames=2, fps=25.0, duration=0.08))
 
 
 def test_encode_videos_batches_clips_across_videos_in_order():

@@ -27,7 +27,8 @@ WORD2VEC = {**AXES, "alpha": 2, "beta": 1}
 
 def _text(names, axes, encoder, prompt_set):
     vectors = np.eye(6, dtype=np.float32)[[axes[n] for n in names]][:, None]
-    return TextEmbeddings(encoder, f"{encoder}-model", prompt_set, names, names, ["{}"], vectors,
+    return TextEmbeddings(encoder=encoder, model_id=f"{encoder}-model", prompt_set=prompt_set, class_names=names,
+                          class_texts=names, prompts=["{}"], embeddings=vectors,
                           key=f"{encoder}{len(names)}")
 
 

@@ -64,7 +64,8 @@ def test_frozen_gives_the_planted_accuracy_in_seconds_with_no_training(shared, t
 def test_frozen_scores_is_the_head_and_both_ensembles(shared):
     _, data = shared
     video, prompts = torch.from_numpy(data.features[:30].astype(np.float32)), torch.from_numpy(data.text.embeddings)
-    dims = HeadDims(SMALL.dim, SMALL.dim, SMALL.frames, SMALL.classes, shared_space=True)
+    dims = HeadDims(video_dim=SMALL.dim, text_dim=SMALL.dim, frames=SMALL.frames, n_classes=SMALL.classes,
+                    shared_space=True)
     for ensemble in ("embedding", "probability"):
         head = create_head("frozen", dims, ensemble=ensemble).eval()
         scores = head.scores(head.embed_video(video), head.embed_classes(ClassText(prompts)))
@@ -83,11 +84,11 @@ def test_actionclip_step_0_scores_are_frozens(shared, tmp_path, fusion, ensemble
                              splits=1)
     plan = next(resolve(config).protocol.plan(load_protocol_data(config), 1))
     head = build_head("actionclip", plan, {"fusion": fusion, "ensemble": ensemble}, 0, torch.device("cpu"))
-    prepare(head, FeatureBatches(plan.train_set.features, plan.train_rows, plan.train_targets), config.train)
+    prepare(head, FeatureBatches(plan.train.cache.features, plan.train.rows, plan.train.targets), config.train)
     assert head.dims.shared_space and head.feature_scale.std() > 0  # z-scoring statistics are set, and unused
     head.eval()
-    video = torch.from_numpy(data.features[plan.test_rows].astype(np.float32))
-    prompts = torch.from_numpy(plan.test_text.embeddings)
+    video = torch.from_numpy(data.features[plan.test.rows].astype(np.float32))
+    prompts = torch.from_numpy(plan.test.text.embeddings)
     with torch.no_grad():
         scores = head.scores(head.embed_video(video), head.embed_classes(ClassText(prompts)))
     torch.testing.assert_close(scores, frozen_scores(video, prompts, ensemble), atol=1e-5, rtol=0)

@@ -38,11 +38,12 @@ def _unseen_top1(head: str, shuffle: bool) -> tuple[float, float]:
     data = protocol_data()
     plan = next(within_half(data, 1))
     if shuffle:
-        plan = replace(plan, train_targets=_derangement(len(plan.train_classes))[plan.train_targets])
+        shuffled = plan.train.classes[_derangement(len(plan.train.classes))[plan.train.targets]]
+        plan = replace(plan, train=replace(plan.train, labels=shuffled))
     resolved = resolve(TrainHeadConfig(features=Path("unused"), out=Path("unused"), head=head,
                                        protocol="within-half", train=FAST))
     result = evaluate_plan(resolved, plan, train_for_plan(resolved, plan, run=None))
-    return split_metrics(result)["top1"], 100 / len(plan.test_classes)
+    return split_metrics(result)["top1"], 100 / len(plan.test.classes)
 
 
 @pytest.mark.parametrize("head", HEADS)

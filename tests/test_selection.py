@@ -39,7 +39,7 @@ def test_ridge_recovers_a_planted_linear_map():
     points = np.linalg.solve(planted, (text - bias).T).T  # planted @ x_c + bias == t_c exactly
     labels = np.repeat(np.arange(classes), 3)
     features = (points[labels] * 10 + 5)[:, None, None, :].astype(np.float32)  # off-centre, off-scale
-    head = create_head("ridge", HeadDims(dim, dim, 1, classes), alpha=1e-9)
+    head = create_head("ridge", HeadDims(video_dim=dim, text_dim=dim, frames=1, n_classes=classes), alpha=1e-9)
     batches = FeatureBatches(features, np.arange(len(labels)), labels)
     prepare(head, batches, TrainConfig())
     residual = head.solve(head.system(batches, ClassText(torch.as_tensor(text, dtype=torch.float32)[:, None])))
@@ -52,13 +52,13 @@ def test_ridge_recovers_a_planted_linear_map():
 
 def test_ridge_regulariser_shrinks_and_bad_alpha_is_refused():
     with pytest.raises(ZsarError, match="ridge alpha=0.0: must be a finite number above 0"):
-        create_head("ridge", HeadDims(4, 4, 1, 2), alpha=0.0)
+        create_head("ridge", HeadDims(video_dim=4, text_dim=4, frames=1, n_classes=2), alpha=0.0)
     data = protocol_data(SMALL)
     plan = next(within_half(data, 1))
-    head = create_head("ridge", HeadDims(16, 8, 2, len(plan.train_classes)))
-    batches = FeatureBatches(plan.train_set.features, plan.train_rows, plan.train_targets)
+    head = create_head("ridge", HeadDims(video_dim=16, text_dim=8, frames=2, n_classes=len(plan.train.classes)))
+    batches = FeatureBatches(plan.train.cache.features, plan.train.rows, plan.train.targets)
     prepare(head, batches, TrainConfig())
-    system = head.system(batches, ClassText.from_embeddings(plan.train_text))
+    system = head.system(batches, ClassText.from_embeddings(plan.train.text))
     norms = []
     for alpha in (1e-3, 1.0, 1e3):
         head.solve(system, alpha)
@@ -91,16 +91,16 @@ def test_validation_classes_come_from_the_seen_classes_only():
     folds = validation_plans(plan, SelectionConfig(), seed=0)
     assert len(folds) == 3  # 10 videos a class: 5 held-out classes are 50 videos, 3 folds reach 150 of 300
     for vplan in folds:
-        assert len(vplan.test_classes) == 5 and len(vplan.train_classes) == 15
-        assert set(vplan.test_classes) | set(vplan.train_classes) == set(plan.train_classes)
-        assert not set(vplan.test_classes) & set(plan.test_classes)
-        assert set(vplan.test_rows) <= set(plan.train_rows) and set(vplan.train_rows) <= set(plan.train_rows)
-        assert not set(vplan.test_rows) & set(vplan.train_rows)
-        assert set(vplan.train_classes[vplan.train_targets]) == set(vplan.train_classes)
-    held = [set(v.test_classes) for v in folds]
+        assert len(vplan.test.classes) == 5 and len(vplan.train.classes) == 15
+        assert set(vplan.test.classes) | set(vplan.train.classes) == set(plan.train.classes)
+        assert not set(vplan.test.classes) & set(plan.test.classes)
+        assert set(vplan.test.rows) <= set(plan.train.rows) and set(vplan.train.rows) <= set(plan.train.rows)
+        assert not set(vplan.test.rows) & set(vplan.train.rows)
+        assert set(vplan.train.classes[vplan.train.targets]) == set(vplan.train.classes)
+    held = [set(v.test.classes) for v in folds]
     assert not (held[0] & held[1] or held[0] & held[2] or held[1] & held[2])  # disjoint folds
     assert len(validation_plans(plan, SelectionConfig(min_videos=50), seed=0)) == 1  # one fold is enough
-    tiny = replace(plan, train_targets=plan.train_targets % 3)
+    tiny = replace(plan, train=replace(plan.train, labels=plan.train.classes[plan.train.targets % 3]))
     assert validation_plans(tiny, SelectionConfig(), seed=0) == []  # 3 classes: too few to split
 
 
@@ -109,7 +109,7 @@ def test_selection_never_reads_the_test_classes(head):
     data = protocol_data(StructuredConfig(classes=20, videos=240))
     plan = next(within_half(data, 1))
     noisy = data.target.features.copy()
-    test_rows = np.flatnonzero(np.isin(data.target.labels, plan.test_classes))
+    test_rows = np.flatnonzero(np.isin(data.target.labels, plan.test.classes))
     noisy[test_rows] = np.random.default_rng(5).normal(size=noisy[test_rows].shape) * 100
     noisy_plan = next(within_half(replace(data, target=replace(data.target, features=noisy)), 1))
     config = TrainHeadConfig(features=Path("unused"), out=Path("unused"), head=head, protocol="within-half",

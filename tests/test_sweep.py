@@ -79,8 +79,10 @@ def test_a_second_sweep_reuses_every_finished_run(swept):
 
 
 def test_paired_wins_count_splits_where_a_row_beats_the_baseline_on_the_same_split():
-    ridge = SweepRow("ridge", False, "none", top1=20.0, split_top1=((0, 20.0), (1, 18.0), (2, 22.0)))
-    head = SweepRow("aurl", True, "none", top1=20.3, split_top1=((2, 22.1), (0, 21.0), (1, 18.0)))
+    ridge = SweepRow(head="ridge", generator=False, transfer="none", top1=20.0, split_top1=((0, 20.0), (1, 18.0), (2,
+                                                                                                                   22.0)))
+    head = SweepRow(head="aurl", generator=True, transfer="none", top1=20.3, split_top1=((2, 22.1), (0, 21.0), (1,
+                                                                                                                18.0)))
     assert paired_wins(head, ridge) == "2/3"  # paired by split id; a tie is not a win
     assert paired_wins(replace(head, split_top1=((0, 19.0), (1, 19.0), (2, 23.0))), ridge) == "2/3"
     assert paired_wins(ridge, ridge) == "-" and paired_wins(head, None) == "-"

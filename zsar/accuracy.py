@@ -24,7 +24,7 @@ TOP_K = 5
 RANK_ROWS = 4096  # rows ranked at a time: a full argsort holds an int64 per score
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Accuracy:
     """Accuracy of one split: ``top1``/``top5`` and ``mean_class`` in percent.
 

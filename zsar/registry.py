@@ -30,7 +30,7 @@ PLUGINS_ENV = "ZSAR_PLUGINS"
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Entry(Generic[T]):
     """One registered component: its name, the registered object, a one-line help, its role tags and rank.
 

@@ -40,7 +40,7 @@ from zsar.sweep_table import GENERATOR_MODE, MISSING, SweepRow, Variant, best_ro
 METRIC_K = (1, 5)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SweepConfig:
     """The cache(s), the protocol and the grid. ``heads`` ``None``: every registered head that the cache
     allows (``frozen`` only in a shared space), baselines first.
@@ -115,7 +115,8 @@ def plan_rows(config: SweepConfig) -> Iterator[SweepRow]:
         for variant in _variants(head, config.head_grid.get(head, {})):
             for generator, transfer, rerank in itertools.product(config.generators, config.transfers, config.reranks):
                 runnable = head_class(head).has_centres or not generator
-                yield SweepRow(head, generator, transfer, rerank, variant, runnable=runnable)
+                yield SweepRow(head=head, generator=generator, transfer=transfer, rerank=rerank, variant=variant,
+                               runnable=runnable)
 
 
 def default_heads(config: SweepConfig) -> list[str]:

@@ -65,7 +65,7 @@ class Variant:
         return "".join(f"-{k}-{v}" for k, v in self.items)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class SweepRow:
     """One grid point's numbers (``None`` where it did not run); percentages for top-1 and chance."""
 
@@ -219,8 +219,9 @@ def format_table(rows: list[SweepRow]) -> str:
 def best_line(rows: list[SweepRow]) -> str:
     """``best: <label> at X % top-1, Yx chance, Zx ridge`` (and ``, Wx frozen`` when a frozen row ran)."""
     best = best_row(rows)
-    versus = "".join(f", {ratio:.2f}x {name}" for name, ratio in zip(
-        (baseline_head(), baseline_head(SHARED_SPACE_BASELINE)), (_ratio(best, b) for b in baselines(rows))) if ratio is not None)
+    names = (baseline_head(), baseline_head(SHARED_SPACE_BASELINE))
+    versus = "".join(f", {ratio:.2f}x {name}" for name, ratio in zip(names, (_ratio(best, b) for b in baselines(rows)))
+                     if ratio is not None)
     return f"best: {best.label} at {best.top1:.1f} % top-1, {best.top1 / best.chance:.1f}x chance{versus}"
 
 

@@ -55,7 +55,7 @@ OFFICIAL_TRAIN_FRACTION = 0.7
 N_OFFICIAL_SPLITS = 3
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class StructuredConfig:
     """Sizes and noise levels of a structured feature set (noise relative to unit-variance signal)."""
 
@@ -73,7 +73,7 @@ class StructuredConfig:
     chunk: int | None = None  # videos drawn at a time (other values, other draws); None: all at once
 
 
-@dataclass
+@dataclass(kw_only=True)
 class StructuredFeatures:
     """``features`` ``(N, clips, T', D)`` float16, ``labels`` ``(N,)``, class names, text, official-style splits."""
 
@@ -105,11 +105,13 @@ def make_structured_features(config: StructuredConfig, out: np.ndarray | None = 
     noise = rng.normal(size=(c.classes, c.prompts, c.text_dim))
     prompts = text[:, None, :] + c.prompt_noise * noise / np.sqrt(c.text_dim)
     names = [f"class_{i:03d}" for i in range(c.classes)]
-    embeddings = TextEmbeddings("structured", f"structured-seed{c.seed}", "plain", names,
-                                [name.replace("_", " ") for name in names],
-                                [f"prompt {i}: {{}}" for i in range(c.prompts)],
-                                l2_normalise(prompts).astype(np.float32))
-    return StructuredFeatures(frames, labels, names, embeddings, _official_splits(labels, rng))
+    embeddings = TextEmbeddings(encoder="structured", model_id=f"structured-seed{c.seed}", prompt_set="plain",
+                                class_names=names,
+                                class_texts=[name.replace("_", " ") for name in names],
+                                prompts=[f"prompt {i}: {{}}" for i in range(c.prompts)],
+                                embeddings=l2_normalise(prompts).astype(np.float32))
+    return StructuredFeatures(features=frames, labels=labels, class_names=names, text=embeddings,
+                              splits=_official_splits(labels, rng))
 
 
 def _official_splits(labels: np.ndarray, rng: np.random.Generator) -> dict[str, list[str]]:
@@ -152,7 +154,7 @@ SHARED_MARGIN = 2e-3  # min gap between a video's cosines to any two classes (fl
 MAX_REDRAWS = 100
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SharedSpaceConfig:
     """Sizes and strengths of a shared-space feature set: ``distortion`` of ``Q`` (0: the identity),
     length of the ``gap``, noise of each video's direction, of its frames and of the prompts."""
@@ -172,7 +174,7 @@ class SharedSpaceConfig:
     space: str = "shared-test"
 
 
-@dataclass
+@dataclass(kw_only=True)
 class SharedSpace(StructuredFeatures):
     """A shared-space set: ``directions`` ``(N, D)`` are each video's planted pooled direction and
     ``text.mean`` the classes' planted directions."""
@@ -224,11 +226,14 @@ def make_shared_space(config: SharedSpaceConfig) -> SharedSpace:
     features = (scale * frames.reshape(len(labels), c.clips, c.frames, c.dim)).astype(np.float16)
     names = [f"class_{i:03d}" for i in range(c.classes)]
     prompts = l2_normalise(_pairs(rng, text, c.prompts, c.prompt_noise))
-    embeddings = TextEmbeddings("shared", f"shared-seed{c.seed}", "plain", names,
-                                [name.replace("_", " ") for name in names],
-                                [f"prompt {i}: {{}}" for i in range(c.prompts)], prompts.astype(np.float32),
+    embeddings = TextEmbeddings(encoder="shared", model_id=f"shared-seed{c.seed}", prompt_set="plain",
+                                class_names=names,
+                                class_texts=[name.replace("_", " ") for name in names],
+                                prompts=[f"prompt {i}: {{}}" for i in range(c.prompts)],
+                                embeddings=prompts.astype(np.float32),
                                 space=c.space)
-    return SharedSpace(features, labels, names, embeddings, _official_splits(labels, rng), directions)
+    return SharedSpace(features=features, labels=labels, class_names=names, text=embeddings,
+                       splits=_official_splits(labels, rng), directions=directions)
 
 
 def write_shared_space_cache(folder: Path, config: SharedSpaceConfig, dataset: str = "shared") -> SharedSpace:
@@ -252,8 +257,9 @@ def random_text(class_names: list[str], class_texts: list[str] | None = None, pr
     texts = list(class_texts) if class_texts is not None else [c.replace("_", " ") for c in class_names]
     vectors = {t: rng.normal(size=(prompts, dim)) for t in dict.fromkeys(texts)}
     templates = ["{}"] if prompts == 1 else [f"prompt {i}: {{}}" for i in range(prompts)]
-    return TextEmbeddings("test-enc", "random", "plain", list(class_names), texts, templates,
-                          l2_normalise(np.stack([vectors[t] for t in texts])).astype(np.float32))
+    return TextEmbeddings(encoder="test-enc", model_id="random", prompt_set="plain", class_names=list(class_names),
+                          class_texts=texts, prompts=templates,
+                          embeddings=l2_normalise(np.stack([vectors[t] for t in texts])).astype(np.float32))
 
 
 # --- tiny random CLIP and X-CLIP checkpoints ----------------------------------------------------

@@ -25,7 +25,7 @@ def default_cache_root() -> Path:
     return Path(os.environ.get(CACHE_ENV) or DEFAULT_CACHE_ROOT).expanduser()
 
 
-@dataclass
+@dataclass(kw_only=True)
 class CacheInfo:
     """One cache at a glance: what it was made from and how much it holds."""
 

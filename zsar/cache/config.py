@@ -31,7 +31,7 @@ class CacheConfigError(ZsarError):
     """``config.json`` is missing, damaged or written by another schema version."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CacheConfig:
     """What a feature cache holds and how it was made (the fields of ``config.json``).
 

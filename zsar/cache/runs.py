@@ -49,12 +49,13 @@ from zsar.cache.run_files import (CHECKPOINT_NAME, EMBEDDINGS_NAME, REDO, Checkp
 from zsar.accuracy import TOP_K, top_k
 from zsar.errors import ZsarError
 from zsar.files import atomic_write, atomic_write_text, write_error
+from zsar.vectors import positions
 
 log = logging.getLogger(__name__)
 _STR = h5py.string_dtype()
 
 
-@dataclass
+@dataclass(kw_only=True)
 class SplitResult:
     """What one split of a protocol produced, for ``zsar metrics``.
 
@@ -84,12 +85,12 @@ class SplitResult:
 
     def label_positions(self) -> np.ndarray:
         """``test_labels`` (indices into ``class_names``) as positions in ``test_classes`` (score columns)."""
-        position = {int(c): i for i, c in enumerate(self.test_classes)}
-        missing = sorted({int(c) for c in self.test_labels} - set(position))
-        if missing:
-            raise ZsarError(f"split {self.split}: test videos of class {self.class_names[missing[0]]!r} "
+        found = positions(self.test_labels, self.test_classes)
+        if (found < 0).any():
+            missing = int(np.asarray(self.test_labels)[found < 0].min())
+            raise ZsarError(f"split {self.split}: test videos of class {self.class_names[missing]!r} "
                             "are not among its test_classes; the run is inconsistent, re-run `zsar train-head`")
-        return np.array([position[int(c)] for c in self.test_labels], dtype=np.int64)
+        return found
 
 
 _STRING_FIELDS = ("class_names", "test_video_ids")

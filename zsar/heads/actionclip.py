@@ -63,7 +63,7 @@ INIT_STD = 0.02  # ActionCLIP's TemporalTransformer.init_weights
 SEPARATE_SPACES_DIM = 128
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ActionCLIPConfig:
     """Fusion (``transformer``/``mean``) and its depth, heads (0: width/64) and activation,
     joint dim, logit scales, test ensemble.

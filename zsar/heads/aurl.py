@@ -36,7 +36,7 @@ from zsar.heads.losses import COSINE_LOGIT_SCALE, ScaledCosineCELoss
 TEXT_MODES = ("sample", "mean")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class AURLConfig:
     """Widths of the projection MLPs, the cosine-logit scale, the class generator's mode, and how
     several prompts per class enter the text MLP (``sample``: one at random per step; ``mean``)."""

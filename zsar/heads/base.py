@@ -64,7 +64,7 @@ def l2_normalise(x: Tensor, dim: int = -1, eps: float = 1e-12) -> Tensor:
     return F.normalize(x, p=2.0, dim=dim, eps=eps)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class HeadDims:
     """Sizes a head is built for: feature dim ``D``, text dim ``Dt``, frames ``T'``, training classes.
 

@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 TRAIN_SAMPLE_CAP = 5000  # seen-class training embeddings kept per split for `zsar metrics`
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TrainHeadConfig:
     """Everything ``zsar train-head`` needs. ``None`` means the head's or protocol's default.
 
@@ -82,7 +82,7 @@ class TrainHeadConfig:
     protocol_options: ProtocolOptions = field(default_factory=ProtocolOptions)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class _Resolved:
     """The config with every default filled in, and what the run needs at hand."""
 
@@ -130,7 +130,8 @@ def resolve(config: TrainHeadConfig) -> _Resolved:
     if transfer.mode is None:
         transfer = replace(transfer, mode=cls.default_transfer)
     head_config(config.head, **options)  # unknown option names fail here, not mid-run
-    return _Resolved(config, protocol, n_splits, options, transfer, resolve_device(config.train.device))
+    return _Resolved(config=config, protocol=protocol, n_splits=n_splits, head_options=options, transfer=transfer,
+                     device=resolve_device(config.train.device))
 
 
 def load_protocol_data(config: TrainHeadConfig) -> ProtocolData:
@@ -140,7 +141,8 @@ def load_protocol_data(config: TrainHeadConfig) -> ProtocolData:
         if config.overlap_with:
             raise ZsarError("--overlap-with filters the source classes of a cross protocol; pass --source-features "
                             "with cross-half, cross-full or official, or drop --overlap-with")
-        return _note_losses(ProtocolData(target, target_text, tau=config.tau, options=config.protocol_options))
+        return _note_losses(ProtocolData(target=target, target_text=target_text, tau=config.tau,
+                                         options=config.protocol_options))
     source, source_text = _load(config.source_features, config.text, config.allow_partial)
     _check_compatible(target, target_text, source, source_text)
     source_filter, target_filter = filter_texts(config.filter_text, config.tau, source, target)
@@ -149,7 +151,8 @@ def load_protocol_data(config: TrainHeadConfig) -> ProtocolData:
     flag = "--text" if source_filter is None else "--filter-text"
     overlap = [_load_overlap_text(Path(path), name, reference, flag) for path in config.overlap_with]
     protocol = protocol_for(config.protocol)
-    data = ProtocolData(target, target_text, source, source_text, tau=config.tau, overlap_text=overlap,
+    data = ProtocolData(target=target, target_text=target_text, source=source, source_text=source_text, tau=config.tau,
+                        overlap_text=overlap,
                         source_filter_text=source_filter, target_filter_text=target_filter,
                         filter_classes=protocol.filter_classes(target) if protocol.filter_classes else None)
     if config.tau > 0 and not config.overlap_with:
@@ -235,10 +238,10 @@ def run_config(resolved: _Resolved, data: ProtocolData) -> RunConfig:
 
 def build_head(name: str, plan: SplitPlan, options: dict[str, Any], seed: int, device: torch.device) -> Head:
     """A freshly initialised head for ``plan`` (weights drawn from ``seed``), on ``device``."""
-    shape = plan.train_set.features.shape
-    space = plan.train_set.config.space
-    dims = HeadDims(video_dim=shape[3], text_dim=plan.train_text.dim, frames=shape[2],
-                    n_classes=len(plan.train_classes), shared_space=bool(space) and space == plan.train_text.space)
+    shape = plan.train.cache.features.shape
+    space = plan.train.cache.config.space
+    dims = HeadDims(video_dim=shape[3], text_dim=plan.train.text.dim, frames=shape[2],
+                    n_classes=len(plan.train.classes), shared_space=bool(space) and space == plan.train.text.space)
     torch.manual_seed(seed)
     return create_head(name, dims, **options).to(device)
 
@@ -247,7 +250,7 @@ def build_head(name: str, plan: SplitPlan, options: dict[str, Any], seed: int, d
 class TrainedHead:
     """A trained head and its embeddings of training videos (all of them with semantic transfer, else a sample).
 
-    ``embedded`` are positions in ``plan.train_rows`` of the rows in ``embeddings``;
+    ``embedded`` are positions in ``plan.train.rows`` of the rows in ``embeddings``;
     ``sample`` are positions in ``embedded`` of the (at most ``TRAIN_SAMPLE_CAP``) videos
     kept for ``zsar metrics``; ``split`` is the split whose folder holds the checkpoint;
     ``selection`` what model selection chose (None when it was off or impossible) and
@@ -292,17 +295,17 @@ def train_for_plan(resolved: _Resolved, plan: SplitPlan, run: Path | None) -> Tr
     if run is not None and selection is not None:
         write_selection(RunLayout(run), plan.split, selection)
     head = build_head(c.head, plan, options, train.seed, device)
-    batches = FeatureBatches(plan.train_set.features, plan.train_rows, plan.train_targets)
-    text = ClassText.from_embeddings(plan.train_text, device)
+    batches = FeatureBatches(plan.train.cache.features, plan.train.rows, plan.train.targets)
+    text = ClassText.from_embeddings(plan.train.text, device)
     on_record = None if run is None else (lambda record: append_log(RunLayout(run),
                                                                     LogRecord(split=plan.split, **record)))
     prepare(head, batches, train)
     fit(head, batches, text, train, on_record, desc=f"{c.head} split {plan.split}")
-    n = len(plan.train_rows)
+    n = len(plan.train.rows)
     rng = np.random.default_rng(c.train.seed)
     sample = np.sort(rng.choice(n, size=min(n, TRAIN_SAMPLE_CAP), replace=False))
     embedded = np.arange(n) if resolved.transfer.mode == "semantic" else sample
-    embeddings = embed_rows(head, plan.train_set.features, plan.train_rows[embedded], device)
+    embeddings = embed_rows(head, plan.train.cache.features, plan.train.rows[embedded], device)
     if resolved.transfer.mode != "semantic":
         sample = np.arange(len(embedded))
     return TrainedHead(head=head, model_key=plan.model_key, split=plan.split, embeddings=embeddings,
@@ -312,16 +315,16 @@ def train_for_plan(resolved: _Resolved, plan: SplitPlan, run: Path | None) -> Tr
 def evaluate_plan(resolved: _Resolved, plan: SplitPlan, trained: TrainedHead) -> SplitResult:
     """Zero-shot scores of ``plan``'s test videos with the trained head, as a ``SplitResult``."""
     device = resolved.device
-    test_embeddings = embed_rows(trained.head, plan.test_set.features, plan.test_rows, device)
-    train_targets = plan.train_targets[trained.embedded]
+    test_embeddings = embed_rows(trained.head, plan.test.cache.features, plan.test.rows, device)
+    train_targets = plan.train.targets[trained.embedded]
     prototypes, scores = score_split(trained.head, plan, test_embeddings, trained.embeddings, train_targets,
                                      resolved.transfer, resolved.config.rerank, device)
     return SplitResult(
-        split=plan.split, class_names=plan.class_names, seen=plan.seen, test_classes=plan.test_classes,
-        prototypes=prototypes, test_embeddings=test_embeddings, test_labels=plan.test_labels,
-        test_video_ids=[plan.test_set.video_ids[i] for i in plan.test_rows], scores=scores,
+        split=plan.split, class_names=plan.class_names, seen=plan.seen, test_classes=plan.test.classes,
+        prototypes=prototypes, test_embeddings=test_embeddings, test_labels=plan.test.labels,
+        test_video_ids=[plan.test.cache.video_ids[i] for i in plan.test.rows], scores=scores,
         train_embeddings=trained.embeddings[trained.sample],
-        train_labels=plan.train_classes[train_targets[trained.sample]])
+        train_labels=plan.train.classes[train_targets[trained.sample]])
 
 
 def _checkpoint_meta(resolved: _Resolved, plan: SplitPlan, trained: TrainedHead, config_hash: str) -> CheckpointMeta:
@@ -329,7 +332,7 @@ def _checkpoint_meta(resolved: _Resolved, plan: SplitPlan, trained: TrainedHead,
     return CheckpointMeta(head=resolved.config.head, dims=described["dims"], config=described["config"],
                           split=plan.split, config_hash=config_hash, train=asdict(trained.train),
                           selected=None if trained.selection is None else trained.selection.chosen,
-                          train_classes=tuple(plan.class_names[c] for c in plan.train_classes))
+                          train_classes=tuple(plan.class_names[c] for c in plan.train.classes))
 
 
 def fit_model(resolved: _Resolved, plans: list[SplitPlan], out: Path, config_hash: str) -> TrainedHead:
@@ -357,7 +360,8 @@ def _check_sizes(config: TrainHeadConfig, resolved: _Resolved, data: ProtocolDat
     if head_class(config.head).needs_shared_space:
         check_shared_space(config.head, "--features", data.target, data.target_text)
     space = data.target.config.space
-    dims = HeadDims(data.target.dim, data.target_text.dim, data.target.features.shape[2], len(data.target.class_names),
+    dims = HeadDims(video_dim=data.target.dim, text_dim=data.target_text.dim, frames=data.target.features.shape[2],
+                    n_classes=len(data.target.class_names),
                     shared_space=bool(space) and space == data.target_text.space)
     check_head_size(config.head, dims, resolved.head_options)
 

@@ -45,6 +45,7 @@ from __future__ import annotations
 import importlib
 import logging
 from dataclasses import dataclass, field
+from functools import cached_property
 from math import comb
 from typing import Any, Callable, Iterator
 
@@ -53,7 +54,7 @@ import numpy as np
 from zsar.cache.features import FeatureSet
 from zsar.cache.text import TextEmbeddings
 from zsar.errors import ZsarError, check_choice
-from zsar.vectors import l2_normalise
+from zsar.vectors import l2_normalise, positions
 from zsar.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -106,7 +107,7 @@ class ProtocolOptions:
         check_choice("--base-train", self.base_train, BASE_TRAIN)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class ProtocolData:
     """The caches a protocol draws from: the target (tested) and, for cross protocols, the source.
 
@@ -170,35 +171,59 @@ def _note_same_texts(data: ProtocolData, features: FeatureSet, text: TextEmbeddi
                   "their text embeddings are equal, so a zero-shot head cannot tell them apart")
 
 
-@dataclass
+@dataclass(frozen=True, kw_only=True)
+class Side:
+    """One side of a split: its videos (``rows`` of ``cache``), their classes and the classes involved.
+
+    ``labels`` ``(n,)`` and ``classes`` ``(k,)`` index the plan's ``class_names``; ``text``
+    holds the label text of ``classes`` in that order. On the training side ``classes`` are
+    the seen classes, on the test side the candidates.
+    """
+
+    cache: FeatureSet
+    rows: np.ndarray
+    labels: np.ndarray
+    classes: np.ndarray
+    text: TextEmbeddings
+
+    @cached_property
+    def targets(self) -> np.ndarray:
+        """``(n,)`` each video's class as a position in ``classes`` (training targets, score columns)."""
+        return positions(self.labels, self.classes)
+
+    def part(self, videos: np.ndarray, classes: np.ndarray) -> "Side":
+        """The videos ``videos`` (positions or a mask over ``rows``) among ``classes`` (positions in ``classes``)."""
+        return Side(cache=self.cache, rows=self.rows[videos], labels=self.labels[videos],
+                    classes=self.classes[classes], text=self.text.subset([self.text.class_names[i] for i in classes]))
+
+
+def side_of(features: FeatureSet, rows: np.ndarray, classes: np.ndarray, text: TextEmbeddings, offset: int = 0) -> Side:
+    """The videos ``rows`` of ``features`` among its ``classes``, with ``text`` (of all its classes) cut to them.
+
+    Class ids move by ``offset`` into the plan's ``class_names`` (cross plans list the source classes first):
+    the one place where a cache's class ids become a plan's.
+    """
+    return Side(cache=features, rows=rows, labels=offset + features.labels[rows], classes=offset + classes,
+                text=text.subset([features.class_names[c] for c in classes]))
+
+
+@dataclass(frozen=True, kw_only=True)
 class SplitPlan:
-    """One split: rows to train on and to test, and the classes involved.
+    """One split: the videos to train on and to test, and the classes involved.
 
     ``class_names`` are every class of the split; ``seen`` ``(C,)`` marks the training
-    classes. Training rows index ``train_set`` (source or target), ``train_targets``
-    ``(M,)`` index ``train_classes`` ``(S,)`` (which index ``class_names``); test rows
-    index ``test_set`` (the target), ``test_labels`` ``(N,)`` and ``test_classes`` ``(Ct,)`` (the
-    candidates) index ``class_names``. ``train_text`` / ``test_text`` hold the label text
-    of ``train_classes`` / ``test_classes`` in that order. Splits with the same
-    ``model_key`` can share one trained head. ``groups`` ``(C,)`` (None: one group): a
-    test video is ranked only among the candidates of its own class's group
-    (``base-to-novel``: base videos among the base classes, novel among the novel);
+    classes; ``train`` and ``test`` are the two ``Side``s (the test side of the target).
+    Splits with the same ``model_key`` can share one trained head. ``groups`` ``(C,)``
+    (None: one group): a test video is ranked only among the candidates of its own class's
+    group (``base-to-novel``: base videos among the base classes, novel among the novel);
     ``seed`` is added to the training seed (``base-to-novel``'s seeds).
     """
 
     split: int
     class_names: list[str]
     seen: np.ndarray
-    train_set: FeatureSet
-    train_rows: np.ndarray
-    train_targets: np.ndarray
-    train_classes: np.ndarray
-    train_text: TextEmbeddings
-    test_set: FeatureSet
-    test_rows: np.ndarray
-    test_labels: np.ndarray
-    test_classes: np.ndarray
-    test_text: TextEmbeddings
+    train: Side
+    test: Side
     model_key: str
     groups: np.ndarray | None = None
     seed: int = 0
@@ -212,7 +237,7 @@ def group_by_model(plans: list[SplitPlan]) -> list[list[SplitPlan]]:
     return list(groups.values())
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Protocol:
     """A registered protocol: how many splits by default / at most, whether it trains on a source cache."""
 
@@ -236,7 +261,8 @@ def register(name: str, default_splits: int, max_splits: int | None, needs_sourc
         def checked_plan(data: ProtocolData, n_splits: int) -> Iterator[SplitPlan]:
             return checked(data, name, plan(data, n_splits))
 
-        protocol = Protocol(name, checked_plan, default_splits, max_splits, needs_source, filter_classes)
+        protocol = Protocol(name=name, plan=checked_plan, default_splits=default_splits, max_splits=max_splits,
+                            needs_source=needs_source, filter_classes=filter_classes)
         PROTOCOLS.add(name, protocol, help=help)
         return plan
 
@@ -246,14 +272,10 @@ def register(name: str, default_splits: int, max_splits: int | None, needs_sourc
 def within_plan(data: ProtocolData, split: int, train_rows: np.ndarray, test_rows: np.ndarray,
                  seen: np.ndarray, test_classes: np.ndarray) -> SplitPlan:
     """A plan inside one dataset: class indices are the target's own."""
-    target, names = data.target, data.target.class_names
-    train_classes = np.flatnonzero(seen)
-    position = np.full(len(names), -1)
-    position[train_classes] = np.arange(len(train_classes))
-    return SplitPlan(split, names, seen, target, train_rows, position[target.labels[train_rows]], train_classes,
-                     data.target_text.subset([names[c] for c in train_classes]), target, test_rows,
-                     target.labels[test_rows], test_classes,
-                     data.target_text.subset([names[c] for c in test_classes]), model_key=f"split-{split}")
+    target, text = data.target, data.target_text
+    return SplitPlan(split=split, class_names=target.class_names, seen=seen, model_key=f"split-{split}",
+                     train=side_of(target, train_rows, np.flatnonzero(seen), text),
+                     test=side_of(target, test_rows, test_classes, text))
 
 
 def _halves(n_classes: int, split: int) -> tuple[np.ndarray, np.ndarray]:
@@ -276,15 +298,15 @@ def _note_repeats(data: ProtocolData, name: str, n_classes: int, n_splits: int) 
 def checked(data: ProtocolData, name: str, plans: Iterator[SplitPlan]) -> Iterator[SplitPlan]:
     """``plans``, each refused if it has too few videos to train or none to test, noted if it has 1 candidate."""
     for plan in plans:
-        n_train, n_test = len(plan.train_rows), len(plan.test_rows)
+        n_train, n_test = len(plan.train.rows), len(plan.test.rows)
         if n_train < MIN_TRAIN_VIDEOS or n_test == 0:
             raise ZsarError(f"{name} split {plan.split} trains on {n_train} video(s) and tests on {n_test} "
                             f"({len(data.target)} videos in {len(data.target.class_names)} classes in "
                             f"{data.target.cache_dir}); a split needs at least {MIN_TRAIN_VIDEOS} training videos "
                             "and one test video: extract more videos per class")
-        if len(plan.test_classes) == 1:
+        if len(plan.test.classes) == 1:
             data.note(f"{name}: split {plan.split} has a single candidate class "
-                      f"({plan.class_names[int(plan.test_classes[0])]!r}), so its top-1 is 100% by construction; "
+                      f"({plan.class_names[int(plan.test.classes[0])]!r}), so its top-1 is 100% by construction; "
                       "use more classes")
         yield plan
 
@@ -382,12 +404,10 @@ def source_side(data: ProtocolData) -> SourceSide:
         raise ZsarError(f"the overlap filter (--tau {data.tau}) drops every source class; lower --tau")
     kept = np.flatnonzero(keep)
     _log_filter(data, keep)
-    position = np.full(len(keep), -1)
-    position[kept] = np.arange(len(kept))
     rows = np.flatnonzero(keep[source.labels])
     prefix = source.config.dataset or "source"
     return SourceSide([f"{prefix}/{source.class_names[c]}" for c in kept], rows,
-                       position[source.labels[rows]], text.subset([source.class_names[c] for c in kept]))
+                      positions(source.labels[rows], kept), text.subset([source.class_names[c] for c in kept]))
 
 
 def cross_plan(data: ProtocolData, side: SourceSide, split: int, test_rows: np.ndarray,
@@ -396,9 +416,9 @@ def cross_plan(data: ProtocolData, side: SourceSide, split: int, test_rows: np.n
     target, n_seen = data.target, len(side.names)
     seen = np.r_[np.ones(n_seen, dtype=bool), np.zeros(len(target.class_names), dtype=bool)]
     assert data.source is not None
-    return SplitPlan(split, side.names + list(target.class_names), seen, data.source, side.rows, side.targets,
-                     np.arange(n_seen), side.text, target, test_rows, n_seen + target.labels[test_rows],
-                     n_seen + test_classes, data.target_text.subset([target.class_names[c] for c in test_classes]),
+    train = Side(cache=data.source, rows=side.rows, labels=side.targets, classes=np.arange(n_seen), text=side.text)
+    return SplitPlan(split=split, class_names=side.names + list(target.class_names), seen=seen, train=train,
+                     test=side_of(target, test_rows, test_classes, data.target_text, offset=n_seen),
                      model_key=SHARED_MODEL)
 
 

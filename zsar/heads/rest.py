@@ -58,7 +58,7 @@ REST_MODES = ("joint", "dual")
 PAIR_CHUNK = 2048  # (video, class) pairs per forward pass when scoring pairs
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ResTConfig:
     """Transformer width, depth, attention heads, FFN multiple, joint dim, token limit, losses;
     ``mode`` (``joint``/``dual``) and joint mode's pair matching and score fusion."""

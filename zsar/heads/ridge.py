@@ -41,7 +41,7 @@ class RidgeConfig:
     alpha: float = 1.0
 
 
-@dataclass
+@dataclass(kw_only=True)
 class RidgeSystem:
     """The moments that determine the ridge solution: ``n`` videos, means, centred ``x x^T / n`` and ``x y^T / n``."""
 
@@ -118,8 +118,8 @@ class RidgeHead(ClosedFormHead):
         if n == 0:
             raise ZsarError("the ridge head has no training videos to solve for")
         x_mean, y_mean = total_x / n, total_y / n
-        return RidgeSystem(n, x_mean, y_mean, second / n - np.outer(x_mean, x_mean),
-                           cross / n - np.outer(x_mean, y_mean), y_squares / n - float(y_mean @ y_mean))
+        return RidgeSystem(n=n, x_mean=x_mean, y_mean=y_mean, second=second / n - np.outer(x_mean, x_mean),
+                           cross=cross / n - np.outer(x_mean, y_mean), y_var=y_squares / n - float(y_mean @ y_mean))
 
     @torch.no_grad()
     def solve(self, system: RidgeSystem, alpha: float | None = None) -> float:

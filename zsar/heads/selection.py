@@ -50,7 +50,7 @@ MIN_CLASSES = 2  # on each side of the validation split
 FIRST_POINT = 16  # the validation curve starts at 1/16 of the budget
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SelectionConfig:
     """What selection tries: the held-out class ``fraction``, the lr and alpha grids, the curve's ``points``.
 
@@ -93,35 +93,28 @@ def validation_plans(plan: SplitPlan, config: SelectionConfig, seed: int) -> lis
     fold, or more (at most ``max_folds``) until they hold ``min_videos`` validation
     videos; none when the classes are too few to split.
     """
-    present = np.unique(plan.train_targets)
+    present = np.unique(plan.train.targets)
     n_val = int(round(config.fraction * len(present)))
     if n_val < MIN_CLASSES or len(present) - n_val < MIN_CLASSES:
         return []
     rng = np.random.default_rng([seed, plan.split])
     order = rng.permutation(present)
     folds = [_fold(plan, np.sort(order[:n_val]), config, rng)]
-    wanted = math.ceil(config.min_videos / max(1, len(folds[0].test_rows)))
+    wanted = math.ceil(config.min_videos / max(1, len(folds[0].test.rows)))
     for f in range(1, min(config.max_folds, len(present) // n_val, wanted)):
         folds.append(_fold(plan, np.sort(order[f * n_val:(f + 1) * n_val]), config, rng))
     return folds
 
 
 def _fold(plan: SplitPlan, held: np.ndarray, config: SelectionConfig, rng: np.random.Generator) -> SplitPlan:
-    """``plan`` with the training classes ``held`` (indices of ``plan.train_classes``) moved to validation."""
-    is_val = np.isin(plan.train_targets, held)
-    kept = np.setdiff1d(np.arange(len(plan.train_classes)), held)
-    position = np.full(len(plan.train_classes), -1)
-    position[kept] = np.arange(len(kept))
-    val_pos = np.flatnonzero(is_val)[_cap_per_class(plan.train_targets[is_val], config.max_per_class, rng)]
+    """``plan`` with the training classes ``held`` (positions in ``plan.train.classes``) moved to validation."""
+    is_val = np.isin(plan.train.targets, held)
+    kept = np.setdiff1d(np.arange(len(plan.train.classes)), held)
+    val_pos = np.flatnonzero(is_val)[_cap_per_class(plan.train.targets[is_val], config.max_per_class, rng)]
     seen = np.zeros(len(plan.class_names), dtype=bool)
-    seen[plan.train_classes[kept]] = True
-    text_names = plan.train_text.class_names  # in train_classes order (cross plans prefix class_names, not these)
-    return SplitPlan(
-        plan.split, plan.class_names, seen, plan.train_set, plan.train_rows[~is_val],
-        position[plan.train_targets[~is_val]], plan.train_classes[kept],
-        plan.train_text.subset([text_names[i] for i in kept]), plan.train_set, plan.train_rows[val_pos],
-        plan.train_classes[plan.train_targets[val_pos]], plan.train_classes[held],
-        plan.train_text.subset([text_names[i] for i in held]), model_key=f"validation-{plan.model_key}")
+    seen[plan.train.classes[kept]] = True
+    return SplitPlan(split=plan.split, class_names=plan.class_names, seen=seen, train=plan.train.part(~is_val, kept),
+                     test=plan.train.part(val_pos, held), model_key=f"validation-{plan.model_key}")
 
 
 @dataclass
@@ -140,18 +133,18 @@ class _Validator:
     def __init__(self, plan: SplitPlan, transfer: TransferConfig, rerank: str, device: torch.device,
                  config: SelectionConfig, seed: int) -> None:
         self.plan, self.transfer, self.rerank, self.device = plan, transfer, rerank, device
-        sample = _cap_per_class(plan.train_targets, config.max_per_class, np.random.default_rng(seed))
+        sample = _cap_per_class(plan.train.targets, config.max_per_class, np.random.default_rng(seed))
         self.sample = sample if transfer.mode == "semantic" else sample[:0]
 
     def __call__(self, head: Head) -> float:
         p = self.plan
-        test = embed_rows(head, p.test_set.features, p.test_rows, self.device)
-        train = embed_rows(head, p.train_set.features, p.train_rows[self.sample], self.device)
+        test = embed_rows(head, p.test.cache.features, p.test.rows, self.device)
+        train = embed_rows(head, p.train.cache.features, p.train.rows[self.sample], self.device)
         if not len(self.sample):
             train = np.zeros((0, test.shape[1]), np.float32)
-        _, scores = score_split(head, p, test, train, p.train_targets[self.sample], self.transfer, self.rerank,
+        _, scores = score_split(head, p, test, train, p.train.targets[self.sample], self.transfer, self.rerank,
                                 self.device)
-        return 100 * float(np.mean(p.test_classes[scores.argmax(axis=1)] == p.test_labels))
+        return 100 * float(np.mean(p.test.classes[scores.argmax(axis=1)] == p.test.labels))
 
 
 def select(make_head: Callable[[SplitPlan], Head], plan: SplitPlan, train: TrainConfig, config: SelectionConfig,
@@ -163,19 +156,19 @@ def select(make_head: Callable[[SplitPlan], Head], plan: SplitPlan, train: Train
     plans = validation_plans(plan, config, train.seed)
     if not plans:
         log.warning("split %d: %d training class(es) are too few to hold out validation classes; "
-                    "training with the given settings, no selection", plan.split, len(plan.train_classes))
+                    "training with the given settings, no selection", plan.split, len(plan.train.classes))
         return None
-    folds = [_Fold(p, FeatureBatches(p.train_set.features, p.train_rows, p.train_targets),
-                   ClassText.from_embeddings(p.train_text, device),
+    folds = [_Fold(p, FeatureBatches(p.train.cache.features, p.train.rows, p.train.targets),
+                   ClassText.from_embeddings(p.train.text, device),
                    _Validator(p, transfer, rerank, device, config, train.seed)) for p in plans]
-    n_videos = sum(len(f.plan.test_rows) for f in folds)
+    n_videos = sum(len(f.plan.test.rows) for f in folds)
     if isinstance(make_head(plans[0]), ClosedFormHead):
         curves, chosen, top1 = _select_alpha(make_head, folds, config, train)
     else:
         curves, chosen, top1 = _select_steps(make_head, folds, n_videos, config, train)
-    names = [plan.class_names[c] for f in folds for c in f.plan.test_classes]
+    names = [plan.class_names[c] for f in folds for c in f.plan.test.classes]
     return SelectionRecord(chosen=chosen, top1=top1, curves=tuple(curves), validation_classes=tuple(names),
-                           n_train=len(plans[0].train_rows), n_validation=n_videos,
+                           n_train=len(plans[0].train.rows), n_validation=n_videos,
                            config={"fraction": config.fraction, "folds": len(folds), "lrs": list(config.lrs),
                                    "alphas": list(config.alphas), "points": config.points})
 
@@ -229,7 +222,8 @@ class _Candidate:
         n = min(len(c) for c in curves)
         steps = [step for step, _ in curves[0][:n]]
         top1 = [float(np.mean([c[i][1] for c in curves])) for i in range(n)]
-        return [CurvePoint(step=step, lr=self.lr, top1=t, smoothed=s) for step, t, s in zip(steps, top1, smoothed(top1))]
+        return [CurvePoint(step=step, lr=self.lr, top1=t, smoothed=s)
+                for step, t, s in zip(steps, top1, smoothed(top1))]
 
     @property
     def best(self) -> float:

@@ -43,7 +43,7 @@ FEATURES_K = (10,)
 PROTOTYPES, VIDEOS = "hubness", "hubness_videos"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class MetricsConfig:
     """What to measure: accuracy is always measured for a run; ``k`` are the hubness k values."""
 
@@ -69,7 +69,7 @@ def parse_k(text: str) -> tuple[int, ...]:
     return ks
 
 
-@dataclass
+@dataclass(kw_only=True)
 class SplitMetrics:
     """Everything measured on one split; ``occurrence[setting][k]`` is ``N_k`` of that setting."""
 
@@ -96,7 +96,7 @@ class SplitMetrics:
         return out
 
 
-@dataclass
+@dataclass(kw_only=True)
 class MeasuredRun:
     """The measurements of every split of a run."""
 
@@ -121,7 +121,7 @@ def _measure_split(result: SplitResult, config: MetricsConfig) -> SplitMetrics:
     """Measure one split of a run (see the module docstring)."""
     labels = result.label_positions()
     names = [result.class_names[int(c)] for c in result.test_classes]
-    metrics = SplitMetrics(result.split, names, accuracy=accuracy(result.scores, labels))
+    metrics = SplitMetrics(split=result.split, class_names=names, accuracy=accuracy(result.scores, labels))
     if config.hubness:
         ks = _usable_k(config.k, len(names), "class prototypes", metrics.notes)
         if ks:
@@ -148,7 +148,8 @@ def measure_run(run: Path | str | RunReader, config: MetricsConfig = MetricsConf
         log.info("measuring split %d of %s (%d test videos, %d classes)", result.split, reader.root,
                  len(result.test_labels), len(result.test_classes))
         splits.append(_measure_split(result, config))
-    return MeasuredRun(reader.root, reader.config.protocol, reader.config.head, config, splits, notes)
+    return MeasuredRun(root=reader.root, protocol=reader.config.protocol, head=reader.config.head, config=config,
+                       splits=splits, notes=notes)
 
 
 def evaluate_run(run: Path | str | RunReader, config: MetricsConfig = MetricsConfig()) -> dict[str, Any]:
@@ -170,7 +171,7 @@ def evaluate_features(cache: Path | str, text: str | None = None,
     features = load_features(cache)
     features.check_finite()
     videos = l2_normalise(features.features.mean(axis=(1, 2), dtype=np.float32))
-    metrics = SplitMetrics(0, features.class_names)
+    metrics = SplitMetrics(split=0, class_names=features.class_names)
     partial = features.partial_note()
     if partial is not None:
         log.warning(partial)

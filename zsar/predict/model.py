@@ -34,9 +34,10 @@ from zsar.cache.text import TextEmbeddings, read_text_embeddings
 from zsar.errors import ZsarError
 from zsar.heads.base import Head, HeadDims, create_head
 from zsar.heads.transfer import TransferConfig
+from zsar.vectors import positions
 
 
-@dataclass
+@dataclass(kw_only=True)
 class SplitModel:
     """One split's trained head and what semantic transfer needs of its seen classes.
 
@@ -52,7 +53,7 @@ class SplitModel:
     train_targets: np.ndarray
 
 
-@dataclass
+@dataclass(kw_only=True)
 class RunModel:
     """A run ready to score new videos: see the module docstring."""
 
@@ -131,15 +132,13 @@ def _split_model(run: Path, split: int, reader: RunReader, train_text: TextEmbed
                  device: torch.device) -> SplitModel:
     result = reader.split(split)
     head, meta = load_head(RunLayout(run).checkpoint_path(split))
-    seen = np.flatnonzero(result.seen)
-    position = np.full(len(result.class_names), -1)
-    position[seen] = np.arange(len(seen))
     if result.train_embeddings is None or result.train_labels is None:
         embeddings, targets = np.zeros((0, 0), np.float32), np.zeros(0, np.int64)
     else:
-        embeddings, targets = result.train_embeddings, position[np.asarray(result.train_labels)]
+        embeddings, targets = result.train_embeddings, positions(result.train_labels, np.flatnonzero(result.seen))
     text = train_text.subset(_train_names(result, meta, prefix))
-    return SplitModel(split, head.to(device), text, embeddings, targets)
+    return SplitModel(split=split, head=head.to(device), train_text=text, train_embeddings=embeddings,
+                      train_targets=targets)
 
 
 def run_splits(reader: RunReader, split: int | None) -> list[int]:
@@ -174,4 +173,5 @@ def load_run_model(run: Path, split: int | None = None, cache_root: Path | None 
     device = torch.device(device)
     splits = [_split_model(run, i, reader, train_text, prefix, device) for i in run_splits(reader, split)]
     transfer = TransferConfig(**config.transfer)
-    return RunModel(run, config.head, cache, layout.root, text, transfer, splits)
+    return RunModel(run=run, head_name=config.head, cache=cache, cache_dir=layout.root, text=text, transfer=transfer,
+                    splits=splits)
