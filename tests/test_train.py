@@ -137,7 +137,7 @@ def test_cross_half_with_a_source_cache_and_rerank(tmp_path):
 
 
 def test_generator_flags_set_the_head_option(tmp_path):
-    from zsar.cli import _generator_mode
+    from zsar.cli.heads import _generator_mode
 
     assert _generator_mode(None, None) is None  # the head's default
     assert _generator_mode(False, None) == "none"

@@ -58,6 +58,35 @@ class MetricsConfig:
             raise ZsarError(f"hubness k values {self.k} must be positive integers, e.g. --k 1,5,10")
 
 
+@dataclass(frozen=True, kw_only=True)
+class MetricsRequest:
+    """What ``zsar metrics`` is asked, checked as it is built: a ``run`` or a raw cache (``features``), what to
+    measure (none of hubness, closeness, dispersion: all three), the hubness ``k`` text, and ``plots``."""
+
+    run: Path | None = None
+    features: Path | None = None
+    text: str | None = None
+    hubness: bool = False
+    closeness: bool = False
+    dispersion: bool = False
+    k: str | None = None
+    plots: bool = False
+
+    def __post_init__(self) -> None:
+        if (self.run is None) == (self.features is None):
+            raise ZsarError("give either a run directory or --features CACHE, e.g. `zsar metrics runs/rest`")
+        if self.features is not None and self.plots:
+            raise ZsarError("--plots needs a run directory; drop --plots when measuring --features")
+        if self.run is not None and self.text is not None:
+            raise ZsarError("--text applies to --features only; a run already holds its class prototypes")
+
+    def config(self) -> MetricsConfig:
+        everything = not (self.hubness or self.closeness or self.dispersion)
+        ks = parse_k(self.k) if self.k is not None else RUN_K if self.run is not None else FEATURES_K
+        return MetricsConfig(hubness=self.hubness or everything, closeness=self.closeness or everything,
+                             dispersion=self.dispersion or everything, k=ks)
+
+
 def parse_k(text: str) -> tuple[int, ...]:
     """``"1,5,10"`` -> ``(1, 5, 10)``; anything but positive integers is refused."""
     try:
