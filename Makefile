@@ -6,11 +6,16 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.zsar-installed
 PYTEST_ARGS ?=
+BENCH_RESULTS := bench/results
 
-.PHONY: demo test install clean bench
+.PHONY: demo demo-full test install clean bench docs
 
+# The demo writes its table and timings into docs/demo.md (its own section of the page).
 demo: $(STAMP)
-	$(BIN)/zsar demo
+	$(BIN)/zsar demo --page docs/demo.md
+
+demo-full: $(STAMP)
+	$(BIN)/zsar demo --full --page docs/demo.md
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -24,10 +29,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# Each script's printed tables go to bench/results/<script>.md; `make docs` puts them into docs/benchmarks.md.
 bench: $(STAMP)
-	$(BIN)/python bench/extract.py
-	$(BIN)/python bench/train.py
-	$(BIN)/python bench/metrics.py
+	mkdir -p $(BENCH_RESULTS)
+	$(BIN)/python bench/extract.py | tee $(BENCH_RESULTS)/extract.md
+	$(BIN)/python bench/train.py | tee $(BENCH_RESULTS)/train.md
+	$(BIN)/python bench/metrics.py | tee $(BENCH_RESULTS)/metrics.md
+
+# docs/commands.md from the CLI, the plugin example into docs/extending.md, saved bench tables
+# into docs/benchmarks.md, the demo table's excerpt into README.md (one command for all of them).
+docs: $(STAMP)
+	$(BIN)/python tools/gen_docs.py
 
 clean:
 	rm -rf $(VENV) zsar-demo .pytest_cache

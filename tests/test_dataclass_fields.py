@@ -15,10 +15,9 @@ import zsar
 from zsar.vectors import positions
 
 MAX_POSITIONAL = 4
-# Rewritten by issue 21 and 25 at the time of this change; made keyword-only after they are merged.
+# Rewritten by issue 21 at the time of this change; made keyword-only after it is merged.
 PENDING = {"zsar.extract.chunk_writer.ChunkContext", "zsar.extract.extractor.ExtractConfig",
-           "zsar.extract.extractor.ExtractResult", "zsar.extract.models.backbones.BackboneConfig",
-           "zsar.demo.DemoConfig", "zsar.demo.DemoResult"}
+           "zsar.extract.extractor.ExtractResult", "zsar.extract.models.backbones.BackboneConfig"}
 
 
 def _dataclasses():

@@ -1,4 +1,4 @@
-"""The package's shape: no import circle inside ``zsar/``, one-way layers, and a README layout that matches the tree."""
+"""The package's shape: no import circle inside ``zsar/``, one-way layers, and a layout in docs/design.md that matches the tree."""
 
 from __future__ import annotations
 
@@ -88,16 +88,16 @@ def test_imports_run_one_way():
             assert "zsar.cli" not in imported, name
 
 
-def test_readme_layout_names_every_module_and_package():
-    text = (REPO / "README.md").read_text()
-    block = re.search(r"## Development\n\n```\n(.*?)```", text, re.S).group(1)
+def test_design_layout_names_every_module_and_package():
+    text = (REPO / "docs" / "design.md").read_text()
+    block = re.search(r"## Layout\n\n```\n(.*?)```", text, re.S).group(1)
     words = set(re.findall(r"[\w]+", block))
     for name, path in _modules().items():
         if path.name == "__init__.py":
-            assert f"{path.parent.name}/" in block, f"package {name} is not in the README's layout"
+            assert f"{path.parent.name}/" in block, f"package {name} is not in docs/design.md's layout"
         else:
-            assert path.stem in words, f"module {name} is not in the README's layout"
+            assert path.stem in words, f"module {name} is not in docs/design.md's layout"
     for path in sorted((REPO / "bench").glob("*.py")):
-        assert path.stem in words, f"bench/{path.name} is not in the README's layout"
+        assert path.stem in words, f"bench/{path.name} is not in docs/design.md's layout"
     for named in re.findall(r"(?m)^\s*([\w/]+\.py|[\w]+/)", block):
-        assert list(REPO.rglob(named.rstrip("/"))), f"the README's layout names {named}, which is not in the tree"
+        assert list(REPO.rglob(named.rstrip("/"))), f"docs/design.md's layout names {named}, which is not in the tree"

@@ -12,16 +12,20 @@ it out), then the ``ridge`` head with nothing added; chance, and each run's top-
 multiple of the ridge's; the report adds the
 values that model selection chose for every split and the best run's plots.
 
-``zsar demo`` is render + extract + this sweep over every head on the synthetic set.
+``zsar demo`` is render + extract + a short list of such runs (``--full``: this grid over every head).
 """
 
 from __future__ import annotations
 
 import itertools
+import multiprocessing
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
+
+import torch
 
 from zsar.cache.features import load_text
 from zsar.cache.config import read_cache_config
@@ -35,8 +39,12 @@ from zsar.heads.selection import SelectionConfig
 from zsar.heads.train import TrainConfig
 from zsar.heads.transfer import TransferConfig
 from zsar.metrics import MetricsConfig, measure_run
+from zsar.registry import load_plugins
 from zsar.sweep_table import GENERATOR_MODE, MISSING, SweepRow, Variant, best_row, format_table, write_sweep_report
 
+# Started first when runs go in parallel: their reference designs (ActionCLIP's 6-block temporal
+# transformer, ResT's joint pair scoring) cost the most per step (docs/benchmarks.md).
+COSTLY_HEADS = ("actionclip", "rest")
 METRIC_K = (1, 5)
 
 
@@ -156,17 +164,48 @@ def run_row(config: SweepConfig, row: SweepRow) -> SweepRow:
     return row.measured(measured, time.perf_counter() - started)
 
 
-def run_sweep(config: SweepConfig, echo: Callable[[str], None]) -> SweepResult:
-    """Run every grid point, print a line per run and the table, write ``OUT/report.md``."""
-    plan = list(plan_rows(config))
+# fork where there is one: a job starts at once with zsar imported (as DataLoader workers do);
+# a spawned one imports torch and zsar again, which took minutes on a loaded 2-core machine.
+_START_METHOD = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+
+
+def _start_job() -> None:
+    """A sweep job process: one torch thread, and the ``ZSAR_PLUGINS`` the parent loaded."""
+    torch.set_num_threads(1)
+    load_plugins()
+
+
+def run_sweep(config: SweepConfig, echo: Callable[[str], None], plan: list[SweepRow] | None = None,
+              jobs: int = 1) -> SweepResult:
+    """Run every grid point (or the rows of ``plan``), print a line per run and the table, write ``OUT/report.md``.
+
+    ``jobs`` > 1 runs that many rows at once, each in its own process with one torch thread
+    (on a machine with that many idle cores, faster than one process with several threads).
+    """
+    plan = list(plan_rows(config)) if plan is None else list(plan)
     width = max(len(r.name) for r in plan)
-    rows = []
-    for row in plan:
-        if row.runnable:
-            row = run_row(config, row)
-            echo(f"      {row.name:{width}s}  top-1 {row.top1:5.1f} ± {row.top1_std:4.1f} % "
-                 f"(chance {row.chance:.1f} %)  {row.seconds:4.0f} s")
-        rows.append(row)
+    report_row = lambda row: echo(f"      {row.name:{width}s}  top-1 {row.top1:5.1f} ± {row.top1_std:4.1f} % "  # noqa: E731
+                                  f"(chance {row.chance:.1f} %)  {row.seconds:4.0f} s")
+    rows = list(plan)
+    todo = [i for i, row in enumerate(plan) if row.runnable]
+    if jobs <= 1:
+        for i in todo:
+            rows[i] = run_row(config, plan[i])
+            report_row(rows[i])
+    else:
+        # The costly heads' runs start first and the short ones fill the other cores; each run is
+        # reported as it finishes, the table keeps the plan's order.
+        first = sorted(todo, key=lambda i: plan[i].head not in COSTLY_HEADS)
+        context = multiprocessing.get_context(_START_METHOD)
+        with ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_job) as pool:
+            futures = {pool.submit(run_row, config, plan[i]): i for i in first}
+            try:
+                for future in as_completed(futures):
+                    rows[futures[future]] = future.result()
+                    report_row(rows[futures[future]])
+            except BaseException:  # a failed run (or Ctrl-C) stops the sweep; runs not started are dropped
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
     table = format_table(rows)
     report = write_sweep_report(config.report or config.out / "report.md", rows, config.title, config.about,
                                 {**_settings(config), **config.settings})

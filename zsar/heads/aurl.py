@@ -9,15 +9,11 @@ generator (``zsar.heads.generator``). AURL's widths are 2048 on a from-scratch
 R(2+1)D and its text branch has a Linear(300 -> 512) before the MLP; on frozen cached
 features the MLP takes the text dim directly and the default widths are 512 (options).
 
-Ours, for label text with several prompts per class (``text="sample"``, the default): at
-each training step every class's text enters the MLP as one of its prompts drawn at random,
-and its test embedding is the normalised mean of its prompts' embeddings. AURL has one
-vector per class; with P prompts the text MLP then sees C x P inputs instead of C, which
-scored 45.2 % against 42.3 % for the prompts' mean (``text="mean"``) in class-disjoint
-validation on the demo set, 40.9 % against 39.9 % averaged over three training seeds
-(``bench/head_defaults.py --seeds 0,1,2``; 20 seen classes, so the mean gives the 3-layer
-MLP only 15 distinct training inputs per fold). With one prompt per class (word
-vectors, AURL's own setting) both are the same model, weight for weight.
+Ours, for label text with several prompts per class (``text="sample"``, the default, chosen
+by class-disjoint validation: docs/decisions.md): every class's text enters the MLP as one
+of its prompts drawn at random at each step, and its test embedding is the normalised mean
+of its prompts' embeddings; ``text="mean"`` feeds the prompts' mean. With one prompt per
+class (AURL's own setting) both are the same model.
 """
 
 from __future__ import annotations

@@ -1,29 +1,21 @@
 """Model selection on validation classes held out of the seen ones; the test classes are never read.
 
-Class-disjoint validation, as Xian et al. ("Zero-Shot Learning: the Good, the Bad and the
-Ugly", TPAMI 2018) recommend: a seeded ``fraction`` of the split's *training* classes
-becomes validation-unseen classes (``validation_plans``; on small sets up to three
-disjoint such folds, whose curves are averaged, so that a few hundred videos vote). A head is trained on the other
-training classes and evaluated zero-shot on the validation classes exactly as it will be
-tested (same scoring, semantic transfer and re-ranking):
+Class-disjoint validation: a seeded ``fraction`` of the split's *training* classes becomes
+validation-unseen classes (``validation_plans``; on small sets up to ``max_folds`` disjoint
+folds, whose curves are averaged). A head is trained on the other training classes and
+evaluated zero-shot on the validation classes exactly as it will be tested (same scoring,
+semantic transfer and re-ranking):
 
-- SGD heads: one run per learning rate of ``lrs`` over the step budget, with validation
-  top-1 measured at ``points`` log-spaced steps (small sets overfit within tens of steps,
-  large ones improve for hundreds), by successive halving: every run goes to a quarter of
-  the budget, the better half on to half of it, the best to the end (a run cut short is
-  a prefix of its full run, so its points stay valid). Each curve is smoothed (every
-  point averaged with its neighbours: a validation set of a few classes is noisy). Only a
-  clear gain moves the choice away from the defaults: among the (lr, steps) pairs within
-  one standard error of the best smoothed top-1 (binomial, on the validation videos), the
-  longest run is preferred, then the default lr (``TrainConfig.lr``). Picking the plain
-  maximum of 24 noisy points chose early, high-lr points that did not hold up (the winner's
-  curse). A run whose loss diverges drops out;
+- SGD heads: one run per learning rate of ``lrs``, validation top-1 at ``points``
+  log-spaced steps of the budget, by successive halving (all runs to a quarter of the
+  budget, the better half to half, the best to the end). Each curve is smoothed; among the
+  (lr, steps) within one standard error of the best smoothed top-1 the longest run wins,
+  then the default lr (``TrainConfig.lr``). A run whose loss diverges drops out;
 - closed-form heads (the ridge): every ``alpha`` of ``alphas`` from one set of moments
   (ties: the larger alpha).
 
-The caller then retrains on *all* training classes with the chosen values. None of the
-reference codebases does this: E2E keeps the checkpoint with the best test accuracy,
-and AURL, ActionCLIP and ResT report a fixed schedule.
+The caller then retrains on *all* training classes with the chosen values. Why each of
+these rules, with the validation figures behind them: docs/decisions.md.
 """
 
 from __future__ import annotations

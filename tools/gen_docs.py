@@ -1,0 +1,164 @@
+"""Write the generated parts of docs/: ``make docs`` runs this.
+
+- ``docs/commands.md``: every ``zsar`` command's help and an option table, taken from the
+  CLI itself (``zsar.cli.app``), so the page cannot drift from ``--help``
+  (``tests/test_docs.py`` checks that it matches);
+- ``docs/benchmarks.md``: each ``bench/results/<script>.md`` that ``make bench`` saved (the
+  Markdown a bench script printed) replaces the section of that script between its marker
+  comments (``zsar.doc_sections``); the hand-written text around the sections is kept;
+- ``docs/extending.md``: ``examples/zsar_plugin_example.py``, verbatim;
+- ``README.md``: the excerpt of the demo's table (head to ``> ridge``) from the section that
+  ``zsar demo --page docs/demo.md`` (``make demo``) wrote.
+
+``python tools/gen_docs.py --check`` writes nothing and exits 1 if a page is out of date.
+Run it without ``ZSAR_PLUGINS``: the option tables list the built-in registered names.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer.main
+
+from zsar.cli import app
+from zsar.doc_sections import read_section, replace_section
+
+REPO = Path(__file__).resolve().parent.parent
+COMMANDS_PAGE = REPO / "docs" / "commands.md"
+BENCH_PAGE = REPO / "docs" / "benchmarks.md"
+BENCH_RESULTS = REPO / "bench" / "results"
+EXTENDING_PAGE = REPO / "docs" / "extending.md"
+EXAMPLE = "examples/zsar_plugin_example.py"
+DEMO_PAGE = REPO / "docs" / "demo.md"
+README = REPO / "README.md"
+EXCERPT_COLUMNS = ("head", "generator", "transfer", "top-1 %", "chance %", "x ridge", "> ridge")
+INTRO = """# Commands
+
+Generated from the CLI by `make docs` (`tools/gen_docs.py`); `tests/test_docs.py` fails when
+this page and `zsar COMMAND --help` differ, so do not edit it by hand. Every command ends a
+user mistake (a wrong path, an unknown name, a cache made with other settings), a damaged
+file or a filesystem fault with one `error: ...` line naming the value or file and the fix,
+and exit status 2. The [README](../README.md) says which command to use when; the
+[design](design.md) page what each writes.
+"""
+
+
+def _cell(text: str) -> str:
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def _is_group(command: Any) -> bool:
+    return hasattr(command, "list_commands")
+
+
+def _walk(group: Any, prefix: str) -> list[tuple[str, Any]]:
+    """``(path, command)`` for every command under ``group``, sub-commands after their group."""
+    found = []
+    ctx = group.context_class(group, info_name=prefix)
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        if command is None or command.hidden:
+            continue
+        path = f"{prefix} {name}"
+        found.append((path, command))
+        if _is_group(command):
+            found += _walk(command, path)
+    return found
+
+
+def command_section(path: str, command: Any) -> str:
+    """One command (a click command of typer's): its heading, help text, usage and option table."""
+    ctx = command.context_class(command, info_name=path)
+    usage = " ".join(command.collect_usage_pieces(ctx))
+    lines = [f"## `{path}`", "", (command.help or "").strip(), "", "```", f"{path} {usage}", "```", ""]
+    records = [(p.name.upper(), p.help or "") for p in command.params if p.param_type_name == "argument"]
+    records += [p.get_help_record(ctx) for p in command.params if p.param_type_name == "option"]
+    records = [r for r in records if r is not None and not r[0].startswith("--help")]
+    if records:
+        lines += ["| argument or option | what it does |", "|---|---|"]
+        lines += [f"| `{_cell(opts)}` | {_cell(text)} |" for opts, text in records]
+        lines.append("")
+    if _is_group(command):
+        subs = [f"`{path} {name}`" for name in command.list_commands(ctx)]
+        lines += ["Subcommands: " + ", ".join(subs) + ".", ""]
+    return "\n".join(lines)
+
+
+def commands_markdown() -> str:
+    """The whole of ``docs/commands.md``: the commands in the CLI's order, then each one's section."""
+    root = typer.main.get_command(app)
+    commands = _walk(root, "zsar")
+    index = ["| command | what it does |", "|---|---|"]
+    index += [f"| [`{p}`](#{_anchor(p)}) | {_cell(c.get_short_help_str(limit=200))} |" for p, c in commands]
+    global_options = command_section("zsar", root).split("```", 2)[2].split("Subcommands:")[0].strip()
+    return "\n".join([INTRO, "## Contents", "", *index, "", "Options before the command:", "", global_options, ""]
+                     + [command_section(p, c) for p, c in commands]).rstrip() + "\n"
+
+
+def _anchor(heading: str) -> str:
+    """GitHub's anchor of a ``## `heading` `` line: lower case, spaces to dashes, punctuation dropped."""
+    return "".join(ch for ch in heading.lower().replace(" ", "-") if ch.isalnum() or ch in "-_")
+
+
+def benchmarks_markdown(text: str, results: Path = BENCH_RESULTS) -> str:
+    """``text`` (docs/benchmarks.md) with each saved bench output put into its script's section."""
+    for saved in sorted(results.glob("*.md")):
+        output = saved.read_text(encoding="utf-8").strip()
+        is_table = all(line.startswith("|") for line in output.splitlines() if line.strip())
+        text = replace_section(text, f"bench/{saved.stem}.py", output if is_table else f"```\n{output}\n```")
+    return text
+
+
+def demo_excerpt(demo_page: str) -> str | None:
+    """The default demo's table from ``docs/demo.md``, cut to ``EXCERPT_COLUMNS`` (``None``: no table yet)."""
+    section = (read_section(demo_page, "demo") or "").splitlines()
+    start = next((i for i, line in enumerate(section) if line.startswith("| head ")), None)
+    if start is None:
+        return None
+    lines = list(itertools.takewhile(lambda line: line.startswith("|"), section[start:]))  # the first table only
+    rows = [[c.strip() for c in line.strip().strip("|").split("|")] for line in lines]
+    keep = [i for i, name in enumerate(rows[0]) if name in EXCERPT_COLUMNS]
+    cut = [[row[i] for i in keep] for row in rows[:1] + rows[2:]]
+    widths = [max(len(row[i]) for row in cut) for i in range(len(keep))]
+    right = [not name.isalpha() or name in ("x ridge", "> ridge") for name in cut[0]]
+    fmt = lambda row: "| " + " | ".join(c.rjust(w) if r else c.ljust(w) for c, w, r in zip(row, widths, right)) + " |"  # noqa: E731
+    rule = "|" + "|".join("-" * (w + 1) + (":" if r else "-") for w, r in zip(widths, right)) + "|"
+    return "\n".join(["```", fmt(cut[0]), rule, *map(fmt, cut[1:]), "```"])
+
+
+def pages() -> dict[Path, str]:
+    """Every generated page as it should read now."""
+    found = {COMMANDS_PAGE: commands_markdown()}
+    if BENCH_PAGE.is_file():
+        found[BENCH_PAGE] = benchmarks_markdown(BENCH_PAGE.read_text(encoding="utf-8"))
+    if EXTENDING_PAGE.is_file():
+        example = (REPO / EXAMPLE).read_text(encoding="utf-8").rstrip()
+        found[EXTENDING_PAGE] = replace_section(EXTENDING_PAGE.read_text(encoding="utf-8"), EXAMPLE,
+                                                f"```python\n{example}\n```")
+    excerpt = demo_excerpt(DEMO_PAGE.read_text(encoding="utf-8")) if DEMO_PAGE.is_file() else None
+    if excerpt is not None:
+        found[README] = replace_section(README.read_text(encoding="utf-8"), "readme-excerpt", excerpt)
+    return found
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if a page is out of date")
+    args = parser.parse_args()
+    pages_now = pages()
+    stale = [path for path, text in pages_now.items() if not path.is_file() or path.read_text(encoding="utf-8") != text]
+    for path in stale:
+        if args.check:
+            print(f"{path.relative_to(REPO)} is out of date: run `make docs`", file=sys.stderr)
+        else:
+            path.write_text(pages_now[path], encoding="utf-8")
+            print(f"wrote {path.relative_to(REPO)}")
+    return 1 if args.check and stale else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
