@@ -67,7 +67,7 @@ def run_head(cache: Path, head: str, splits: int, out: Path, threads: int | None
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env=env)
     seconds = time.perf_counter() - start
     from zsar.cache.runs import RunReader
-    from zsar.sweep_table import summarise_selected
+    from zsar.sweep.table import summarise_selected
 
     metrics = RunReader(out).finished_metrics()
     return {"seconds": seconds, "mean": metrics.mean, "std": metrics.std,

@@ -11,7 +11,7 @@ from zsar.cache.run_files import RunLayout, write_run_config
 from zsar.cache.runs import RunReader, SplitResult, write_predictions, write_split_result
 from zsar.testing import dummy_run_config
 from zsar.cache.shards import ShardReader, ShardWriter
-from zsar.digests import file_sha256
+from zsar.files import file_sha256
 from zsar.errors import ZsarError
 from zsar.testing import random_text
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from _heads_data import protocol_data, structured_set
-from zsar.accuracy import harmonic_mean
+from zsar.metrics.accuracy import harmonic_mean
 from zsar.cache.runs import SplitResult
 from zsar.errors import ZsarError
 from zsar.heads.experiment import TrainHeadConfig, resolve

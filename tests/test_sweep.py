@@ -11,7 +11,7 @@ from zsar.cli import app
 from zsar.errors import ZsarError
 from zsar.heads.train import TrainConfig
 from zsar.sweep import SweepConfig, parse_head_grid, run_sweep
-from zsar.sweep_table import SweepRow, paired_wins, summarise_selected
+from zsar.sweep.table import SweepRow, paired_wins, summarise_selected
 from _heads_data import TWELVE_CLASSES
 
 pytestmark = pytest.mark.usefixtures("single_thread")
@@ -116,7 +116,7 @@ def test_cli_sweep_prints_the_table_and_refuses_bad_values(cache, tmp_path):
 
 
 def test_a_shared_space_sweep_has_the_frozen_row_first_and_an_x_frozen_column(tmp_path, cache):
-    from zsar.sweep import default_heads
+    from zsar.sweep.grid import default_heads
     from zsar.testing import SharedSpaceConfig, write_shared_space_cache
 
     write_shared_space_cache(tmp_path / "shared", SharedSpaceConfig(classes=12, videos=144, dim=8))

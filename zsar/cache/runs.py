@@ -46,10 +46,9 @@ from zsar.cache.run_files import (CHECKPOINT_NAME, EMBEDDINGS_NAME, REDO, Checkp
                                   RunConfig, RunLayout, RunMetrics, SelectionRecord, SplitRecord, append_log,
                                   read_log, read_run_config, read_run_metrics, read_selection, write_run_config,
                                   write_run_metrics, write_selection)
-from zsar.accuracy import TOP_K, top_k
 from zsar.errors import ZsarError
 from zsar.files import atomic_write, atomic_write_text, write_error
-from zsar.vectors import positions
+from zsar.vectors import TOP_K, positions, top_k
 
 log = logging.getLogger(__name__)
 _STR = h5py.string_dtype()
@@ -80,7 +79,7 @@ class SplitResult:
     train_labels: np.ndarray | None = None
 
     def predictions(self, k: int = TOP_K) -> np.ndarray:
-        """``(N, k)`` indices into ``class_names`` of the top-k classes by score (``zsar.accuracy.top_k``)."""
+        """``(N, k)`` indices into ``class_names`` of the top-k classes by score (``zsar.vectors.top_k``)."""
         return self.test_classes[top_k(self.scores, k)]
 
     def label_positions(self) -> np.ndarray:

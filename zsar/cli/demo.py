@@ -21,7 +21,7 @@ def demo(
                                                       "demo section (make demo: docs/demo.md).")] = None,
 ) -> None:
     """Run the pipeline end to end on the synthetic dataset, offline (a few minutes on 2 cores)."""
-    from zsar.demo import DemoConfig, run_demo
+    from zsar.sweep.demo import DemoConfig, run_demo
 
     run_demo(DemoConfig(out=out, full=full, page=page), echo=typer.echo)
 

@@ -40,7 +40,7 @@ def sweep(
     from zsar.heads.selection import SelectionConfig
     from zsar.heads.train import TrainConfig
     from zsar.sweep import SweepConfig, parse_head_grid, run_sweep
-    from zsar.sweep_table import best_line
+    from zsar.sweep.table import best_line
 
     switches = {"off": False, "on": True}
     unknown = [g for g in _split_list(generator) if g not in switches]

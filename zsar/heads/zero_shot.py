@@ -6,7 +6,7 @@ those pair scores in, ``pair_scores_of_rows``); with semantic transfer the test 
 composed visual prototypes (seen classes, in GZSL, by their own visual prototype).
 Re-ranking (``zsar.heads.rerank``) is applied next; last, a plan with class ``groups``
 (``base-to-novel``) ranks each test video only among the candidates of its own class's
-group (the others get the lowest float32 score). Accuracy (``zsar.accuracy``) is the
+group (the others get the lowest float32 score). Accuracy (``zsar.metrics.accuracy``) is the
 fraction of test videos, in percent; when seen classes are among the candidates (GZSL) the
 accuracy on seen and on unseen test videos and their harmonic mean are added.
 """
@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from zsar.accuracy import accuracy, harmonic_mean, mean_std
+from zsar.metrics.accuracy import accuracy, harmonic_mean, mean_std
 from zsar.cache.batches import FeatureBatches
 from zsar.cache.runs import SplitResult
 from zsar.heads.base import ClassText, Head

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from zsar.accuracy import Accuracy, accuracy, mean_std
+from zsar.metrics.accuracy import Accuracy, accuracy, mean_std
 from zsar.cache import RunReader, SplitResult, load_features, load_text, open_layout
 from zsar.cache.text import list_text_files, read_text_embeddings
 from zsar.errors import ZsarError

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from zsar.accuracy import top_k
+from zsar.vectors import top_k
 from zsar.cache.catalog import default_cache_root
 from zsar.cache.config import read_cache_config
 from zsar.cache.features import FeatureSet, load_features

@@ -21,7 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from zsar.devices import resolve_device, resolve_precision
-from zsar.digests import file_digest, package_version
+from zsar.files import file_digest, package_version
 from zsar.errors import ZsarError
 from zsar.registry import Registry
 

@@ -40,8 +40,8 @@ from zsar.heads.base import head_class, head_config, heads_in_order
 from zsar.heads.generator import NO_GENERATOR
 from zsar.heads.train import TrainConfig
 from zsar.synth import SynthConfig, generate_dataset
-from zsar.sweep import SweepConfig, run_sweep
-from zsar.sweep_table import SweepRow, best_line, best_row
+from zsar.sweep.grid import SweepConfig, run_sweep
+from zsar.sweep.table import SweepRow, best_line, best_row
 
 log = logging.getLogger(__name__)
 

@@ -40,7 +40,7 @@ from zsar.heads.train import TrainConfig
 from zsar.heads.transfer import TransferConfig
 from zsar.metrics import MetricsConfig, measure_run
 from zsar.registry import load_plugins
-from zsar.sweep_table import GENERATOR_MODE, MISSING, SweepRow, Variant, best_row, format_table, write_sweep_report
+from zsar.sweep.table import GENERATOR_MODE, MISSING, SweepRow, Variant, best_row, format_table, write_sweep_report
 
 # Started first when runs go in parallel: their reference designs (ActionCLIP's 6-block temporal
 # transformer, ResT's joint pair scoring) cost the most per step (docs/benchmarks.md).
