@@ -1,22 +1,32 @@
-"""How close `zsar extract` gets to its two limits: decoding and the backbone.
+"""How close `zsar extract` gets to its two limits, decoding and the backbone, and what its main process costs.
 
-For the same videos (the synthetic set: ``--classes`` x ``--per-class`` clips of
-``--video-frames`` frames at ``--size``) and backbone, it measures:
+For the same videos and backbone(s), one Markdown table with a column per ``--workers`` value:
 
-- decode-only: the extraction's loader (decord in ``--workers`` DataLoader processes,
-  resize + centre crop), no backbone;
-- backbone-only: ``Backbone.encode`` on pre-decoded frames, batches of ``--batch-size`` clips,
-  with the torch threads ``extract()`` gives the backbone beside that many workers;
-- end to end: ``extract()`` into a fresh cache (clips over the extraction loop's time,
-  after the models are loaded);
+- decode only: the extraction's loader (decord in ``--workers`` processes, resize + centre
+  crop into shared memory), no backbone;
+- backbone only: ``Backbone.encode`` on decoded uint8 frames (copy to the device and
+  normalisation included), batches of ``--batch-size`` clips, with the torch threads
+  ``extract()`` gives the process beside that many workers;
+- end to end: ``extract()`` into a fresh cache (clips over the extraction loop's time, after
+  the models are loaded), and its ratio to the slower of the two limits (target: >= 0.8);
+- main-process CPU per video with a free backbone (a registered backbone whose features
+  cost nothing, on ``--device``): the CPU time of the extracting process, all its threads
+  (batching, the writer thread; not the decoding workers), over the extraction loop, per
+  video, with ``--free-threads`` torch threads. The video list is repeated up to
+  ``--free-videos`` so the one-off costs (starting workers, first touches of the buffers)
+  are spread as in a long run; they are printed too (the same over the list once).
 
-and prints ``ratio = end-to-end / min(decode, backbone)`` (target: at least 0.8)::
+::
 
-    PYTHONPATH=$PWD python bench/extract.py [--backbone efficientnet-lite0] [--resolution 224]
-        [--workers 0,1] [--threads 2] [--data DIR]
+    PYTHONPATH=$PWD python bench/extract.py [--backbone efficientnet-lite0[,clip-vit-l14]]
+        [--weights DIR[,DIR]] [--device cpu|cuda] [--precision fp32|fp16] [--resolution 112]
+        [--workers 0,1] [--threads N] [--batch-size N] [--data DIR] [--free-threads 1,2]
 
-``--workers`` takes a comma-separated list: one table row per value. The machine's load
-average is printed too: on a shared machine the figures move with other people's work.
+``--data`` reuses a dataset folder (a ``zsar synth`` output, or any HMDB51 layout); without
+it a synthetic set is made from ``--classes``/``--per-class``/``--video-frames``/``--size``.
+The header describes the videos actually read. The machine's load average is printed:
+on a shared machine the figures move with other people's work (``--repeat N`` keeps the
+fastest of N runs of every stage).
 """
 
 from __future__ import annotations
@@ -28,6 +38,9 @@ import tempfile
 import time
 from pathlib import Path
 
+FREE = "free"     # the zero-cost backbone's registered name
+FREE_DIM = 16
+
 
 def make_data(folder: Path, classes: int, per_class: int, frames: int, size: str) -> Path:
     from zsar.synth import SynthConfig, generate_dataset, parse_size
@@ -38,20 +51,96 @@ def make_data(folder: Path, classes: int, per_class: int, frames: int, size: str
     return folder
 
 
-def decode_only(records, sampling, size: int, workers: int) -> tuple[float, list]:
-    """Clips/s of the loader alone; also returns the decoded clips for the backbone-only run."""
+def describe_videos(data: Path, records: list) -> str:
+    """What was read: how many videos, from where, and the first one's frames, size, fps and codec."""
+    import decord
+
+    first = records[0].path
+    reader = decord.VideoReader(str(first))
+    height, width = reader[0].shape[:2]
+    files = {(stat.st_dev, stat.st_ino) for stat in (os.stat(r.path) for r in records)}  # links: one file
+    distinct = "" if len(files) == len(records) else f" ({len(files)} distinct files)"
+    return (f"{len(records)} videos{distinct} in {data} (the first: {len(reader)} frames of {width}x{height} "
+            f"at {reader.get_avg_fps():.0f} fps, {first.suffix[1:]})")
+
+
+def register_free_backbone() -> None:
+    """Register ``free``: a frame-level backbone whose features cost nothing (zeros on its device)."""
+    import torch
+    from torch import nn
+
+    from zsar.extract.models.backbones import BACKBONES, TINY_NORM, Backbone
+
+    class FreeBackbone(Backbone):
+        def features(self, frames: torch.Tensor) -> torch.Tensor:
+            return torch.zeros(frames.shape[0], frames.shape[1], FREE_DIM, device=frames.device)
+
+    if FREE not in BACKBONES.names():
+        BACKBONES.add(FREE, lambda config: FreeBackbone(
+            nn.Identity(), name=FREE, input_size=224, kind="frame", feature_dim=FREE_DIM, weights_id=FREE,
+            norm=TINY_NORM, config=config, any_size=True), help="features that cost nothing (bench only)")
+
+
+def _free_loop_cpu(records: list, sampling, size: int, workers: int, threads: int, batch_size: int,
+                   device: str, folder: Path) -> float:
+    """CPU seconds of this process in ``extract_chunks`` over ``records`` with the free backbone."""
+    import shutil
+
+    from zsar.cache.layout import CacheLayout
+    from zsar.devices import torch_threads
+    from zsar.extract.chunk_writer import ChunkContext, extract_chunks
+    from zsar.extract.models.backbones import BackboneConfig, create_backbone
+    from zsar.extract.plan import rank_chunks
+
+    shutil.rmtree(folder, ignore_errors=True)
+    layout = CacheLayout(folder)
+    layout.make_dirs()
+    backbone = create_backbone(BackboneConfig(name=FREE, device=device))
+    classes = sorted({r.label for r in records})
+    context = ChunkContext(layout=layout, rank=0, key="free", records=records, class_names=classes, root=folder,
+                           sampling=sampling, size=size, batch_size=batch_size, workers=workers,
+                           pinned=backbone.device.type == "cuda")
+    with torch_threads(threads):
+        return extract_chunks(context, rank_chunks(len(records), 64, 0, 1), backbone.launch).cpu_seconds
+
+
+def free_backbone_cpu(records: list, sampling, size: int, workers: int, threads: int, batch_size: int,
+                      device: str, n_videos: int, folder: Path) -> tuple[float, float]:
+    """Main-process CPU ms per video with the free backbone, and the one-off ms of a run.
+
+    Two runs: the list once (n) and repeated up to ``n_videos`` (m); per video is the
+    difference over ``m - n``, the one-off cost what the first run spent beyond that.
+    """
+    repeats = max(2, -(-n_videos // len(records)))
+    once = _free_loop_cpu(records, sampling, size, workers, threads, batch_size, device, folder)
+    many = _free_loop_cpu(records * repeats, sampling, size, workers, threads, batch_size, device, folder)
+    per_video = (many - once) / ((repeats - 1) * len(records))
+    return 1000 * per_video, 1000 * (once - per_video * len(records))
+
+
+def decode_only(records, sampling, size: int, workers: int, keep: int) -> tuple[float, list]:
+    """Clips/s of the loader alone; also returns up to ``keep`` decoded clips for the backbone-only run."""
     from zsar.extract.loader import make_loader
 
+    kept: list = []
+    clips = 0
+    loader = make_loader(records, sampling, size, workers)
     start = time.perf_counter()
-    decoded = [item.decoded.frames for item in make_loader(records, sampling, size, workers)]
+    for item in loader:
+        if item.decoded is not None:
+            clips += item.n_clips
+            if sum(f.shape[0] for f in kept) < keep:
+                kept.append(item.decoded.frames.clone())  # the loader's slot is reused after this item
     seconds = time.perf_counter() - start
-    return sum(f.shape[0] for f in decoded) / seconds, decoded
+    return clips / seconds, kept
 
 
 def backbone_only(backbone, clips: list, batch_size: int) -> float:
     import torch
 
     frames = torch.cat(clips)
+    if frames.shape[0] < batch_size:
+        frames = frames.repeat((batch_size // frames.shape[0] + 1,) + (1,) * (frames.ndim - 1))
     backbone.encode(frames[:batch_size])  # warm-up (allocator, kernels)
     start = time.perf_counter()
     for lo in range(0, frames.shape[0], batch_size):
@@ -59,71 +148,100 @@ def backbone_only(backbone, clips: list, batch_size: int) -> float:
     return frames.shape[0] / (time.perf_counter() - start)
 
 
-def end_to_end(data: Path, args, workers: int, cache: Path) -> float:
+def end_to_end(data: Path, args, backbone: str, weights: Path | None, workers: int, cache: Path) -> float:
     from zsar.extract.extractor import ExtractConfig, extract
 
-    result = extract(ExtractConfig("synthetic", data, backbone=args.backbone, text_encoder="none",
+    result = extract(ExtractConfig(dataset="synthetic", root=data, backbone=backbone, weights=weights,
+                                   text_encoder="none",
                                    resolution=args.resolution, cache=cache, batch_size=args.batch_size,
                                    workers=workers, threads=args.threads, device=args.device,
                                    precision=args.precision))
     return result.clips_per_s
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--backbone", default="efficientnet-lite0")
+    parser.add_argument("--backbone", default="efficientnet-lite0",
+                        help="comma-separated backbone names ('': only the decode and free-backbone rows)")
+    parser.add_argument("--weights", default="", help="comma-separated --weights of the backbones ('' for none)")
     parser.add_argument("--resolution", type=int, default=None, help="frame side (default: the backbone's)")
     parser.add_argument("--workers", default="0,1", help="comma-separated decoding worker counts")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: extract()'s)")
     parser.add_argument("--batch-size", type=int, default=None, help="clips per batch (default: the device's)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--precision", default="fp32")
+    parser.add_argument("--free-threads", default="1,2", help="torch threads of the free-backbone rows ('' : none)")
+    parser.add_argument("--free-videos", type=int, default=480, help="videos of the free-backbone rows")
+    parser.add_argument("--backbone-clips", type=int, default=512, help="clips timed in backbone-only")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="run each stage this many times and keep the fastest (a shared machine's load spikes)")
     parser.add_argument("--classes", type=int, default=20)
     parser.add_argument("--per-class", type=int, default=4)
     parser.add_argument("--video-frames", type=int, default=32)
     parser.add_argument("--size", default="160x120")
-    parser.add_argument("--data", type=Path, default=None, help="keep the synthetic videos here")
-    args = parser.parse_args()
+    parser.add_argument("--data", type=Path, default=None, help="read (or make, if missing) the videos here")
+    return parser.parse_args()
 
+
+def main() -> None:
+    args = parse_args()
     import torch
 
     from zsar.devices import backbone_threads, default_batch_size, keep_freed_memory, process_cores, torch_threads
-    from zsar.extract.models.backbones import BackboneConfig, create_backbone
     from zsar.extract.datasets import DatasetConfig, create_dataset
+    from zsar.extract.models.backbones import BackboneConfig, create_backbone
     from zsar.extract.sampling import SamplingConfig
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    names = [n for n in args.backbone.split(",") if n]  # none: only the decode and free-backbone rows
+    weights = [Path(w) if w else None for w in (args.weights.split(",") if args.weights else [""] * len(names))]
+    worker_counts = [int(w) for w in args.workers.split(",")]
     keep_freed_memory()  # as extract() does on CPU, so backbone-only is timed the same way
+    register_free_backbone()
     with tempfile.TemporaryDirectory() as tmp:
         data = args.data or Path(tmp) / "synthetic"
         if not (data / "videos").is_dir():
             make_data(data, args.classes, args.per_class, args.video_frames, args.size)
         records = create_dataset("synthetic", DatasetConfig(data)).records
-        backbone = create_backbone(BackboneConfig(args.backbone, device=args.device, precision=args.precision))
-        size = args.resolution or backbone.input_size
-        args.batch_size = args.batch_size or default_batch_size(backbone.device.type)
+        backbones = [create_backbone(BackboneConfig(name=n, weights=w, device=args.device,
+                                                    precision=args.precision)) for n, w in zip(names, weights)]
+        device = torch.device(args.device)
+        size = args.resolution or (backbones[0].input_size if backbones else 224)
+        args.batch_size = args.batch_size or default_batch_size(device.type)
         sampling = SamplingConfig()
-        print(f"{len(records)} videos ({args.video_frames} frames at {args.size}), {sampling.describe()} "
-              f"-> {size}x{size}, backbone {args.backbone} on {args.device} ({args.precision}), "
-              f"batch {args.batch_size}, torch threads {torch.get_num_threads()}, {process_cores()} cores, "
-              f"load average {os.getloadavg()[0]:.2f}")
-        print(f"{'workers':>7} {'threads':>7} {'decode clips/s':>15} {'backbone clips/s':>17} {'e2e clips/s':>12} "
-              f"{'ratio':>6}")
-        default_threads = torch.get_num_threads()
-        backbone_rates: dict[int, float] = {}
-        for workers in (int(w) for w in args.workers.split(",")):
-            decode_rate, decoded = decode_only(records, sampling, size, workers)
-            # the backbone alone, with the threads extract() gives it next to `workers` decoders
-            threads = backbone_threads(args.threads, workers, backbone.device.type) or default_threads
-            if threads not in backbone_rates:
+        device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+        print(f"{describe_videos(data, records)}; {sampling.describe()} -> {size}x{size}; device {device_name} "
+              f"({args.precision}), batch {args.batch_size}, {process_cores()} cores, "
+              f"load average {os.getloadavg()[0]:.2f}\n")
+        rows: dict[str, list[str]] = {}
+
+        def put(label: str, value: str) -> None:
+            rows.setdefault(label, []).append(value)
+
+        best = range(args.repeat)
+        for workers in worker_counts:
+            decode_rate = max(decode_only(records, sampling, size, workers, args.backbone_clips)[0] for _ in best)
+            decoded = decode_only(records, sampling, size, workers, args.backbone_clips)[1] if backbones else []
+            put("decode only, clips/s", f"{decode_rate:.1f}")
+            for name, weight, backbone in zip(names, weights, backbones):
+                threads = backbone_threads(args.threads, workers, backbone.device.type)
                 with torch_threads(threads):
-                    backbone_rates[threads] = backbone_only(backbone, decoded, args.batch_size)
-            backbone_rate = backbone_rates[threads]
-            e2e = end_to_end(data, args, workers, Path(tmp) / f"cache-{workers}")
-            ratio = e2e / min(decode_rate, backbone_rate)
-            print(f"{workers:>7} {threads:>7} {decode_rate:>15.1f} {backbone_rate:>17.1f} {e2e:>12.1f} {ratio:>6.2f}")
-            sys.stdout.flush()
+                    backbone_rate = max(backbone_only(backbone, decoded, args.batch_size) for _ in best)
+                e2e = max(end_to_end(data, args, name, weight, workers, Path(tmp) / f"cache-{name}-{workers}-{i}")
+                          for i in best)
+                put(f"backbone only ({name}), clips/s", f"{backbone_rate:.1f}")
+                put(f"end to end ({name}), clips/s", f"{e2e:.1f}")
+                put(f"end to end / min(decode, backbone) ({name})", f"{e2e / min(decode_rate, backbone_rate):.2f}")
+            del decoded
+            for threads in (int(t) for t in args.free_threads.split(",") if t):
+                per_video, once = free_backbone_cpu(records, sampling, size, workers, threads, args.batch_size,
+                                                    args.device, args.free_videos, Path(tmp) / "free")
+                put(f"main-process CPU ms/video, free backbone, {threads} torch thread(s) "
+                    f"[one-off ms]", f"{per_video:.2f} [{once:.0f}]")
+            print(f"workers {workers} done (load average {os.getloadavg()[0]:.2f})", file=sys.stderr, flush=True)
+        print("| stage | " + " | ".join(f"{w} worker(s)" for w in worker_counts) + " |")
+        print("|---|" + "---:|" * len(worker_counts))
+        for label, values in rows.items():
+            print(f"| {label} | " + " | ".join(values) + " |")
 
 
 if __name__ == "__main__":

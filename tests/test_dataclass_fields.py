@@ -15,9 +15,6 @@ import zsar
 from zsar.vectors import positions
 
 MAX_POSITIONAL = 4
-# Rewritten by issue 21 at the time of this change; made keyword-only after it is merged.
-PENDING = {"zsar.extract.chunk_writer.ChunkContext", "zsar.extract.extractor.ExtractConfig",
-           "zsar.extract.extractor.ExtractResult", "zsar.extract.models.backbones.BackboneConfig"}
 
 
 def _dataclasses():
@@ -35,7 +32,7 @@ def test_every_dataclass_of_more_than_four_fields_is_keyword_only():
     assert "zsar.heads.protocols.SplitPlan" in found and len(found) > 40
     positional = sorted(name for name, cls in found.items()
                         if len([f for f in dataclasses.fields(cls) if f.init and not f.kw_only]) > MAX_POSITIONAL)
-    assert sorted(set(positional) - PENDING) == []
+    assert positional == []
 
 
 def test_a_plan_built_by_position_is_refused():

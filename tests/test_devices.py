@@ -68,7 +68,8 @@ def test_decoding_workers_scale_with_the_cores_of_a_gpu_machine(monkeypatch, cor
     assert default_workers("cpu") == cpu
     workers = default_workers("cpu")
     assert backbone_threads(None, workers, "cpu") == (None if workers == 0 else max(1, cores // ranks - workers))
-    assert backbone_threads(3, workers, "cpu") == 3 and backbone_threads(None, 4, "cuda") is None
+    assert backbone_threads(3, workers, "cpu") == 3 and backbone_threads(None, 4, "cuda") == 1
+    assert backbone_threads(2, 4, "cuda") == 2
 
 
 def test_batch_size_per_device():

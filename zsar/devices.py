@@ -12,7 +12,8 @@ Per-device defaults of extraction (each overridable by its flag):
   ViT-B/16 in fp16 takes hundreds of 8-frame clips a second, one core decodes tens), so
   decoding is what limits. With a CPU backbone the backbone needs the cores: no worker on
   two cores, one from three on (``bench/extract.py``);
-- torch threads of a CPU backbone (``--threads``): the cores the workers leave;
+- torch threads (``--threads``): with a CPU backbone the cores the workers leave; with a
+  GPU backbone one (the process only moves batches);
 - clips per backbone batch (``--batch-size``): 8 on a CPU, 64 on a GPU.
 
 "Cores" are those this process may run on (``sched_getaffinity``: what SLURM's
@@ -113,14 +114,20 @@ def default_batch_size(device_type: str = "cpu") -> int:
 
 
 def backbone_threads(threads: int | None, workers: int, device_type: str) -> int | None:
-    """Torch threads for a CPU backbone: ``threads`` if given, else the cores the workers leave.
+    """Torch threads of the extracting process: ``threads`` if given, else what suits the device.
 
-    OpenMP threads that share their cores with decoding processes wait on each other at
-    every barrier: on 2 cores, 2 threads + 1 worker ran efficientnet-lite0 at 2.0 clips/s,
-    1 thread + 1 worker at 3.5 (bench/extract.py). None: leave torch's setting.
+    A CPU backbone gets the cores the workers leave: OpenMP threads that share their cores
+    with decoding processes wait on each other at every barrier (on 2 cores, 2 threads + 1
+    worker ran efficientnet-lite0 at 2.0 clips/s, 1 thread + 1 worker at 3.5;
+    bench/extract.py). With a GPU backbone the process only moves batches, and one thread
+    does that best: more spin against the decoding workers. None: leave torch's setting.
     """
-    if threads is not None or device_type != "cpu" or workers == 0:
+    if threads is not None:
         return threads
+    if device_type != "cpu":
+        return 1
+    if workers == 0:
+        return None
     return max(1, process_cores() - workers)
 
 

@@ -32,7 +32,7 @@ def extract(
     precision: Annotated[str, typer.Option(help=listing("Precision: {precisions} (half precision autocasts on a GPU)."))] = "fp32",
     batch_size: Annotated[int | None, typer.Option(help="Clips per backbone batch, across videos (default: 8 on a CPU, 64 on a GPU).")] = None,
     workers: Annotated[int | None, typer.Option(help="Decoding processes (default: with a GPU every core but one; with a CPU backbone none on 2 cores, else 1).")] = None,
-    threads: Annotated[int | None, typer.Option(help="Torch threads for the backbone (default: the cores the workers leave).")] = None,
+    threads: Annotated[int | None, typer.Option(help="Torch threads (default: with a CPU backbone the cores the workers leave, with a GPU one).")] = None,
     videos_per_shard: Annotated[int, typer.Option(help="Videos per shard file (the unit of commit and resume).")] = 64,
     shard: Annotated[str | None, typer.Option(help="This process's part i/N of the video list (default: torchrun's RANK/WORLD_SIZE, else 0/1).")] = None,
     limit: Annotated[int | None, typer.Option(help="Extract only N videos spread over the dataset (a quick look; its own cache).")] = None,

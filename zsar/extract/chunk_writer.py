@@ -1,11 +1,18 @@
 """The hot loop: decoded videos -> backbone -> one committed shard and manifest part per chunk.
 
 ``extract_chunks`` opens one loader over the videos of every pending chunk (so workers
-decode straight through chunk boundaries), encodes each chunk's clips in batches that stay
-inside the chunk, and commits the chunk: shard first (atomic rename, SHA-256), then its
-manifest part with the ok rows (pointing into the shard) and the failed rows (decoder
-message in ``error``). A kill before the part is written leaves no rows for the chunk,
-so the next run extracts it again.
+decode straight through chunk boundaries) and encodes the clips in backbone batches that
+ignore chunk boundaries too (``zsar.extract.batcher``). Each finished chunk goes through a
+bounded queue to a writer thread (``ChunkWriter``), which commits it: shard first (atomic
+rename, SHA-256, fsync), then its manifest part with the ok rows (pointing into the shard)
+and the failed rows (decoder message in ``error``). So the main process only moves frames
+while the last chunk is written. A kill before the part is written leaves no rows for the
+chunk, so the next run extracts it again.
+
+A write that fails (a full disk, a read-only folder) stops the run: the writer thread
+keeps the error (a ``ZsarError`` naming the file), writes nothing more, and the main
+process raises it at its next hand-over. Chunks count as done (``RunStats``) only once
+their manifest part is written.
 """
 
 from __future__ import annotations
@@ -14,26 +21,29 @@ import functools
 import itertools
 import logging
 import os
+import queue
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
-
-import torch
+from typing import Sequence
 
 from zsar.cache.fingerprints import file_fingerprint
 from zsar.cache.layout import CacheLayout
 from zsar.cache.manifest import STATUS_FAILED, ManifestRow, write_manifest_part
 from zsar.cache.shards import ShardWriter
-from zsar.extract.loader import EncodedVideo, encode_videos, make_loader
+from zsar.extract.batcher import EncodedVideo, encode_videos
+from zsar.extract.loader import make_loader
 from zsar.extract.plan import Chunk
 from zsar.extract.sampling import SamplingConfig
 from zsar.progress import progress
 
+WRITE_QUEUE = 2   # finished chunks waiting for the writer thread at most
+
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ChunkContext:
     """What every chunk of one run shares."""
 
@@ -47,6 +57,7 @@ class ChunkContext:
     size: int
     batch_size: int
     workers: int
+    pinned: bool = False         # batch buffers in pinned memory (a GPU backbone)
 
     @functools.cached_property
     def label_index(self) -> dict[str, int]:
@@ -54,13 +65,14 @@ class ChunkContext:
         return {name: i for i, name in enumerate(self.class_names)}
 
 
-@dataclass
+@dataclass(kw_only=True)
 class RunStats:
-    """Counts of the chunks extracted by this run, and how long the loop took."""
+    """Counts of the chunks this run committed, and how long the loop took."""
 
     ok: int = 0
     clips: int = 0
     seconds: float = 0.0
+    cpu_seconds: float = 0.0     # CPU time of this process (all its threads) in the loop; workers not included
     failed: list[tuple[str, str]] = field(default_factory=list)  # (video_id, decoder message)
 
 
@@ -107,33 +119,90 @@ def _commit_chunk(context: ChunkContext, chunk: Chunk, videos: list[EncodedVideo
     write_manifest_part(layout, context.rank, chunk.seq, rows)
 
 
-def extract_chunks(context: ChunkContext, chunks: list[Chunk], encode: Callable[[torch.Tensor], torch.Tensor]) -> RunStats:
-    """Extract and commit ``chunks`` in order; ``encode`` maps uint8 ``(B, T, S, S, 3)`` to ``(B, T', D)``."""
+class ChunkWriter:
+    """A thread that commits finished chunks handed to it through a bounded queue (see the module docstring)."""
+
+    def __init__(self, context: ChunkContext, stats: RunStats) -> None:
+        self.context, self.stats = context, stats
+        self.error: BaseException | None = None
+        self._queue: queue.Queue = queue.Queue(maxsize=WRITE_QUEUE)
+        self._thread = threading.Thread(target=self._run, name="zsar-chunk-writer", daemon=True)
+        self._thread.start()
+
+    def put(self, chunk: Chunk, videos: list[EncodedVideo]) -> None:
+        """Queue a finished chunk (waits while the queue is full); raises the writer's error if it has one."""
+        self.check()
+        self._queue.put((chunk, videos))
+        self.check()
+
+    def check(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    def close(self, wait: bool = True) -> None:
+        """Commit what is queued and stop, raising the writer's error if any.
+
+        ``wait=False`` (the main process is raising an error of its own): finish the chunk
+        being written, drop the queued ones, raise nothing.
+        """
+        if not wait and self.error is None:
+            self.error = _Stopped()
+        self._queue.put(None)
+        self._thread.join()
+        if wait:
+            self.check()
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not None:
+            if self.error is not None:
+                continue  # after a failure nothing more is written; the main process stops
+            chunk, videos = item
+            try:
+                _commit_chunk(self.context, chunk, videos)
+            except BaseException as err:  # noqa: BLE001 - handed to the main process, which raises it
+                self.error = err
+                continue
+            for i, done in enumerate(videos):
+                if done.features is None:
+                    self.stats.failed.append((self.context.records[chunk.start + i].video_id, done.item.error))
+                else:
+                    self.stats.ok += 1
+                    self.stats.clips += done.item.n_clips
+
+
+class _Stopped(Exception):
+    """The main process gave up (an error of its own): queued chunks are not written."""
+
+
+def extract_chunks(context: ChunkContext, chunks: list[Chunk], launch) -> RunStats:
+    """Extract and commit ``chunks`` in order; ``launch`` is ``Backbone.launch`` (see ``encode_videos``)."""
     stats = RunStats()
     order = [i for chunk in chunks for i in range(chunk.start, chunk.stop)]
     if not order:
         return stats
+    started, cpu_started = time.perf_counter(), time.process_time()
     loader = make_loader([context.records[i] for i in order], context.sampling, context.size, context.workers)
-    started = time.perf_counter()
+    writer = ChunkWriter(context, stats)
     bar = progress(desc=f"extract rank {context.rank}", total=len(order), unit="video")
-    stream = iter(loader)
+    stream = encode_videos(loader, launch, context.batch_size, pinned=context.pinned)
+    clips, finished = 0, False
     try:
         for chunk in chunks:
             videos = []
-            for done in encode_videos(itertools.islice(stream, len(chunk)), encode, context.batch_size):
+            for done in itertools.islice(stream, len(chunk)):
                 videos.append(done)
-                if done.features is None:
-                    stats.failed.append((context.records[chunk.start + len(videos) - 1].video_id, done.item.error))
-                else:
-                    stats.ok += 1
-                    stats.clips += done.item.n_clips
+                clips += done.item.n_clips
                 bar.update(1)
-                elapsed = time.perf_counter() - started
-                bar.set_postfix_str(f"{stats.clips / elapsed:.1f} clips/s" if elapsed > 0 else "", refresh=False)
             assert len(videos) == len(chunk), (len(videos), len(chunk))
-            _commit_chunk(context, chunk, videos)
+            writer.put(chunk, videos)
+            elapsed = time.perf_counter() - started
+            bar.set_postfix_str(f"{clips / elapsed:.1f} clips/s" if elapsed > 0 else "", refresh=False)
+        finished = True
     finally:
         bar.close()
-        del stream  # shuts the loader's workers down
+        stream.close()
+        loader.close()  # stops the decoding workers
+        writer.close(wait=finished)
     stats.seconds = time.perf_counter() - started
+    stats.cpu_seconds = time.process_time() - cpu_started
     return stats

@@ -6,11 +6,18 @@ The flow of one process (rank ``r`` of ``N``)::
     backbone (weights id) + sampling + ...  ->  cache key  ->  <cache>/features/<dataset>/<...>-<key>/
     config.json (refused if an existing cache has other run settings), text embeddings
     lock rank r  ->  plan: this rank's chunks not yet committed (damaged ones dropped)
-    DataLoader workers decode  ->  backbone batches of clips  ->  per chunk: shard + manifest part
+    decoding workers (shared-memory slots)  ->  batch buffers  ->  backbone, one batch ahead
+        ->  writer thread, per chunk: shard + manifest part
     compact the rank's manifest
 
-A backbone batch never spans two chunks, so a chunk's numbers do not depend on which run
-or rank made it: a resumed or sharded extraction gives the same features as one run.
+Backbone batches run across chunk boundaries, so which clips share a batch depends on
+where a run started (a resumed run, another rank count). Features depend on that only by
+rounding: on a CPU in fp32, efficientnet-lite0's features of 16 clips encoded as one batch
+or as batches of 3+13, 5+11 or 8+8 were bit-identical; splits with a batch of one clip
+(1+15, 7+1+8) moved them by up to 8e-6, and stored (fp16) values by at most one fp16 step
+(9.8e-4, 2e-4 of the largest |feature|). tiny-random's never moved. That is the tolerance behind a cache key: equal keys mean features equal to
+one fp16 step of the stored value (``docs/benchmarks-extract.md``; ``bench/gpu.sh``
+measures the same for CLIP in fp16 on a GPU).
 """
 
 from __future__ import annotations
@@ -40,7 +47,7 @@ MIN_RESOLUTION = 32    # the largest total stride of the backbones (EfficientNet
 MAX_RESOLUTION = 1024  # 20000 px frames asked for a 38 GB batch; real backbones take 112-448
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ExtractConfig:
     """Everything ``zsar extract`` takes (one field per flag).
 
@@ -78,7 +85,7 @@ class ExtractConfig:
     seed: int = 0
 
 
-@dataclass
+@dataclass(kw_only=True)
 class ExtractResult:
     """What one ``extract`` call did: ``ok``/``failed`` videos extracted now, ``skipped`` already in the cache."""
 
@@ -89,6 +96,7 @@ class ExtractResult:
     clips_per_s: float
     seconds: float
     rank: int = 0
+    loop_cpu_seconds: float = 0.0   # CPU time of this process (all threads) in the extraction loop
     world_size: int = 1
     clips: int = 0
     failed_videos: list[tuple[str, str]] = field(default_factory=list)  # (video_id, error)
@@ -139,8 +147,9 @@ def extract(config: ExtractConfig) -> ExtractResult:
     _check_names(config)
     dataset = create_dataset(config.dataset, DatasetConfig(config.root, config.splits, config.subset))
     records = limit_records(dataset.records, config.limit)
-    backbone = create_backbone(BackboneConfig(config.backbone, config.weights, rank_device(config.device),
-                                              config.precision, config.seed))
+    backbone = create_backbone(BackboneConfig(name=config.backbone, weights=config.weights,
+                                              device=rank_device(config.device),
+                                              precision=config.precision, seed=config.seed))
     size = _check_backbone(backbone, config)
     if backbone.device.type == "cpu":
         keep_freed_memory()
@@ -166,15 +175,16 @@ def extract(config: ExtractConfig) -> ExtractResult:
         batch_size = default_batch_size(backbone.device.type) if config.batch_size is None else config.batch_size
         log.info("%s: rank %d/%d, %d chunk(s) to extract, %d video(s) already in %s, %d worker(s)",
                  dataset.name, rank, world, len(plan.pending), plan.skipped, layout.root, workers)
-        context = ChunkContext(layout, rank, key, records, dataset.class_names, Path(config.root).expanduser(),
-                               config.sampling, size, batch_size, workers)
+        context = ChunkContext(layout=layout, rank=rank, key=key, records=records, class_names=dataset.class_names,
+                               root=Path(config.root).expanduser(),
+                               sampling=config.sampling, size=size, batch_size=batch_size, workers=workers, pinned=backbone.device.type == "cuda")
         with torch_threads(backbone_threads(config.threads, workers, backbone.device.type)):
-            run = extract_chunks(context, plan.pending, backbone.encode)
+            run = extract_chunks(context, plan.pending, backbone.launch)
         compact_manifest(layout, rank)
     result = ExtractResult(
         cache_dir=layout.root, ok=run.ok, failed=len(run.failed), skipped=plan.skipped,
         clips_per_s=run.clips / run.seconds if run.seconds > 0 else 0.0, seconds=time.perf_counter() - started,
-        rank=rank, world_size=world, clips=run.clips, failed_videos=run.failed,
+        rank=rank, world_size=world, clips=run.clips, failed_videos=run.failed, loop_cpu_seconds=run.cpu_seconds,
         total_ok=plan.done_ok + run.ok, total_failed=plan.done_failed + len(run.failed))
     _report_failures(result)
     return result

@@ -7,6 +7,11 @@ R(2+1)D). The backbone owns its preprocessing (the constants below), its device 
 precision; freezing (``eval``, ``requires_grad_(False)``, ``inference_mode``) happens only
 in ``Backbone``. Factories are registered in ``BACKBONES``; the CLIP family registers from
 ``clip.py`` (``zsar.extract.models`` imports both).
+
+``zsar extract`` calls ``Backbone.launch`` (``encode`` without the wait: on a GPU it returns
+while the batch runs, and the features are taken one batch later); both run ``features``,
+normalisation and network on frames already on the device. A subclass that changes the
+computation overrides ``features``.
 """
 
 from __future__ import annotations
@@ -52,7 +57,7 @@ EFFICIENTNET_LITE_NORM = PixelNorm((127.0, 127.0, 127.0), (128.0, 128.0, 128.0),
 TINY_NORM = PixelNorm((0.5, 0.5, 0.5), (0.25, 0.25, 0.25))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class BackboneConfig:
     """Which backbone to build and where it runs.
 
@@ -126,21 +131,56 @@ class Backbone(nn.Module):
             return contextlib.nullcontext()
         return torch.autocast(device_type=self.device.type, dtype=self.autocast_dtype)
 
-    def encode(self, frames: Tensor) -> Tensor:
-        """uint8 frames ``(B, T, S, S, 3)`` -> float32 features ``(B, T', D)`` on the CPU."""
-        self.check_frames(frames)
+    def features(self, frames: Tensor) -> Tensor:
+        """uint8 frames ``(B, T, S, S, 3)`` already on the model's device -> features ``(B, T', D)`` there.
+
+        Asynchronous on a GPU (kernels are queued); the dtype is the autocast one.
+        """
         with torch.inference_mode(), self._autocast():
-            x = self.normalise(frames.to(self.device, non_blocking=True))
-            features = self.net(x)
+            return self.net(self.normalise(frames))
+
+    def launch(self, frames: Tensor) -> "PendingFeatures":
+        """Start encoding uint8 frames ``(B, T, S, S, 3)``; ``.result()`` of the answer waits for the features.
+
+        On a GPU the copy to the device is non-blocking (from pinned memory it overlaps with
+        the caller's work), and so is the copy of the features back into pinned memory: the
+        caller may fill its next batch meanwhile, but must not change ``frames`` before
+        ``result()`` has returned.
+        """
+        self.check_frames(frames)
+        features = self.features(frames.to(self.device, non_blocking=True))
         expected_t = frames.shape[1] if self.kind == "frame" else 1
         assert features.shape == (frames.shape[0], expected_t, self.feature_dim), features.shape
-        return features.float().cpu()
+        if self.device.type != "cuda":
+            return PendingFeatures(features.float().cpu())
+        host = torch.empty(features.shape, dtype=torch.float32, pin_memory=True)
+        host.copy_(features.float(), non_blocking=True)
+        done = torch.cuda.Event()
+        done.record()
+        return PendingFeatures(host, done)
+
+    def encode(self, frames: Tensor) -> Tensor:
+        """uint8 frames ``(B, T, S, S, 3)`` -> float32 features ``(B, T', D)`` on the CPU (waits for them)."""
+        return self.launch(frames).result()
 
     def forward(self, frames: Tensor) -> Tensor:
         return self.encode(frames)
 
     def extra_repr(self) -> str:
         return f"name={self.name}, kind={self.kind}, D={self.feature_dim}, weights={self.weights_id}"
+
+
+class PendingFeatures:
+    """Features being computed: ``result()`` waits for them (a GPU's event) and returns float32 on the CPU."""
+
+    def __init__(self, features: Tensor, done: "torch.cuda.Event | None" = None) -> None:
+        self._features, self._done = features, done
+
+    def result(self) -> Tensor:
+        if self._done is not None:
+            self._done.synchronize()
+            self._done = None
+        return self._features
 
 
 class FramewiseNet(nn.Module):
