@@ -29,14 +29,14 @@ def _dataclasses():
 
 def test_every_dataclass_of_more_than_four_fields_is_keyword_only():
     found = dict(_dataclasses())
-    assert "zsar.heads.protocols.SplitPlan" in found and len(found) > 40
+    assert "zsar.heads.plans.SplitPlan" in found and len(found) > 40
     positional = sorted(name for name, cls in found.items()
                         if len([f for f in dataclasses.fields(cls) if f.init and not f.kw_only]) > MAX_POSITIONAL)
     assert positional == []
 
 
 def test_a_plan_built_by_position_is_refused():
-    from zsar.heads.protocols import SplitPlan
+    from zsar.heads.plans import SplitPlan
 
     with pytest.raises(TypeError):
         SplitPlan(0, ["a"], np.ones(1, bool), None, None, "key")

@@ -37,8 +37,9 @@ from zsar.heads.generator import NO_GENERATOR, check_generator_mode
 from zsar.heads.clip_protocols import B2N_METRICS
 from zsar.heads.filter_text import E2E_SOURCE_NOTE, filter_texts
 from zsar.heads.options import check_head_size
-from zsar.heads.protocols import (DEFAULT_TAU, Protocol, ProtocolData, ProtocolOptions, SplitPlan, group_by_model,
-                                  protocol_for, source_filter_record)
+from zsar.heads.plans import SplitPlan, group_by_model
+from zsar.heads.protocols import (DEFAULT_TAU, Protocol, ProtocolData, ProtocolOptions, protocol_for,
+                                  source_filter_record)
 from zsar.heads.rerank import RERANKERS
 from zsar.heads.selection import SelectionConfig, select
 from zsar.heads.train import TrainConfig, fit, prepare

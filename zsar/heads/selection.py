@@ -33,7 +33,7 @@ from zsar.cache.run_files import SelectionRecord
 from zsar.errors import ZsarError
 from zsar.heads.base import ClassText, ClosedFormHead, Head
 from zsar.heads.zero_shot import embed_rows, score_split
-from zsar.heads.protocols import SplitPlan
+from zsar.heads.plans import SplitPlan
 from zsar.heads.train import DivergedError, TrainConfig, Trainer, prepare
 from zsar.heads.transfer import TransferConfig
 

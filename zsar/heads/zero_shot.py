@@ -20,7 +20,7 @@ from zsar.metrics.accuracy import accuracy, harmonic_mean, mean_std
 from zsar.cache.batches import FeatureBatches
 from zsar.cache.runs import SplitResult
 from zsar.heads.base import ClassText, Head
-from zsar.heads.protocols import SplitPlan
+from zsar.heads.plans import SplitPlan
 from zsar.heads.rerank import rerank
 from zsar.heads.transfer import TransferConfig, class_means, semantic_transfer
 from zsar.vectors import positions

@@ -30,7 +30,7 @@ from zsar.cache.features import FeatureSet
 from zsar.cache.text import TextEmbeddings
 from zsar.errors import ZsarError
 from zsar.heads.frozen import frozen_scores
-from zsar.heads.protocols import Side, SplitPlan
+from zsar.heads.plans import Side, SplitPlan
 from zsar.heads.rerank import CSLS_K, RERANKERS, rerank
 from zsar.heads.zero_shot import embed_rows, score_split
 from zsar.predict.model import RunModel, SplitModel
