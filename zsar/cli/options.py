@@ -3,7 +3,7 @@
 A help text with ``{heads}``, ``{backbones}``, ... is a ``listing``: the names come from
 the registries themselves (``list_heads``, ``BACKBONES.names`` ...), plugins' included,
 when typer builds the command (after ``ZSAR_PLUGINS`` is loaded), so a misspelt name is a
-``KeyError`` at once rather than a placeholder printed as it is.
+``KeyError`` at once rather than a ``{name}`` printed as it is.
 """
 
 from __future__ import annotations
