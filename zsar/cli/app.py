@@ -39,7 +39,7 @@ _KEPT_DEFAULT = "no file was left half-written; run the command again"
 def command(*args: Any, on: typer.Typer | None = None, **kwargs: Any) -> Callable:
     """``app.command`` (or ``on.command``) that turns a ``ZsarError`` into a one-line message and exit status 2.
 
-    Help texts that list registered names are ``zsar.cli.options.listing``s.
+    Help texts that list registered names are ``zsar.cli.options.Listing``s.
     """
 
     def decorator(fn: Callable) -> Callable:

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from zsar.cli.app import command
-from zsar.cli.options import listing
+from zsar.cli.options import Listing
 
 
 @command("demo")
@@ -34,7 +34,7 @@ def synth(
     frames: Annotated[int, typer.Option(help="Frames per clip (25 fps).")] = 32,
     size: Annotated[str, typer.Option(help="Frame size WIDTHxHEIGHT (even numbers).")] = "112x112",
     seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same decoded frames.")] = 0,
-    format: Annotated[str, typer.Option(help=listing("Container: {formats} (avi: mpeg4, mp4: h264)."))] = "avi",
+    format: Annotated[str, typer.Option(help=Listing("Container: {formats} (avi: mpeg4, mp4: h264)."))] = "avi",
 ) -> None:
     """Render the synthetic stick-figure action dataset as real video files."""
     from zsar.synth import SynthConfig, generate_dataset, parse_size

@@ -8,28 +8,28 @@ from typing import Annotated
 import typer
 
 from zsar.cli.app import command
-from zsar.cli.options import CacheRoot, Device, default_cache, listing
+from zsar.cli.options import CacheRoot, Device, default_cache, Listing
 
 
 @command("extract")
 def extract(
-    dataset: Annotated[str, typer.Option(help=listing("Dataset adapter: {datasets}."))],
+    dataset: Annotated[str, typer.Option(help=Listing("Dataset adapter: {datasets}."))],
     root: Annotated[Path, typer.Option(help="Dataset folder (videos and annotations).")],
-    backbone: Annotated[str, typer.Option(help=listing("Visual backbone: {backbones}."))] = "efficientnet-lite0",
+    backbone: Annotated[str, typer.Option(help=Listing("Visual backbone: {backbones}."))] = "efficientnet-lite0",
     splits: Annotated[Path | None, typer.Option(help="Split/annotation folder or file, if not where the adapter looks.")] = None,
     subset: Annotated[str | None, typer.Option(help="Kinetics/ActivityNet subset to keep, e.g. val.")] = None,
     weights: Annotated[Path | None, typer.Option(help="Local weights folder/file for the backbone.")] = None,
-    text_encoder: Annotated[str, typer.Option(help=listing("Label-text encoder: {text_encoders}, or none."))] = "minilm",
+    text_encoder: Annotated[str, typer.Option(help=Listing("Label-text encoder: {text_encoders}, or none."))] = "minilm",
     text_model: Annotated[str | None, typer.Option(help="Text model id/dir/file (word2vec file, CLIP or sentence-transformers model).")] = None,
-    prompts: Annotated[str, typer.Option(help=listing("Prompt templates or word-vector label recipe: {prompts}; or a file with one template per line."))] = "actionclip",
-    sampling: Annotated[str, typer.Option(help=listing("Frame sampling: {samplings} (uniform: T segments, centre frame each; dense: clips of T consecutive frames)."))] = "uniform",
+    prompts: Annotated[str, typer.Option(help=Listing("Prompt templates or word-vector label recipe: {prompts}; or a file with one template per line."))] = "actionclip",
+    sampling: Annotated[str, typer.Option(help=Listing("Frame sampling: {samplings} (uniform: T segments, centre frame each; dense: clips of T consecutive frames)."))] = "uniform",
     frames: Annotated[int, typer.Option(help="Frames per clip (T).")] = 8,
     clips: Annotated[int, typer.Option(help="Clips (views) per video.")] = 1,
     stride: Annotated[int, typer.Option(help="Dense sampling: step between frames of a clip.")] = 1,
     resolution: Annotated[int | None, typer.Option(help="Square frame side (default: the backbone's input size).")] = None,
     cache: CacheRoot = None,
     device: Device = "cpu",
-    precision: Annotated[str, typer.Option(help=listing("Precision: {precisions} (half precision autocasts on a GPU)."))] = "fp32",
+    precision: Annotated[str, typer.Option(help=Listing("Precision: {precisions} (half precision autocasts on a GPU)."))] = "fp32",
     batch_size: Annotated[int | None, typer.Option(help="Clips per backbone batch, across videos (default: 8 on a CPU, 64 on a GPU).")] = None,
     workers: Annotated[int | None, typer.Option(help="Decoding processes (default: with a GPU every core but one; with a CPU backbone none on 2 cores, else 1).")] = None,
     threads: Annotated[int | None, typer.Option(help="Torch threads (default: with a CPU backbone the cores the workers leave, with a GPU one).")] = None,

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from zsar.cli.app import command
-from zsar.cli.options import Device, Features, SourceFeatures, Text, listing
+from zsar.cli.options import Device, Features, SourceFeatures, Text, Listing
 
 
 def _generator_mode(generator: bool | None, mode: str | None) -> str | None:
@@ -23,20 +23,20 @@ def _generator_mode(generator: bool | None, mode: str | None) -> str | None:
 @command("train-head")
 def train_head(
     features: Features,
-    head: Annotated[str, typer.Option(help=listing("Head: {heads} (ridge is the closed-form baseline); `zsar heads` lists their options."))],
-    protocol: Annotated[str, typer.Option(help=listing("Protocol: {protocols}."))],
+    head: Annotated[str, typer.Option(help=Listing("Head: {heads} (ridge is the closed-form baseline); `zsar heads` lists their options."))],
+    protocol: Annotated[str, typer.Option(help=Listing("Protocol: {protocols}."))],
     out: Annotated[Path, typer.Option(help="Run directory to write (refused if it holds another run).")],
     text: Text = None,
     source_features: SourceFeatures = None,
     splits: Annotated[int | None, typer.Option(help="Number of splits (default: 10 for half protocols, 3 official, 1 cross-full).")] = None,
     head_opt: Annotated[list[str] | None, typer.Option(help="A head option KEY=VALUE (repeatable), e.g. fusion=transformer; `zsar heads` lists each head's options and defaults.")] = None,
     generator: Annotated[bool | None, typer.Option("--generator/--no-generator", help="AURL's class generator (default: on for aurl, off for rest).")] = None,
-    generator_mode: Annotated[str | None, typer.Option(help=listing("Class-generator mode: {generator_modes} (interpolate: weights in [0,1))."))] = None,
-    transfer: Annotated[str | None, typer.Option(help=listing("Semantic transfer: {transfers} (default: semantic for rest, else none)."))] = None,
+    generator_mode: Annotated[str | None, typer.Option(help=Listing("Class-generator mode: {generator_modes} (interpolate: weights in [0,1))."))] = None,
+    transfer: Annotated[str | None, typer.Option(help=Listing("Semantic transfer: {transfers} (default: semantic for rest, else none)."))] = None,
     transfer_k: Annotated[int | None, typer.Option(help="Semantic transfer: seen classes per unseen class (default 5).")] = None,
     transfer_temperature: Annotated[float | None, typer.Option(help="Semantic transfer: softmax temperature (default 0.1).")] = None,
     transfer_lambda: Annotated[float | None, typer.Option(help="Semantic transfer: weight of the composed prototype, 1 - it of the text one (default 0.5).")] = None,
-    rerank: Annotated[str, typer.Option(help=listing("Hubness reduction: {rerankers}."))] = "none",
+    rerank: Annotated[str, typer.Option(help=Listing("Hubness reduction: {rerankers}."))] = "none",
     tau: Annotated[float | None, typer.Option(help="Overlap filter: drop source classes within this cosine distance of a target class (default 0.05).")] = None,
     overlap_with: Annotated[list[Path] | None, typer.Option(help="Filter the source against this cache's classes too (repeatable; E2E: --overlap-with UCF --overlap-with HMDB).")] = None,
     filter_text: Annotated[str | None, typer.Option(help="Text the overlap filter compares, apart from --text (default: word2vec-e2e when the source cache has it, else --text).")] = None,

@@ -1,6 +1,6 @@
 """What the commands share: option declarations used by several of them, and help texts that list registered names.
 
-A help text with ``{heads}``, ``{backbones}``, ... is a ``listing``: the names come from
+A help text with ``{heads}``, ``{backbones}``, ... is a ``Listing``: the names come from
 the registries themselves (``list_heads``, ``BACKBONES.names`` ...), plugins' included,
 when typer builds the command (after ``ZSAR_PLUGINS`` is loaded), so a misspelt name is a
 ``KeyError`` at once rather than a ``{name}`` printed as it is.
@@ -98,7 +98,7 @@ class _Names(dict):
         return ", ".join(NAMES[key]())
 
 
-class listing(UserString):
+class Listing(UserString):
     """A help text whose ``{heads}``-style fields list the registered names when typer builds the command."""
 
     def __init__(self, template: object) -> None:
@@ -124,6 +124,6 @@ def default_cache() -> Path:
 Features = Annotated[Path, typer.Option(help="Feature cache to test on (and, within a dataset, to train on).")]
 SourceFeatures = Annotated[Path | None, typer.Option(help="Source cache to train on (cross-*, official).")]
 Text = Annotated[str | None, typer.Option(help="Text embeddings in the cache(s), e.g. minilm (needed if several).")]
-Device = Annotated[str, typer.Option(help=listing("Device: {devices} (auto: cuda if there is one)."))]
+Device = Annotated[str, typer.Option(help=Listing("Device: {devices} (auto: cuda if there is one)."))]
 CacheRoot = Annotated[Path | None, typer.Option(help="Cache root (default: $ZSAR_CACHE or ~/.cache/zsar).")]
 CacheFolder = Annotated[Path, typer.Argument(help="A cache folder (as `zsar extract` printed).")]

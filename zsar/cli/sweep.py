@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from zsar.cli.app import command
-from zsar.cli.options import Device, Features, SourceFeatures, Text, listing
+from zsar.cli.options import Device, Features, SourceFeatures, Text, Listing
 from zsar.errors import ZsarError
 
 
@@ -20,16 +20,16 @@ def _split_list(text: str) -> tuple[str, ...]:
 def sweep(
     features: Features,
     out: Annotated[Path, typer.Option(help="Folder for the runs (one per grid point, reused when finished) and report.md.")],
-    protocol: Annotated[str, typer.Option(help=listing("Protocol: {protocols}."))] = "within-half",
-    heads: Annotated[str | None, typer.Option(help=listing("Comma-separated heads from {heads} (default: all of them, baselines first: frozen when features and text share a space, then ridge)."))] = None,
+    protocol: Annotated[str, typer.Option(help=Listing("Protocol: {protocols}."))] = "within-half",
+    heads: Annotated[str | None, typer.Option(help=Listing("Comma-separated heads from {heads} (default: all of them, baselines first: frozen when features and text share a space, then ridge)."))] = None,
     source_features: SourceFeatures = None,
     text: Text = None,
     splits: Annotated[int | None, typer.Option(help="Number of splits (default: the protocol's).")] = None,
     tau: Annotated[float | None, typer.Option(help="Cross protocols' overlap filter, as train-head's --tau (default 0.05; CLIP-era papers: 0).")] = None,
     filter_text: Annotated[str | None, typer.Option(help="Text the overlap filter compares, as train-head's --filter-text.")] = None,
     generator: Annotated[str, typer.Option(help="Class generator values to try: off, on or off,on (on: heads with visual centres).")] = "off,on",
-    transfer: Annotated[str, typer.Option(help=listing("Semantic transfer values to try, comma-separated: {transfers}."))] = "none,semantic",
-    rerank: Annotated[str, typer.Option(help=listing("Re-ranking values to try, comma-separated: {rerankers}."))] = "none",
+    transfer: Annotated[str, typer.Option(help=Listing("Semantic transfer values to try, comma-separated: {transfers}."))] = "none,semantic",
+    rerank: Annotated[str, typer.Option(help=Listing("Re-ranking values to try, comma-separated: {rerankers}."))] = "none",
     head_opt: Annotated[list[str] | None, typer.Option(help="HEAD.KEY=V1,V2: one run per value (repeatable), e.g. actionclip.fusion=mean,transformer.")] = None,
     select: Annotated[bool, typer.Option("--select/--no-select", help="Model selection on held-out seen classes in every run.")] = True,
     steps: Annotated[int | None, typer.Option(help="Optimiser steps of every run (default: train-head's).")] = None,
