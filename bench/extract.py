@@ -95,9 +95,10 @@ def _free_loop_cpu(records: list, sampling, size: int, workers: int, threads: in
     shutil.rmtree(folder, ignore_errors=True)
     layout = CacheLayout(folder)
     layout.make_dirs()
-    backbone = create_backbone(BackboneConfig(FREE, device=device))
+    backbone = create_backbone(BackboneConfig(name=FREE, device=device))
     classes = sorted({r.label for r in records})
-    context = ChunkContext(layout, 0, "free", records, classes, folder, sampling, size, batch_size, workers,
+    context = ChunkContext(layout=layout, rank=0, key="free", records=records, class_names=classes, root=folder,
+                           sampling=sampling, size=size, batch_size=batch_size, workers=workers,
                            pinned=backbone.device.type == "cuda")
     with torch_threads(threads):
         return extract_chunks(context, rank_chunks(len(records), 64, 0, 1), backbone.launch).cpu_seconds
@@ -150,7 +151,8 @@ def backbone_only(backbone, clips: list, batch_size: int) -> float:
 def end_to_end(data: Path, args, backbone: str, weights: Path | None, workers: int, cache: Path) -> float:
     from zsar.extract.extractor import ExtractConfig, extract
 
-    result = extract(ExtractConfig("synthetic", data, backbone=backbone, weights=weights, text_encoder="none",
+    result = extract(ExtractConfig(dataset="synthetic", root=data, backbone=backbone, weights=weights,
+                                   text_encoder="none",
                                    resolution=args.resolution, cache=cache, batch_size=args.batch_size,
                                    workers=workers, threads=args.threads, device=args.device,
                                    precision=args.precision))
@@ -200,7 +202,8 @@ def main() -> None:
         if not (data / "videos").is_dir():
             make_data(data, args.classes, args.per_class, args.video_frames, args.size)
         records = create_dataset("synthetic", DatasetConfig(data)).records
-        backbones = [create_backbone(BackboneConfig(n, w, args.device, args.precision)) for n, w in zip(names, weights)]
+        backbones = [create_backbone(BackboneConfig(name=n, weights=w, device=args.device,
+                                                    precision=args.precision)) for n, w in zip(names, weights)]
         device = torch.device(args.device)
         size = args.resolution or (backbones[0].input_size if backbones else 224)
         args.batch_size = args.batch_size or default_batch_size(device.type)

@@ -33,7 +33,7 @@ def run(cache: Path, out: Path, head: str, splits: int) -> tuple[list[float], fl
     start = time.process_time()
     metrics = train_head(TrainHeadConfig(features=cache, out=out / head, head=head, protocol="within-half",
                                          splits=splits))
-    return [s["top1"] for s in metrics["splits"]], time.process_time() - start
+    return [s.top1 for s in metrics.splits], time.process_time() - start
 
 
 def planted(data, splits: int) -> list[float]:

@@ -66,7 +66,8 @@ def main() -> None:
             video = torch.randn(128, 1, args.frames, args.dim)
             steps = {}
             for mode in ("dual", "joint"):
-                head = create_head("rest", HeadDims(args.dim, args.dim, args.frames, classes), mode=mode)
+                head = create_head("rest", HeadDims(video_dim=args.dim, text_dim=args.dim, frames=args.frames,
+                                                    n_classes=classes), mode=mode)
                 optimiser = torch.optim.AdamW(head.parameters(), lr=1e-3)
                 rng = torch.Generator().manual_seed(0)
 

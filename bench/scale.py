@@ -108,10 +108,12 @@ def run_head(cache: Path, head: str, out: Path, threads: int | None) -> dict[str
     errors = process.stderr.read() if process.stderr else ""
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"{' '.join(command)} failed:\n{errors}")
-    records = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
-    metrics = json.loads((out / "metrics.json").read_text())
-    return {"epoch_s": sum(r["seconds"] for r in records), "steps": records[-1]["step"], "wall_s": wall,
-            "peak_gb": usage.ru_maxrss * 1024 / GB, "top1": metrics["mean"]["top1"]}
+    from zsar.cache.runs import RunReader
+
+    reader = RunReader(out)
+    records = reader.log()
+    return {"epoch_s": sum(r.seconds for r in records), "steps": records[-1].step, "wall_s": wall,
+            "peak_gb": usage.ru_maxrss * 1024 / GB, "top1": reader.finished_metrics().mean["top1"]}
 
 
 def main() -> None:

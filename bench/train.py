@@ -66,16 +66,19 @@ def run_head(cache: Path, head: str, splits: int, out: Path, threads: int | None
         env["OMP_NUM_THREADS"] = str(threads)
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env=env)
     seconds = time.perf_counter() - start
-    metrics = json.loads((out / "metrics.json").read_text())
-    from zsar.sweep_table import summarise_selected
+    from zsar.cache.runs import RunReader
+    from zsar.sweep.table import summarise_selected
 
-    return {"seconds": seconds, "mean": metrics["mean"], "std": metrics["std"],
-            "selected": summarise_selected([s.get("selected") for s in metrics["splits"]]),
+    metrics = RunReader(out).finished_metrics()
+    return {"seconds": seconds, "mean": metrics.mean, "std": metrics.std,
+            "selected": summarise_selected([s.selected for s in metrics.splits]),
             "train_seconds": _train_seconds(out), "rss_mb": json.loads(rss_file.read_text()) / 1024}
 
 
 def _train_seconds(run: Path) -> float:
-    return sum(json.loads(line)["seconds"] for line in (run / "log.jsonl").read_text().splitlines())
+    from zsar.cache.runs import RunReader
+
+    return sum(record.seconds for record in RunReader(run).log())
 
 
 def main() -> None:

@@ -90,6 +90,7 @@ class MLPConfig:
 @HEADS.register("mlp", help="two-layer MLP into the text space (example plugin)")
 class MLPHead(Head):
     Config = MLPConfig
+    tiny_options = {"hidden": 16}  # what zsar's contract test builds it with
 
     def __init__(self, dims: HeadDims, config: MLPConfig) -> None:
         super().__init__(dims, config)

@@ -14,15 +14,7 @@ from zsar.heads.train import TrainConfig
 from zsar.testing import StructuredConfig, make_structured_features
 
 FAST = TrainConfig(epochs=8, batch_size=32, lr=1e-2)
-
-
-@pytest.fixture(autouse=True)
-def single_thread():
-    """Tiny models run fastest on one thread, and a shared CI machine makes two threads spin (10x slower)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+TWELVE_CLASSES = StructuredConfig(classes=12, videos=144, frames=2, dim=16, text_dim=8)  # a cache for CLI runs
 
 
 def structured_set(config: StructuredConfig = StructuredConfig(classes=40, videos=800)) -> tuple[FeatureSet, TextEmbeddings]:
@@ -31,9 +23,10 @@ def structured_set(config: StructuredConfig = StructuredConfig(classes=40, video
     ids = [f"v{i:05d}" for i in range(len(data.labels))]
     splits = {k: np.asarray(v, dtype=object) for k, v in data.splits.items()}
     config = CacheConfig(key="test", dataset="s")
-    return FeatureSet(data.features, data.labels, ids, data.class_names, splits, config), data.text
+    return FeatureSet(features=data.features, labels=data.labels, video_ids=ids, class_names=data.class_names,
+                      splits=splits, config=config), data.text
 
 
 def protocol_data(config: StructuredConfig = StructuredConfig(classes=40, videos=800)) -> ProtocolData:
     features, text = structured_set(config)
-    return ProtocolData(features, text)
+    return ProtocolData(target=features, target_text=text)

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from zsar.cache.runs import SplitResult, write_json, write_split_result
+from zsar.cache.runs import SplitResult, write_split_result
+from zsar.testing import write_dummy_run_files
 from zsar.vectors import l2_normalise
 
 ACTIONS = ["jumping jacks", "wave hand", "squat", "clap hands", "kick", "punch", "walk", "run",
@@ -44,9 +45,10 @@ def make_split(rng: np.random.Generator, split: int, names: list[str], per_class
     test = around(rng, directions, test_labels, spread)
     train_labels = np.repeat(np.flatnonzero(seen), per_class)
     prototypes = directions[test_classes]
-    return SplitResult(split, list(names), seen, test_classes, prototypes, test, test_labels,
-                       [f"video_{i:04d}" for i in range(test_labels.size)], test @ prototypes.T,
-                       around(rng, directions, train_labels, 0.6 * spread), train_labels)
+    return SplitResult(split=split, class_names=list(names), seen=seen, test_classes=test_classes,
+                       prototypes=prototypes, test_embeddings=test, test_labels=test_labels,
+                       test_video_ids=[f"video_{i:04d}" for i in range(test_labels.size)], scores=test @ prototypes.T,
+                       train_embeddings=around(rng, directions, train_labels, 0.6 * spread), train_labels=train_labels)
 
 
 def make_run(root: Path, n_splits: int = 3, seed: int = 0, names: list[str] = ACTIONS, **kwargs) -> list[SplitResult]:
@@ -56,7 +58,5 @@ def make_run(root: Path, n_splits: int = 3, seed: int = 0, names: list[str] = AC
     root.mkdir(parents=True, exist_ok=True)
     for result in results:
         write_split_result(root, result)
-    write_json(root / "config.json", {"head": "linear", "protocol": "within-half"})
-    write_json(root / "metrics.json", {"protocol": "within-half", "head": "linear",
-                                       "splits": [{"split": r.split} for r in results]})
+    write_dummy_run_files(root, [r.split for r in results])
     return results

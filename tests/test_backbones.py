@@ -26,12 +26,12 @@ def tiny_dirs(tmp_path_factory) -> dict[str, Path]:
 
 def _config(name: str, tiny_dirs: dict[str, Path]) -> BackboneConfig:
     if name in CLIP_NAMES:
-        return BackboneConfig(name, weights=tiny_dirs["clip"])
+        return BackboneConfig(name=name, weights=tiny_dirs["clip"])
     if name in XCLIP_NAMES:
-        return BackboneConfig(name, weights=tiny_dirs["xclip"])
+        return BackboneConfig(name=name, weights=tiny_dirs["xclip"])
     if name == "r2plus1d-18":
         pytest.importorskip("torchvision")
-    return BackboneConfig(name)
+    return BackboneConfig(name=name)
 
 
 def _frames(backbone, batch: int = 2, seed: int = 0) -> torch.Tensor:
@@ -45,7 +45,7 @@ def test_registry_lists_every_family():
     assert set(list_backbones()) == {"tiny-random", "efficientnet-lite0", "r2plus1d-18",
                                      *CLIP_NAMES, *XCLIP_NAMES}
     with pytest.raises(UnknownNameError, match="valid backbones: clip-vit-b16"):
-        create_backbone(BackboneConfig("resnet-9000"))
+        create_backbone(BackboneConfig(name="resnet-9000"))
 
 
 @pytest.mark.parametrize("name", BACKBONES.names())
@@ -69,7 +69,7 @@ def test_backbone_contract(name, tiny_dirs):
 
 def test_batch_and_frames_are_independent(tiny_dirs):
     """Frames go through a 2-D model as one (B*T) batch: each frame's feature ignores the others."""
-    backbone = create_backbone(BackboneConfig("tiny-random"))
+    backbone = create_backbone(BackboneConfig(name="tiny-random"))
     frames = _frames(backbone, batch=3)
     together = backbone.encode(frames)
     alone = backbone.encode(frames[1:2, 1:2])
@@ -77,9 +77,9 @@ def test_batch_and_frames_are_independent(tiny_dirs):
 
 
 def test_tiny_random_is_seeded_the_same_in_every_process():
-    a = create_backbone(BackboneConfig("tiny-random", seed=3))
-    b = create_backbone(BackboneConfig("tiny-random", seed=3))
-    c = create_backbone(BackboneConfig("tiny-random", seed=4))
+    a = create_backbone(BackboneConfig(name="tiny-random", seed=3))
+    b = create_backbone(BackboneConfig(name="tiny-random", seed=3))
+    c = create_backbone(BackboneConfig(name="tiny-random", seed=4))
     frames = _frames(a)
     assert torch.equal(a.encode(frames), b.encode(frames))
     assert not torch.allclose(a.encode(frames), c.encode(frames))
@@ -91,7 +91,7 @@ def test_tiny_random_is_seeded_the_same_in_every_process():
 
 def test_efficientnet_normalisation_is_127_128():
     """uint8 127 maps to 0 and 255 to 1: the TF EfficientNet-Lite preprocessing."""
-    backbone = create_backbone(BackboneConfig("efficientnet-lite0"))
+    backbone = create_backbone(BackboneConfig(name="efficientnet-lite0"))
     frames = torch.tensor([127, 255, 0], dtype=torch.uint8).expand(1, 1, 1, 1, 3).clone()
     x = backbone.normalise(frames)
     assert EFFICIENTNET_LITE_NORM.mean == (127.0,) * 3
@@ -112,14 +112,14 @@ def test_efficientnet_real_weights_recognise_a_photo():
     side = min(image.size)
     image = image.crop((0, 0, side, side)).resize((224, 224), Image.BILINEAR)
     frames = torch.from_numpy(np.array(image)).reshape(1, 1, 224, 224, 3)
-    backbone = create_backbone(BackboneConfig("efficientnet-lite0"))
+    backbone = create_backbone(BackboneConfig(name="efficientnet-lite0"))
     features = backbone.encode(frames)
     logits = backbone.net.image_net.model._fc(features[0])
     assert int(logits.argmax()) == 652
 
 
 def test_clip_backbone_reads_the_weights_dir(tiny_dirs):
-    backbone = create_backbone(BackboneConfig("clip-vit-b16", weights=tiny_dirs["clip"]))
+    backbone = create_backbone(BackboneConfig(name="clip-vit-b16", weights=tiny_dirs["clip"]))
     assert backbone.input_size == 32 and backbone.feature_dim == 24 and backbone.kind == "frame"
     assert backbone.weights_id.startswith("openai/clip-vit-base-patch16@sha256:")
     assert backbone.space == str(tiny_dirs["clip"].resolve())
@@ -128,14 +128,14 @@ def test_clip_backbone_reads_the_weights_dir(tiny_dirs):
 
 
 def test_clip_backbone_reads_a_weights_file(tiny_dirs):
-    from_dir = create_backbone(BackboneConfig("clip-vit-b32", weights=tiny_dirs["clip"]))
-    from_file = create_backbone(BackboneConfig("clip-vit-b32", weights=tiny_dirs["clip"] / "model.safetensors"))
+    from_dir = create_backbone(BackboneConfig(name="clip-vit-b32", weights=tiny_dirs["clip"]))
+    from_file = create_backbone(BackboneConfig(name="clip-vit-b32", weights=tiny_dirs["clip"] / "model.safetensors"))
     frames = _frames(from_dir)
     torch.testing.assert_close(from_dir.encode(frames), from_file.encode(frames))
 
 
 def test_xclip_needs_its_frame_count(tiny_dirs):
-    backbone = create_backbone(BackboneConfig("xclip-b32", weights=tiny_dirs["xclip"]))
+    backbone = create_backbone(BackboneConfig(name="xclip-b32", weights=tiny_dirs["xclip"]))
     assert backbone.frames_in == TINY_FRAMES and backbone.kind == "video"
     with pytest.raises(ZsarError, match="needs 8 frames per clip, got 4; use --frames 8"):
         backbone.encode(torch.zeros(1, 4, 32, 32, 3, dtype=torch.uint8))
@@ -143,24 +143,24 @@ def test_xclip_needs_its_frame_count(tiny_dirs):
 
 def test_wrong_model_type_in_weights_dir(tiny_dirs):
     with pytest.raises(ZsarError, match="holds a 'xclip' model"):
-        create_backbone(BackboneConfig("clip-vit-b32", weights=tiny_dirs["xclip"]))
+        create_backbone(BackboneConfig(name="clip-vit-b32", weights=tiny_dirs["xclip"]))
 
 
 def test_missing_clip_weights_say_where_and_how(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     monkeypatch.delenv("HF_HUB_CACHE", raising=False)
     with pytest.raises(ZsarError) as info:
-        create_backbone(BackboneConfig("clip-vit-b16"))
+        create_backbone(BackboneConfig(name="clip-vit-b16"))
     message = str(info.value)
     assert "no weights for clip-vit-b16" in message and "--weights (none)" in message
     assert str(tmp_path / "hf" / "hub") in message
     assert "huggingface-cli download openai/clip-vit-base-patch16" in message
     with pytest.raises(ZsarError, match=r"looked in --weights .*nowhere.* does not exist"):
-        create_backbone(BackboneConfig("clip-vit-b16", weights=tmp_path / "nowhere"))
+        create_backbone(BackboneConfig(name="clip-vit-b16", weights=tmp_path / "nowhere"))
 
 
 def test_input_checks():
-    backbone = create_backbone(BackboneConfig("tiny-random"))
+    backbone = create_backbone(BackboneConfig(name="tiny-random"))
     with pytest.raises(ZsarError, match="takes uint8 frames"):
         backbone.encode(torch.zeros(1, 2, 32, 32, 3))
     with pytest.raises(ZsarError, match="takes uint8 frames"):
@@ -169,14 +169,14 @@ def test_input_checks():
 
 def test_device_and_precision_are_never_silently_changed():
     with pytest.raises(ZsarError, match="use --precision fp32 or --device cuda"):
-        create_backbone(BackboneConfig("tiny-random", precision="bf16"))
+        create_backbone(BackboneConfig(name="tiny-random", precision="bf16"))
     with pytest.raises(ZsarError, match="valid precisions: fp32, fp16, bf16"):
-        create_backbone(BackboneConfig("tiny-random", precision="fp8"))
+        create_backbone(BackboneConfig(name="tiny-random", precision="fp8"))
     with pytest.raises(ZsarError, match="choose one of cpu, cuda, cuda:N, auto"):
-        create_backbone(BackboneConfig("tiny-random", device="tpu"))
+        create_backbone(BackboneConfig(name="tiny-random", device="tpu"))
     if not torch.cuda.is_available():
         with pytest.raises(ZsarError, match="no CUDA device"):
-            create_backbone(BackboneConfig("tiny-random", device="cuda"))
+            create_backbone(BackboneConfig(name="tiny-random", device="cuda"))
         assert resolve_device("auto").type == "cpu"
 
 
@@ -184,8 +184,8 @@ def test_device_and_precision_are_never_silently_changed():
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 @pytest.mark.parametrize("precision", ["fp32", "fp16", "bf16"])
 def test_cuda_autocast_matches_cpu(precision):
-    cpu = create_backbone(BackboneConfig("efficientnet-lite0"))
-    gpu = create_backbone(BackboneConfig("efficientnet-lite0", device="cuda", precision=precision))
+    cpu = create_backbone(BackboneConfig(name="efficientnet-lite0"))
+    gpu = create_backbone(BackboneConfig(name="efficientnet-lite0", device="cuda", precision=precision))
     frames = _frames(cpu)
     out = gpu.encode(frames)
     assert out.dtype == torch.float32 and out.device.type == "cpu"

@@ -7,9 +7,11 @@ from zsar.cache import load_features, load_text
 from zsar.cache.from_arrays import write_cache_from_arrays
 from zsar.cache.layout import CacheLayout, cache_key, config_differences
 from zsar.cache.manifest import ManifestRow, compact_manifest, read_manifest, write_manifest_part
-from zsar.cache.runs import RunReader, SplitResult, write_json, write_predictions, write_split_result
+from zsar.cache.run_files import RunLayout, write_run_config
+from zsar.cache.runs import RunReader, SplitResult, write_predictions, write_split_result
+from zsar.testing import dummy_run_config
 from zsar.cache.shards import ShardReader, ShardWriter
-from zsar.digests import file_sha256
+from zsar.files import file_sha256
 from zsar.errors import ZsarError
 from zsar.testing import random_text
 
@@ -53,7 +55,8 @@ def test_shard_writer_left_by_an_error_leaves_nothing(tmp_path):
 def test_manifest_parts_compaction_and_duplicate_parts(tmp_path):
     layout = CacheLayout(tmp_path / "c")
     layout.make_dirs()
-    rows = lambda lo, hi: [ManifestRow(f"v{i}", f"v{i}.avi", "a", 0, i, shard="s", row=i - lo) for i in range(lo, hi)]
+    rows = lambda lo, hi: [ManifestRow(video_id=f"v{i}", path=f"v{i}.avi", label="a", label_index=0, video_row=i,
+                                       shard="s", row=i - lo) for i in range(lo, hi)]
     write_manifest_part(layout, 1, 0, rows(0, 2))
     write_manifest_part(layout, 0, 0, rows(2, 4))
     assert read_manifest(layout).column("video_row").to_pylist() == [0, 1, 2, 3]
@@ -111,7 +114,7 @@ def test_run_dir_round_trip(tmp_path):
         test_classes=np.array([1, 2]), prototypes=rng.normal(size=(2, 4)).astype(np.float32),
         test_embeddings=rng.normal(size=(5, 4)).astype(np.float32), test_labels=np.array([1, 2, 2, 1, 2]),
         test_video_ids=[f"v{i}" for i in range(5)], scores=np.array([[0.9, 0.1]] * 5, np.float32))
-    write_json(tmp_path / "config.json", {"head": "linear"})
+    write_run_config(RunLayout(tmp_path), dummy_run_config())
     write_split_result(tmp_path, result)
     write_predictions(tmp_path, [result])
     run = RunReader(tmp_path)

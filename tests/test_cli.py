@@ -2,7 +2,7 @@ import decord
 from typer.testing import CliRunner
 
 from zsar.cli import app
-from zsar.cli_choices import CHOICES, choice_names
+from zsar.cli.options import NAMES
 
 runner = CliRunner()
 
@@ -15,13 +15,13 @@ def test_help_lists_the_commands():
 
 
 def test_every_command_help_lists_its_choices_and_no_placeholder():
-    assert choice_names("devices") == ["cpu", "cuda", "cuda:N", "auto"] and choice_names("formats") == ["avi", "mp4"]
-    assert choice_names("samplings") == ["uniform", "dense"] and "tiny-random" in choice_names("text_encoders")
-    assert all(choice_names(key) for key in CHOICES)
+    assert NAMES["devices"]() == ["cpu", "cuda", "cuda:N", "auto"] and NAMES["formats"]() == ["avi", "mp4"]
+    assert NAMES["samplings"]() == ["uniform", "dense"] and "tiny-random" in NAMES["text_encoders"]()
+    assert all(NAMES[key]() for key in NAMES)
     for command in (["demo"], ["synth"], ["extract"], ["cache", "ls"], ["cache", "info"], ["cache", "verify"],
                     ["train-head"], ["heads"], ["sweep"], ["metrics"]):
         result = runner.invoke(app, [*command, "--help"], env={"COLUMNS": "300"})
-        assert result.exit_code == 0 and not [key for key in CHOICES if f"{{{key}}}" in result.output], command
+        assert result.exit_code == 0 and not [key for key in NAMES if f"{{{key}}}" in result.output], command
 
 
 def test_synth_writes_the_requested_clips(tmp_path):

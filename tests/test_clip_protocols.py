@@ -7,7 +7,6 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from _heads_data import single_thread  # noqa: F401 (autouse fixture)
 from typer.testing import CliRunner
 
 from zsar.cache.from_arrays import write_cache_from_arrays
@@ -19,6 +18,8 @@ from zsar.heads.class_lists import (base_novel, class_key, few_shot_videos, k600
 from zsar.heads.experiment import TrainHeadConfig, train_head
 from zsar.heads.protocols import ProtocolOptions
 from zsar.testing import random_text
+
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 RENAMED = ["changing wheel (not on bike)", "cooking sausages (not on barbeque)", "dyeing hair", "hugging (not baby)",
            "inflating balloons", "making the bed", "opening bottle (not wine)", "person collecting garbage",
@@ -77,8 +78,8 @@ def kinetics(tmp_path_factory):
 def test_k600_novel_tests_exactly_the_listed_classes(kinetics, tmp_path):
     metrics = train_head(TrainHeadConfig(features=kinetics / "k600", source_features=kinetics / "k400",
                                          out=tmp_path / "run", head="ridge", protocol="k600-novel", tau=0.0))
-    assert [s["split"] for s in metrics["splits"]] == [1, 2, 3]
-    assert all(s["n_classes"] == 160 and s["n_test"] == 160 for s in metrics["splits"])
+    assert [s.split for s in metrics.splits] == [1, 2, 3]
+    assert all(s.n_classes == 160 and s.n_test == 160 for s in metrics.splits)
     table = pq.read_table(tmp_path / "run" / "predictions.parquet").to_pydict()
     for split in (1, 2, 3):
         rows = [i for i, s in enumerate(table["split"]) if s == split]
@@ -95,7 +96,7 @@ def test_k600_novel_filters_the_source_against_the_novel_classes_only(kinetics, 
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     # every K400 class is also a K600 class (same text), but none is novel: against all 600 none would be kept
     assert len(config["source_classes"]) == 400
-    assert any("differs from E2E's Kinetics-664" in note for note in metrics["notes"])
+    assert any("differs from E2E's Kinetics-664" in note for note in metrics.notes)
 
 
 def test_a_cache_missing_a_listed_class_is_one_error_naming_it(kinetics, tmp_path):
@@ -121,17 +122,17 @@ def test_base_to_novel_reports_base_novel_and_hm_per_seed(tmp_path):
     names, base, novel = _ucf(tmp_path / "ucf")
     metrics = train_head(TrainHeadConfig(features=tmp_path / "ucf", out=tmp_path / "run", head="ridge",
                                          protocol="base-to-novel"))
-    assert [s["split"] for s in metrics["splits"]] == [1, 2, 3]
-    for s in metrics["splits"]:
-        b, n = s["base_top1"], s["novel_top1"]
-        assert s["hm"] == pytest.approx(0 if b + n == 0 else 2 * b * n / (b + n))
-        assert s["n_test"] == len(names) and "seen_top1" not in s
-    assert set(metrics["mean"]) >= {"base_top1", "novel_top1", "hm"}
+    assert [s.split for s in metrics.splits] == [1, 2, 3]
+    for s in metrics.splits:
+        b, n = s.base_top1, s.novel_top1
+        assert s.hm == pytest.approx(0 if b + n == 0 else 2 * b * n / (b + n))
+        assert s.n_test == len(names) and s.seen_top1 is None
+    assert set(metrics.mean) >= {"base_top1", "novel_top1", "hm"}
     table = pq.read_table(tmp_path / "run" / "predictions.parquet").to_pydict()
     for true, predicted in zip(table["true_class"], table["pred_classes"]):
         assert predicted[0] in (base if true in base else novel)  # ranked within its own half
     config = json.loads((tmp_path / "run" / "config.json").read_text())
-    assert "protocol_options" not in config  # the defaults: all base-class training videos
+    assert config["protocol_options"] is None  # the defaults: all base-class training videos
     printed = CliRunner().invoke(app, ["train-head", "--features", str(tmp_path / "ucf"), "--head", "ridge",
                                        "--protocol", "base-to-novel", "--splits", "1", "--out", str(tmp_path / "cli")])
     assert printed.exit_code == 0, printed.output
@@ -152,7 +153,7 @@ def test_base_to_novel_16_shot_trains_on_vifi_clips_list(tmp_path):
     metrics = train_head(TrainHeadConfig(features=tmp_path / "ucf", out=tmp_path / "run", head="ridge",
                                          protocol="base-to-novel", splits=1,
                                          protocol_options=ProtocolOptions(base_train="16-shot")))
-    note = next(n for n in metrics["notes"] if "16-shot" in n)
+    note = next(n for n in metrics.notes if "16-shot" in n)
     assert chosen > 90 and f"{816 - chosen} of ViFi-CLIP's 816" in note and f"trained on the {chosen} it has" in note
     with pytest.raises(ZsarError, match="--base-train 'five-shot' is not one of all, 16-shot"):
         ProtocolOptions(base_train="five-shot")

@@ -13,11 +13,11 @@ import torch
 from typer.testing import CliRunner
 
 from zsar.cli import app
-from zsar.demo import PRESETS, DemoConfig, default_row, demo_rows, run_demo
+from zsar.sweep.demo import PRESETS, DemoConfig, default_row, demo_rows, run_demo
 from zsar.doc_sections import read_section
 from zsar.errors import ZsarError
 from zsar.heads.base import head_class, head_config, list_heads
-from zsar.sweep_table import NUMBER_COLUMNS
+from zsar.sweep.table import NUMBER_COLUMNS
 
 TINY = dict(classes=6, per_class=3, splits=2, steps=2, backbone="tiny-random", text_encoder="tiny-random",
             resolution=32, frames=4, clip_frames=8, video_size=64, workers=0, threads=1, jobs=1)

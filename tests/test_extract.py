@@ -78,7 +78,7 @@ def test_shard_arrays_have_the_documented_shapes_and_dtypes(synth_cache):
 
 
 def test_hmdb51_adapter_on_the_synthetic_set_gives_the_same_features(synth, synth_cache, tmp_path):
-    result = extract(ExtractConfig("hmdb51", synth, backbone="tiny-random", text_encoder="none",
+    result = extract(ExtractConfig(dataset="hmdb51", root=synth, backbone="tiny-random", text_encoder="none",
                                    cache=tmp_path, videos_per_shard=2, batch_size=3, workers=0))
     assert (result.ok, result.failed) == (N_CLASSES * PER_CLASS, 0)
     assert result.cache_dir.parent.name == "hmdb51"
@@ -102,7 +102,7 @@ def test_ucf101_layout(synth, tmp_path):
 
 def test_limit_spreads_over_classes_and_dense_multi_clip_shapes(synth, tmp_path):
     result = extract(ExtractConfig(
-        "synthetic", synth, backbone="tiny-random", text_encoder="none", cache=tmp_path, limit=3, workers=0,
+        dataset="synthetic", root=synth, backbone="tiny-random", text_encoder="none", cache=tmp_path, limit=3, workers=0,
         sampling=SamplingConfig(mode="dense", frames=4, clips=2, stride=3), resolution=40))
     features = load_features(result.cache_dir)
     assert features.features.shape == (3, 2, 4, 32)
@@ -113,7 +113,7 @@ def test_limit_spreads_over_classes_and_dense_multi_clip_shapes(synth, tmp_path)
 
 
 def test_workers_do_not_change_the_numbers(synth, synth_cache, tmp_path):
-    result = extract(ExtractConfig("synthetic", synth, backbone="tiny-random", text_encoder="none",
+    result = extract(ExtractConfig(dataset="synthetic", root=synth, backbone="tiny-random", text_encoder="none",
                                    cache=tmp_path, videos_per_shard=4, batch_size=5, workers=0))
     assert_same_cache(read_cache(result.cache_dir), read_cache(synth_cache[0]))
 
@@ -141,7 +141,8 @@ def _video(position: int, clips: int | None) -> LoadedVideo:
     if clips is None:
         return LoadedVideo(position, None, "broken")
     frames = torch.full((clips, 2, 4, 4, 3), position, dtype=torch.uint8)
-    return LoadedVideo(position, DecodedVideo(frames, np.zeros((clips, 2)), np.zeros((clips, 2)), 2, 25.0, 0.08))
+    return LoadedVideo(position, DecodedVideo(frames=frames, frame_index=np.zeros((clips, 2)),
+                                              timestamps=np.zeros((clips, 2)), n_frames=2, fps=25.0, duration=0.08))
 
 
 def test_encode_videos_batches_clips_across_videos_in_order():

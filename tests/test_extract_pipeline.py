@@ -97,7 +97,8 @@ def _video(position: int, clips: int | None) -> LoadedVideo:
     if clips is None:
         return LoadedVideo(position, None, "broken")
     frames = torch.full((clips, 2, 4, 4, 3), position, dtype=torch.uint8)
-    return LoadedVideo(position, DecodedVideo(frames, np.zeros((clips, 2)), np.zeros((clips, 2)), 2, 25.0, 0.08))
+    return LoadedVideo(position, DecodedVideo(frames=frames, frame_index=np.zeros((clips, 2)),
+                                              timestamps=np.zeros((clips, 2)), n_frames=2, fps=25.0, duration=0.08))
 
 
 def test_features_are_taken_one_batch_after_the_launch_and_frames_are_released():
@@ -124,12 +125,14 @@ def test_batches_run_across_chunks_with_the_same_features(synth, tmp_path, monke
 
     monkeypatch.setattr(Backbone, "launch", counting)
     settings = dict(backbone="tiny-random", text_encoder="none", resolution=48, sampling=SamplingConfig(clips=2))
-    spanning = extract(ExtractConfig("synthetic", synth, cache=tmp_path / "a", videos_per_shard=2, batch_size=3,
+    spanning = extract(ExtractConfig(dataset="synthetic", root=synth, cache=tmp_path / "a", videos_per_shard=2,
+                                     batch_size=3,
                                      workers=2, **settings))
     clips = 2 * spanning.ok
     assert sizes == [3] * (clips // 3) + ([clips % 3] if clips % 3 else [])  # chunks of 4 clips, batches of 3
     assert spanning.failed == 1 and spanning.ok == 12
-    single = extract(ExtractConfig("synthetic", synth, cache=tmp_path / "b", videos_per_shard=13, batch_size=1,
+    single = extract(ExtractConfig(dataset="synthetic", root=synth, cache=tmp_path / "b", videos_per_shard=13,
+                                   batch_size=1,
                                    workers=0, **settings))
     assert_same_cache(read_cache(spanning.cache_dir), read_cache(single.cache_dir))
 
@@ -139,8 +142,8 @@ def test_batches_run_across_chunks_with_the_same_features(synth, tmp_path, monke
 def test_pinned_buffers_and_one_batch_behind_on_a_gpu_give_the_cpu_features():
     from zsar.extract.models.backbones import BackboneConfig, create_backbone
 
-    cpu = create_backbone(BackboneConfig("tiny-random"))
-    gpu = create_backbone(BackboneConfig("tiny-random", device="cuda"))
+    cpu = create_backbone(BackboneConfig(name="tiny-random"))
+    gpu = create_backbone(BackboneConfig(name="tiny-random", device="cuda"))
     videos = [_video(i, c) for i, c in enumerate([3, None, 1, 4, 2, 5, 1])]
     for v in videos:
         if v.decoded is not None:

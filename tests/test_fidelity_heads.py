@@ -4,13 +4,14 @@ import numpy as np
 import pytest
 import torch
 
-from _heads_data import single_thread  # noqa: F401 (autouse fixture)
 from zsar.cache.batches import FeatureBatches
 from zsar.errors import ZsarError
 from zsar.heads import rest as rest_module
 from zsar.heads.actionclip import QuickGELU, TransformerFusion
 from zsar.heads.base import ClassText, HeadDims, create_head, l2_normalise
 from zsar.heads.train import TrainConfig, fit
+
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 DIMS = HeadDims(video_dim=16, text_dim=8, frames=4, n_classes=5)
 TINY_REST = {"width": 16, "heads": 2, "embed_dim": 12}
@@ -39,7 +40,7 @@ def test_rest_dual_mode_reproduces_the_previous_rest_weight_for_weight():
 
 def test_rest_defaults_to_joint_and_a_bad_mode_is_one_line():
     assert create_head("rest", DIMS, **TINY_REST).scores_pairs
-    with pytest.raises(ZsarError, match="rest mode='both' is not one of joint, dual"):
+    with pytest.raises(ZsarError, match="rest mode 'both' is not one of joint, dual"):
         create_head("rest", DIMS, mode="both")
     with pytest.raises(ZsarError, match=r"rest pair_weight=1.5: must be in \[0, 1\]"):
         create_head("rest", DIMS, pair_weight=1.5)
@@ -132,20 +133,22 @@ def test_actionclip_defaults_are_its_transf_with_clip_logit_scale():
 def test_actionclip_logit_scale_is_clips_100_in_a_shared_space_and_clips_init_otherwise():
     z, views = l2_normalise(torch.randn(4, 8)), l2_normalise(torch.randn(5, 3, 8))
     ensemble = lambda scale: sum(torch.softmax(scale * z @ views[:, p].T, dim=1) for p in range(3)) / 3  # noqa: E731
-    clip = create_head("actionclip", HeadDims(8, 8, 4, 5, shared_space=True), fusion="mean").eval()
+    clip = create_head("actionclip", HeadDims(video_dim=8, text_dim=8, frames=4, n_classes=5, shared_space=True),
+                       fusion="mean").eval()
     assert clip.scale.item() == pytest.approx(100.0)  # CLIP's pretrained scale, which ActionCLIP fine-tunes
     torch.testing.assert_close(clip.video_proj.weight, torch.eye(8))  # starts from CLIP's zero-shot
     with torch.no_grad():
         clip.logit_scale.fill_(2.0)
     torch.testing.assert_close(clip.scores(z, views), ensemble(100.0))  # test.py: a fixed 100, not the learned one
-    fresh = create_head("actionclip", HeadDims(8, 8, 4, 5), fusion="mean").eval()  # same dims, unrelated models
+    fresh = create_head("actionclip", HeadDims(video_dim=8, text_dim=8, frames=4, n_classes=5), fusion="mean").eval()  # same dims, unrelated models
     assert fresh.scale.item() == pytest.approx(1 / 0.07) and not torch.equal(fresh.video_proj.weight, torch.eye(8))
     torch.testing.assert_close(fresh.scores(z, views), ensemble(fresh.scale))  # the learned scale
-    fixed = create_head("actionclip", HeadDims(8, 8, 4, 5), fusion="mean", scale=5.0, test_scale=10.0).eval()
+    fixed = create_head("actionclip", HeadDims(video_dim=8, text_dim=8, frames=4, n_classes=5), fusion="mean",
+                        scale=5.0, test_scale=10.0).eval()
     assert fixed.scale.item() == pytest.approx(5.0)
     torch.testing.assert_close(fixed.scores(z, views), ensemble(10.0))
     with pytest.raises(ZsarError, match=r"actionclip scale=200.0: must be in \(0, 100\], or 0"):
-        create_head("actionclip", HeadDims(8, 8, 4, 5), scale=200.0)
+        create_head("actionclip", HeadDims(video_dim=8, text_dim=8, frames=4, n_classes=5), scale=200.0)
 
 
 def test_build_head_marks_a_shared_space_only_when_cache_and_text_agree():
@@ -157,10 +160,11 @@ def test_build_head_marks_a_shared_space_only_when_cache_and_text_agree():
 
     plan = next(within_half(protocol_data(StructuredConfig(classes=10, videos=60)), 1))
     assert not build_head("actionclip", plan, {"fusion": "mean"}, 0, torch.device("cpu")).dims.shared_space
-    clip_set = replace(plan.train_set, config=replace(plan.train_set.config, space="clip:ViT-B/16"))
-    clip_plan = replace(plan, train_set=clip_set, train_text=replace(plan.train_text, space="clip:ViT-B/16"))
+    clip_set = replace(plan.train.cache, config=replace(plan.train.cache.config, space="clip:ViT-B/16"))
+    clip_plan = replace(plan, train=replace(plan.train, cache=clip_set,
+                                            text=replace(plan.train.text, space="clip:ViT-B/16")))
     assert build_head("actionclip", clip_plan, {"fusion": "mean"}, 0, torch.device("cpu")).dims.shared_space
-    other = replace(clip_plan, train_text=replace(plan.train_text, space="clip:ViT-L/14"))
+    other = replace(clip_plan, train=replace(clip_plan.train, text=replace(plan.train.text, space="clip:ViT-L/14")))
     assert not build_head("actionclip", other, {"fusion": "mean"}, 0, torch.device("cpu")).dims.shared_space
 
 
@@ -181,17 +185,17 @@ def test_zero_shot_scores_of_a_joint_rest_fuse_its_pair_scores():
     from zsar.testing import StructuredConfig
 
     plan = next(within_half(protocol_data(StructuredConfig(classes=10, videos=60)), 1))
-    d = plan.test_set.features.shape
-    text = ClassText.from_embeddings(plan.test_text)
-    dims = HeadDims(video_dim=d[-1], text_dim=text.prompts.shape[-1], frames=d[2], n_classes=len(plan.train_classes))
+    d = plan.test.cache.features.shape
+    text = ClassText.from_embeddings(plan.test.text)
+    dims = HeadDims(video_dim=d[-1], text_dim=text.prompts.shape[-1], frames=d[2], n_classes=len(plan.train.classes))
     torch.manual_seed(0)
     device = torch.device("cpu")
     for weight in (1.0, 0.0):
         head = create_head("rest", dims, pair_weight=weight, **TINY_REST).eval()
-        test = embed_rows(head, plan.test_set.features, plan.test_rows, device)
+        test = embed_rows(head, plan.test.cache.features, plan.test.rows, device)
         _, scores = score_split(head, plan, test, test[:0], np.zeros(0, int), TransferConfig(mode="none"), "none",
                                 device)
-        pairs = pair_scores_of_rows(head, plan.test_set.features, plan.test_rows, text, device)
+        pairs = pair_scores_of_rows(head, plan.test.cache.features, plan.test.rows, text, device)
         if weight == 1.0:
             np.testing.assert_allclose(scores, torch.softmax(torch.as_tensor(pairs), dim=1).numpy(), atol=1e-6)
         else:

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from _heads_data import single_thread  # noqa: F401 (autouse fixture)
 from zsar.cache.from_arrays import write_cache_from_arrays
 from zsar.cache.layout import CacheLayout
 from zsar.cache.text import TextEmbeddings, write_text_embeddings
@@ -14,6 +13,8 @@ from zsar.cli import app
 from zsar.errors import ZsarError
 from zsar.heads.experiment import TrainHeadConfig, load_protocol_data, resolve
 from zsar.heads.protocols import source_filter_record
+
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 SOURCE = ["alpha", "beta", "gamma", "delta"]
 TARGET = ["one", "two"]
@@ -26,7 +27,8 @@ WORD2VEC = {**AXES, "alpha": 2, "beta": 1}
 
 def _text(names, axes, encoder, prompt_set):
     vectors = np.eye(6, dtype=np.float32)[[axes[n] for n in names]][:, None]
-    return TextEmbeddings(encoder, f"{encoder}-model", prompt_set, names, names, ["{}"], vectors,
+    return TextEmbeddings(encoder=encoder, model_id=f"{encoder}-model", prompt_set=prompt_set, class_names=names,
+                          class_texts=names, prompts=["{}"], embeddings=vectors,
                           key=f"{encoder}{len(names)}")
 
 

@@ -8,7 +8,6 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from _heads_data import single_thread  # noqa: F401 (autouse fixture)
 from zsar.cache.text import write_text_embeddings
 from zsar.cache.layout import CacheLayout
 from zsar.cli import app
@@ -20,6 +19,8 @@ from zsar.heads.train import prepare
 from zsar.cache.batches import FeatureBatches
 from zsar.testing import SharedSpaceConfig, make_shared_space, write_shared_space_cache, write_structured_cache
 from zsar.testing import StructuredConfig
+
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 SMALL = SharedSpaceConfig(classes=40, videos=400, dim=16)
 TRAINED = ("linear", "actionclip", "aurl", "rest")
@@ -55,15 +56,16 @@ def test_frozen_gives_the_planted_accuracy_in_seconds_with_no_training(shared, t
     folder, data = shared
     metrics = train_head(TrainHeadConfig(features=folder, out=tmp_path / "run", head="frozen",
                                          protocol="within-half", splits=3))
-    assert [s["top1"] for s in metrics["splits"]] == pytest.approx(_planted(data, 3), abs=1e-9)
-    assert all(s["selected"] is None for s in metrics["splits"])  # nothing selected
+    assert [s.top1 for s in metrics.splits] == pytest.approx(_planted(data, 3), abs=1e-9)
+    assert all(s.selected is None for s in metrics.splits)  # nothing selected
     assert json.loads((tmp_path / "run" / "config.json").read_text())["head"] == "frozen"
 
 
 def test_frozen_scores_is_the_head_and_both_ensembles(shared):
     _, data = shared
     video, prompts = torch.from_numpy(data.features[:30].astype(np.float32)), torch.from_numpy(data.text.embeddings)
-    dims = HeadDims(SMALL.dim, SMALL.dim, SMALL.frames, SMALL.classes, shared_space=True)
+    dims = HeadDims(video_dim=SMALL.dim, text_dim=SMALL.dim, frames=SMALL.frames, n_classes=SMALL.classes,
+                    shared_space=True)
     for ensemble in ("embedding", "probability"):
         head = create_head("frozen", dims, ensemble=ensemble).eval()
         scores = head.scores(head.embed_video(video), head.embed_classes(ClassText(prompts)))
@@ -82,11 +84,11 @@ def test_actionclip_step_0_scores_are_frozens(shared, tmp_path, fusion, ensemble
                              splits=1)
     plan = next(resolve(config).protocol.plan(load_protocol_data(config), 1))
     head = build_head("actionclip", plan, {"fusion": fusion, "ensemble": ensemble}, 0, torch.device("cpu"))
-    prepare(head, FeatureBatches(plan.train_set.features, plan.train_rows, plan.train_targets), config.train)
+    prepare(head, FeatureBatches(plan.train.cache.features, plan.train.rows, plan.train.targets), config.train)
     assert head.dims.shared_space and head.feature_scale.std() > 0  # z-scoring statistics are set, and unused
     head.eval()
-    video = torch.from_numpy(data.features[plan.test_rows].astype(np.float32))
-    prompts = torch.from_numpy(plan.test_text.embeddings)
+    video = torch.from_numpy(data.features[plan.test.rows].astype(np.float32))
+    prompts = torch.from_numpy(plan.test.text.embeddings)
     with torch.no_grad():
         scores = head.scores(head.embed_video(video), head.embed_classes(ClassText(prompts)))
     torch.testing.assert_close(scores, frozen_scores(video, prompts, ensemble), atol=1e-5, rtol=0)
@@ -98,7 +100,7 @@ def test_no_trained_head_ends_below_frozen(shared, tmp_path, head):
     folder, data = shared
     metrics = train_head(TrainHeadConfig(features=folder, out=tmp_path / head, head=head, protocol="within-half",
                                          splits=1))
-    assert metrics["mean"]["top1"] >= 0.98 * _planted(data, 1)[0], metrics["splits"]
+    assert metrics.mean["top1"] >= 0.98 * _planted(data, 1)[0], metrics.splits
 
 
 def test_a_cache_without_a_shared_space_is_one_error_line_naming_the_text_that_fits(tmp_path):

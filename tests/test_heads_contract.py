@@ -6,15 +6,17 @@ import numpy as np
 import pytest
 import torch
 
-from _heads_data import single_thread  # noqa: F401 (autouse fixture)
 from zsar.errors import UnknownNameError, ZsarError
-from zsar.heads.base import ClassText, HeadDims, create_head, head_class, l2_normalise, list_heads
+from zsar.heads.base import (BASELINE, HEAD_MODULES, HEADS, SHARED_SPACE_BASELINE, ClassText, HeadDims, baseline_head,
+                             create_head, head_class, heads_in_order, l2_normalise, list_heads)
+from zsar.registry import load_plugins
 from zsar.heads.losses import LOSSES, CosineLoss, ScaledCosineCELoss, SymmetricKLLoss, UnitMSELoss
+
+pytestmark = pytest.mark.usefixtures("single_thread")
+load_plugins()  # heads of the ZSAR_PLUGINS modules meet the same contract
 
 DIMS = HeadDims(video_dim=16, text_dim=8, frames=4, n_classes=5)
 SHARED = HeadDims(video_dim=8, text_dim=8, frames=4, n_classes=5, shared_space=True)
-TINY = {"frozen": {}, "ridge": {}, "linear": {}, "actionclip": {"fusion": "transformer"}, "aurl": {"hidden": 16, "embed_dim": 12},
-        "rest": {"width": 16, "heads": 2, "embed_dim": 12, "generator": "interpolate"}}
 
 
 def _text(classes=5, prompts=3, dim=8, seed=0):
@@ -22,16 +24,28 @@ def _text(classes=5, prompts=3, dim=8, seed=0):
     return ClassText(l2_normalise(torch.randn(classes, prompts, dim, generator=g)))
 
 
-def test_registry_lists_the_six_heads():
-    assert list_heads() == ["actionclip", "aurl", "frozen", "linear", "rest", "ridge"]
-    assert set(TINY) == set(list_heads())
+def _tiny(name):
+    return head_class(name).tiny_options
 
 
-@pytest.mark.parametrize("name", sorted(TINY))
+def test_every_built_in_module_registers_a_head_and_the_baselines_come_first():
+    modules = {HEADS.entry(name).obj.__module__ for name in list_heads()}
+    assert set(HEAD_MODULES) <= modules
+    order = heads_in_order()
+    assert sorted(order) == list_heads() and order[:2] == [baseline_head(SHARED_SPACE_BASELINE), baseline_head()]
+    assert baseline_head() == "ridge" and HEADS.tagged(BASELINE) == ["ridge"]
+
+
+@pytest.mark.parametrize("name", list_heads())
 def test_every_head_meets_the_contract(name):
+    check_head_contract(name)
+
+
+def check_head_contract(name):
+    """The contract of ``zsar.heads.base`` for the registered head ``name``, built with its ``tiny_options``."""
     torch.manual_seed(0)
     dims = SHARED if head_class(name).needs_shared_space else DIMS
-    head = create_head(name, dims, **TINY[name])
+    head = create_head(name, dims, **_tiny(name))
     video = torch.randn(6, 2, dims.frames, dims.video_dim)
     head.eval()
     z = head.embed_video(video)
@@ -56,7 +70,7 @@ def test_every_head_meets_the_contract(name):
     # a checkpoint's state dict rebuilds the same head, standardisation included
     head.set_feature_stats(torch.randn(dims.video_dim), torch.rand(dims.video_dim) + 0.5)
     head.eval()
-    twin = create_head(name, dims, **TINY[name])
+    twin = create_head(name, dims, **_tiny(name))
     twin.load_state_dict(head.state_dict())
     twin.eval()
     torch.testing.assert_close(twin.embed_video(video), head.embed_video(video))
@@ -71,7 +85,7 @@ def test_embed_video_averages_clip_embeddings():
 
 def test_rest_ignores_padded_words():
     torch.manual_seed(0)
-    head = create_head("rest", DIMS, **TINY["rest"]).eval()
+    head = create_head("rest", DIMS, **_tiny("rest")).eval()
     words = torch.randn(5, 4, 8)
     mask = torch.tensor([[True, True, False, False]] * 5)
     first = head.embed_classes(ClassText(_text().prompts, words, mask))
@@ -89,7 +103,7 @@ def test_actionclip_probability_ensemble_averages_per_prompt_softmax():
 
 
 def test_factory_errors_name_the_value_and_the_choices():
-    with pytest.raises(UnknownNameError, match="valid heads: actionclip, aurl, frozen, linear, rest, ridge"):
+    with pytest.raises(UnknownNameError, match=f"valid heads: {', '.join(list_heads())}"):
         create_head("resnet", DIMS)
     with pytest.raises(ZsarError, match="head 'aurl' has no option 'width'; its options: hidden"):
         create_head("aurl", DIMS, width=3)

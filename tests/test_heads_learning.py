@@ -16,10 +16,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from _heads_data import FAST, protocol_data, single_thread  # noqa: F401 (autouse fixture)
+from _heads_data import FAST, protocol_data
 from zsar.heads.experiment import TrainHeadConfig, evaluate_plan, resolve, train_for_plan
 from zsar.heads.protocols import within_half
 from zsar.heads.zero_shot import split_metrics
+
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 HEADS = ["ridge", "linear", "actionclip", "aurl", "rest"]
 
@@ -36,11 +38,12 @@ def _unseen_top1(head: str, shuffle: bool) -> tuple[float, float]:
     data = protocol_data()
     plan = next(within_half(data, 1))
     if shuffle:
-        plan = replace(plan, train_targets=_derangement(len(plan.train_classes))[plan.train_targets])
+        shuffled = plan.train.classes[_derangement(len(plan.train.classes))[plan.train.targets]]
+        plan = replace(plan, train=replace(plan.train, labels=shuffled))
     resolved = resolve(TrainHeadConfig(features=Path("unused"), out=Path("unused"), head=head,
                                        protocol="within-half", train=FAST))
     result = evaluate_plan(resolved, plan, train_for_plan(resolved, plan, run=None))
-    return split_metrics(result)["top1"], 100 / len(plan.test_classes)
+    return split_metrics(result)["top1"], 100 / len(plan.test.classes)
 
 
 @pytest.mark.parametrize("head", HEADS)

@@ -4,11 +4,12 @@ import numpy as np
 import pytest
 import torch
 
-from _heads_data import single_thread  # noqa: F401 (autouse fixture)
 from zsar.errors import ZsarError
 from zsar.heads.generator import EXTRAPOLATE_RANGE, ClassGenerator, VisualCentres, mixing_weights
 from zsar.heads.transfer import TransferConfig, class_means, semantic_transfer, transfer_weights
 from zsar.vectors import l2_normalise
+
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 def _unit(rng, *shape):

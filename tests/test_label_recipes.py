@@ -103,8 +103,8 @@ def test_extract_writes_the_e2e_text_beside_the_plain_one(tmp_path):
     synth = make_synth(tmp_path / "synth", classes=2, per_class=1, frames=8)
     config = dict(backbone="tiny-random", text_encoder="tiny-random", cache=tmp_path / "cache", workers=0,
                   resolution=40)
-    first = extract(ExtractConfig("synthetic", synth, prompts="plain", **config))
-    second = extract(ExtractConfig("synthetic", synth, prompts="e2e", **config))
+    first = extract(ExtractConfig(dataset="synthetic", root=synth, prompts="plain", **config))
+    second = extract(ExtractConfig(dataset="synthetic", root=synth, prompts="e2e", **config))
     assert first.cache_dir == second.cache_dir and second.skipped == 2
     stems = sorted(p.stem.rsplit("-", 1)[0] for p in (first.cache_dir / "text").glob("*.h5"))
     assert stems == ["tiny-random-e2e", "tiny-random-plain"]

@@ -8,7 +8,9 @@ import pytest
 from metrics_data import ACTIONS, clustered, make_run
 from test_metrics_hubness import hub_data
 from zsar.cache.from_arrays import write_cache_from_arrays
-from zsar.cache.runs import SplitResult, write_json, write_split_result
+from zsar.cache.run_files import RunLayout, write_run_config
+from zsar.cache.runs import SplitResult, write_split_result
+from zsar.testing import dummy_run_config
 from zsar.cache.text import TextEmbeddings
 from zsar.errors import ZsarError
 from zsar.heads.rerank import csls
@@ -67,10 +69,11 @@ def hub_run(root, rerank):
     scores = videos @ prototypes.T
     names = [f"class {i}" for i in range(len(prototypes))]
     labels = scores.argmax(axis=1)  # any labels will do for hubness
-    write_split_result(root, SplitResult(0, names, np.zeros(len(names), bool), np.arange(len(names)), prototypes,
-                                         videos, labels, [str(i) for i in range(len(videos))],
-                                         csls(scores) if rerank else scores))
-    write_json(root / "config.json", {"head": "linear", "rerank": "csls" if rerank else "none"})
+    write_split_result(root, SplitResult(split=0, class_names=names, seen=np.zeros(len(names), bool),
+                                         test_classes=np.arange(len(names)), prototypes=prototypes,
+                                         test_embeddings=videos, test_labels=labels, test_video_ids=[str(i) for i in range(len(videos))],
+                                         scores=csls(scores) if rerank else scores))
+    write_run_config(RunLayout(root), dummy_run_config(rerank="csls" if rerank else "none"))
 
 
 def test_a_csls_reranked_run_shows_lower_prototype_hubness(tmp_path):
@@ -143,8 +146,9 @@ def raw_cache(folder, space, text_space, seed=0):
     directions, videos, labels = clustered(rng, 4, 15, 16, 2.0)
     features = videos[:, None, None, :] + 0.1 * rng.standard_normal((len(videos), 2, 3, 16))
     names = ACTIONS[:4]
-    text = TextEmbeddings("clip", "openai/clip-vit-b-32", "plain", names, names, ["{}"],
-                          directions[:, None, :].astype(np.float32), space=text_space)
+    text = TextEmbeddings(encoder="clip", model_id="openai/clip-vit-b-32", prompt_set="plain", class_names=names,
+                          class_texts=names, prompts=["{}"],
+                          embeddings=directions[:, None, :].astype(np.float32), space=text_space)
     write_cache_from_arrays(folder, features.astype(np.float16), labels, names, text=text,
                             extra_config={"space": space})
     return features, labels, directions

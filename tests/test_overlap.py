@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from _heads_data import single_thread  # noqa: F401 (autouse fixture)
 from test_text_encoders import write_word2vec_txt
 from zsar.cache.config import CacheConfig
 from zsar.cache.features import FeatureSet
@@ -19,6 +18,8 @@ from zsar.errors import ZsarError
 from zsar.extract.models.text_encoders import TextEncoderConfig, create_text_encoder, encode_classes
 from zsar.heads.experiment import TrainHeadConfig, load_protocol_data
 from zsar.heads.protocols import ProtocolData, cross_full, source_filter_record, source_mask
+
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 # One axis per word; "rid" is WordNet's shortest base form of "riding" (E2E's lemmatiser), not "ride".
 WORDS = ["play", "guitar", "kick", "ball", "ride", "rid", "bike", "eat", "cake"]
@@ -39,17 +40,20 @@ def texts(tmp_path_factory):
 
 def _features(names: list[str], dataset: str) -> FeatureSet:
     n = len(names)
-    return FeatureSet(np.zeros((n, 1, 1, 2), np.float16), np.arange(n), [f"v{i}" for i in range(n)], names,
-                      {}, CacheConfig(dataset=dataset))
+    return FeatureSet(features=np.zeros((n, 1, 1, 2), np.float16), labels=np.arange(n),
+                      video_ids=[f"v{i}" for i in range(n)], class_names=names,
+                      splits={}, config=CacheConfig(dataset=dataset))
 
 
 def test_union_filter_drops_source_classes_near_any_listed_dataset(texts, caplog):
-    alone = ProtocolData(_features(TARGET, "hmdb51"), texts["hmdb51"], _features(SOURCE, "kinetics700"),
-                         texts["kinetics700"])
+    alone = ProtocolData(target=_features(TARGET, "hmdb51"), target_text=texts["hmdb51"], source=_features(SOURCE,
+                                                                                                           "kinetics700"),
+                         source_text=texts["kinetics700"])
     # against HMDB51 alone: "kicking ball" = (kick, ball) = "kick_ball", distance 0; "riding a bike" =
     # (rid, bike) vs (ride, bike): cosine 1/2, distance 0.5, kept
     assert source_mask(alone).tolist() == [True, False, True, True]
-    union = ProtocolData(alone.target, alone.target_text, alone.source, alone.source_text,
+    union = ProtocolData(target=alone.target, target_text=alone.target_text, source=alone.source,
+                         source_text=alone.source_text,
                          overlap_text=[texts["ucf101"]])
     assert source_mask(union).tolist() == [True, False, False, True]
     with caplog.at_level(logging.INFO, logger="zsar.heads.protocols"):
@@ -62,7 +66,7 @@ def test_union_filter_drops_source_classes_near_any_listed_dataset(texts, caplog
     assert record["source_classes"] == ["eating cake", "riding a bike"]
     assert record["overlap_with"] == [{"text": texts["ucf101"].file_stem, "text_key": texts["ucf101"].key,
                                        "n_classes": 1}]
-    assert source_filter_record(ProtocolData(alone.target, alone.target_text)) == {}
+    assert source_filter_record(ProtocolData(target=alone.target, target_text=alone.target_text)) == {}
 
 
 def _caches(tmp_path, texts):

@@ -85,3 +85,26 @@ def test_an_unknown_plugin_module_is_a_one_line_error(monkeypatch):
     with pytest.raises(ZsarError, match="no_such_zsar_plugin"):
         load_plugins()
     assert load_plugins(" , ") == []
+
+
+def test_a_plugin_head_is_one_registered_class(plugin, structured_cache, tmp_path):
+    """Registered once, the example's ``mlp`` head meets the contract, is listed by ``zsar heads``, runs in a sweep."""
+    from test_heads_contract import check_head_contract
+    from _heads_data import TWELVE_CLASSES
+    from zsar.heads.base import heads_in_order
+
+    load_plugins()
+    check_head_contract("mlp")
+    assert heads_in_order()[-1] == "mlp"  # after the baselines and the built-in heads
+    listed = runner.invoke(app, ["heads"])
+    assert listed.exit_code == 0 and "mlp: two-layer MLP into the text space (example plugin)" in listed.output
+    assert "    hidden             int    default 256" in listed.output
+    out = tmp_path / "sweep"
+    swept = runner.invoke(app, ["-q", "sweep", "--features", str(structured_cache(TWELVE_CLASSES)), "--out", str(out),
+                                "--splits", "1", "--generator", "off", "--transfer", "none", "--no-select",
+                                "--steps", "3"])
+    assert swept.exit_code == 0, swept.output
+    rows = [line.split("|")[1].strip() for line in swept.stdout.splitlines() if line.startswith("| ")][1:]
+    assert rows[-1] == "mlp" and "mlp" in (out / "report.md").read_text()
+    assert (out / "mlp-generator-off-transfer-none" / "metrics.json").is_file()
+

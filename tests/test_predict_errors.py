@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from zsar.cli import app
-from zsar.cli_choices import CHOICES
+from zsar.cli.options import NAMES
 from zsar.extract.extractor import ExtractConfig, extract
 from zsar.extract.sampling import SamplingConfig
 from zsar.heads.experiment import TrainHeadConfig, train_head
@@ -155,4 +155,4 @@ def test_a_model_is_needed_and_one_label_option(tiny):
 def test_the_help_lists_the_choices():
     result = CliRunner().invoke(app, ["predict", "--help"], env={"COLUMNS": "300"})
     assert result.exit_code == 0 and "csls" in result.output and "efficientnet-lite0" in result.output
-    assert not [key for key in CHOICES if f"{{{key}}}" in result.output]
+    assert not [key for key in NAMES if f"{{{key}}}" in result.output]

@@ -5,15 +5,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from _heads_data import protocol_data, single_thread, structured_set  # noqa: F401 (autouse fixture)
-from zsar.accuracy import harmonic_mean
+from _heads_data import protocol_data, structured_set
+from zsar.metrics.accuracy import harmonic_mean
 from zsar.cache.runs import SplitResult
 from zsar.errors import ZsarError
 from zsar.heads.experiment import TrainHeadConfig, resolve
-from zsar.heads.protocols import (ProtocolData, cross_full, cross_half, e2e_half_classes, gzsl, list_protocols,
+from zsar.heads.protocols import (ProtocolData, overlap_distances, cross_full, cross_half, e2e_half_classes, gzsl, list_protocols,
                                   official, overlap_filter, within_half)
 from zsar.heads.zero_shot import split_metrics, summarise
 from zsar.testing import StructuredConfig
+
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 @pytest.mark.parametrize("n_classes", [51, 101])
@@ -52,13 +54,13 @@ def test_within_half_plan_invariants():
     assert [p.split for p in plans] == [0, 1, 2]
     labels = data.target.labels
     for p in plans:
-        np.testing.assert_array_equal(p.test_classes, np.sort(e2e_half_classes(40, p.split)))
-        assert not p.seen[p.test_classes].any() and p.seen.sum() == 20
-        np.testing.assert_array_equal(p.train_classes[p.train_targets], labels[p.train_rows])
-        assert set(p.train_rows) | set(p.test_rows) == set(range(len(labels)))
-        assert set(labels[p.test_rows]) == set(p.test_classes)
-        assert p.test_text.class_names == [data.target.class_names[c] for c in p.test_classes]
-        assert p.train_text.class_names == [data.target.class_names[c] for c in p.train_classes]
+        np.testing.assert_array_equal(p.test.classes, np.sort(e2e_half_classes(40, p.split)))
+        assert not p.seen[p.test.classes].any() and p.seen.sum() == 20
+        np.testing.assert_array_equal(p.train.classes[p.train.targets], labels[p.train.rows])
+        assert set(p.train.rows) | set(p.test.rows) == set(range(len(labels)))
+        assert set(labels[p.test.rows]) == set(p.test.classes)
+        assert p.test.text.class_names == [data.target.class_names[c] for c in p.test.classes]
+        assert p.train.text.class_names == [data.target.class_names[c] for c in p.train.classes]
     assert len({p.model_key for p in plans}) == 3
 
 
@@ -66,11 +68,11 @@ def test_gzsl_plan_holds_out_a_fifth_of_each_seen_class():
     data = protocol_data()
     p = next(gzsl(data, 1))
     labels = data.target.labels
-    np.testing.assert_array_equal(p.test_classes, np.arange(40))
-    assert not set(p.train_rows) & set(p.test_rows)
+    np.testing.assert_array_equal(p.test.classes, np.arange(40))
+    assert not set(p.train.rows) & set(p.test.rows)
     for c in np.flatnonzero(p.seen):
-        assert (labels[p.test_rows] == c).sum() == 4 and (labels[p.train_rows] == c).sum() == 16
-    assert set(np.flatnonzero(~p.seen)) <= set(labels[p.test_rows])
+        assert (labels[p.test.rows] == c).sum() == 4 and (labels[p.train.rows] == c).sum() == 16
+    assert set(np.flatnonzero(~p.seen)) <= set(labels[p.test.rows])
 
 
 def _cross_data(tau=0.05):
@@ -82,7 +84,7 @@ def _cross_data(tau=0.05):
     tgt.labels, tgt.class_names = tgt.labels - 20, features.class_names[20:]
     src_text = text.subset(features.class_names[:25])
     src_text.class_names = src.class_names
-    return ProtocolData(tgt, text.subset(tgt.class_names), src, src_text, tau=tau)
+    return ProtocolData(target=tgt, target_text=text.subset(tgt.class_names), source=src, source_text=src_text, tau=tau)
 
 
 def test_cross_half_trains_on_filtered_source_classes_and_shares_one_model():
@@ -92,8 +94,8 @@ def test_cross_half_trains_on_filtered_source_classes_and_shares_one_model():
     # the 5 source classes that are also target classes are dropped (distance 0 < tau)
     assert p.class_names[:20] == [f"s/src_class_{i:03d}" for i in range(20)]
     assert p.class_names[20:] == data.target.class_names and p.seen.sum() == 20
-    np.testing.assert_array_equal(p.test_classes, 20 + np.sort(e2e_half_classes(20, 0)))
-    assert data.source.labels[p.train_rows].max() == 19
+    np.testing.assert_array_equal(p.test.classes, 20 + np.sort(e2e_half_classes(20, 0)))
+    assert data.source.labels[p.train.rows].max() == 19
     assert {q.model_key for q in plans} == {"source"}
     everything = list(cross_half(_cross_data(tau=0.0), 1))[0]
     assert everything.seen.sum() == 25
@@ -102,12 +104,12 @@ def test_cross_half_trains_on_filtered_source_classes_and_shares_one_model():
 def test_cross_full_and_official_test_all_target_classes():
     data = _cross_data()
     full = list(cross_full(data, 1))
-    assert len(full) == 1 and len(full[0].test_rows) == len(data.target)
+    assert len(full) == 1 and len(full[0].test.rows) == len(data.target)
     plans = list(official(data, 3))
     assert [p.split for p in plans] == [1, 2, 3]
     for p in plans:
-        assert (data.target.splits[f"split{p.split}"][p.test_rows] == "test").all()
-        np.testing.assert_array_equal(p.test_classes, 20 + np.arange(20))
+        assert (data.target.splits[f"split{p.split}"][p.test.rows] == "test").all()
+        np.testing.assert_array_equal(p.test.classes, 20 + np.arange(20))
 
 
 def test_protocol_choices_and_errors():
@@ -130,11 +132,22 @@ def test_gzsl_metrics_and_harmonic_mean():
     assert harmonic_mean(0.0, 0.0) == 0.0
     # classes 0, 1 seen; 2, 3 unseen; 4 test videos: seen ones 1/2 right, unseen ones 2/2 right
     scores = np.array([[0.9, 0.1, 0, 0], [0.9, 0.1, 0, 0], [0, 0, 0.9, 0.1], [0, 0, 0.1, 0.9]], np.float32)
-    result = SplitResult(0, ["a", "b", "c", "d"], np.array([True, True, False, False]), np.arange(4),
-                         np.eye(4, dtype=np.float32), np.eye(4, dtype=np.float32), np.array([0, 1, 2, 3]),
-                         ["v0", "v1", "v2", "v3"], scores)
+    result = SplitResult(split=0, class_names=["a", "b", "c", "d"], seen=np.array([True, True, False, False]),
+                         test_classes=np.arange(4),
+                         prototypes=np.eye(4, dtype=np.float32), test_embeddings=np.eye(4,
+                                                                                        dtype=np.float32), test_labels=np.array([0, 1, 2, 3]),
+                         test_video_ids=["v0", "v1", "v2", "v3"], scores=scores)
     m = split_metrics(result)
     assert (m["seen_top1"], m["unseen_top1"], m["top1"]) == (50.0, 100.0, 75.0)
     assert m["harmonic"] == pytest.approx(2 * 50 * 100 / 150)
     mean, std = summarise([m, {**m, "top1": 25.0}])
     assert mean["top1"] == 50.0 and std["top1"] == 25.0 and "harmonic" in mean
+
+
+def test_overlap_distances_of_a_zero_embedding_are_one_not_nan():
+    source = np.array([[3.0, 4.0], [0.0, 0.0]], np.float32)
+    target = np.array([[3.0, 4.0], [-4.0, 3.0]], np.float32)
+    distances = overlap_distances(source, target)
+    assert distances.dtype == np.float64 and np.isfinite(distances).all()
+    np.testing.assert_allclose(distances, [[0.0, 1.0], [1.0, 1.0]], atol=1e-12)
+

@@ -1,6 +1,6 @@
 import pytest
 
-from zsar.errors import UnknownNameError, ZsarError
+from zsar.errors import UnknownNameError, ZsarError, check_choice
 from zsar.registry import Registry
 
 
@@ -52,3 +52,19 @@ def test_blank_or_padded_names_are_refused():
     for bad in ("", " x", "x "):
         with pytest.raises(ValueError):
             reg.register(bad)
+
+
+def test_check_choice_names_the_value_and_the_choices():
+    check_choice("linear head loss", "mse", ("cosine", "mse"))
+    with pytest.raises(ZsarError, match=r"^linear head loss 'l1' is not one of cosine, mse$"):
+        check_choice("linear head loss", "l1", ("cosine", "mse"))
+
+
+def test_tags_mark_roles_in_registration_order():
+    registry = Registry("thing")
+    registry.add("b", 1, tags=("baseline",))
+    registry.add("a", 2)
+    registry.add("c", 3, tags=("baseline", "other"))
+    assert registry.tagged("baseline") == ["b", "c"] and registry.tagged("other") == ["c"]
+    assert [registry.entry(n).order for n in ("b", "a", "c")] == [0, 1, 2]
+

@@ -9,7 +9,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from _heads_data import protocol_data, single_thread  # noqa: F401 (autouse fixture)
+from _heads_data import TWELVE_CLASSES, protocol_data
 from zsar.cache.batches import FeatureBatches
 from zsar.cache.runs import read_checkpoint
 from zsar.cli import app
@@ -18,13 +18,15 @@ from zsar.heads.base import ClassText, HeadDims, create_head
 from zsar.heads.experiment import TrainHeadConfig, choose_settings, resolve
 from zsar.heads.options import parse_head_options
 from zsar.heads.protocols import within_half
-from zsar.heads.selection import (SelectionConfig, choose_point, curve_points, smoothed, standard_error,
+from zsar.heads.selection import (CurvePoint, SelectionConfig, choose_point, curve_points, smoothed, standard_error,
                                   validation_plans)
-from zsar.testing import StructuredConfig, write_structured_cache
+from zsar.testing import StructuredConfig
 from zsar.heads.train import MIN_STEPS, TrainConfig, feature_stats, prepare
 
+pytestmark = pytest.mark.usefixtures("single_thread")
+
 runner = CliRunner()
-SMALL = StructuredConfig(classes=12, videos=144, frames=2, dim=16, text_dim=8)
+SMALL = TWELVE_CLASSES
 QUICK = TrainConfig(steps=12, batch_size=16)
 
 
@@ -37,7 +39,7 @@ def test_ridge_recovers_a_planted_linear_map():
     points = np.linalg.solve(planted, (text - bias).T).T  # planted @ x_c + bias == t_c exactly
     labels = np.repeat(np.arange(classes), 3)
     features = (points[labels] * 10 + 5)[:, None, None, :].astype(np.float32)  # off-centre, off-scale
-    head = create_head("ridge", HeadDims(dim, dim, 1, classes), alpha=1e-9)
+    head = create_head("ridge", HeadDims(video_dim=dim, text_dim=dim, frames=1, n_classes=classes), alpha=1e-9)
     batches = FeatureBatches(features, np.arange(len(labels)), labels)
     prepare(head, batches, TrainConfig())
     residual = head.solve(head.system(batches, ClassText(torch.as_tensor(text, dtype=torch.float32)[:, None])))
@@ -50,13 +52,13 @@ def test_ridge_recovers_a_planted_linear_map():
 
 def test_ridge_regulariser_shrinks_and_bad_alpha_is_refused():
     with pytest.raises(ZsarError, match="ridge alpha=0.0: must be a finite number above 0"):
-        create_head("ridge", HeadDims(4, 4, 1, 2), alpha=0.0)
+        create_head("ridge", HeadDims(video_dim=4, text_dim=4, frames=1, n_classes=2), alpha=0.0)
     data = protocol_data(SMALL)
     plan = next(within_half(data, 1))
-    head = create_head("ridge", HeadDims(16, 8, 2, len(plan.train_classes)))
-    batches = FeatureBatches(plan.train_set.features, plan.train_rows, plan.train_targets)
+    head = create_head("ridge", HeadDims(video_dim=16, text_dim=8, frames=2, n_classes=len(plan.train.classes)))
+    batches = FeatureBatches(plan.train.cache.features, plan.train.rows, plan.train.targets)
     prepare(head, batches, TrainConfig())
-    system = head.system(batches, ClassText.from_embeddings(plan.train_text))
+    system = head.system(batches, ClassText.from_embeddings(plan.train.text))
     norms = []
     for alpha in (1e-3, 1.0, 1e3):
         head.solve(system, alpha)
@@ -89,16 +91,16 @@ def test_validation_classes_come_from_the_seen_classes_only():
     folds = validation_plans(plan, SelectionConfig(), seed=0)
     assert len(folds) == 3  # 10 videos a class: 5 held-out classes are 50 videos, 3 folds reach 150 of 300
     for vplan in folds:
-        assert len(vplan.test_classes) == 5 and len(vplan.train_classes) == 15
-        assert set(vplan.test_classes) | set(vplan.train_classes) == set(plan.train_classes)
-        assert not set(vplan.test_classes) & set(plan.test_classes)
-        assert set(vplan.test_rows) <= set(plan.train_rows) and set(vplan.train_rows) <= set(plan.train_rows)
-        assert not set(vplan.test_rows) & set(vplan.train_rows)
-        assert set(vplan.train_classes[vplan.train_targets]) == set(vplan.train_classes)
-    held = [set(v.test_classes) for v in folds]
+        assert len(vplan.test.classes) == 5 and len(vplan.train.classes) == 15
+        assert set(vplan.test.classes) | set(vplan.train.classes) == set(plan.train.classes)
+        assert not set(vplan.test.classes) & set(plan.test.classes)
+        assert set(vplan.test.rows) <= set(plan.train.rows) and set(vplan.train.rows) <= set(plan.train.rows)
+        assert not set(vplan.test.rows) & set(vplan.train.rows)
+        assert set(vplan.train.classes[vplan.train.targets]) == set(vplan.train.classes)
+    held = [set(v.test.classes) for v in folds]
     assert not (held[0] & held[1] or held[0] & held[2] or held[1] & held[2])  # disjoint folds
     assert len(validation_plans(plan, SelectionConfig(min_videos=50), seed=0)) == 1  # one fold is enough
-    tiny = replace(plan, train_targets=plan.train_targets % 3)
+    tiny = replace(plan, train=replace(plan.train, labels=plan.train.classes[plan.train.targets % 3]))
     assert validation_plans(tiny, SelectionConfig(), seed=0) == []  # 3 classes: too few to split
 
 
@@ -107,7 +109,7 @@ def test_selection_never_reads_the_test_classes(head):
     data = protocol_data(StructuredConfig(classes=20, videos=240))
     plan = next(within_half(data, 1))
     noisy = data.target.features.copy()
-    test_rows = np.flatnonzero(np.isin(data.target.labels, plan.test_classes))
+    test_rows = np.flatnonzero(np.isin(data.target.labels, plan.test.classes))
     noisy[test_rows] = np.random.default_rng(5).normal(size=noisy[test_rows].shape) * 100
     noisy_plan = next(within_half(replace(data, target=replace(data.target, features=noisy)), 1))
     config = TrainHeadConfig(features=Path("unused"), out=Path("unused"), head=head, protocol="within-half",
@@ -128,9 +130,9 @@ def test_curve_points_and_smoothing():
     assert smoothed([0, 3, 0, 3]) == [1.5, 1.0, 2.0, 1.5]
 
 
-@pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    return write_structured_cache(tmp_path_factory.mktemp("cache") / "c", SMALL).root
+@pytest.fixture
+def cache(structured_cache):
+    return structured_cache(SMALL)
 
 
 def _train(cache, out, *args):
@@ -151,7 +153,7 @@ def test_train_head_records_and_prints_the_selection(cache, tmp_path):
         assert sorted(c["stopped_at"] for c in chosen["curves"]) == [3, 6, 12]  # successive halving
         assert not set(chosen["validation_classes"]) & {SMALL_NAMES[c] for c in _unseen(split["split"])}
         ckpt = read_checkpoint(tmp_path / "r" / f"split-{split['split']}" / "checkpoint.pt")
-        assert ckpt["meta"]["selected"] == chosen["chosen"] and ckpt["meta"]["train"]["steps"] == chosen["chosen"]["steps"]
+        assert ckpt.meta.selected == chosen["chosen"] and ckpt.meta.train["steps"] == chosen["chosen"]["steps"]
     config = json.loads((tmp_path / "r" / "config.json").read_text())
     assert config["selection"]["enabled"] is True and config["selection"]["lrs"] == [1e-3, 3e-3, 1e-2]
 
@@ -172,8 +174,8 @@ def test_head_opt_values_reach_config_checkpoint_and_hash(cache, tmp_path):
     assert config["head_config"] == {"fusion": "transformer", "layers": 2, "heads": 4, "activation": "quick-gelu",
                                      "embed_dim": 0, "scale": 20.0, "test_scale": 0.0, "ensemble": "probability"}
     ckpt = read_checkpoint(tmp_path / "a" / "split-0" / "checkpoint.pt")
-    assert ckpt["meta"]["config"] == config["head_config"]
-    assert any(k.startswith("fusion.encoder.layers.1.") for k in ckpt["state_dict"])
+    assert ckpt.meta.config == config["head_config"]
+    assert any(k.startswith("fusion.encoder.layers.1.") for k in ckpt.state_dict)
     other = json.loads((tmp_path / "b" / "config.json").read_text())
     assert other["head_config"]["layers"] == 6 and other["config_hash"] != config["config_hash"]
 
@@ -222,10 +224,13 @@ def test_a_diverging_lr_drops_out_of_selection(monkeypatch):
 def test_only_a_clear_validation_gain_moves_the_choice_off_the_longest_default_run():
     lrs = (1e-3, 3e-3, 1e-2)
     assert standard_error(50.0, 100) == pytest.approx(5.0)
-    # (smoothed top-1, step, top-1, lr): 1e-2 peaks early at 50, the longest 3e-3 run is within one SE
-    noisy = [(50.0, 20, 52.0, 1e-2), (46.0, 150, 45.0, 3e-3), (44.0, 150, 44.0, 1e-3), (48.0, 40, 47.0, 3e-3)]
-    assert choose_point(noisy, 100, 3e-3, lrs) == (150, 3e-3, 45.0)
+    def points(*rows):  # (smoothed top-1, step, top-1, lr)
+        return [CurvePoint(smoothed=s, step=step, top1=top1, lr=lr) for s, step, top1, lr in rows]
+
+    # 1e-2 peaks early at 50, the longest 3e-3 run is within one SE
+    noisy = points((50.0, 20, 52.0, 1e-2), (46.0, 150, 45.0, 3e-3), (44.0, 150, 44.0, 1e-3), (48.0, 40, 47.0, 3e-3))
+    assert choose_point(noisy, 100, 3e-3, lrs) == noisy[1]
     # with 400 validation videos one SE is 2.5 points: only the early peak and the step-40 point qualify
-    assert choose_point(noisy, 400, 3e-3, lrs) == (40, 3e-3, 47.0)
-    clear = [(60.0, 20, 60.0, 1e-2), (40.0, 150, 40.0, 3e-3)]
-    assert choose_point(clear, 100, 3e-3, lrs) == (20, 1e-2, 60.0)
+    assert choose_point(noisy, 400, 3e-3, lrs) == noisy[3]
+    clear = points((60.0, 20, 60.0, 1e-2), (40.0, 150, 40.0, 3e-3))
+    assert choose_point(clear, 100, 3e-3, lrs) == clear[0]

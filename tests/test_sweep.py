@@ -7,25 +7,27 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from _heads_data import single_thread  # noqa: F401 (autouse fixture)
 from zsar.cli import app
 from zsar.errors import ZsarError
 from zsar.heads.train import TrainConfig
 from zsar.sweep import SweepConfig, parse_head_grid, run_sweep
-from zsar.sweep_table import SweepRow, paired_wins, summarise_selected
-from zsar.testing import StructuredConfig, write_structured_cache
+from zsar.sweep.table import SweepRow, paired_wins, summarise_selected
+from _heads_data import TWELVE_CLASSES
+
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 runner = CliRunner()
-SMALL = StructuredConfig(classes=12, videos=144, frames=2, dim=16, text_dim=8)
+SMALL = TWELVE_CLASSES
+
+
+@pytest.fixture
+def cache(structured_cache):
+    return structured_cache(SMALL)
 
 
 @pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    return write_structured_cache(tmp_path_factory.mktemp("cache") / "c", SMALL).root
-
-
-@pytest.fixture(scope="module")
-def swept(cache, tmp_path_factory):
+def swept(structured_cache, tmp_path_factory):
+    cache = structured_cache(SMALL)
     torch.set_num_threads(1)  # module fixtures run before the autouse one; two threads spin on a busy machine
     out = tmp_path_factory.mktemp("sweep")
     config = SweepConfig(features=cache, out=out, splits=2, heads=("ridge", "linear", "aurl"), generators=(False,),
@@ -77,8 +79,10 @@ def test_a_second_sweep_reuses_every_finished_run(swept):
 
 
 def test_paired_wins_count_splits_where_a_row_beats_the_baseline_on_the_same_split():
-    ridge = SweepRow("ridge", False, "none", top1=20.0, split_top1=((0, 20.0), (1, 18.0), (2, 22.0)))
-    head = SweepRow("aurl", True, "none", top1=20.3, split_top1=((2, 22.1), (0, 21.0), (1, 18.0)))
+    ridge = SweepRow(head="ridge", generator=False, transfer="none", top1=20.0, split_top1=((0, 20.0), (1, 18.0), (2,
+                                                                                                                   22.0)))
+    head = SweepRow(head="aurl", generator=True, transfer="none", top1=20.3, split_top1=((2, 22.1), (0, 21.0), (1,
+                                                                                                                18.0)))
     assert paired_wins(head, ridge) == "2/3"  # paired by split id; a tie is not a win
     assert paired_wins(replace(head, split_top1=((0, 19.0), (1, 19.0), (2, 23.0))), ridge) == "2/3"
     assert paired_wins(ridge, ridge) == "-" and paired_wins(head, None) == "-"
@@ -112,7 +116,7 @@ def test_cli_sweep_prints_the_table_and_refuses_bad_values(cache, tmp_path):
 
 
 def test_a_shared_space_sweep_has_the_frozen_row_first_and_an_x_frozen_column(tmp_path, cache):
-    from zsar.sweep import default_heads
+    from zsar.sweep.grid import default_heads
     from zsar.testing import SharedSpaceConfig, write_shared_space_cache
 
     write_shared_space_cache(tmp_path / "shared", SharedSpaceConfig(classes=12, videos=144, dim=8))

@@ -157,7 +157,7 @@ def test_clip_text_encoder_pairs_with_the_backbone(tmp_path):
 
     folder = write_tiny_clip(tmp_path / "clip")
     encoder = create_text_encoder(TextEncoderConfig("clip", model=str(folder)))
-    backbone = create_backbone(BackboneConfig("clip-vit-b16", weights=folder))
+    backbone = create_backbone(BackboneConfig(name="clip-vit-b16", weights=folder))
     assert encoder.dim == TINY_PROJECTION == backbone.feature_dim
     assert encoder.space == backbone.space == str(folder.resolve())
     vectors = encoder.encode(["a video of wave hand", "a video of sit down", "a video of wave hand"])

@@ -4,11 +4,12 @@ import numpy as np
 import pytest
 import torch
 
-from _heads_data import single_thread  # noqa: F401 (autouse fixture)
 from zsar.cache.batches import FeatureBatches
 from zsar.errors import ZsarError
 from zsar.heads.base import ClassText, HeadDims, create_head, l2_normalise
 from zsar.heads.train import TrainConfig, fit
+
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 DIMS = HeadDims(video_dim=16, text_dim=8, frames=4, n_classes=5)
 TINY = {"aurl": {"hidden": 16, "embed_dim": 12}}
@@ -57,5 +58,5 @@ def test_aurl_sampling_trains_on_single_prompts_and_tests_on_every_prompt():
 
 
 def test_a_bad_text_mode_is_one_line():
-    with pytest.raises(ZsarError, match=r"^aurl text='words' is not one of sample, mean$"):
+    with pytest.raises(ZsarError, match=r"^aurl text 'words' is not one of sample, mean$"):
         create_head("aurl", DIMS, text="words")

@@ -8,7 +8,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from _heads_data import protocol_data, single_thread  # noqa: F401 (autouse fixture)
+from _heads_data import protocol_data
 from zsar.cache.from_arrays import write_cache_from_arrays
 from zsar.cache.runs import RunReader, read_checkpoint
 from zsar.cli import app
@@ -17,16 +17,18 @@ from zsar.heads.base import HeadDims, create_head, list_heads
 from zsar.heads.experiment import TrainHeadConfig, resolve, train_for_plan
 from zsar.heads.protocols import within_half
 from zsar.heads.train import TrainConfig, warmup_cosine
-from zsar.testing import StructuredConfig, make_structured_features, write_structured_cache
+from zsar.testing import StructuredConfig, make_structured_features
+
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 runner = CliRunner()
 SMALL = StructuredConfig(classes=10, videos=120, clips=2, frames=4, dim=16, text_dim=8)
 QUICK = ["--epochs", "2", "--batch-size", "16", "--no-select"]
 
 
-@pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    return write_structured_cache(tmp_path_factory.mktemp("cache") / "c", SMALL).root
+@pytest.fixture
+def cache(structured_cache):
+    return structured_cache(SMALL)
 
 
 def _train(cache, out, *args):
@@ -45,25 +47,25 @@ def test_train_head_within_half_writes_the_run_dir(cache, tmp_path, head):
     assert all(line.split()[-1] == "-" for line in lines[2:5])  # --no-select
     run = RunReader(out)
     config = run.config
-    assert config["head"] == head and config["protocol"] == "within-half" and config["splits"] == 3
-    assert config["features"]["key"] and config["features"]["path"] == str(cache)
-    assert config["transfer"]["mode"] == ("semantic" if head == "rest" else "none")
+    assert config.head == head and config.protocol == "within-half" and config.splits == 3
+    assert config.features.key and config.features.path == str(cache)
+    assert config.transfer["mode"] == ("semantic" if head == "rest" else "none")
     metrics = run.metrics
-    assert [m["split"] for m in metrics["splits"]] == [0, 1, 2]
-    assert all(m["n_classes"] == 5 and 0 <= m["top1"] <= m["top5"] <= 100 for m in metrics["splits"])
-    assert metrics["mean"]["top1"] == pytest.approx(np.mean([m["top1"] for m in metrics["splits"]]))
+    assert [m.split for m in metrics.splits] == [0, 1, 2]
+    assert all(m.n_classes == 5 and 0 <= m.top1 <= m.top5 <= 100 for m in metrics.splits)
+    assert metrics.mean["top1"] == pytest.approx(np.mean([m.top1 for m in metrics.splits]))
     for split in run.splits():
         assert split.test_embeddings.shape[0] == len(split.test_video_ids) == split.scores.shape[0]
         assert split.prototypes.shape == (5, split.test_embeddings.shape[1])
         assert set(split.train_labels) == set(np.flatnonzero(split.seen))
         assert not split.seen[split.test_classes].any()
         ckpt = read_checkpoint(out / f"split-{split.split}" / "checkpoint.pt")
-        assert ckpt["meta"]["head"] == head and ckpt["meta"]["config_hash"] == config["config_hash"]
-        rebuilt = create_head(head, HeadDims(**ckpt["meta"]["dims"]), **ckpt["meta"]["config"])
-        rebuilt.load_state_dict(ckpt["state_dict"])  # strict: the checkpoint rebuilds the head
+        assert ckpt.meta.head == head and ckpt.meta.config_hash == config.config_hash
+        rebuilt = create_head(head, HeadDims(**ckpt.meta.dims), **ckpt.meta.config)
+        rebuilt.load_state_dict(ckpt.state_dict)  # strict: the checkpoint rebuilds the head
     log = run.log()
     epochs = (1,) if head == "ridge" else (1, 2)  # the ridge is solved, not trained
-    assert [(r["split"], r["epoch"]) for r in log] == [(s, e) for s in range(3) for e in epochs]
+    assert [(r.split, r.epoch) for r in log] == [(s, e) for s in range(3) for e in epochs]
     table = pq.read_table(out / "predictions.parquet").to_pydict()
     assert len(table["video_id"]) == sum(len(s.test_video_ids) for s in run.splits())
     assert all(len(p) == 5 for p in table["pred_classes"])
@@ -127,7 +129,7 @@ def test_cross_half_with_a_source_cache_and_rerank(tmp_path):
                                  "--rerank", "csls", "--out", str(tmp_path / "run"), *QUICK])
     assert result.exit_code == 0, result.output
     run = RunReader(tmp_path / "run")
-    assert run.config["source_features"]["path"] == str(tmp_path / "src") and run.config["tau"] == 0.05
+    assert run.config.source_features.path == str(tmp_path / "src") and run.config.tau == 0.05
     splits = run.splits()
     assert splits[0].class_names[:10] == [f"kinetics/class_{i:03d}" for i in range(10)]  # 2 overlapping dropped
     ckpts = [tmp_path / "run" / f"split-{i}" / "checkpoint.pt" for i in range(3)]
@@ -135,7 +137,7 @@ def test_cross_half_with_a_source_cache_and_rerank(tmp_path):
 
 
 def test_generator_flags_set_the_head_option(tmp_path):
-    from zsar.cli import _generator_mode
+    from zsar.cli.heads import _generator_mode
 
     assert _generator_mode(None, None) is None  # the head's default
     assert _generator_mode(False, None) == "none"

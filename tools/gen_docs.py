@@ -25,7 +25,6 @@ from typing import Any
 import typer.main
 
 from zsar.cli import app
-from zsar.cli_choices import fill_choices
 from zsar.doc_sections import read_section, replace_section
 
 REPO = Path(__file__).resolve().parent.parent
@@ -75,13 +74,13 @@ def command_section(path: str, command: Any) -> str:
     """One command (a click command of typer's): its heading, help text, usage and option table."""
     ctx = command.context_class(command, info_name=path)
     usage = " ".join(command.collect_usage_pieces(ctx))
-    lines = [f"## `{path}`", "", fill_choices(command.help or "").strip(), "", "```", f"{path} {usage}", "```", ""]
+    lines = [f"## `{path}`", "", (command.help or "").strip(), "", "```", f"{path} {usage}", "```", ""]
     records = [(p.name.upper(), p.help or "") for p in command.params if p.param_type_name == "argument"]
     records += [p.get_help_record(ctx) for p in command.params if p.param_type_name == "option"]
     records = [r for r in records if r is not None and not r[0].startswith("--help")]
     if records:
         lines += ["| argument or option | what it does |", "|---|---|"]
-        lines += [f"| `{_cell(opts)}` | {_cell(fill_choices(text))} |" for opts, text in records]
+        lines += [f"| `{_cell(opts)}` | {_cell(text)} |" for opts, text in records]
         lines.append("")
     if _is_group(command):
         subs = [f"`{path} {name}`" for name in command.list_commands(ctx)]

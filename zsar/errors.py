@@ -13,3 +13,9 @@ class ZsarError(Exception):
 
 class UnknownNameError(ZsarError, LookupError):
     """A registry lookup for a name that is not registered."""
+
+
+def check_choice(what: str, value: object, choices: "tuple[str, ...] | list[str]") -> None:
+    """Refuse ``value`` unless it is one of ``choices``: ``"{what} {value!r} is not one of a, b, c"``."""
+    if value not in choices:
+        raise ZsarError(f"{what} {value!r} is not one of {', '.join(choices)}")

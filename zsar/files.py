@@ -9,15 +9,23 @@ which process left it (``zsar cache verify`` reports such leftovers of dead writ
 A write that fails for a reason of the file system (a full disk, a read-only folder, a file
 where a folder should be) removes its temporary file and raises a ``ZsarError`` that names
 the file and the fix (``write_error``).
+
+What zsar records to name the bytes and the code behind a result lives here too:
+``file_sha256`` is the checksum of a cache file (shards, manifests, text files, run
+embeddings); ``file_digest`` the short digest of local weights files that goes into a
+backbone's weights id (and so into the cache key); ``package_version`` the version of an
+installed distribution that ships weights (also part of a weights id).
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
+from importlib import metadata
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from zsar.errors import ZsarError
 
@@ -76,3 +84,30 @@ def atomic_write_text(path: Path, text: str, fix: str = "") -> None:
     """Write ``text`` to ``path`` atomically (see the module docstring)."""
     with atomic_write(path, fix) as tmp:
         tmp.write_text(text)
+
+
+BLOCK = 1 << 22  # bytes read at a time
+
+
+def file_digest(paths: Iterable[Path], length: int | None = 12) -> str:
+    """The hex SHA-256 of the bytes of ``paths`` read one after the other in sorted order, cut to ``length``."""
+    h = hashlib.sha256()
+    for path in sorted(paths):
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(BLOCK), b""):
+                h.update(block)
+    return h.hexdigest()[:length]
+
+
+def file_sha256(path: Path) -> str:
+    """The full hex SHA-256 of the file at ``path``."""
+    return file_digest([Path(path)], length=None)
+
+
+def package_version(dist: str) -> str:
+    """The installed version of the distribution ``dist``, or ``"unknown"``."""
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "unknown"
+

@@ -9,7 +9,8 @@ defined::
     def create_tiny_random(config): ...
 
 A duplicate name is refused at import time; an unknown name raises ``UnknownNameError``
-listing the valid ones; ``names()`` feeds CLI choices.
+listing the valid ones; ``names()`` feeds CLI choices. An entry may carry ``tags`` that
+mark a role (the heads' ``baseline``); ``tagged(tag)`` lists the entries that have it.
 
 Components outside zsar register the same way from the user's own module; the CLI imports
 the modules named in ``ZSAR_PLUGINS`` (comma-separated) before it runs a command.
@@ -29,13 +30,18 @@ PLUGINS_ENV = "ZSAR_PLUGINS"
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Entry(Generic[T]):
-    """One registered component: its name, the registered object and a one-line help."""
+    """One registered component: its name, the registered object, a one-line help, its role tags and rank.
+
+    ``order`` counts registrations: 0 for the first entry of the registry.
+    """
 
     name: str
     obj: T
     help: str
+    tags: frozenset[str] = frozenset()
+    order: int = 0
 
 
 class Registry(Generic[T]):
@@ -44,19 +50,20 @@ class Registry(Generic[T]):
     def __init__(self, kind: str) -> None:
         self.kind = kind
         self._entries: dict[str, Entry[T]] = {}
+        self._added = 0
 
-    def register(self, name: str, *, help: str = "") -> Callable[[T], T]:
+    def register(self, name: str, *, help: str = "", tags: tuple[str, ...] = ()) -> Callable[[T], T]:
         """Decorator that registers ``obj`` under ``name``; a second use of a name is an error."""
         if not name or name != name.strip():
             raise ValueError(f"invalid {self.kind} name {name!r}")
 
         def decorator(obj: T) -> T:
-            self.add(name, obj, help=help)
+            self.add(name, obj, help=help, tags=tags)
             return obj
 
         return decorator
 
-    def add(self, name: str, obj: T, *, help: str = "") -> None:
+    def add(self, name: str, obj: T, *, help: str = "", tags: tuple[str, ...] = ()) -> None:
         """Register ``obj`` under ``name`` without a decorator."""
         if name in self._entries:
             previous = self._entries[name].obj
@@ -64,7 +71,8 @@ class Registry(Generic[T]):
                 f"duplicate {self.kind} name {name!r}: already registered by "
                 f"{getattr(previous, '__module__', '?')}.{getattr(previous, '__qualname__', previous)}"
             )
-        self._entries[name] = Entry(name=name, obj=obj, help=help)
+        self._entries[name] = Entry(name=name, obj=obj, help=help, tags=frozenset(tags), order=self._added)
+        self._added += 1
 
     def get(self, name: str) -> T:
         """The component registered as ``name``; an unknown name lists the valid ones."""
@@ -83,6 +91,10 @@ class Registry(Generic[T]):
 
     def entries(self) -> list[Entry[T]]:
         return [self._entries[n] for n in self.names()]
+
+    def tagged(self, tag: str) -> list[str]:
+        """The names whose entry carries ``tag``, in the order they were registered."""
+        return [e.name for e in sorted(self._entries.values(), key=lambda e: e.order) if tag in e.tags]
 
     def __contains__(self, name: object) -> bool:
         return name in self._entries

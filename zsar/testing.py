@@ -21,6 +21,8 @@ For zsar's tests and benchmarks, and for anyone testing code on top of zsar (as 
   normalised prompts) points exactly along the planted direction, and ``frozen_top1``
   gives the accuracy the planted structure implies for the training-free rule;
 - random label text (``random_text``): seeded unit embeddings for given classes;
+- the typed files of a run directory (``dummy_run_config``, ``write_dummy_run_files``) for
+  code that reads runs, beside splits written with ``zsar.cache.runs.write_split_result``;
 - tiny random CLIP / X-CLIP checkpoints (``write_tiny_clip``, ``write_tiny_xclip``): a
   ``CLIPModel`` 32 wide, 2 layers, 32x32 images, 8x8 patches, and a character-level
   ``CLIPTokenizer``, saved with ``save_pretrained``, so ``--weights DIR`` and the ``clip``
@@ -36,11 +38,14 @@ import string
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from zsar.cache.from_arrays import write_cache_from_arrays
 from zsar.cache.layout import CacheLayout
+from zsar.cache.run_files import (CacheRecord, RunConfig, RunLayout, RunMetrics, SplitRecord, write_run_config,
+                                  write_run_metrics)
 from zsar.cache.text import TextEmbeddings
 from zsar.vectors import l2_normalise
 
@@ -50,7 +55,7 @@ OFFICIAL_TRAIN_FRACTION = 0.7
 N_OFFICIAL_SPLITS = 3
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class StructuredConfig:
     """Sizes and noise levels of a structured feature set (noise relative to unit-variance signal)."""
 
@@ -68,7 +73,7 @@ class StructuredConfig:
     chunk: int | None = None  # videos drawn at a time (other values, other draws); None: all at once
 
 
-@dataclass
+@dataclass(kw_only=True)
 class StructuredFeatures:
     """``features`` ``(N, clips, T', D)`` float16, ``labels`` ``(N,)``, class names, text, official-style splits."""
 
@@ -100,11 +105,13 @@ def make_structured_features(config: StructuredConfig, out: np.ndarray | None = 
     noise = rng.normal(size=(c.classes, c.prompts, c.text_dim))
     prompts = text[:, None, :] + c.prompt_noise * noise / np.sqrt(c.text_dim)
     names = [f"class_{i:03d}" for i in range(c.classes)]
-    embeddings = TextEmbeddings("structured", f"structured-seed{c.seed}", "plain", names,
-                                [name.replace("_", " ") for name in names],
-                                [f"prompt {i}: {{}}" for i in range(c.prompts)],
-                                l2_normalise(prompts).astype(np.float32))
-    return StructuredFeatures(frames, labels, names, embeddings, _official_splits(labels, rng))
+    embeddings = TextEmbeddings(encoder="structured", model_id=f"structured-seed{c.seed}", prompt_set="plain",
+                                class_names=names,
+                                class_texts=[name.replace("_", " ") for name in names],
+                                prompts=[f"prompt {i}: {{}}" for i in range(c.prompts)],
+                                embeddings=l2_normalise(prompts).astype(np.float32))
+    return StructuredFeatures(features=frames, labels=labels, class_names=names, text=embeddings,
+                              splits=_official_splits(labels, rng))
 
 
 def _official_splits(labels: np.ndarray, rng: np.random.Generator) -> dict[str, list[str]]:
@@ -147,7 +154,7 @@ SHARED_MARGIN = 2e-3  # min gap between a video's cosines to any two classes (fl
 MAX_REDRAWS = 100
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SharedSpaceConfig:
     """Sizes and strengths of a shared-space feature set: ``distortion`` of ``Q`` (0: the identity),
     length of the ``gap``, noise of each video's direction, of its frames and of the prompts."""
@@ -167,7 +174,7 @@ class SharedSpaceConfig:
     space: str = "shared-test"
 
 
-@dataclass
+@dataclass(kw_only=True)
 class SharedSpace(StructuredFeatures):
     """A shared-space set: ``directions`` ``(N, D)`` are each video's planted pooled direction and
     ``text.mean`` the classes' planted directions."""
@@ -219,11 +226,14 @@ def make_shared_space(config: SharedSpaceConfig) -> SharedSpace:
     features = (scale * frames.reshape(len(labels), c.clips, c.frames, c.dim)).astype(np.float16)
     names = [f"class_{i:03d}" for i in range(c.classes)]
     prompts = l2_normalise(_pairs(rng, text, c.prompts, c.prompt_noise))
-    embeddings = TextEmbeddings("shared", f"shared-seed{c.seed}", "plain", names,
-                                [name.replace("_", " ") for name in names],
-                                [f"prompt {i}: {{}}" for i in range(c.prompts)], prompts.astype(np.float32),
+    embeddings = TextEmbeddings(encoder="shared", model_id=f"shared-seed{c.seed}", prompt_set="plain",
+                                class_names=names,
+                                class_texts=[name.replace("_", " ") for name in names],
+                                prompts=[f"prompt {i}: {{}}" for i in range(c.prompts)],
+                                embeddings=prompts.astype(np.float32),
                                 space=c.space)
-    return SharedSpace(features, labels, names, embeddings, _official_splits(labels, rng), directions)
+    return SharedSpace(features=features, labels=labels, class_names=names, text=embeddings,
+                       splits=_official_splits(labels, rng), directions=directions)
 
 
 def write_shared_space_cache(folder: Path, config: SharedSpaceConfig, dataset: str = "shared") -> SharedSpace:
@@ -247,8 +257,9 @@ def random_text(class_names: list[str], class_texts: list[str] | None = None, pr
     texts = list(class_texts) if class_texts is not None else [c.replace("_", " ") for c in class_names]
     vectors = {t: rng.normal(size=(prompts, dim)) for t in dict.fromkeys(texts)}
     templates = ["{}"] if prompts == 1 else [f"prompt {i}: {{}}" for i in range(prompts)]
-    return TextEmbeddings("test-enc", "random", "plain", list(class_names), texts, templates,
-                          l2_normalise(np.stack([vectors[t] for t in texts])).astype(np.float32))
+    return TextEmbeddings(encoder="test-enc", model_id="random", prompt_set="plain", class_names=list(class_names),
+                          class_texts=texts, prompts=templates,
+                          embeddings=l2_normalise(np.stack([vectors[t] for t in texts])).astype(np.float32))
 
 
 # --- tiny random CLIP and X-CLIP checkpoints ----------------------------------------------------
@@ -309,3 +320,23 @@ def write_tiny_xclip(folder: Path, seed: int = 0) -> Path:
     folder = Path(folder)
     XCLIPModel(config).save_pretrained(folder)
     return folder
+
+
+def dummy_run_config(**changes: Any) -> RunConfig:
+    """A ``RunConfig`` of a ``linear`` head on ``within-half`` reading a made-up cache; ``changes`` override fields."""
+    cache = CacheRecord(path="/nowhere/cache", key="0" * 12, text="minilm-default-000000000000",
+                        text_key="0" * 12, text_encoder="minilm", videos="0" * 16, videos_splits="0" * 16)
+    values: dict[str, Any] = dict(zsar="0", head="linear", head_config={}, protocol="within-half", splits=1,
+                                  train={}, selection={}, transfer={}, rerank="none", features=cache)
+    return RunConfig(**{**values, **changes})
+
+
+def write_dummy_run_files(root: Path, splits: list[int], **changes: Any) -> RunLayout:
+    """Write ``config.json`` (``dummy_run_config(**changes)``) and a ``metrics.json`` listing ``splits`` to ``root``."""
+    layout = RunLayout(root)
+    config = dummy_run_config(**changes)
+    records = tuple(SplitRecord(split=i, top1=0.0, top5=0.0, n_test=0, n_classes=0) for i in splits)
+    write_run_config(layout, config)
+    write_run_metrics(layout, RunMetrics(protocol=config.protocol, head=config.head, splits=records,
+                                         mean={"top1": 0.0}, std={"top1": 0.0}))
+    return layout

@@ -46,7 +46,8 @@ def _damage(path: Path, kind: str, rng: np.random.Generator) -> None:
 
 
 def test_random_damage_is_named_by_verify_and_repaired_by_extract(synth, tmp_path):
-    config = ExtractConfig("hmdb51", synth, backbone="tiny-random", text_encoder="tiny-random", prompts="plain",
+    config = ExtractConfig(dataset="hmdb51", root=synth, backbone="tiny-random", text_encoder="tiny-random",
+                           prompts="plain",
                            cache=tmp_path, workers=0, threads=1, videos_per_shard=2)
     cache_dir = extract(config).cache_dir
     original, text = read_cache(cache_dir), load_text(cache_dir).embeddings

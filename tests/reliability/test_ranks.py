@@ -35,7 +35,7 @@ def test_rank_chunks_split_the_list_deterministically(monkeypatch):
 
 
 def test_two_rank_processes_equal_one_process(synth, tmp_path):
-    single = extract(ExtractConfig("synthetic", synth, backbone="tiny-random", text_encoder="tiny-random",
+    single = extract(ExtractConfig(dataset="synthetic", root=synth, backbone="tiny-random", text_encoder="tiny-random",
                                    prompts="plain", cache=tmp_path / "one", videos_per_shard=2, workers=0,
                                    threads=1))
     args = ["extract", "--dataset", "synthetic", "--root", str(synth), *TINY, "--cache", str(tmp_path / "two"),

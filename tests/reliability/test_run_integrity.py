@@ -13,8 +13,9 @@ import pytest
 
 from _extract_data import run_zsar
 from _faults import error_line, invoke, process_error_line, small_cache, train_args
-from _heads_data import single_thread  # noqa: F401 (autouse fixture: tiny heads run fastest on one thread)
 from zsar.cache.lock import RunLock
+
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 CLASSES = ["clap", "jump", "kick", "punch", "run", "squat", "walk", "wave"]
 

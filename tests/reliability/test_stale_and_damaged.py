@@ -126,7 +126,7 @@ def test_a_truncated_checkpoint_is_found_by_metrics_and_redone_by_train_head(cac
     run = tmp_path / "run"
     assert invoke(*train_args(cache_dir, run)).exit_code == 0
     checkpoint = run / "split-1" / "checkpoint.pt"
-    whole = read_checkpoint(checkpoint)["state_dict"]
+    whole = read_checkpoint(checkpoint).state_dict
     before = json.loads((run / "metrics.json").read_text())
     with open(checkpoint, "r+b") as f:
         f.truncate(100)
@@ -136,7 +136,7 @@ def test_a_truncated_checkpoint_is_found_by_metrics_and_redone_by_train_head(cac
     again = invoke(*train_args(cache_dir, run))
     assert again.exit_code == 0, again.output
     assert file_problem(checkpoint, run) is None  # redone, with its checksum file
-    redone = read_checkpoint(checkpoint)["state_dict"]
+    redone = read_checkpoint(checkpoint).state_dict
     assert all(np.array_equal(redone[k].numpy(), whole[k].numpy()) for k in whole)
     assert json.loads((run / "metrics.json").read_text())["splits"] == before["splits"]
     assert invoke("metrics", run).exit_code == 0

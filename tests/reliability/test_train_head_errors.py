@@ -16,11 +16,12 @@ import torch
 from typer.testing import CliRunner
 
 from _extract_data import run_zsar
-from _heads_data import single_thread  # noqa: F401 (autouse fixture: tiny heads run fastest on one thread)
 from zsar.cache.from_arrays import write_cache_from_arrays
 from zsar.cli import app
 from zsar.heads.base import list_heads
-from zsar.testing import StructuredConfig, make_structured_features, write_structured_cache
+from zsar.testing import StructuredConfig, make_structured_features
+
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 runner = CliRunner()
 SMALL = StructuredConfig(classes=8, videos=64, clips=1, frames=4, dim=16, text_dim=8)
@@ -28,9 +29,9 @@ FAST = ["--epochs", "1", "--batch-size", "16", "--splits", "2"]
 
 
 
-@pytest.fixture(scope="module")
-def cache(tmp_path_factory) -> Path:
-    return write_structured_cache(tmp_path_factory.mktemp("cache") / "c", SMALL).root
+@pytest.fixture
+def cache(structured_cache) -> Path:
+    return structured_cache(SMALL)
 
 
 def _args(features: Path, out: Path, head: str = "linear", *extra: str) -> list[str]:

@@ -50,7 +50,7 @@ def synth(tmp_path_factory):
 def reference(synth, tmp_path_factory):
     """The same extraction, uninterrupted, in this process, decoding in it, one batch per chunk."""
     result = extract(ExtractConfig(
-        "synthetic", synth, backbone="tiny-random", text_encoder="tiny-random", prompts="plain",
+        dataset="synthetic", root=synth, backbone="tiny-random", text_encoder="tiny-random", prompts="plain",
         cache=tmp_path_factory.mktemp("ref"), videos_per_shard=2, batch_size=4, resolution=64,
         sampling=SamplingConfig(clips=2), threads=1, workers=0))
     return read_cache(result.cache_dir)

@@ -25,7 +25,7 @@ def default_cache_root() -> Path:
     return Path(os.environ.get(CACHE_ENV) or DEFAULT_CACHE_ROOT).expanduser()
 
 
-@dataclass
+@dataclass(kw_only=True)
 class CacheInfo:
     """One cache at a glance: what it was made from and how much it holds."""
 
@@ -92,3 +92,35 @@ def is_cache_folder(path: Path) -> bool:
     """True if ``path`` is itself a cache (holds ``config.json``, or shards and manifests), not a cache root."""
     layout = CacheLayout(Path(path).expanduser())
     return layout.exists() or layout.looks_like_cache()
+
+
+def format_cache_list(root: Path, caches: list[CacheInfo], damaged: list[tuple[Path, str]]) -> str:
+    """The table ``zsar cache ls`` prints: one line per cache, then the damaged folders and a count."""
+    if not caches and not damaged:
+        return f"no feature caches under {root}"
+    lines = [f"{'dataset':<14} {'backbone':<18} {'sampling':<12} {'ok':>7} {'failed':>6} {'size':>9} {'texts':>5}  path"]
+    for c in caches:
+        lines.append(f"{c.config.dataset:<14} {c.config.backbone:<18} {c.config.sampling:<12} {c.ok:>7} "
+                     f"{c.failed:>6} {human_size(c.size_bytes):>9} {len(c.text_files):>5}  {c.path}")
+    lines += [f"damaged: {path}: {error}" for path, error in damaged]
+    lines.append(f"{len(caches)} cache(s) under {root}"
+                 + (f", {len(damaged)} damaged (`zsar cache verify PATH` lists what to repair)" if damaged else ""))
+    return "\n".join(lines)
+
+
+def format_cache_info(info: CacheInfo) -> str:
+    """What ``zsar cache info`` prints: what the cache was made from and what it holds, one line per topic."""
+    c, done = info.config, info.completeness
+    lines = {
+        "path": info.path, "dataset": f"{c.dataset} ({c.n_classes} classes, root {c.root or '-'})",
+        "backbone": f"{c.backbone} ({c.weights_id or '-'}), D={c.feature_dim}",
+        "sampling": f"{c.sampling}, {c.resolution or '-'} px, {c.precision or '-'}",
+        "key": c.key, "videos": f"{info.ok} ok, {info.failed} failed, {c.n_videos} in the list"
+                                + ("" if done.complete else f" (incomplete: {done.describe()}; {done.fix()})"),
+        "shards": f"{info.shards} from rank(s) {', '.join(map(str, info.ranks)) or '-'} (world size {c.world_size}, "
+                  f"{c.videos_per_shard or '-'} videos per shard)",
+        "text": ", ".join(info.text_files) or "-", "size": human_size(info.size_bytes),
+        "versions": ", ".join(f"{k} {v}" for k, v in c.versions.items()),
+    }
+    return "\n".join(f"{name + ':':<10} {value}" for name, value in lines.items())
+

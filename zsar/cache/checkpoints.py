@@ -12,22 +12,30 @@ from __future__ import annotations
 import io
 import os
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from zsar.cache.checksums import checksum_path, commit_with_checksum, file_problem, remove_with_checksum
+from zsar.cache.records import parse_record, record_json
+from zsar.cache.run_files import CHECKPOINT_NAME, REDO, CheckpointMeta, RunFileError, RunLayout
 from zsar.files import atomic_write, write_error
 
-CHECKPOINT_NAME = "checkpoint.pt"
-REDO = "re-run the same `zsar train-head` command (same --out) to redo it"
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A checkpoint as read: the head's state dict ``{name: tensor}`` and its ``CheckpointMeta``."""
+
+    state_dict: dict[str, Any]
+    meta: CheckpointMeta
 
 
 def split_dir(run: Path, split: int) -> Path:
-    return Path(run) / f"split-{split}"
+    return RunLayout(run).split_dir(split)
 
 
-def write_checkpoint(run: Path, split: int, state_dict: dict[str, Any], meta: dict[str, Any]) -> Path:
-    """Save ``RUN/split-<i>/checkpoint.pt`` with its checksum file: a plain state dict and a dict of primitives.
+def write_checkpoint(run: Path, split: int, state_dict: dict[str, Any], meta: CheckpointMeta) -> Path:
+    """Save ``RUN/split-<i>/checkpoint.pt`` with its checksum file: a plain state dict and ``meta`` as primitives.
 
     It is serialised in memory first, so a full disk is an ``OSError`` of the plain write
     (one line, the temporary file removed), not an error inside ``torch.save``.
@@ -41,7 +49,8 @@ def write_checkpoint(run: Path, split: int, state_dict: dict[str, Any], meta: di
         raise write_error(folder, err, "choose a writable --out") from None
     path = folder / CHECKPOINT_NAME
     buffer = io.BytesIO()
-    torch.save({"state_dict": {k: v.detach().cpu() for k, v in state_dict.items()}, "meta": meta}, buffer)
+    torch.save({"state_dict": {k: v.detach().cpu() for k, v in state_dict.items()}, "meta": record_json(meta)},
+               buffer)
     fix = f"free some space, then {REDO} (its finished splits are kept)"
     with atomic_write(path, fix, commit=commit_with_checksum) as tmp:
         tmp.write_bytes(buffer.getbuffer())
@@ -66,11 +75,20 @@ def link_checkpoint(run: Path, from_split: int, to_split: int) -> Path:
     return path
 
 
-def read_checkpoint(path: Path) -> dict[str, Any]:
-    """``{"state_dict", "meta"}`` of a checkpoint written by ``write_checkpoint`` (safe: ``weights_only``)."""
+def read_checkpoint(path: Path) -> Checkpoint:
+    """The checkpoint written by ``write_checkpoint`` at ``path`` (safe: ``weights_only``); its meta checked.
+
+    A file that is not such a checkpoint is a ``RunFileError`` naming it; ``torch.load``'s
+    own errors on a damaged file pass through (``checkpoint_problem`` words them).
+    """
     import torch
 
-    return torch.load(Path(path), map_location="cpu", weights_only=True)
+    path = Path(path)
+    raw = torch.load(path, map_location="cpu", weights_only=True)
+    where = f"checkpoint {path}"
+    if not isinstance(raw, dict) or set(raw) != {"state_dict", "meta"} or not isinstance(raw["state_dict"], dict):
+        raise RunFileError(f"{where} is damaged: not a state dict with its meta; {REDO}")
+    return Checkpoint(raw["state_dict"], parse_record(CheckpointMeta, raw["meta"], where, REDO, RunFileError))
 
 
 def checkpoint_problem(path: Path) -> str | None:

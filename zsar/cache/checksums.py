@@ -18,8 +18,7 @@ import os
 from pathlib import Path
 
 from zsar.cache.lock import pid_alive
-from zsar.digests import file_sha256
-from zsar.files import fsync_file, temp_path
+from zsar.files import file_sha256, fsync_file, temp_path
 
 SUFFIX = ".sha256"
 

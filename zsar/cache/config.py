@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from zsar.cache.layout import CONFIG_NAME, FORMAT_VERSION, CacheLayout
+from zsar.cache.records import has_type, type_name
 from zsar.errors import ZsarError
 from zsar.files import atomic_write_text
 
@@ -30,7 +31,7 @@ class CacheConfigError(ZsarError):
     """``config.json`` is missing, damaged or written by another schema version."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CacheConfig:
     """What a feature cache holds and how it was made (the fields of ``config.json``).
 
@@ -133,34 +134,12 @@ def parse_cache_config(raw: Any, text: str, path: Path) -> CacheConfig:
         what = f"unknown field {unknown[0]!r}" if unknown else f"field {missing[0]!r} is missing"
         raise CacheConfigError(f"{path} is damaged: {what}; {REPAIR}")
     for name in FIELDS:
-        if not _has_type(content[name], _HINTS[name]):
+        if not has_type(content[name], _HINTS[name]):
             raise CacheConfigError(f"{path} is damaged: field {name!r} is {content[name]!r}, not of type "
-                                   f"{_type_name(_HINTS[name])}; {REPAIR}")
+                                   f"{type_name(_HINTS[name])}; {REPAIR}")
     if raw.get("checksum") != _digest(content):
         raise CacheConfigError(f"{path} is damaged: its content does not match its checksum; {REPAIR}")
     config = CacheConfig(**{name: tuple(v) if isinstance(v, list) else v for name, v in content.items()})
     if text != render_cache_config(config):
         raise CacheConfigError(f"{path} is damaged: it is not byte for byte as zsar wrote it; {REPAIR}")
     return config
-
-
-def _has_type(value: Any, hint: Any) -> bool:
-    """Whether the JSON value ``value`` fits the field annotation ``hint``."""
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if hint is Any:
-        return True
-    if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if hint in (str, bool, float):
-        return isinstance(value, hint)
-    if origin is tuple:
-        return isinstance(value, list) and all(_has_type(v, args[0]) for v in value)
-    if origin is dict:
-        return isinstance(value, dict) and all(_has_type(v, args[1]) for v in value.values())
-    if type(None) in args:  # X | None
-        return value is None or any(_has_type(value, a) for a in args if a is not type(None))
-    raise AssertionError(f"CacheConfig field type {hint} has no JSON check")
-
-
-def _type_name(hint: Any) -> str:
-    return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")

@@ -34,7 +34,7 @@ from zsar.errors import ZsarError
 CHECK_CHUNK = 4096  # videos checked for NaN/inf at a time
 
 
-@dataclass
+@dataclass(kw_only=True)
 class FeatureSet:
     """Cached features of one dataset, in memory.
 
@@ -93,9 +93,11 @@ class FeatureSet:
     def subset(self, index: np.ndarray) -> "FeatureSet":
         """The videos at ``index`` (an int array or a boolean mask), same classes."""
         index = np.flatnonzero(index) if np.asarray(index).dtype == bool else np.asarray(index)
-        return FeatureSet(self.features[index], self.labels[index], [self.video_ids[i] for i in index],
-                          self.class_names, {k: v[index] for k, v in self.splits.items()},
-                          self.config, self.cache_dir, self.completeness, self.failed, self.partial)
+        return FeatureSet(features=self.features[index], labels=self.labels[index],
+                          video_ids=[self.video_ids[i] for i in index],
+                          class_names=self.class_names, splits={k: v[index] for k, v in self.splits.items()},
+                          config=self.config, cache_dir=self.cache_dir, completeness=self.completeness,
+                          failed=self.failed, partial=self.partial)
 
     def nonfinite_videos(self) -> list[str]:
         """Ids of videos whose features hold NaN or inf (checked ``CHECK_CHUNK`` videos at a time).
@@ -152,9 +154,11 @@ def load_features(path: Path | str, check: bool = True) -> FeatureSet:
     labels = np.array([index[name] for name in ok.column("label").to_pylist()], dtype=np.int64)
     splits = {c: np.asarray(ok.column(c).to_pylist(), dtype=object) for c in SPLIT_COLUMNS}
     completeness = Completeness.of(table, config.n_videos, config.world_size, config.videos_per_shard)
-    return FeatureSet(features, labels, ok.column("video_id").to_pylist(), class_names, splits,
-                      config, layout.root, completeness, int((status == STATUS_FAILED).sum()),
-                      table.filter(partial).column("video_id").to_pylist())
+    return FeatureSet(features=features, labels=labels, video_ids=ok.column("video_id").to_pylist(),
+                      class_names=class_names, splits=splits,
+                      config=config, cache_dir=layout.root, completeness=completeness,
+                      failed=int((status == STATUS_FAILED).sum()),
+                      partial=table.filter(partial).column("video_id").to_pylist())
 
 
 def _refuse_empty(layout: CacheLayout, table, status: np.ndarray) -> None:

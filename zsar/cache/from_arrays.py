@@ -63,8 +63,10 @@ def write_cache_from_arrays(
             for i in range(start, stop):
                 row = writer.add(i, features[i], frame_index, frame_index.astype(np.float32))
                 split_values = {k: v[i] for k, v in (splits or {}).items()}
-                rows.append(ManifestRow(video_ids[i], f"{video_ids[i]}", class_names[int(labels[i])],
-                                        int(labels[i]), i, row=row, shard=path.name, **split_values))
+                rows.append(ManifestRow(video_id=video_ids[i], path=f"{video_ids[i]}",
+                                        label=class_names[int(labels[i])],
+                                        label_index=int(labels[i]), video_row=i, row=row, shard=path.name,
+                                        **split_values))
             info = writer.commit()
         for r in rows:
             r.shard_sha256, r.shard_digest = info.sha256, info.digest

@@ -35,7 +35,7 @@ SPLIT_VALUES = ("train", "val", "test", "unused", "")
 STATUS_OK, STATUS_FAILED = "ok", "failed"
 
 
-@dataclass
+@dataclass(kw_only=True)
 class ManifestRow:
     """One video of the dataset and where its features are.
 

@@ -2,8 +2,8 @@
 
 ::
 
-    RUN/config.json               the training config, protocol and the cache keys it read
-    RUN/metrics.json              accuracy per split, mean and std (percent)
+    RUN/config.json               the training config, protocol and the cache keys it read (RunConfig)
+    RUN/metrics.json              accuracy per split, mean and std (percent) (RunMetrics)
     RUN/predictions.parquet       per test video: split, true class, top-5 classes and scores
     RUN/log.jsonl                 one JSON object per epoch and split (loss, lr, seconds)
     RUN/split-<i>/checkpoint.pt   head weights (a plain state dict; loads with weights_only=True), and its .sha256
@@ -20,14 +20,15 @@ started again by any config. ``RunReader`` refuses a run whose ``metrics.json`` 
 split that is missing or damaged, checkpoint included, naming it and the repair.
 
 A checkpoint written before checkpoints had checksum files is checked by loading it.
+The JSON files are typed records (``zsar.cache.run_files``); paths come from ``RunLayout``.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
 from dataclasses import dataclass, fields
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -37,22 +38,23 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 # Checkpoints live in zsar.cache.checkpoints; train-head and tests import them from here too.
-from zsar.cache.checkpoints import (CHECKPOINT_NAME, REDO, checkpoint_problem, link_checkpoint,  # noqa: F401
+from zsar.cache.checkpoints import (Checkpoint, checkpoint_problem, link_checkpoint,  # noqa: F401
                                     read_checkpoint, split_dir, write_checkpoint)
 from zsar.cache.checksums import checksum_path, commit_with_checksum, file_problem
 from zsar.cache.layout import CacheLayout, config_differences
-from zsar.accuracy import TOP_K, top_k
+from zsar.cache.run_files import (CHECKPOINT_NAME, EMBEDDINGS_NAME, REDO, CheckpointMeta, LogRecord,  # noqa: F401
+                                  RunConfig, RunLayout, RunMetrics, SelectionRecord, SplitRecord, append_log,
+                                  read_log, read_run_config, read_run_metrics, read_selection, write_run_config,
+                                  write_run_metrics, write_selection)
 from zsar.errors import ZsarError
 from zsar.files import atomic_write, atomic_write_text, write_error
+from zsar.vectors import TOP_K, positions, top_k
 
 log = logging.getLogger(__name__)
 _STR = h5py.string_dtype()
-SELECTION_NAME = "selection.json"
-EMBEDDINGS_NAME = "embeddings.h5"
-LOG_NAME = "log.jsonl"
 
 
-@dataclass
+@dataclass(kw_only=True)
 class SplitResult:
     """What one split of a protocol produced, for ``zsar metrics``.
 
@@ -77,17 +79,17 @@ class SplitResult:
     train_labels: np.ndarray | None = None
 
     def predictions(self, k: int = TOP_K) -> np.ndarray:
-        """``(N, k)`` indices into ``class_names`` of the top-k classes by score (``zsar.accuracy.top_k``)."""
+        """``(N, k)`` indices into ``class_names`` of the top-k classes by score (``zsar.vectors.top_k``)."""
         return self.test_classes[top_k(self.scores, k)]
 
     def label_positions(self) -> np.ndarray:
         """``test_labels`` (indices into ``class_names``) as positions in ``test_classes`` (score columns)."""
-        position = {int(c): i for i, c in enumerate(self.test_classes)}
-        missing = sorted({int(c) for c in self.test_labels} - set(position))
-        if missing:
-            raise ZsarError(f"split {self.split}: test videos of class {self.class_names[missing[0]]!r} "
+        found = positions(self.test_labels, self.test_classes)
+        if (found < 0).any():
+            missing = int(np.asarray(self.test_labels)[found < 0].min())
+            raise ZsarError(f"split {self.split}: test videos of class {self.class_names[missing]!r} "
                             "are not among its test_classes; the run is inconsistent, re-run `zsar train-head`")
-        return np.array([position[int(c)] for c in self.test_labels], dtype=np.int64)
+        return found
 
 
 _STRING_FIELDS = ("class_names", "test_video_ids")
@@ -138,51 +140,7 @@ def read_split_result(path: Path) -> SplitResult:
                         f"{REDO}") from None
 
 
-def write_selection(run: Path, split: int, selection: dict[str, Any]) -> None:
-    """Write ``split-<i>/selection.json``: what model selection chose, its validation curves and classes."""
-    folder = split_dir(run, split)
-    folder.mkdir(parents=True, exist_ok=True)
-    write_json(folder / SELECTION_NAME, selection)
-
-
-def read_selection(run: Path, split: int) -> dict[str, Any] | None:
-    """The values selection chose for ``split`` of ``run`` (None if it did not run there)."""
-    path = split_dir(run, split) / SELECTION_NAME
-    if not path.is_file():
-        return None
-    chosen = read_json(path, "model selection", "re-run the same zsar train-head command to redo that split").get("chosen")
-    if not isinstance(chosen, dict):
-        raise ZsarError(f"model selection {path} is damaged: it has no 'chosen' values; re-run the same "
-                        "zsar train-head command to redo that split")
-    return chosen
-
-
-def read_json(path: Path, what: str, fix: str) -> dict[str, Any]:
-    """The JSON object in ``path``; invalid JSON or another type is a ``ZsarError`` naming the file and ``fix``."""
-    try:
-        value = json.loads(Path(path).read_text())
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ZsarError(f"{what} {path} is damaged: not valid JSON ({err}); {fix}") from None
-    except OSError as err:
-        raise ZsarError(f"cannot read {what} {path} ({err.strerror}); {fix}") from None
-    if not isinstance(value, dict):
-        raise ZsarError(f"{what} {path} is damaged: a JSON {type(value).__name__}, not an object; {fix}")
-    return value
-
-
-def write_json(path: Path, payload: dict[str, Any]) -> None:
-    atomic_write_text(Path(path), json.dumps(payload, indent=2, sort_keys=False, default=_json_default) + "\n")
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return str(value)
-
-
-def prepare_run_dir(run: Path, config: dict[str, Any], replace: bool = False) -> list[int]:
+def prepare_run_dir(run: Path, config: RunConfig, replace: bool = False) -> list[int]:
     """Create ``run`` with ``config.json``; returns the splits already finished there.
 
     An existing non-empty ``run`` is accepted only if it holds a run with the same
@@ -191,15 +149,15 @@ def prepare_run_dir(run: Path, config: dict[str, Any], replace: bool = False) ->
     a zsar run with other settings is emptied and started again (``zsar sweep`` owns its
     run folders); other content is still refused. Call it while holding the run's ``RunLock``.
     """
-    run = Path(run)
-    config = json.loads(json.dumps(config, default=_json_default))
+    layout = RunLayout(run)
+    run = layout.root
     if run.exists() and not run.is_dir():
         raise ZsarError(f"--out {run} is a file, not a folder; choose a new folder for the run")
     if run.exists() and any(run.iterdir()):
-        if not (run / "config.json").is_file():
+        if not layout.config_path.is_file():
             raise ZsarError(f"--out {run} exists and is not a zsar run; choose another --out or empty it")
-        old = read_json(run / "config.json", "run config", "choose another --out (or delete that run to redo it)")
-        diffs = config_differences(_flatten(old), _flatten(config), ignore=("config_hash",))
+        old = read_run_config(layout, "choose another --out (or delete that run to redo it)")
+        diffs = config_differences(old.settings(), config.settings(), ignore=("config_hash",))
         if diffs and (replace or _failed_start(run)):
             for child in run.iterdir():  # the folder itself stays: the caller's RunLock is on it
                 shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
@@ -211,19 +169,19 @@ def prepare_run_dir(run: Path, config: dict[str, Any], replace: bool = False) ->
             raise ZsarError(f"--out {run} holds a run with other settings ({shown}){why}; choose another --out "
                             "(or delete that run to redo it)")
         done = [i for i in RunReader(run).split_ids() if _finished(run, i)]
-        _keep_log_lines(run, done)
+        _keep_log_lines(layout, done)
         return done
     try:
         run.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise write_error(run, err, "choose a writable --out") from None
-    write_json(run / "config.json", config)
+    write_run_config(layout, config)
     return []
 
 
 def _failed_start(run: Path) -> bool:
     """Whether ``run`` holds only a failed start: no metrics and no split with results (nothing finished to lose)."""
-    if (run / "metrics.json").exists() or RunReader(run).split_ids():
+    if RunLayout(run).metrics_path.exists() or RunReader(run).split_ids():
         return False
     log.warning("%s holds only a failed start (no finished split); starting it again with these settings", run)
     return True
@@ -246,47 +204,11 @@ def _finished(run: Path, split: int) -> bool:
 
 
 
-def _keep_log_lines(run: Path, splits: list[int]) -> None:
-    """Cut ``log.jsonl`` to the well-formed lines of ``splits`` (the others are logged again when redone)."""
-    path = run / LOG_NAME
-    if not path.is_file():
-        return
-    kept = [line for line, record in _log_lines(path) if record.get("split") in splits]
-    atomic_write_text(path, "".join(f"{line}\n" for line in kept))
-
-
-def _log_lines(path: Path) -> list[tuple[str, dict[str, Any]]]:
-    """``(line, record)`` of each well-formed line of ``log.jsonl`` (half a line from a kill is skipped)."""
-    out = []
-    for line in path.read_text(errors="replace").splitlines():
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(record, dict):
-            out.append((line, record))
-    return out
-
-
-def _flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """``{"train": {"lr": 1}}`` -> ``{"train.lr": 1}``, so differences name the setting."""
-    flat: dict[str, Any] = {}
-    for key, value in config.items():
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
-
-
-def append_log(run: Path, record: dict[str, Any]) -> None:
-    """Append one JSON line to ``RUN/log.jsonl`` (loss per epoch)."""
-    path = Path(run) / LOG_NAME
-    try:
-        with open(path, "a") as f:
-            f.write(json.dumps(record, default=_json_default) + "\n")
-    except OSError as err:
-        raise write_error(path, err) from None
+def _keep_log_lines(layout: RunLayout, splits: list[int]) -> None:
+    """Cut ``log.jsonl`` to the sound lines of ``splits`` (the others are logged again when redone)."""
+    if layout.log_path.is_file():
+        kept = [line for line, record in read_log(layout) if record.split in splits]
+        atomic_write_text(layout.log_path, "".join(f"{line}\n" for line in kept))
 
 
 def write_predictions(run: Path, results: list[SplitResult]) -> Path:
@@ -306,45 +228,43 @@ def write_predictions(run: Path, results: list[SplitResult]) -> Path:
             columns["pred_classes"].append(predicted)
             columns["pred_scores"].append([float(s) for s in scores[i]])
             columns["correct"].append(predicted[0] == true)
-    path = Path(run) / "predictions.parquet"
+    path = RunLayout(run).predictions_path
     with atomic_write(path) as tmp:
         pq.write_table(pa.Table.from_pydict(columns), tmp)
     return path
 
 
-@dataclass
 class RunReader:
-    """Read a run directory written by ``zsar train-head``."""
+    """Read a run directory written by ``zsar train-head``; its config and metrics are read once, typed."""
 
-    root: Path
-
-    def __post_init__(self) -> None:
-        self.root = Path(self.root)
+    def __init__(self, root: Path) -> None:
+        self.layout = RunLayout(root)
+        self.root = self.layout.root
         if CacheLayout(self.root).looks_like_cache():
             raise ZsarError(f"{self.root} is a feature cache, not a run; measure it with "
                             f"`zsar metrics --features {self.root}`, or pass the --out folder of `zsar train-head`")
-        if not (self.root / "config.json").is_file():
+        if not self.layout.config_path.is_file():
             raise ZsarError(f"{self.root} is not a zsar run directory (no config.json); "
                             "pass the --out folder of `zsar train-head`")
 
-    @property
-    def config(self) -> dict[str, Any]:
-        return read_json(self.root / "config.json", "run config", "train the run again with a new --out")
+    @cached_property
+    def config(self) -> RunConfig:
+        return read_run_config(self.layout)
 
-    @property
-    def metrics(self) -> dict[str, Any]:
-        path = self.root / "metrics.json"
-        return read_json(path, "run metrics", REDO) if path.is_file() else {}
+    @cached_property
+    def metrics(self) -> RunMetrics | None:
+        """``metrics.json``, or None when ``zsar train-head`` did not finish."""
+        return read_run_metrics(self.layout) if self.layout.metrics_path.is_file() else None
+
+    def finished_metrics(self) -> RunMetrics:
+        """``metrics.json``, which a finished run has (a ``ZsarError`` naming the repair without one)."""
+        if self.metrics is None:
+            raise ZsarError(f"run {self.root} has no metrics.json (`zsar train-head` did not finish); {REDO}")
+        return self.metrics
 
     def listed_splits(self) -> list[int] | None:
         """The splits ``metrics.json`` lists (what ``zsar train-head`` finished), ``None`` without one."""
-        metrics = self.metrics
-        if not metrics:
-            return None
-        try:
-            return [int(m["split"]) for m in metrics["splits"]]
-        except (KeyError, TypeError, ValueError):
-            raise ZsarError(f"run metrics {self.root / 'metrics.json'} is damaged: no list of splits; {REDO}") from None
+        return None if self.metrics is None else self.metrics.split_ids()
 
     def split_ids(self) -> list[int]:
         """The splits with an ``embeddings.h5`` on disk."""
@@ -356,11 +276,11 @@ class RunReader:
 
     def split(self, split: int) -> SplitResult:
         """Split ``split``'s results, checked; its checkpoint too when it has one (or its checksum file)."""
-        path = split_dir(self.root, split) / EMBEDDINGS_NAME
+        path = self.layout.embeddings_path(split)
         if not path.is_file():
             raise ZsarError(f"run {self.root} has no split {split} (split-{split}/{EMBEDDINGS_NAME} is missing; "
                             f"it has {self.split_ids()}); {REDO}")
-        checkpoint = split_dir(self.root, split) / CHECKPOINT_NAME
+        checkpoint = self.layout.checkpoint_path(split)
         if checkpoint.is_file() or checksum_path(checkpoint).is_file():
             problem = checkpoint_problem(checkpoint)
             if problem is not None:
@@ -376,6 +296,9 @@ class RunReader:
             raise ZsarError(f"run {self.root} has no finished split; did `zsar train-head` complete?")
         return [self.split(i) for i in ids]
 
-    def log(self) -> list[dict[str, Any]]:
-        path = self.root / LOG_NAME
-        return [record for _, record in _log_lines(path)] if path.is_file() else []
+    def selection(self, split: int) -> SelectionRecord | None:
+        """What model selection chose for ``split`` (None where it did not run)."""
+        return read_selection(self.layout, split)
+
+    def log(self) -> list[LogRecord]:
+        return [record for _, record in read_log(self.layout)]

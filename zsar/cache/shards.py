@@ -36,9 +36,8 @@ import h5py
 import numpy as np
 
 from zsar.cache.layout import FORMAT_VERSION
-from zsar.digests import file_sha256
 from zsar.errors import ZsarError
-from zsar.files import atomic_write
+from zsar.files import atomic_write, file_sha256
 
 FEATURE_DTYPE = np.float16
 ARRAYS = ("features", "frame_index", "timestamps", "video_row")

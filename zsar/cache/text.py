@@ -24,7 +24,7 @@ _STR = h5py.string_dtype()
 TEXT_REPAIR = "`zsar extract` with the same settings (--text-encoder, --prompts) writes it again"
 
 
-@dataclass
+@dataclass(kw_only=True)
 class TextEmbeddings:
     """Label-text embeddings of one dataset's classes under one encoder and prompt set.
 
@@ -67,10 +67,11 @@ class TextEmbeddings:
                             "extract text embeddings for this dataset")
         rows = np.array([index[n] for n in class_names], dtype=np.int64)
         return TextEmbeddings(
-            self.encoder, self.model_id, self.prompt_set, list(class_names),
-            [self.class_texts[i] for i in rows], self.prompts, self.embeddings[rows], self.key,
-            self.space, None if self.words is None else self.words[rows],
-            None if self.word_mask is None else self.word_mask[rows])
+            encoder=self.encoder, model_id=self.model_id, prompt_set=self.prompt_set, class_names=list(class_names),
+            class_texts=[self.class_texts[i] for i in rows], prompts=self.prompts, embeddings=self.embeddings[rows],
+            key=self.key,
+            space=self.space, words=None if self.words is None else self.words[rows],
+            word_mask=None if self.word_mask is None else self.word_mask[rows])
 
 
 def write_text_embeddings(layout: CacheLayout, text: TextEmbeddings) -> Path:

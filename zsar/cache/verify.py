@@ -45,7 +45,7 @@ _RANKED = re.compile(r"-\d{3}[-.]")  # a rank's shard or manifest file: its next
 _TMP = re.compile(r"^\..+\.(\d+)\.tmp$")  # ".<name>.<pid>.tmp", as every cache writer names them
 
 
-@dataclass
+@dataclass(kw_only=True)
 class VerifyReport:
     """What ``verify_cache`` found: ``problems`` (empty when the cache is sound) and counts."""
 
@@ -131,7 +131,7 @@ def _check_shard(layout: CacheLayout, name: str, sha: str, rows: np.ndarray, vid
 def verify_cache(path: Path | str) -> VerifyReport:
     """Check every file of the cache at ``path``; see the module docstring."""
     layout = open_layout(path)
-    report = VerifyReport(layout.root)
+    report = VerifyReport(cache_dir=layout.root)
     try:
         config = read_cache_config(layout)
     except CacheConfigError as err:

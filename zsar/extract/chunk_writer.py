@@ -43,7 +43,7 @@ WRITE_QUEUE = 2   # finished chunks waiting for the writer thread at most
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ChunkContext:
     """What every chunk of one run shares."""
 
@@ -65,7 +65,7 @@ class ChunkContext:
         return {name: i for i, name in enumerate(self.class_names)}
 
 
-@dataclass
+@dataclass(kw_only=True)
 class RunStats:
     """Counts of the chunks this run committed, and how long the loop took."""
 

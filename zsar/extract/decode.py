@@ -43,7 +43,7 @@ class DecodeError(Exception):
     """A video that could not be decoded; ``str()`` is the reason, with the decoder's message."""
 
 
-@dataclass
+@dataclass(kw_only=True)
 class DecodedVideo:
     """The sampled clips of one video.
 
@@ -158,4 +158,5 @@ def decode_video(path: Path | str, sampling: SamplingConfig, size: int, start: f
         out[lo:lo + len(part)] = resize_crop(_read_window(reader, part), size)
     frames = out[torch.from_numpy(inverse.reshape(-1))].reshape(index.shape + (size, size, 3))
     timestamps = (index / fps).astype(np.float32)
-    return DecodedVideo(frames, index, timestamps, n_frames, fps, n_frames / fps, _partial_note(path, n_frames))
+    return DecodedVideo(frames=frames, frame_index=index, timestamps=timestamps, n_frames=n_frames, fps=fps,
+                        duration=n_frames / fps, note=_partial_note(path, n_frames))

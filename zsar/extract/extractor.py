@@ -47,7 +47,7 @@ MIN_RESOLUTION = 32    # the largest total stride of the backbones (EfficientNet
 MAX_RESOLUTION = 1024  # 20000 px frames asked for a 38 GB batch; real backbones take 112-448
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ExtractConfig:
     """Everything ``zsar extract`` takes (one field per flag).
 
@@ -85,7 +85,7 @@ class ExtractConfig:
     seed: int = 0
 
 
-@dataclass
+@dataclass(kw_only=True)
 class ExtractResult:
     """What one ``extract`` call did: ``ok``/``failed`` videos extracted now, ``skipped`` already in the cache."""
 
@@ -147,8 +147,9 @@ def extract(config: ExtractConfig) -> ExtractResult:
     _check_names(config)
     dataset = create_dataset(config.dataset, DatasetConfig(config.root, config.splits, config.subset))
     records = limit_records(dataset.records, config.limit)
-    backbone = create_backbone(BackboneConfig(config.backbone, config.weights, rank_device(config.device),
-                                              config.precision, config.seed))
+    backbone = create_backbone(BackboneConfig(name=config.backbone, weights=config.weights,
+                                              device=rank_device(config.device),
+                                              precision=config.precision, seed=config.seed))
     size = _check_backbone(backbone, config)
     if backbone.device.type == "cpu":
         keep_freed_memory()
@@ -174,8 +175,9 @@ def extract(config: ExtractConfig) -> ExtractResult:
         batch_size = default_batch_size(backbone.device.type) if config.batch_size is None else config.batch_size
         log.info("%s: rank %d/%d, %d chunk(s) to extract, %d video(s) already in %s, %d worker(s)",
                  dataset.name, rank, world, len(plan.pending), plan.skipped, layout.root, workers)
-        context = ChunkContext(layout, rank, key, records, dataset.class_names, Path(config.root).expanduser(),
-                               config.sampling, size, batch_size, workers, pinned=backbone.device.type == "cuda")
+        context = ChunkContext(layout=layout, rank=rank, key=key, records=records, class_names=dataset.class_names,
+                               root=Path(config.root).expanduser(),
+                               sampling=config.sampling, size=size, batch_size=batch_size, workers=workers, pinned=backbone.device.type == "cuda")
         with torch_threads(backbone_threads(config.threads, workers, backbone.device.type)):
             run = extract_chunks(context, plan.pending, backbone.launch)
         compact_manifest(layout, rank)

@@ -47,7 +47,7 @@ from zsar.cache.manifest import (STATUS_FAILED, STATUS_OK, chunk_bounds, compact
 from zsar.cache.shards import shard_digest
 from zsar.cache.text import list_text_files
 from zsar.cache.verify import leftover_tmp_files
-from zsar.digests import file_sha256
+from zsar.files import file_sha256
 from zsar.errors import ZsarError
 
 log = logging.getLogger(__name__)

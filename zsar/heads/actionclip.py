@@ -46,7 +46,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from zsar.errors import ZsarError
+from zsar.errors import ZsarError, check_choice
 from zsar.heads.base import HEADS, ClassText, Head, HeadDims, l2_normalise
 from zsar.heads.frozen import CLIP_LOGIT_SCALE, check_ensemble, ensemble_scores
 from zsar.heads.losses import SymmetricKLLoss
@@ -63,7 +63,7 @@ INIT_STD = 0.02  # ActionCLIP's TemporalTransformer.init_weights
 SEPARATE_SPACES_DIM = 128
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ActionCLIPConfig:
     """Fusion (``transformer``/``mean``) and its depth, heads (0: width/64) and activation,
     joint dim, logit scales, test ensemble.
@@ -92,8 +92,7 @@ class QuickGELU(nn.Module):
 
 
 def _activation(name: str) -> nn.Module | str:
-    if name not in ACTIVATIONS:
-        raise ZsarError(f"actionclip activation {name!r} is not one of {', '.join(ACTIVATIONS)}")
+    check_choice("actionclip activation", name, ACTIVATIONS)
     return QuickGELU() if name == "quick-gelu" else name
 
 
@@ -148,6 +147,7 @@ def _identity(layer: nn.Linear) -> None:
                 "prompt ensemble")
 class ActionCLIPHead(Head):
     Config = ActionCLIPConfig
+    tiny_options = {"fusion": "transformer"}
 
     def __init__(self, dims: HeadDims, config: ActionCLIPConfig) -> None:
         super().__init__(dims, config)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from zsar.errors import ZsarError
+from zsar.errors import check_choice
 from zsar.heads.base import HEADS, ClassText, Head, HeadDims, l2_normalise
 from zsar.heads.generator import NO_GENERATOR, ClassGenerator, VisualCentres
 from zsar.heads.linear import E2E_DROPOUT
@@ -32,7 +32,7 @@ from zsar.heads.losses import COSINE_LOGIT_SCALE, ScaledCosineCELoss
 TEXT_MODES = ("sample", "mean")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class AURLConfig:
     """Widths of the projection MLPs, the cosine-logit scale, the class generator's mode, and how
     several prompts per class enter the text MLP (``sample``: one at random per step; ``mean``)."""
@@ -59,11 +59,11 @@ class ProjectionMLP(nn.Sequential):
 class AURLHead(Head):
     Config = AURLConfig
     has_centres = True
+    tiny_options = {"hidden": 16, "embed_dim": 12}
 
     def __init__(self, dims: HeadDims, config: AURLConfig) -> None:
         super().__init__(dims, config)
-        if config.text not in TEXT_MODES:
-            raise ZsarError(f"aurl text={config.text!r} is not one of {', '.join(TEXT_MODES)}")
+        check_choice("aurl text", config.text, TEXT_MODES)
         self.dropout = nn.Dropout(config.dropout)
         self.video_mlp = ProjectionMLP(dims.video_dim, config.hidden, config.embed_dim)
         self.text_mlp = ProjectionMLP(dims.text_dim, config.hidden, config.embed_dim)

@@ -26,7 +26,12 @@ neither trained nor selected; heads that ``needs_shared_space`` are refused for 
 and text of unrelated models. Heads with learnable visual class centres (``has_centres``) can use AURL's class
 generator. Closed-form heads (``ClosedFormHead``, the ridge) are solved exactly instead of
 trained by SGD. Each head class carries its frozen ``Config`` dataclass and is created by
-``create_head(name, dims, **options)``.
+``create_head(name, dims, **options)``; its ``tiny_options`` make a small, fast instance for
+tests (the contract test runs every registered head with them, plugins included).
+
+Adding a head is one registered class. The registry also says which head is the
+``BASELINE`` every sweep compares against (the ridge) and which is the
+``SHARED_SPACE_BASELINE`` (``frozen``); ``heads_in_order`` is the sweep's order.
 """
 
 from __future__ import annotations
@@ -50,6 +55,8 @@ HEADS: Registry[type["Head"]] = Registry("head")
 # Modules whose import registers a head; imported on first use so ``import zsar.heads.rerank`` stays light.
 HEAD_MODULES = ("zsar.heads.frozen", "zsar.heads.ridge", "zsar.heads.linear", "zsar.heads.actionclip",
                 "zsar.heads.aurl", "zsar.heads.rest")
+BASELINE = "baseline"  # registry tag: the head every sweep row is compared with
+SHARED_SPACE_BASELINE = "shared-space-baseline"  # registry tag: the training-free check of a shared space
 
 
 def l2_normalise(x: Tensor, dim: int = -1, eps: float = 1e-12) -> Tensor:
@@ -57,7 +64,7 @@ def l2_normalise(x: Tensor, dim: int = -1, eps: float = 1e-12) -> Tensor:
     return F.normalize(x, p=2.0, dim=dim, eps=eps)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class HeadDims:
     """Sizes a head is built for: feature dim ``D``, text dim ``Dt``, frames ``T'``, training classes.
 
@@ -114,6 +121,7 @@ class Head(nn.Module, abc.ABC):
     default_transfer: ClassVar[str] = "none"
     training_free: ClassVar[bool] = False  # no parameters: never trained, nothing to select (``frozen``)
     needs_shared_space: ClassVar[bool] = False  # only for features and text of one joint space (``frozen``)
+    tiny_options: ClassVar[dict[str, Any]] = {}  # options of a small, fast instance for tests
 
     def __init__(self, dims: HeadDims, config: Any) -> None:
         super().__init__()
@@ -197,6 +205,28 @@ def list_heads() -> list[str]:
     """Names of the registered heads."""
     _import_heads()
     return HEADS.names()
+
+
+def heads_in_order() -> list[str]:
+    """The registered heads in sweep order: the baselines, then the built-in heads, then plugins as registered."""
+    _import_heads()
+    roles = (SHARED_SPACE_BASELINE, BASELINE)
+
+    def key(name: str) -> tuple[int, int, int]:
+        entry = HEADS.entry(name)
+        role = next((i for i, tag in enumerate(roles) if tag in entry.tags), len(roles))
+        module = entry.obj.__module__
+        return (role, HEAD_MODULES.index(module) if module in HEAD_MODULES else len(HEAD_MODULES), entry.order)
+
+    return sorted(HEADS.names(), key=key)
+
+
+def baseline_head(tag: str = BASELINE) -> str:
+    """The head registered with ``tag`` (``BASELINE``: the ridge; ``SHARED_SPACE_BASELINE``: frozen)."""
+    _import_heads()
+    tagged = HEADS.tagged(tag)
+    assert len(tagged) == 1, f"exactly one head is tagged {tag!r}: {tagged}"
+    return tagged[0]
 
 
 def head_class(name: str) -> type[Head]:

@@ -22,9 +22,11 @@ from zsar.cache.batches import FeatureBatches
 from zsar.cache.features import FeatureSet, load_features, load_text
 from zsar.cache.layout import cache_key
 from zsar.cache.lock import RunLock
-from zsar.cache.runs import (SplitResult, append_log, link_checkpoint, prepare_run_dir, read_selection,
-                             read_split_result, split_dir, write_checkpoint, write_json, write_predictions,
-                             write_selection, write_split_result)
+from zsar.cache.run_files import (CacheRecord, CheckpointMeta, FilterTextRecord, LogRecord, OverlapRecord,
+                                  RunConfig, RunLayout, RunMetrics, SelectionRecord, SplitRecord, append_log,
+                                  write_run_metrics, write_selection)
+from zsar.cache.runs import (RunReader, SplitResult, link_checkpoint, prepare_run_dir, write_checkpoint,
+                             write_predictions, write_split_result)
 from zsar.cache.text import TextEmbeddings
 from zsar.devices import resolve_device
 from zsar.errors import ZsarError
@@ -35,10 +37,11 @@ from zsar.heads.generator import NO_GENERATOR, check_generator_mode
 from zsar.heads.clip_protocols import B2N_METRICS
 from zsar.heads.filter_text import E2E_SOURCE_NOTE, filter_texts
 from zsar.heads.options import check_head_size
-from zsar.heads.protocols import (DEFAULT_TAU, Protocol, ProtocolData, ProtocolOptions, SplitPlan, protocol_for,
+from zsar.heads.plans import SplitPlan, group_by_model
+from zsar.heads.protocols import (DEFAULT_TAU, Protocol, ProtocolData, ProtocolOptions, protocol_for,
                                   source_filter_record)
 from zsar.heads.rerank import RERANKERS
-from zsar.heads.selection import Selection, SelectionConfig, select
+from zsar.heads.selection import SelectionConfig, select
 from zsar.heads.train import TrainConfig, fit, prepare
 from zsar.heads.transfer import TransferConfig
 
@@ -46,7 +49,7 @@ log = logging.getLogger(__name__)
 TRAIN_SAMPLE_CAP = 5000  # seen-class training embeddings kept per split for `zsar metrics`
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TrainHeadConfig:
     """Everything ``zsar train-head`` needs. ``None`` means the head's or protocol's default.
 
@@ -80,7 +83,7 @@ class TrainHeadConfig:
     protocol_options: ProtocolOptions = field(default_factory=ProtocolOptions)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class _Resolved:
     """The config with every default filled in, and what the run needs at hand."""
 
@@ -128,7 +131,8 @@ def resolve(config: TrainHeadConfig) -> _Resolved:
     if transfer.mode is None:
         transfer = replace(transfer, mode=cls.default_transfer)
     head_config(config.head, **options)  # unknown option names fail here, not mid-run
-    return _Resolved(config, protocol, n_splits, options, transfer, resolve_device(config.train.device))
+    return _Resolved(config=config, protocol=protocol, n_splits=n_splits, head_options=options, transfer=transfer,
+                     device=resolve_device(config.train.device))
 
 
 def load_protocol_data(config: TrainHeadConfig) -> ProtocolData:
@@ -138,7 +142,8 @@ def load_protocol_data(config: TrainHeadConfig) -> ProtocolData:
         if config.overlap_with:
             raise ZsarError("--overlap-with filters the source classes of a cross protocol; pass --source-features "
                             "with cross-half, cross-full or official, or drop --overlap-with")
-        return _note_losses(ProtocolData(target, target_text, tau=config.tau, options=config.protocol_options))
+        return _note_losses(ProtocolData(target=target, target_text=target_text, tau=config.tau,
+                                         options=config.protocol_options))
     source, source_text = _load(config.source_features, config.text, config.allow_partial)
     _check_compatible(target, target_text, source, source_text)
     source_filter, target_filter = filter_texts(config.filter_text, config.tau, source, target)
@@ -147,7 +152,8 @@ def load_protocol_data(config: TrainHeadConfig) -> ProtocolData:
     flag = "--text" if source_filter is None else "--filter-text"
     overlap = [_load_overlap_text(Path(path), name, reference, flag) for path in config.overlap_with]
     protocol = protocol_for(config.protocol)
-    data = ProtocolData(target, target_text, source, source_text, tau=config.tau, overlap_text=overlap,
+    data = ProtocolData(target=target, target_text=target_text, source=source, source_text=source_text, tau=config.tau,
+                        overlap_text=overlap,
                         source_filter_text=source_filter, target_filter_text=target_filter,
                         filter_classes=protocol.filter_classes(target) if protocol.filter_classes else None)
     if config.tau > 0 and not config.overlap_with:
@@ -206,45 +212,46 @@ def _check_compatible(target: FeatureSet, target_text: TextEmbeddings, source: F
                             "the same backbone and --text-encoder (pick the text with --text NAME)")
 
 
-def _cache_record(features: FeatureSet, text: TextEmbeddings) -> dict[str, Any]:
-    return {"path": str(features.cache_dir), "key": features.key, "text": text.file_stem,
-            "text_key": text.key, "text_encoder": text.encoder, "videos": features.video_digest,
-            "videos_splits": features.split_digest}
+def _cache_record(features: FeatureSet, text: TextEmbeddings) -> CacheRecord:
+    return CacheRecord(path=str(features.cache_dir), key=features.key, text=text.file_stem, text_key=text.key,
+                       text_encoder=text.encoder, videos=features.video_digest, videos_splits=features.split_digest)
 
 
-def run_config(resolved: _Resolved, data: ProtocolData) -> dict[str, Any]:
+def run_config(resolved: _Resolved, data: ProtocolData) -> RunConfig:
     """The ``config.json`` of the run: training config, protocol, the caches (keys and paths) it read."""
     c = resolved.config
-    payload: dict[str, Any] = {
-        "zsar": __version__, "head": c.head, "head_config": asdict(head_config(c.head, **resolved.head_options)),
-        "protocol": c.protocol,
-        "splits": resolved.n_splits, "train": {**asdict(c.train), "device": resolved.device.type},
-        "selection": asdict(c.selection), "transfer": asdict(resolved.transfer), "rerank": c.rerank,
-        "features": _cache_record(data.target, data.target_text)}
-    if c.protocol_options != ProtocolOptions():
-        payload["protocol_options"] = asdict(c.protocol_options)
+    settings: dict[str, Any] = {}
     if data.source is not None and data.source_text is not None:
-        payload.update(source_features=_cache_record(data.source, data.source_text), tau=c.tau)
-        payload.update(source_filter_record(data))  # --overlap-with texts and the kept source classes
-    payload["config_hash"] = cache_key(payload)
-    return payload
+        record = source_filter_record(data)  # --overlap-with texts and the kept source classes
+        settings = dict(source_features=_cache_record(data.source, data.source_text), tau=c.tau,
+                        filter_text=FilterTextRecord(**record["filter_text"]),
+                        overlap_with=tuple(OverlapRecord(**o) for o in record["overlap_with"]),
+                        source_classes=tuple(record["source_classes"]))
+    config = RunConfig(
+        zsar=__version__, head=c.head, head_config=asdict(head_config(c.head, **resolved.head_options)),
+        protocol=c.protocol, splits=resolved.n_splits, train={**asdict(c.train), "device": resolved.device.type},
+        selection=asdict(c.selection), transfer=asdict(resolved.transfer), rerank=c.rerank,
+        features=_cache_record(data.target, data.target_text),
+        protocol_options=asdict(c.protocol_options) if c.protocol_options != ProtocolOptions() else None,
+        **settings)
+    return replace(config, config_hash=cache_key(config.settings()))
 
 
 def build_head(name: str, plan: SplitPlan, options: dict[str, Any], seed: int, device: torch.device) -> Head:
     """A freshly initialised head for ``plan`` (weights drawn from ``seed``), on ``device``."""
-    shape = plan.train_set.features.shape
-    space = plan.train_set.config.space
-    dims = HeadDims(video_dim=shape[3], text_dim=plan.train_text.dim, frames=shape[2],
-                    n_classes=len(plan.train_classes), shared_space=bool(space) and space == plan.train_text.space)
+    shape = plan.train.cache.features.shape
+    space = plan.train.cache.config.space
+    dims = HeadDims(video_dim=shape[3], text_dim=plan.train.text.dim, frames=shape[2],
+                    n_classes=len(plan.train.classes), shared_space=bool(space) and space == plan.train.text.space)
     torch.manual_seed(seed)
     return create_head(name, dims, **options).to(device)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class TrainedHead:
     """A trained head and its embeddings of training videos (all of them with semantic transfer, else a sample).
 
-    ``embedded`` are positions in ``plan.train_rows`` of the rows in ``embeddings``;
+    ``embedded`` are positions in ``plan.train.rows`` of the rows in ``embeddings``;
     ``sample`` are positions in ``embedded`` of the (at most ``TRAIN_SAMPLE_CAP``) videos
     kept for ``zsar metrics``; ``split`` is the split whose folder holds the checkpoint;
     ``selection`` what model selection chose (None when it was off or impossible) and
@@ -258,10 +265,11 @@ class TrainedHead:
     embedded: np.ndarray
     sample: np.ndarray
     train: TrainConfig
-    selection: Selection | None = None
+    selection: SelectionRecord | None = None
 
 
-def choose_settings(resolved: _Resolved, plan: SplitPlan) -> tuple[TrainConfig, dict[str, Any], Selection | None]:
+def choose_settings(resolved: _Resolved, plan: SplitPlan) -> tuple[TrainConfig, dict[str, Any],
+                                                                   SelectionRecord | None]:
     """The training settings and head options for ``plan``: the given ones, or what selection picks."""
     c, device = resolved.config, resolved.device
     if not c.selection.enabled or head_class(c.head).training_free:
@@ -286,83 +294,106 @@ def train_for_plan(resolved: _Resolved, plan: SplitPlan, run: Path | None) -> Tr
     train, options, selection = choose_settings(resolved, plan)
     train = replace(train, seed=train.seed + plan.seed)  # base-to-novel: a training seed per split
     if run is not None and selection is not None:
-        write_selection(run, plan.split, selection.to_json())
+        write_selection(RunLayout(run), plan.split, selection)
     head = build_head(c.head, plan, options, train.seed, device)
-    batches = FeatureBatches(plan.train_set.features, plan.train_rows, plan.train_targets)
-    text = ClassText.from_embeddings(plan.train_text, device)
-    on_record = None if run is None else (lambda record: append_log(run, {"split": plan.split, **record}))
+    batches = FeatureBatches(plan.train.cache.features, plan.train.rows, plan.train.targets)
+    text = ClassText.from_embeddings(plan.train.text, device)
+    on_record = None if run is None else (lambda record: append_log(RunLayout(run),
+                                                                    LogRecord(split=plan.split, **record)))
     prepare(head, batches, train)
     fit(head, batches, text, train, on_record, desc=f"{c.head} split {plan.split}")
-    n = len(plan.train_rows)
+    n = len(plan.train.rows)
     rng = np.random.default_rng(c.train.seed)
     sample = np.sort(rng.choice(n, size=min(n, TRAIN_SAMPLE_CAP), replace=False))
     embedded = np.arange(n) if resolved.transfer.mode == "semantic" else sample
-    embeddings = embed_rows(head, plan.train_set.features, plan.train_rows[embedded], device)
+    embeddings = embed_rows(head, plan.train.cache.features, plan.train.rows[embedded], device)
     if resolved.transfer.mode != "semantic":
         sample = np.arange(len(embedded))
-    return TrainedHead(head, plan.model_key, plan.split, embeddings, embedded, sample, train, selection)
+    return TrainedHead(head=head, model_key=plan.model_key, split=plan.split, embeddings=embeddings,
+                       embedded=embedded, sample=sample, train=train, selection=selection)
 
 
 def evaluate_plan(resolved: _Resolved, plan: SplitPlan, trained: TrainedHead) -> SplitResult:
     """Zero-shot scores of ``plan``'s test videos with the trained head, as a ``SplitResult``."""
     device = resolved.device
-    test_embeddings = embed_rows(trained.head, plan.test_set.features, plan.test_rows, device)
-    train_targets = plan.train_targets[trained.embedded]
+    test_embeddings = embed_rows(trained.head, plan.test.cache.features, plan.test.rows, device)
+    train_targets = plan.train.targets[trained.embedded]
     prototypes, scores = score_split(trained.head, plan, test_embeddings, trained.embeddings, train_targets,
                                      resolved.transfer, resolved.config.rerank, device)
     return SplitResult(
-        split=plan.split, class_names=plan.class_names, seen=plan.seen, test_classes=plan.test_classes,
-        prototypes=prototypes, test_embeddings=test_embeddings, test_labels=plan.test_labels,
-        test_video_ids=[plan.test_set.video_ids[i] for i in plan.test_rows], scores=scores,
+        split=plan.split, class_names=plan.class_names, seen=plan.seen, test_classes=plan.test.classes,
+        prototypes=prototypes, test_embeddings=test_embeddings, test_labels=plan.test.labels,
+        test_video_ids=[plan.test.cache.video_ids[i] for i in plan.test.rows], scores=scores,
         train_embeddings=trained.embeddings[trained.sample],
-        train_labels=plan.train_classes[train_targets[trained.sample]])
+        train_labels=plan.train.classes[train_targets[trained.sample]])
 
 
-def _checkpoint_meta(resolved: _Resolved, plan: SplitPlan, trained: TrainedHead, config_hash: str) -> dict[str, Any]:
-    return {"head": resolved.config.head, **trained.head.describe(), "split": plan.split,
-            "config_hash": config_hash, "train": asdict(trained.train),
-            "selected": None if trained.selection is None else trained.selection.chosen,
-            "train_classes": [plan.class_names[c] for c in plan.train_classes]}
+def _checkpoint_meta(resolved: _Resolved, plan: SplitPlan, trained: TrainedHead, config_hash: str) -> CheckpointMeta:
+    described = trained.head.describe()
+    return CheckpointMeta(head=resolved.config.head, dims=described["dims"], config=described["config"],
+                          split=plan.split, config_hash=config_hash, train=asdict(trained.train),
+                          selected=None if trained.selection is None else trained.selection.chosen,
+                          train_classes=tuple(plan.class_names[c] for c in plan.train.classes))
 
 
-def train_head(config: TrainHeadConfig) -> dict[str, Any]:
-    """Run ``config.protocol`` with ``config.head`` and write the run directory ``config.out``; returns the metrics."""
-    resolved = resolve(config)
-    data = load_protocol_data(config)
+def fit_model(resolved: _Resolved, plans: list[SplitPlan], out: Path, config_hash: str) -> TrainedHead:
+    """Train the head the ``plans`` share (on the first's training videos); its checkpoint goes to each split."""
+    first = plans[0]
+    trained = train_for_plan(resolved, first, out)
+    write_checkpoint(out, first.split, trained.head.state_dict(),
+                     _checkpoint_meta(resolved, first, trained, config_hash))
+    for plan in plans[1:]:
+        link_checkpoint(out, first.split, plan.split)
+        if trained.selection is not None:
+            write_selection(RunLayout(out), plan.split, trained.selection)
+    return trained
+
+
+def evaluate_plans(resolved: _Resolved, plans: list[SplitPlan], trained: TrainedHead, out: Path) -> None:
+    """Evaluate each of ``plans`` with the head trained for them and write its ``embeddings.h5``."""
+    for plan in plans:
+        result = evaluate_plan(resolved, plan, trained)
+        write_split_result(out, result)
+        log.info("split %d: top-1 %.2f%%", plan.split, split_metrics(result)["top1"])
+
+
+def _check_sizes(config: TrainHeadConfig, resolved: _Resolved, data: ProtocolData) -> None:
     if head_class(config.head).needs_shared_space:
         check_shared_space(config.head, "--features", data.target, data.target_text)
     space = data.target.config.space
-    dims = HeadDims(data.target.dim, data.target_text.dim, data.target.features.shape[2], len(data.target.class_names),
+    dims = HeadDims(video_dim=data.target.dim, text_dim=data.target_text.dim, frames=data.target.features.shape[2],
+                    n_classes=len(data.target.class_names),
                     shared_space=bool(space) and space == data.target_text.space)
     check_head_size(config.head, dims, resolved.head_options)
+
+
+def train_head(config: TrainHeadConfig) -> RunMetrics:
+    """Run ``config.protocol`` with ``config.head`` and write the run directory ``config.out``; returns its metrics.
+
+    Three steps over the protocol's plans, less those a previous start finished: group
+    them by model, fit each model, evaluate each plan.
+    """
+    resolved = resolve(config)
+    data = load_protocol_data(config)
+    _check_sizes(config, resolved, data)
     payload = run_config(resolved, data)
     out = Path(config.out)
     with RunLock(out):
         done = set(prepare_run_dir(out, payload, replace=config.replace_other_run))
         if done:
             log.info("%s holds this run already; keeping its finished splits %s", out, sorted(done))
-        results: list[SplitResult] = []
-        trained: TrainedHead | None = None
-        for plan in resolved.protocol.plan(data, resolved.n_splits):
-            if plan.split in done:
-                results.append(read_split_result(split_dir(out, plan.split) / "embeddings.h5"))
-                continue
-            if trained is None or trained.model_key != plan.model_key:
-                trained = train_for_plan(resolved, plan, out)
-                write_checkpoint(out, plan.split, trained.head.state_dict(),
-                                 _checkpoint_meta(resolved, plan, trained, payload["config_hash"]))
-            else:
-                link_checkpoint(out, trained.split, plan.split)
-                if trained.selection is not None:
-                    write_selection(out, plan.split, trained.selection.to_json())
-            results.append(evaluate_plan(resolved, plan, trained))
-            write_split_result(out, results[-1])
-            log.info("split %d: top-1 %.2f%%", plan.split, split_metrics(results[-1])["top1"])
+        plans = list(resolved.protocol.plan(data, resolved.n_splits))
+        for group in group_by_model([plan for plan in plans if plan.split not in done]):
+            evaluate_plans(resolved, group, fit_model(resolved, group, out, payload.config_hash), out)
+        reader = RunReader(out)
+        results = [reader.split(plan.split) for plan in plans]
         names = B2N_METRICS if config.protocol == "base-to-novel" else None
-        per_split = [{**split_metrics(r, names), "selected": read_selection(out, r.split)} for r in results]
+        per_split = [split_metrics(r, names) for r in results]
         mean, std = summarise(per_split)
-        metrics = {"protocol": config.protocol, "head": config.head, "splits": per_split, "mean": mean, "std": std,
-                   **({"notes": data.notes} if data.notes else {})}
+        selections = [reader.selection(r.split) for r in results]
+        metrics = RunMetrics(protocol=config.protocol, head=config.head, mean=mean, std=std, notes=tuple(data.notes),
+                             splits=tuple(SplitRecord(**m, selected=None if s is None else s.chosen)
+                                          for m, s in zip(per_split, selections)))
         write_predictions(out, results)
-        write_json(out / "metrics.json", metrics)
+        write_run_metrics(RunLayout(out), metrics)
         return metrics

@@ -28,8 +28,8 @@ from torch import Tensor
 from zsar.cache.features import FeatureSet
 from zsar.cache.layout import open_layout
 from zsar.cache.text import TextEmbeddings, list_text_files, read_text_embeddings
-from zsar.errors import ZsarError
-from zsar.heads.base import HEADS, ClassText, Head, HeadDims, l2_normalise
+from zsar.errors import ZsarError, check_choice
+from zsar.heads.base import HEADS, SHARED_SPACE_BASELINE, ClassText, Head, HeadDims, l2_normalise
 
 CLIP_LOGIT_SCALE = 100.0  # CLIP's pretrained logit_scale.exp(), also its cap
 ENSEMBLES = ("embedding", "probability")
@@ -46,8 +46,7 @@ class FrozenConfig:
 
 def check_ensemble(owner: str, ensemble: str) -> None:
     """Refuse an unknown prompt-ensemble rule in one line."""
-    if ensemble not in ENSEMBLES:
-        raise ZsarError(f"{owner} ensemble {ensemble!r} is not one of {', '.join(ENSEMBLES)}")
+    check_choice(f"{owner} ensemble", ensemble, ENSEMBLES)
 
 
 def pool_video(video: Tensor) -> Tensor:
@@ -100,7 +99,7 @@ def check_shared_space(head: str, flag: str, features: FeatureSet, text: TextEmb
 
 
 @HEADS.register("frozen", help="training-free: the backbone's own zero-shot (frame mean, cosine to the prompt "
-                "ensemble); needs a shared video-text space")
+                "ensemble); needs a shared video-text space", tags=(SHARED_SPACE_BASELINE,))
 class FrozenHead(Head):
     Config = FrozenConfig
     training_free = True

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from zsar.errors import ZsarError
+from zsar.errors import check_choice
 from zsar.heads.base import HEADS, ClassText, Head, HeadDims
 from zsar.heads.losses import LOSSES
 
@@ -45,8 +45,7 @@ class LinearHead(Head):
 
     def __init__(self, dims: HeadDims, config: LinearConfig) -> None:
         super().__init__(dims, config)
-        if config.loss not in LINEAR_LOSSES:
-            raise ZsarError(f"linear head loss {config.loss!r} is not one of {', '.join(LINEAR_LOSSES)}")
+        check_choice("linear head loss", config.loss, LINEAR_LOSSES)
         self.dropout = nn.Dropout(config.dropout)
         self.proj = nn.Linear(dims.video_dim, dims.text_dim)
         with torch.no_grad():

@@ -26,7 +26,7 @@ from typing import Any, Iterable
 import torch
 
 from zsar.errors import ZsarError
-from zsar.heads.base import HeadDims, create_head, head_class, head_config
+from zsar.heads.base import HeadDims, create_head, head_class, head_config, heads_in_order
 from zsar.heads.generator import check_generator_mode
 
 TRAIN_COPIES = 4  # weights, gradients and AdamW's two moments, float32 each
@@ -144,3 +144,15 @@ def head_options_table(head: str) -> list[tuple[str, str, str]]:
     """``(name, type, default)`` of each option of head ``head``."""
     defaults = option_defaults(head)
     return [(name, kind.__name__, repr(defaults.get(name))) for name, kind in option_types(head).items()]
+
+
+def format_heads() -> str:
+    """What ``zsar heads`` prints: each registered head, its help, and its options with their types and defaults."""
+    from zsar.heads.base import HEADS
+
+    lines = []
+    for name in heads_in_order():
+        lines.append(f"{name}: {HEADS.entry(name).help}")
+        lines += [f"    {option:<18} {kind:<6} default {default}" for option, kind, default in head_options_table(name)]
+    return "\n".join(lines)
+

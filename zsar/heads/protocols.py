@@ -52,7 +52,9 @@ import numpy as np
 
 from zsar.cache.features import FeatureSet
 from zsar.cache.text import TextEmbeddings
-from zsar.errors import ZsarError
+from zsar.errors import ZsarError, check_choice
+from zsar.heads.plans import Side, SplitPlan, side_of
+from zsar.vectors import l2_normalise, positions
 from zsar.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -84,10 +86,13 @@ def overlap_filter(source_text: np.ndarray, target_text: np.ndarray, tau: float)
 
 
 def overlap_distances(source_text: np.ndarray, target_text: np.ndarray) -> np.ndarray:
-    """``(S, T)`` cosine distances ``1 - cos(c, t)`` (float64, clipped at 0) between label embeddings."""
-    s = source_text / np.linalg.norm(source_text, axis=1, keepdims=True)
-    t = target_text / np.linalg.norm(target_text, axis=1, keepdims=True)
-    return np.clip(1 - s.astype(np.float64) @ t.astype(np.float64).T, 0, None)
+    """``(S, T)`` cosine distances ``1 - cos(c, t)`` (float64, clipped at 0) between label embeddings.
+
+    A zero embedding has cosine 0 with everything (distance 1): it overlaps nothing.
+    """
+    s = l2_normalise(np.asarray(source_text, dtype=np.float64), axis=1)
+    t = l2_normalise(np.asarray(target_text, dtype=np.float64), axis=1)
+    return np.clip(1 - s @ t.T, 0, None)
 
 
 @dataclass(frozen=True)
@@ -99,11 +104,10 @@ class ProtocolOptions:
     class_lists: str | None = None
 
     def __post_init__(self) -> None:
-        if self.base_train not in BASE_TRAIN:
-            raise ZsarError(f"--base-train {self.base_train!r} is not one of {', '.join(BASE_TRAIN)}")
+        check_choice("--base-train", self.base_train, BASE_TRAIN)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class ProtocolData:
     """The caches a protocol draws from: the target (tested) and, for cross protocols, the source.
 
@@ -167,41 +171,7 @@ def _note_same_texts(data: ProtocolData, features: FeatureSet, text: TextEmbeddi
                   "their text embeddings are equal, so a zero-shot head cannot tell them apart")
 
 
-@dataclass
-class SplitPlan:
-    """One split: rows to train on and to test, and the classes involved.
-
-    ``class_names`` are every class of the split; ``seen`` ``(C,)`` marks the training
-    classes. Training rows index ``train_set`` (source or target), ``train_targets``
-    ``(M,)`` index ``train_classes`` ``(S,)`` (which index ``class_names``); test rows
-    index ``test_set`` (the target), ``test_labels`` ``(N,)`` and ``test_classes`` ``(Ct,)`` (the
-    candidates) index ``class_names``. ``train_text`` / ``test_text`` hold the label text
-    of ``train_classes`` / ``test_classes`` in that order. Splits with the same
-    ``model_key`` can share one trained head. ``groups`` ``(C,)`` (None: one group): a
-    test video is ranked only among the candidates of its own class's group
-    (``base-to-novel``: base videos among the base classes, novel among the novel);
-    ``seed`` is added to the training seed (``base-to-novel``'s seeds).
-    """
-
-    split: int
-    class_names: list[str]
-    seen: np.ndarray
-    train_set: FeatureSet
-    train_rows: np.ndarray
-    train_targets: np.ndarray
-    train_classes: np.ndarray
-    train_text: TextEmbeddings
-    test_set: FeatureSet
-    test_rows: np.ndarray
-    test_labels: np.ndarray
-    test_classes: np.ndarray
-    test_text: TextEmbeddings
-    model_key: str
-    groups: np.ndarray | None = None
-    seed: int = 0
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Protocol:
     """A registered protocol: how many splits by default / at most, whether it trains on a source cache."""
 
@@ -225,7 +195,8 @@ def register(name: str, default_splits: int, max_splits: int | None, needs_sourc
         def checked_plan(data: ProtocolData, n_splits: int) -> Iterator[SplitPlan]:
             return checked(data, name, plan(data, n_splits))
 
-        protocol = Protocol(name, checked_plan, default_splits, max_splits, needs_source, filter_classes)
+        protocol = Protocol(name=name, plan=checked_plan, default_splits=default_splits, max_splits=max_splits,
+                            needs_source=needs_source, filter_classes=filter_classes)
         PROTOCOLS.add(name, protocol, help=help)
         return plan
 
@@ -235,14 +206,10 @@ def register(name: str, default_splits: int, max_splits: int | None, needs_sourc
 def within_plan(data: ProtocolData, split: int, train_rows: np.ndarray, test_rows: np.ndarray,
                  seen: np.ndarray, test_classes: np.ndarray) -> SplitPlan:
     """A plan inside one dataset: class indices are the target's own."""
-    target, names = data.target, data.target.class_names
-    train_classes = np.flatnonzero(seen)
-    position = np.full(len(names), -1)
-    position[train_classes] = np.arange(len(train_classes))
-    return SplitPlan(split, names, seen, target, train_rows, position[target.labels[train_rows]], train_classes,
-                     data.target_text.subset([names[c] for c in train_classes]), target, test_rows,
-                     target.labels[test_rows], test_classes,
-                     data.target_text.subset([names[c] for c in test_classes]), model_key=f"split-{split}")
+    target, text = data.target, data.target_text
+    return SplitPlan(split=split, class_names=target.class_names, seen=seen, model_key=f"split-{split}",
+                     train=side_of(target, train_rows, np.flatnonzero(seen), text),
+                     test=side_of(target, test_rows, test_classes, text))
 
 
 def _halves(n_classes: int, split: int) -> tuple[np.ndarray, np.ndarray]:
@@ -265,15 +232,15 @@ def _note_repeats(data: ProtocolData, name: str, n_classes: int, n_splits: int) 
 def checked(data: ProtocolData, name: str, plans: Iterator[SplitPlan]) -> Iterator[SplitPlan]:
     """``plans``, each refused if it has too few videos to train or none to test, noted if it has 1 candidate."""
     for plan in plans:
-        n_train, n_test = len(plan.train_rows), len(plan.test_rows)
+        n_train, n_test = len(plan.train.rows), len(plan.test.rows)
         if n_train < MIN_TRAIN_VIDEOS or n_test == 0:
             raise ZsarError(f"{name} split {plan.split} trains on {n_train} video(s) and tests on {n_test} "
                             f"({len(data.target)} videos in {len(data.target.class_names)} classes in "
                             f"{data.target.cache_dir}); a split needs at least {MIN_TRAIN_VIDEOS} training videos "
                             "and one test video: extract more videos per class")
-        if len(plan.test_classes) == 1:
+        if len(plan.test.classes) == 1:
             data.note(f"{name}: split {plan.split} has a single candidate class "
-                      f"({plan.class_names[int(plan.test_classes[0])]!r}), so its top-1 is 100% by construction; "
+                      f"({plan.class_names[int(plan.test.classes[0])]!r}), so its top-1 is 100% by construction; "
                       "use more classes")
         yield plan
 
@@ -371,12 +338,10 @@ def source_side(data: ProtocolData) -> SourceSide:
         raise ZsarError(f"the overlap filter (--tau {data.tau}) drops every source class; lower --tau")
     kept = np.flatnonzero(keep)
     _log_filter(data, keep)
-    position = np.full(len(keep), -1)
-    position[kept] = np.arange(len(kept))
     rows = np.flatnonzero(keep[source.labels])
     prefix = source.config.dataset or "source"
     return SourceSide([f"{prefix}/{source.class_names[c]}" for c in kept], rows,
-                       position[source.labels[rows]], text.subset([source.class_names[c] for c in kept]))
+                      positions(source.labels[rows], kept), text.subset([source.class_names[c] for c in kept]))
 
 
 def cross_plan(data: ProtocolData, side: SourceSide, split: int, test_rows: np.ndarray,
@@ -385,9 +350,9 @@ def cross_plan(data: ProtocolData, side: SourceSide, split: int, test_rows: np.n
     target, n_seen = data.target, len(side.names)
     seen = np.r_[np.ones(n_seen, dtype=bool), np.zeros(len(target.class_names), dtype=bool)]
     assert data.source is not None
-    return SplitPlan(split, side.names + list(target.class_names), seen, data.source, side.rows, side.targets,
-                     np.arange(n_seen), side.text, target, test_rows, n_seen + target.labels[test_rows],
-                     n_seen + test_classes, data.target_text.subset([target.class_names[c] for c in test_classes]),
+    train = Side(cache=data.source, rows=side.rows, labels=side.targets, classes=np.arange(n_seen), text=side.text)
+    return SplitPlan(split=split, class_names=side.names + list(target.class_names), seen=seen, train=train,
+                     test=side_of(target, test_rows, test_classes, data.target_text, offset=n_seen),
                      model_key=SHARED_MODEL)
 
 

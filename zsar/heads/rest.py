@@ -48,7 +48,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from zsar.errors import ZsarError
+from zsar.errors import ZsarError, check_choice
 from zsar.heads.base import HEADS, ClassText, Head, HeadDims, l2_normalise
 from zsar.heads.generator import NO_GENERATOR, ClassGenerator, VisualCentres
 from zsar.heads.losses import COSINE_LOGIT_SCALE, ScaledCosineCELoss
@@ -58,7 +58,7 @@ REST_MODES = ("joint", "dual")
 PAIR_CHUNK = 2048  # (video, class) pairs per forward pass when scoring pairs
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ResTConfig:
     """Transformer width, depth, attention heads, FFN multiple, joint dim, token limit, losses;
     ``mode`` (``joint``/``dual``) and joint mode's pair matching and score fusion."""
@@ -85,6 +85,7 @@ class ResTHead(Head):
     Config = ResTConfig
     has_centres = True
     default_transfer = "semantic"
+    tiny_options = {"width": 16, "heads": 2, "embed_dim": 12, "generator": "interpolate"}
 
     def __init__(self, dims: HeadDims, config: ResTConfig) -> None:
         super().__init__(dims, config)
@@ -220,8 +221,7 @@ class ResTHead(Head):
 def _check_config(config: ResTConfig) -> None:
     if config.width % config.heads:
         raise ZsarError(f"rest heads={config.heads} does not divide width={config.width}; choose a divisor")
-    if config.mode not in REST_MODES:
-        raise ZsarError(f"rest mode={config.mode!r} is not one of {', '.join(REST_MODES)}")
+    check_choice("rest mode", config.mode, REST_MODES)
     if config.match_videos < 1 or config.match_classes < 2:
         raise ZsarError(f"rest match_videos={config.match_videos}, match_classes={config.match_classes}: "
                         "need at least 1 video and 2 classes (its own and one other)")

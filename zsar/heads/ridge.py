@@ -29,7 +29,7 @@ from torch import Tensor, nn
 
 from zsar.cache.batches import FeatureBatches
 from zsar.errors import ZsarError
-from zsar.heads.base import HEADS, ClassText, ClosedFormHead, HeadDims
+from zsar.heads.base import BASELINE, HEADS, ClassText, ClosedFormHead, HeadDims
 
 SYSTEM_CHUNK = 4096  # videos per chunk when accumulating the moments
 
@@ -41,7 +41,7 @@ class RidgeConfig:
     alpha: float = 1.0
 
 
-@dataclass
+@dataclass(kw_only=True)
 class RidgeSystem:
     """The moments that determine the ridge solution: ``n`` videos, means, centred ``x x^T / n`` and ``x y^T / n``."""
 
@@ -72,7 +72,8 @@ class RidgeSystem:
         return float(np.sum((weight @ self.second) * weight) - 2 * np.sum(weight * self.cross.T) + self.y_var)
 
 
-@HEADS.register("ridge", help="baseline: closed-form ridge regression from standardised pooled features to label text")
+@HEADS.register("ridge", help="baseline: closed-form ridge regression from standardised pooled features to label text",
+                tags=(BASELINE,))
 class RidgeHead(ClosedFormHead):
     Config = RidgeConfig
 
@@ -117,8 +118,8 @@ class RidgeHead(ClosedFormHead):
         if n == 0:
             raise ZsarError("the ridge head has no training videos to solve for")
         x_mean, y_mean = total_x / n, total_y / n
-        return RidgeSystem(n, x_mean, y_mean, second / n - np.outer(x_mean, x_mean),
-                           cross / n - np.outer(x_mean, y_mean), y_squares / n - float(y_mean @ y_mean))
+        return RidgeSystem(n=n, x_mean=x_mean, y_mean=y_mean, second=second / n - np.outer(x_mean, x_mean),
+                           cross=cross / n - np.outer(x_mean, y_mean), y_var=y_squares / n - float(y_mean @ y_mean))
 
     @torch.no_grad()
     def solve(self, system: RidgeSystem, alpha: float | None = None) -> float:

@@ -22,17 +22,18 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 import numpy as np
 import torch
 
 from zsar.cache.batches import FeatureBatches
+from zsar.cache.run_files import SelectionRecord
 from zsar.errors import ZsarError
 from zsar.heads.base import ClassText, ClosedFormHead, Head
 from zsar.heads.zero_shot import embed_rows, score_split
-from zsar.heads.protocols import SplitPlan
+from zsar.heads.plans import SplitPlan
 from zsar.heads.train import DivergedError, TrainConfig, Trainer, prepare
 from zsar.heads.transfer import TransferConfig
 
@@ -41,7 +42,7 @@ MIN_CLASSES = 2  # on each side of the validation split
 FIRST_POINT = 16  # the validation curve starts at 1/16 of the budget
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SelectionConfig:
     """What selection tries: the held-out class ``fraction``, the lr and alpha grids, the curve's ``points``.
 
@@ -70,27 +71,6 @@ class SelectionConfig:
                             f"{self.max_folds} and min_videos {self.min_videos}: each at least 1")
 
 
-@dataclass
-class Selection:
-    """The outcome: the chosen values, their validation top-1, every curve, and what was held out."""
-
-    chosen: dict[str, float | int]
-    top1: float
-    curves: list[dict[str, Any]]
-    validation_classes: list[str]
-    n_train: int
-    n_validation: int
-    config: dict[str, Any] = field(default_factory=dict)
-
-    def describe(self) -> str:
-        values = ", ".join(f"{k} {v:g}" for k, v in self.chosen.items())
-        return (f"{values} (validation top-1 {self.top1:.1f} % on {len(self.validation_classes)} held-out "
-                f"seen classes, {self.n_validation} videos)")
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-
 def _cap_per_class(labels: np.ndarray, cap: int, rng: np.random.Generator) -> np.ndarray:
     """Sorted positions in ``labels`` keeping at most ``cap`` (seeded) per label."""
     keep = [rng.permutation(np.flatnonzero(labels == c))[:cap] for c in np.unique(labels)]
@@ -105,35 +85,28 @@ def validation_plans(plan: SplitPlan, config: SelectionConfig, seed: int) -> lis
     fold, or more (at most ``max_folds``) until they hold ``min_videos`` validation
     videos; none when the classes are too few to split.
     """
-    present = np.unique(plan.train_targets)
+    present = np.unique(plan.train.targets)
     n_val = int(round(config.fraction * len(present)))
     if n_val < MIN_CLASSES or len(present) - n_val < MIN_CLASSES:
         return []
     rng = np.random.default_rng([seed, plan.split])
     order = rng.permutation(present)
     folds = [_fold(plan, np.sort(order[:n_val]), config, rng)]
-    wanted = math.ceil(config.min_videos / max(1, len(folds[0].test_rows)))
+    wanted = math.ceil(config.min_videos / max(1, len(folds[0].test.rows)))
     for f in range(1, min(config.max_folds, len(present) // n_val, wanted)):
         folds.append(_fold(plan, np.sort(order[f * n_val:(f + 1) * n_val]), config, rng))
     return folds
 
 
 def _fold(plan: SplitPlan, held: np.ndarray, config: SelectionConfig, rng: np.random.Generator) -> SplitPlan:
-    """``plan`` with the training classes ``held`` (indices of ``plan.train_classes``) moved to validation."""
-    is_val = np.isin(plan.train_targets, held)
-    kept = np.setdiff1d(np.arange(len(plan.train_classes)), held)
-    position = np.full(len(plan.train_classes), -1)
-    position[kept] = np.arange(len(kept))
-    val_pos = np.flatnonzero(is_val)[_cap_per_class(plan.train_targets[is_val], config.max_per_class, rng)]
+    """``plan`` with the training classes ``held`` (positions in ``plan.train.classes``) moved to validation."""
+    is_val = np.isin(plan.train.targets, held)
+    kept = np.setdiff1d(np.arange(len(plan.train.classes)), held)
+    val_pos = np.flatnonzero(is_val)[_cap_per_class(plan.train.targets[is_val], config.max_per_class, rng)]
     seen = np.zeros(len(plan.class_names), dtype=bool)
-    seen[plan.train_classes[kept]] = True
-    text_names = plan.train_text.class_names  # in train_classes order (cross plans prefix class_names, not these)
-    return SplitPlan(
-        plan.split, plan.class_names, seen, plan.train_set, plan.train_rows[~is_val],
-        position[plan.train_targets[~is_val]], plan.train_classes[kept],
-        plan.train_text.subset([text_names[i] for i in kept]), plan.train_set, plan.train_rows[val_pos],
-        plan.train_classes[plan.train_targets[val_pos]], plan.train_classes[held],
-        plan.train_text.subset([text_names[i] for i in held]), model_key=f"validation-{plan.model_key}")
+    seen[plan.train.classes[kept]] = True
+    return SplitPlan(split=plan.split, class_names=plan.class_names, seen=seen, train=plan.train.part(~is_val, kept),
+                     test=plan.train.part(val_pos, held), model_key=f"validation-{plan.model_key}")
 
 
 @dataclass
@@ -152,22 +125,22 @@ class _Validator:
     def __init__(self, plan: SplitPlan, transfer: TransferConfig, rerank: str, device: torch.device,
                  config: SelectionConfig, seed: int) -> None:
         self.plan, self.transfer, self.rerank, self.device = plan, transfer, rerank, device
-        sample = _cap_per_class(plan.train_targets, config.max_per_class, np.random.default_rng(seed))
+        sample = _cap_per_class(plan.train.targets, config.max_per_class, np.random.default_rng(seed))
         self.sample = sample if transfer.mode == "semantic" else sample[:0]
 
     def __call__(self, head: Head) -> float:
         p = self.plan
-        test = embed_rows(head, p.test_set.features, p.test_rows, self.device)
-        train = embed_rows(head, p.train_set.features, p.train_rows[self.sample], self.device)
+        test = embed_rows(head, p.test.cache.features, p.test.rows, self.device)
+        train = embed_rows(head, p.train.cache.features, p.train.rows[self.sample], self.device)
         if not len(self.sample):
             train = np.zeros((0, test.shape[1]), np.float32)
-        _, scores = score_split(head, p, test, train, p.train_targets[self.sample], self.transfer, self.rerank,
+        _, scores = score_split(head, p, test, train, p.train.targets[self.sample], self.transfer, self.rerank,
                                 self.device)
-        return 100 * float(np.mean(p.test_classes[scores.argmax(axis=1)] == p.test_labels))
+        return 100 * float(np.mean(p.test.classes[scores.argmax(axis=1)] == p.test.labels))
 
 
 def select(make_head: Callable[[SplitPlan], Head], plan: SplitPlan, train: TrainConfig, config: SelectionConfig,
-           transfer: TransferConfig, rerank: str, device: torch.device) -> Selection | None:
+           transfer: TransferConfig, rerank: str, device: torch.device) -> SelectionRecord | None:
     """Choose the training values for ``plan`` on held-out seen classes; None when there are too few classes.
 
     ``make_head(plan)`` builds a fresh, seeded head for a plan, on ``device``.
@@ -175,20 +148,21 @@ def select(make_head: Callable[[SplitPlan], Head], plan: SplitPlan, train: Train
     plans = validation_plans(plan, config, train.seed)
     if not plans:
         log.warning("split %d: %d training class(es) are too few to hold out validation classes; "
-                    "training with the given settings, no selection", plan.split, len(plan.train_classes))
+                    "training with the given settings, no selection", plan.split, len(plan.train.classes))
         return None
-    folds = [_Fold(p, FeatureBatches(p.train_set.features, p.train_rows, p.train_targets),
-                   ClassText.from_embeddings(p.train_text, device),
+    folds = [_Fold(p, FeatureBatches(p.train.cache.features, p.train.rows, p.train.targets),
+                   ClassText.from_embeddings(p.train.text, device),
                    _Validator(p, transfer, rerank, device, config, train.seed)) for p in plans]
-    n_videos = sum(len(f.plan.test_rows) for f in folds)
+    n_videos = sum(len(f.plan.test.rows) for f in folds)
     if isinstance(make_head(plans[0]), ClosedFormHead):
         curves, chosen, top1 = _select_alpha(make_head, folds, config, train)
     else:
         curves, chosen, top1 = _select_steps(make_head, folds, n_videos, config, train)
-    names = [plan.class_names[c] for f in folds for c in f.plan.test_classes]
-    return Selection(chosen, top1, curves, names, len(plans[0].train_rows), n_videos,
-                     {"fraction": config.fraction, "folds": len(folds), "lrs": list(config.lrs),
-                      "alphas": list(config.alphas), "points": config.points})
+    names = [plan.class_names[c] for f in folds for c in f.plan.test.classes]
+    return SelectionRecord(chosen=chosen, top1=top1, curves=tuple(curves), validation_classes=tuple(names),
+                           n_train=len(plans[0].train.rows), n_validation=n_videos,
+                           config={"fraction": config.fraction, "folds": len(folds), "lrs": list(config.lrs),
+                                   "alphas": list(config.alphas), "points": config.points})
 
 
 def _select_alpha(make_head: Callable[[SplitPlan], Head], folds: list[_Fold], config: SelectionConfig,
@@ -207,6 +181,20 @@ def _select_alpha(make_head: Callable[[SplitPlan], Head], folds: list[_Fold], co
     return curves, {"alpha": best["alpha"]}, best["top1"]
 
 
+@dataclass(frozen=True, kw_only=True)
+class CurvePoint:
+    """One measured point of a validation curve: after ``step`` steps at ``lr``, its top-1 and smoothed top-1."""
+
+    step: int
+    lr: float
+    top1: float
+    smoothed: float
+
+    def preference(self, default_lr: float, lrs: tuple[float, ...]) -> tuple[int, bool, int]:
+        """Among points within one standard error of the best: the longest run, then the default lr, then grid order."""
+        return (self.step, self.lr == default_lr, -lrs.index(self.lr))
+
+
 @dataclass
 class _Candidate:
     """One learning rate's validation runs, one per fold, trained in step."""
@@ -220,17 +208,18 @@ class _Candidate:
         return self.trainers[0].step
 
     @property
-    def points(self) -> list[tuple[int, float, float]]:
-        """``(step, top1, smoothed top1)`` measured so far, top-1 averaged over the folds."""
+    def points(self) -> list[CurvePoint]:
+        """The points measured so far, top-1 averaged over the folds."""
         curves = [t.result.curve for t in self.trainers]
         n = min(len(c) for c in curves)
         steps = [step for step, _ in curves[0][:n]]
         top1 = [float(np.mean([c[i][1] for c in curves])) for i in range(n)]
-        return list(zip(steps, top1, smoothed(top1)))
+        return [CurvePoint(step=step, lr=self.lr, top1=t, smoothed=s)
+                for step, t, s in zip(steps, top1, smoothed(top1))]
 
     @property
     def best(self) -> float:
-        return max((s for _, _, s in self.points), default=-1.0)
+        return max((p.smoothed for p in self.points), default=-1.0)
 
 
 def stage_ends(total: int) -> list[int]:
@@ -266,28 +255,25 @@ def _select_steps(make_head: Callable[[SplitPlan], Head], folds: list[_Fold], n_
             except DivergedError:
                 c.diverged = True
         alive = sorted((c for c in alive if not c.diverged), key=lambda c: -c.best)[:max(1, (len(alive) + 1) // 2)]
-    measured = [(s, step, top1, c.lr) for c in candidates if not c.diverged for step, top1, s in c.points]
+    measured = [p for c in candidates if not c.diverged for p in c.points]
     if not measured:
         raise ZsarError(f"every learning rate of {list(config.lrs)} diverged on the validation classes; "
                         "pass --lr lower with --no-select, or check the features")
-    steps, lr, top1 = choose_point(measured, n_videos, train.lr, config.lrs)
-    curves = [{"lr": c.lr, "curve": [list(p) for p in c.points], "stopped_at": c.step, "diverged": c.diverged}
-              for c in candidates]
-    return curves, {"lr": lr, "steps": steps}, top1
+    point = choose_point(measured, n_videos, train.lr, config.lrs)
+    curves = [{"lr": c.lr, "curve": [[p.step, p.top1, p.smoothed] for p in c.points], "stopped_at": c.step,
+               "diverged": c.diverged} for c in candidates]
+    return curves, {"lr": point.lr, "steps": point.step}, point.top1
 
 
-def choose_point(measured: list[tuple[float, int, float, float]], n: int, default_lr: float,
-                 lrs: tuple[float, ...]) -> tuple[int, float, float]:
-    """``(steps, lr, top1)`` from ``(smoothed top1, step, top1, lr)`` points measured on ``n`` validation videos.
+def choose_point(measured: list[CurvePoint], n: int, default_lr: float, lrs: tuple[float, ...]) -> CurvePoint:
+    """The point to train with, of ``measured`` on ``n`` validation videos.
 
-    Among the points within one standard error of the best smoothed top-1: the longest
-    run, then the default lr, then the grid's order.
+    Among the points within one standard error of the best smoothed top-1, the most
+    preferred (``CurvePoint.preference``).
     """
-    best = max(s for s, *_ in measured)
+    best = max(p.smoothed for p in measured)
     near = best - standard_error(best, n)
-    steps, _, _, top1, lr = max((step, lr == default_lr, -lrs.index(lr), top1, lr)
-                                for s, step, top1, lr in measured if s >= near)
-    return steps, lr, top1
+    return max((p for p in measured if p.smoothed >= near), key=lambda p: p.preference(default_lr, lrs))
 
 
 def standard_error(top1: float, n: int) -> float:

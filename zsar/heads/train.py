@@ -46,7 +46,7 @@ STATS_CHUNK = 4096  # videos per chunk when computing feature statistics
 MIN_SCALE = 1e-6  # floor of a feature dim's standard deviation (dims that are always 0)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TrainConfig:
     """Optimisation settings shared by every head.
 

@@ -6,7 +6,7 @@ those pair scores in, ``pair_scores_of_rows``); with semantic transfer the test 
 composed visual prototypes (seen classes, in GZSL, by their own visual prototype).
 Re-ranking (``zsar.heads.rerank``) is applied next; last, a plan with class ``groups``
 (``base-to-novel``) ranks each test video only among the candidates of its own class's
-group (the others get the lowest float32 score). Accuracy (``zsar.accuracy``) is the
+group (the others get the lowest float32 score). Accuracy (``zsar.metrics.accuracy``) is the
 fraction of test videos, in percent; when seen classes are among the candidates (GZSL) the
 accuracy on seen and on unseen test videos and their harmonic mean are added.
 """
@@ -16,13 +16,14 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from zsar.accuracy import accuracy, harmonic_mean, mean_std
+from zsar.metrics.accuracy import accuracy, harmonic_mean, mean_std
 from zsar.cache.batches import FeatureBatches
 from zsar.cache.runs import SplitResult
 from zsar.heads.base import ClassText, Head
-from zsar.heads.protocols import SplitPlan
+from zsar.heads.plans import SplitPlan
 from zsar.heads.rerank import rerank
 from zsar.heads.transfer import TransferConfig, class_means, semantic_transfer
+from zsar.vectors import positions
 
 INFERENCE_BATCH = 512
 SCORE_BATCH = 4096  # videos scored at a time: ActionCLIP's ensemble holds (prompts, videos, classes) logits
@@ -50,24 +51,22 @@ def score_split(head: Head, plan: SplitPlan, test_embeddings: np.ndarray, train_
                 device: torch.device) -> tuple[np.ndarray, np.ndarray]:
     """``(prototypes (Ct, E), scores (N, Ct))`` of the plan's test classes.
 
-    ``train_embeddings`` / ``train_targets`` (indices of ``plan.train_classes``) give the
+    ``train_embeddings`` / ``train_targets`` (indices of ``plan.train.classes``) give the
     seen visual prototypes for semantic transfer (ignored without it).
     """
     head.eval()
-    views = head.embed_classes(ClassText.from_embeddings(plan.test_text, device))
+    views = head.embed_classes(ClassText.from_embeddings(plan.test.text, device))
     if transfer.mode == "semantic":
-        seen = class_means(train_embeddings, train_targets, len(plan.train_classes))
-        composed = semantic_transfer(seen, plan.train_text.mean, plan.test_text.mean,
+        seen = class_means(train_embeddings, train_targets, len(plan.train.classes))
+        composed = semantic_transfer(seen, plan.train.text.mean, plan.test.text.mean,
                                      head.prototypes(views).cpu().numpy(), transfer)
-        position = {int(c): i for i, c in enumerate(plan.train_classes)}
-        for j, c in enumerate(plan.test_classes):
-            if plan.seen[c]:
-                composed[j] = seen[position[int(c)]]
+        seen_candidates = plan.seen[plan.test.classes]  # GZSL: seen classes keep their visual means
+        composed[seen_candidates] = seen[positions(plan.test.classes[seen_candidates], plan.train.classes)]
         views = torch.as_tensor(composed, device=device)[:, None]
     scores = batched_scores(head, torch.as_tensor(test_embeddings, device=device), views)
     if head.scores_pairs:
-        pairs = pair_scores_of_rows(head, plan.test_set.features, plan.test_rows,
-                                    ClassText.from_embeddings(plan.test_text, device), device)
+        pairs = pair_scores_of_rows(head, plan.test.cache.features, plan.test.rows,
+                                    ClassText.from_embeddings(plan.test.text, device), device)
         scores = head.fuse(torch.as_tensor(scores), torch.as_tensor(pairs)).numpy()
     return head.prototypes(views).float().cpu().numpy(), within_groups(plan, rerank(scores, rerank_method))
 
@@ -76,7 +75,7 @@ def within_groups(plan: SplitPlan, scores: np.ndarray) -> np.ndarray:
     """``scores`` ``(N, Ct)`` with every candidate outside the test video's class group at ``OUT_OF_GROUP``."""
     if plan.groups is None:
         return scores
-    own = plan.groups[plan.test_labels][:, None] == plan.groups[plan.test_classes][None, :]
+    own = plan.groups[plan.test.labels][:, None] == plan.groups[plan.test.classes][None, :]
     return np.where(own, scores, OUT_OF_GROUP).astype(scores.dtype)
 
 

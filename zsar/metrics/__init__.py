@@ -9,17 +9,17 @@ Library API (what ``zsar metrics`` and the demo call)::
 
 The array-level functions (``k_occurrence``, ``hubness_stats``, ``closeness``,
 ``dispersion``, ``accuracy``) take plain NumPy arrays; ``accuracy`` and the summaries over
-splits are ``zsar.accuracy``'s, the same that ``zsar train-head`` writes into ``metrics.json``.
+splits are ``zsar.metrics.accuracy``'s, the same that ``zsar train-head`` writes into ``metrics.json``.
 """
 
-from zsar.accuracy import Accuracy, accuracy, confusion_matrix
+from zsar.metrics.accuracy import Accuracy, accuracy, confusion_matrix
 from zsar.metrics.geometry import ClassGeometry, class_geometry, closeness, dispersion
 from zsar.metrics.hubness import HubnessStats, hubness_stats, k_occurrence, knn_search, score_occurrence
-from zsar.metrics.measure import (MetricsConfig, RunMetrics, SplitMetrics, evaluate_features, evaluate_run,
+from zsar.metrics.measure import (MetricsConfig, MeasuredRun, SplitMetrics, evaluate_features, evaluate_run,
                                   measure_run)
 from zsar.metrics.report import format_tables, write_report
 
-__all__ = ["Accuracy", "ClassGeometry", "HubnessStats", "MetricsConfig", "RunMetrics", "SplitMetrics",
+__all__ = ["Accuracy", "ClassGeometry", "HubnessStats", "MetricsConfig", "MeasuredRun", "SplitMetrics",
            "accuracy", "class_geometry", "closeness", "confusion_matrix", "dispersion", "evaluate_features",
            "evaluate_run", "format_tables", "hubness_stats", "k_occurrence", "knn_search", "measure_run",
            "score_occurrence", "write_report"]

@@ -56,7 +56,7 @@ STATISTICS = ("skewness", "robinhood", "hub_occurrence", "hub_occurrence_relativ
               "max_hub_share")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class HubnessStats:
     """The statistics of one ``N_k`` distribution (see the module docstring)."""
 

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from zsar.accuracy import Accuracy, accuracy, mean_std
+from zsar.metrics.accuracy import Accuracy, accuracy, mean_std
 from zsar.cache import RunReader, SplitResult, load_features, load_text, open_layout
 from zsar.cache.text import list_text_files, read_text_embeddings
 from zsar.errors import ZsarError
@@ -43,7 +43,7 @@ FEATURES_K = (10,)
 PROTOTYPES, VIDEOS = "hubness", "hubness_videos"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class MetricsConfig:
     """What to measure: accuracy is always measured for a run; ``k`` are the hubness k values."""
 
@@ -58,6 +58,35 @@ class MetricsConfig:
             raise ZsarError(f"hubness k values {self.k} must be positive integers, e.g. --k 1,5,10")
 
 
+@dataclass(frozen=True, kw_only=True)
+class MetricsRequest:
+    """What ``zsar metrics`` is asked, checked as it is built: a ``run`` or a raw cache (``features``), what to
+    measure (none of hubness, closeness, dispersion: all three), the hubness ``k`` text, and ``plots``."""
+
+    run: Path | None = None
+    features: Path | None = None
+    text: str | None = None
+    hubness: bool = False
+    closeness: bool = False
+    dispersion: bool = False
+    k: str | None = None
+    plots: bool = False
+
+    def __post_init__(self) -> None:
+        if (self.run is None) == (self.features is None):
+            raise ZsarError("give either a run directory or --features CACHE, e.g. `zsar metrics runs/rest`")
+        if self.features is not None and self.plots:
+            raise ZsarError("--plots needs a run directory; drop --plots when measuring --features")
+        if self.run is not None and self.text is not None:
+            raise ZsarError("--text applies to --features only; a run already holds its class prototypes")
+
+    def config(self) -> MetricsConfig:
+        everything = not (self.hubness or self.closeness or self.dispersion)
+        ks = parse_k(self.k) if self.k is not None else RUN_K if self.run is not None else FEATURES_K
+        return MetricsConfig(hubness=self.hubness or everything, closeness=self.closeness or everything,
+                             dispersion=self.dispersion or everything, k=ks)
+
+
 def parse_k(text: str) -> tuple[int, ...]:
     """``"1,5,10"`` -> ``(1, 5, 10)``; anything but positive integers is refused."""
     try:
@@ -69,7 +98,7 @@ def parse_k(text: str) -> tuple[int, ...]:
     return ks
 
 
-@dataclass
+@dataclass(kw_only=True)
 class SplitMetrics:
     """Everything measured on one split; ``occurrence[setting][k]`` is ``N_k`` of that setting."""
 
@@ -96,8 +125,8 @@ class SplitMetrics:
         return out
 
 
-@dataclass
-class RunMetrics:
+@dataclass(kw_only=True)
+class MeasuredRun:
     """The measurements of every split of a run."""
 
     root: Path
@@ -121,7 +150,7 @@ def _measure_split(result: SplitResult, config: MetricsConfig) -> SplitMetrics:
     """Measure one split of a run (see the module docstring)."""
     labels = result.label_positions()
     names = [result.class_names[int(c)] for c in result.test_classes]
-    metrics = SplitMetrics(result.split, names, accuracy=accuracy(result.scores, labels))
+    metrics = SplitMetrics(split=result.split, class_names=names, accuracy=accuracy(result.scores, labels))
     if config.hubness:
         ks = _usable_k(config.k, len(names), "class prototypes", metrics.notes)
         if ks:
@@ -134,12 +163,11 @@ def _measure_split(result: SplitResult, config: MetricsConfig) -> SplitMetrics:
     return metrics
 
 
-def measure_run(run: Path | str | RunReader, config: MetricsConfig = MetricsConfig()) -> RunMetrics:
+def measure_run(run: Path | str | RunReader, config: MetricsConfig = MetricsConfig()) -> MeasuredRun:
     """Measure every split of the run directory ``run``."""
     reader = run if isinstance(run, RunReader) else RunReader(Path(run))
-    info = {**reader.config, **reader.metrics}
-    notes = [str(note) for note in info.get("notes", [])]
-    if reader.listed_splits() is None:
+    notes = [] if reader.metrics is None else list(reader.metrics.notes)
+    if reader.metrics is None:
         notes.append(f"{reader.root} has no metrics.json (`zsar train-head` did not finish): measured the "
                      f"splits on disk, {reader.split_ids()}")
         log.warning(notes[-1])
@@ -149,7 +177,8 @@ def measure_run(run: Path | str | RunReader, config: MetricsConfig = MetricsConf
         log.info("measuring split %d of %s (%d test videos, %d classes)", result.split, reader.root,
                  len(result.test_labels), len(result.test_classes))
         splits.append(_measure_split(result, config))
-    return RunMetrics(reader.root, str(info.get("protocol", "")), str(info.get("head", "")), config, splits, notes)
+    return MeasuredRun(root=reader.root, protocol=reader.config.protocol, head=reader.config.head, config=config,
+                       splits=splits, notes=notes)
 
 
 def evaluate_run(run: Path | str | RunReader, config: MetricsConfig = MetricsConfig()) -> dict[str, Any]:
@@ -171,7 +200,7 @@ def evaluate_features(cache: Path | str, text: str | None = None,
     features = load_features(cache)
     features.check_finite()
     videos = l2_normalise(features.features.mean(axis=(1, 2), dtype=np.float32))
-    metrics = SplitMetrics(0, features.class_names)
+    metrics = SplitMetrics(split=0, class_names=features.class_names)
     partial = features.partial_note()
     if partial is not None:
         log.warning(partial)

@@ -17,7 +17,7 @@ import numpy as np  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from zsar.files import write_error  # noqa: E402
-from zsar.metrics.measure import PROTOTYPES, VIDEOS, RunMetrics  # noqa: E402
+from zsar.metrics.measure import PROTOTYPES, VIDEOS, MeasuredRun  # noqa: E402
 from zsar.metrics.hubness import hubness_stats  # noqa: E402
 
 MAX_NAMED_CLASSES = 60
@@ -28,7 +28,7 @@ PLOTS_FIX = "make the run folder writable (or copy the run elsewhere), or drop -
 SETTING_TITLES = {PROTOTYPES: "videos -> class prototypes", VIDEOS: "videos -> videos (self excluded)"}
 
 
-def write_plots(metrics: RunMetrics, folder: Path) -> dict[str, Path]:
+def write_plots(metrics: MeasuredRun, folder: Path) -> dict[str, Path]:
     """Write every plot of ``metrics`` into ``folder``; returns ``{name: path}`` in report order."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -47,7 +47,7 @@ def write_plots(metrics: RunMetrics, folder: Path) -> dict[str, Path]:
     return paths
 
 
-def pooled_accuracy(metrics: RunMetrics) -> tuple[list[str], np.ndarray, np.ndarray]:
+def pooled_accuracy(metrics: MeasuredRun) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Class names, per-class top-1 percent ``(C,)`` and confusion counts ``(C, C)`` over all splits."""
     names = sorted({n for s in metrics.splits for n in s.class_names})
     position = {n: i for i, n in enumerate(names)}
@@ -70,7 +70,7 @@ def _save(fig: plt.Figure, path: Path) -> Path:
     return path
 
 
-def _accuracy_per_split(metrics: RunMetrics) -> plt.Figure:
+def _accuracy_per_split(metrics: MeasuredRun) -> plt.Figure:
     splits = [s.split for s in metrics.splits]
     top1 = np.array([s.accuracy.top1 for s in metrics.splits])
     top5 = np.array([s.accuracy.top5 for s in metrics.splits])
@@ -132,7 +132,7 @@ def _confusion(names: list[str], confusion: np.ndarray, n_splits: int) -> plt.Fi
     return fig
 
 
-def _occurrence_histograms(metrics: RunMetrics, k: int) -> plt.Figure:
+def _occurrence_histograms(metrics: MeasuredRun, k: int) -> plt.Figure:
     settings = [s for s in SETTING_TITLES if any(k in m.occurrence.get(s, {}) for m in metrics.splits)]
     pooled = len(metrics.splits) > 1
     fig, axes = plt.subplots(1, len(settings), figsize=(5.5 * len(settings), 4.2), squeeze=False)

@@ -13,8 +13,9 @@ from typing import Any
 
 import numpy as np
 
+from zsar.cache.run_files import RunMetrics
 from zsar.files import atomic_write_text
-from zsar.metrics.measure import PROTOTYPES, VIDEOS, RunMetrics
+from zsar.metrics.measure import PROTOTYPES, VIDEOS, MeasuredRun
 from zsar.metrics.plots import SETTING_TITLES, pooled_accuracy, write_plots
 
 HUBNESS_COLUMNS = {"skewness": "skewness", "robinhood": "Robin Hood", "hub_occurrence": "hub occ. (N_k>=2k)",
@@ -22,6 +23,26 @@ HUBNESS_COLUMNS = {"skewness": "skewness", "robinhood": "Robin Hood", "hub_occur
 TOP_CONFUSIONS = 10
 ACCURACY_COLUMNS = {"top1": "top-1 %", "top5": "top-5 %", "mean_class_accuracy": "mean per-class %"}
 GEOMETRY_COLUMNS = {"closeness": "closeness", "dispersion": "dispersion (min)", "dispersion_mean": "dispersion (mean)"}
+
+
+def format_selected(values: dict[str, float] | None) -> str:
+    """``{"lr": 0.01, "steps": 33}`` -> ``"lr 0.01, steps 33"`` (``-`` when selection did not run)."""
+    return "-" if not values else ", ".join(f"{k} {v:g}" for k, v in values.items())
+
+
+def format_run_metrics(metrics: RunMetrics) -> str:
+    """The table ``zsar train-head`` prints: accuracies and selected values per split, then mean ± std."""
+    extra = metrics.extra_accuracies()
+    lines = [f"{'split':>8} {'top-1':>7} {'top-5':>7}" + "".join(f" {k:>12}" for k in extra) + "  selected"]
+    for m in metrics.splits:
+        values = [getattr(m, k) for k in extra]
+        lines.append(f"{m.split:>8} {m.top1:7.2f} {m.top5:7.2f}" + "".join(f" {v:12.2f}" for v in values)
+                     + f"  {format_selected(m.selected)}")
+    cells = [f"{metrics.mean[k]:.2f} ± {metrics.std[k]:.2f}" for k in ("top1", "top5") + extra]
+    lines.append(f"{'mean±std':>8} " + " ".join(cells))
+    return "\n".join(lines)
+
+
 HUBNESS_NOTE = (
     "`N_k` of a target counts the videos that have it among their k nearest. Against class "
     "prototypes the k nearest are the k best *final* scores (after any re-ranking), so `N_1` is "
@@ -55,7 +76,7 @@ def format_tables(summary: dict[str, Any]) -> str:
     return "\n\n".join(parts) + "\n"
 
 
-def write_report(metrics: RunMetrics) -> Path:
+def write_report(metrics: MeasuredRun) -> Path:
     """Write ``RUN/plots/*.png``, ``RUN/report.md`` and ``RUN/report.json``; returns the report's path."""
     summary = metrics.summary()
     plots = write_plots(metrics, metrics.root / "plots")

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from zsar.accuracy import top_k
+from zsar.vectors import top_k
 from zsar.cache.catalog import default_cache_root
 from zsar.cache.config import read_cache_config
 from zsar.cache.features import FeatureSet, load_features
@@ -50,7 +50,7 @@ FROZEN_ONLY = ("text_encoder", "prompts", "frames", "ensemble")  # set by a run;
 FROZEN_DEFAULTS = {"text_encoder": "clip", "prompts": "actionclip", "frames": 8, "ensemble": "embedding"}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class PredictConfig:
     """Everything ``zsar predict`` takes (one field per flag; see ``zsar predict --help``).
 
@@ -164,10 +164,11 @@ def _rows(videos: list[VideoInput], features: FeatureSet, scores: np.ndarray, la
         i = position.get(video.video_id)
         if i is None:
             error = failures.get(video.video_id, "not in the cache")
-            rows.append(Prediction(video.shown, str(video.path), STATUS_FAILED, error=error))
+            rows.append(Prediction(video=video.shown, path=str(video.path), status=STATUS_FAILED, error=error))
             continue
-        rows.append(Prediction(video.shown, str(video.path), STATUS_OK, tuple(labels.names[j] for j in best[i]),
-                               tuple(float(scores[i, j]) for j in best[i])))
+        rows.append(Prediction(video=video.shown, path=str(video.path), status=STATUS_OK,
+                               labels=tuple(labels.names[j] for j in best[i]),
+                               scores=tuple(float(scores[i, j]) for j in best[i])))
     return rows
 
 
@@ -195,7 +196,8 @@ def run_predict(config: PredictConfig) -> Predictions:
         f"frozen {config.backbone} + {config.text_encoder}"
     log.info("%d video(s): %d decoded now, %d from the cache %s", len(videos), result.ok + result.failed,
              result.skipped, result.cache_dir)
-    predictions = Predictions(rows, config.labels.names, name, result.cache_dir, decoded=result.ok + result.failed,
+    predictions = Predictions(rows=rows, label_names=config.labels.names, model=name, cache_dir=result.cache_dir,
+                              decoded=result.ok + result.failed,
                               reused=result.skipped)
     if config.out is not None:
         predictions.written.append(predictions.write(config.out))

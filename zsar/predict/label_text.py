@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 PROMPTS_FOLDER = "predict-prompts"  # under the cache root: a run's own template file, when not a named set
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TextSpec:
     """How to encode labels: encoder name, its model (``None``: its default), prompt templates and their set name.
 
@@ -49,7 +49,8 @@ class TextSpec:
             raise ZsarError(f"the run's label text uses the {text.prompt_set!r} word recipe, which picks words per "
                             "dataset class name and has none for free-text labels; train a run with --prompts "
                             "plain or actionclip to predict free-text labels")
-        return cls(text.encoder, model, text.prompt_set, tuple(text.prompts), text.model_id)
+        return cls(encoder=text.encoder, model=model, prompt_set=text.prompt_set, templates=tuple(text.prompts),
+                   model_id=text.model_id)
 
     @classmethod
     def named(cls, encoder: str, model: str | None, prompts: str) -> "TextSpec":
@@ -58,7 +59,7 @@ class TextSpec:
             raise ZsarError(f"--prompts {prompts} is a word recipe for dataset class names; free-text labels take "
                             f"a template set ({', '.join(PROMPT_SETS)}) or a template file")
         prompt_set, templates = load_prompts(prompts)
-        return cls(encoder, model, prompt_set, tuple(templates))
+        return cls(encoder=encoder, model=model, prompt_set=prompt_set, templates=tuple(templates))
 
     def key(self, labels: Labels) -> str:
         return cache_key({"encoder": self.encoder, "model": self.model_id or self.model or "",

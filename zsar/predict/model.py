@@ -22,21 +22,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 
 from zsar.cache.config import CacheConfig, read_cache_config
 from zsar.cache.layout import CacheLayout, open_layout
-from zsar.cache.runs import CHECKPOINT_NAME, REDO, RunReader, SplitResult, read_checkpoint, split_dir
+from zsar.cache.run_files import REDO, CacheRecord, CheckpointMeta, RunLayout
+from zsar.cache.runs import RunReader, SplitResult, read_checkpoint
 from zsar.cache.text import TextEmbeddings, read_text_embeddings
 from zsar.errors import ZsarError
 from zsar.heads.base import Head, HeadDims, create_head
 from zsar.heads.transfer import TransferConfig
+from zsar.vectors import positions
 
 
-@dataclass
+@dataclass(kw_only=True)
 class SplitModel:
     """One split's trained head and what semantic transfer needs of its seen classes.
 
@@ -52,7 +53,7 @@ class SplitModel:
     train_targets: np.ndarray
 
 
-@dataclass
+@dataclass(kw_only=True)
 class RunModel:
     """A run ready to score new videos: see the module docstring."""
 
@@ -70,10 +71,10 @@ class RunModel:
         return self.cache_dir.parent.parent.parent
 
 
-def find_cache(record: dict[str, Any], run: Path, cache_root: Path | None) -> CacheLayout:
+def find_cache(record: CacheRecord, run: Path, cache_root: Path | None) -> CacheLayout:
     """The cache a run ``record`` names: at its recorded path, else ``<cache_root>/features/*/*-<key>``."""
-    key = str(record.get("key", ""))
-    recorded = Path(str(record.get("path", "")))
+    key = record.key
+    recorded = Path(record.path)
     candidates = [recorded, run / recorded] if not recorded.is_absolute() else [recorded]
     for path in candidates:
         if (path / "config.json").is_file() or CacheLayout(path).looks_like_cache():
@@ -87,29 +88,29 @@ def find_cache(record: dict[str, Any], run: Path, cache_root: Path | None) -> Ca
                     "holding it, or extract it again with the settings the run was trained on")
 
 
-def _cache_and_text(run: Path, record: dict[str, Any], cache_root: Path | None) -> tuple[CacheLayout, CacheConfig,
-                                                                                       TextEmbeddings]:
+def _cache_and_text(run: Path, record: CacheRecord, cache_root: Path | None) -> tuple[CacheLayout, CacheConfig,
+                                                                                    TextEmbeddings]:
     layout = find_cache(record, run, cache_root)
     config = read_cache_config(layout)
-    if record.get("key") and config.key != record["key"]:
-        raise ZsarError(f"run {run}: {layout.root} holds cache {config.key}, the run read {record['key']}; "
+    if record.key and config.key != record.key:
+        raise ZsarError(f"run {run}: {layout.root} holds cache {config.key}, the run read {record.key}; "
                         "pass --cache ROOT holding the run's own cache")
-    path = layout.text_path(str(record.get("text", "")))
+    path = layout.text_path(record.text)
     if not path.is_file():
         raise ZsarError(f"run {run}: its label text {path.name} is missing from {layout.root}; `zsar extract` with "
-                        f"the run's settings (--text-encoder {record.get('text_encoder')}) writes it again")
+                        f"the run's settings (--text-encoder {record.text_encoder}) writes it again")
     return layout, config, read_text_embeddings(path)
 
 
-def load_head(path: Path) -> tuple[Head, dict[str, Any]]:
+def load_head(path: Path) -> tuple[Head, CheckpointMeta]:
     """The head saved in checkpoint ``path`` (kind, dims and config from its meta) and that meta."""
     if not path.is_file():
         raise ZsarError(f"run {path.parent.parent}: {path.parent.name}/{path.name} is missing; {REDO}")
     try:
         checkpoint = read_checkpoint(path)
-        meta = checkpoint["meta"]
-        head = create_head(meta["head"], HeadDims(**meta["dims"]), **meta["config"])
-        head.load_state_dict(checkpoint["state_dict"])
+        meta = checkpoint.meta
+        head = create_head(meta.head, HeadDims(**meta.dims), **meta.config)
+        head.load_state_dict(checkpoint.state_dict)
     except ZsarError:
         raise
     except Exception as err:  # torch.load and load_state_dict raise many kinds (pickle, zip, size mismatch)
@@ -119,10 +120,10 @@ def load_head(path: Path) -> tuple[Head, dict[str, Any]]:
     return head.eval(), meta
 
 
-def _train_names(result: SplitResult, meta: dict[str, Any], prefix: str) -> list[str]:
+def _train_names(result: SplitResult, meta: CheckpointMeta, prefix: str) -> list[str]:
     """The split's seen classes as the training cache names them (cross protocols prefix ``<dataset>/``)."""
     names = [result.class_names[c] for c in np.flatnonzero(result.seen)]
-    if list(meta.get("train_classes", names)) != names:
+    if list(meta.train_classes) != names:
         raise ZsarError(f"split {result.split}: checkpoint and embeddings.h5 name other seen classes; {REDO}")
     return [n[len(prefix):] if prefix and n.startswith(prefix) else n for n in names]
 
@@ -130,16 +131,14 @@ def _train_names(result: SplitResult, meta: dict[str, Any], prefix: str) -> list
 def _split_model(run: Path, split: int, reader: RunReader, train_text: TextEmbeddings, prefix: str,
                  device: torch.device) -> SplitModel:
     result = reader.split(split)
-    head, meta = load_head(split_dir(run, split) / CHECKPOINT_NAME)
-    seen = np.flatnonzero(result.seen)
-    position = np.full(len(result.class_names), -1)
-    position[seen] = np.arange(len(seen))
+    head, meta = load_head(RunLayout(run).checkpoint_path(split))
     if result.train_embeddings is None or result.train_labels is None:
         embeddings, targets = np.zeros((0, 0), np.float32), np.zeros(0, np.int64)
     else:
-        embeddings, targets = result.train_embeddings, position[np.asarray(result.train_labels)]
+        embeddings, targets = result.train_embeddings, positions(result.train_labels, np.flatnonzero(result.seen))
     text = train_text.subset(_train_names(result, meta, prefix))
-    return SplitModel(split, head.to(device), text, embeddings, targets)
+    return SplitModel(split=split, head=head.to(device), train_text=text, train_embeddings=embeddings,
+                      train_targets=targets)
 
 
 def run_splits(reader: RunReader, split: int | None) -> list[int]:
@@ -164,10 +163,8 @@ def load_run_model(run: Path, split: int | None = None, cache_root: Path | None 
         raise ZsarError(f"--run {run} does not exist; pass the --out folder of `zsar train-head`")
     reader = RunReader(run)
     config = reader.config
-    if "features" not in config or "head" not in config:
-        raise ZsarError(f"run config {run / 'config.json'} is damaged: no 'features' or 'head'; {REDO}")
-    layout, cache, text = _cache_and_text(run, config["features"], cache_root)
-    source = config.get("source_features")
+    layout, cache, text = _cache_and_text(run, config.features, cache_root)
+    source = config.source_features
     if source is not None:
         _, source_cache, train_text = _cache_and_text(run, source, cache_root)
         prefix = f"{source_cache.dataset or 'source'}/"
@@ -175,5 +172,6 @@ def load_run_model(run: Path, split: int | None = None, cache_root: Path | None 
         train_text, prefix = text, ""
     device = torch.device(device)
     splits = [_split_model(run, i, reader, train_text, prefix, device) for i in run_splits(reader, split)]
-    transfer = TransferConfig(**config.get("transfer", {}))
-    return RunModel(run, str(config["head"]), cache, layout.root, text, transfer, splits)
+    transfer = TransferConfig(**config.transfer)
+    return RunModel(run=run, head_name=config.head, cache=cache, cache_dir=layout.root, text=text, transfer=transfer,
+                    splits=splits)

@@ -31,7 +31,7 @@ SHOWN_LABELS = 3  # label columns of the terminal table
 LABEL_WIDTH = 24
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Prediction:
     """One video: its top-k ``labels`` and ``scores`` (best first), or a ``failed`` status and the decoder's error."""
 
@@ -47,7 +47,7 @@ class Prediction:
         return {**values, "labels": list(self.labels), "scores": list(self.scores)}
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Predictions:
     """A row per video (in the order given), what made them, and where the features are cached."""
 

@@ -30,7 +30,7 @@ from zsar.cache.features import FeatureSet
 from zsar.cache.text import TextEmbeddings
 from zsar.errors import ZsarError
 from zsar.heads.frozen import frozen_scores
-from zsar.heads.protocols import SplitPlan
+from zsar.heads.plans import Side, SplitPlan
 from zsar.heads.rerank import CSLS_K, RERANKERS, rerank
 from zsar.heads.zero_shot import embed_rows, score_split
 from zsar.predict.model import RunModel, SplitModel
@@ -57,23 +57,24 @@ def _plan(model: SplitModel, videos: FeatureSet, text: TextEmbeddings) -> SplitP
     """A ``SplitPlan`` whose test videos are all of ``videos`` and whose test classes are the user's labels.
 
     Only the fields ``score_split`` reads are meaningful: the seen classes (for semantic
-    transfer) and the test side. No video trains here (``train_rows`` is empty).
+    transfer) and the test side. No video trains here (the training side has no rows).
     """
     n_seen, n_labels = len(model.train_text.class_names), len(text.class_names)
     names = [f"seen/{n}" for n in model.train_text.class_names] + list(text.class_names)
     seen = np.r_[np.ones(n_seen, dtype=bool), np.zeros(n_labels, dtype=bool)]
-    return SplitPlan(
-        split=model.split, class_names=names, seen=seen, train_set=videos, train_rows=np.zeros(0, np.int64),
-        train_targets=np.zeros(0, np.int64), train_classes=np.arange(n_seen), train_text=model.train_text,
-        test_set=videos, test_rows=np.arange(len(videos)), test_labels=np.full(len(videos), n_seen),
-        test_classes=n_seen + np.arange(n_labels), test_text=text, model_key=f"predict-{model.split}")
+    none = np.zeros(0, np.int64)
+    train = Side(cache=videos, rows=none, labels=none, classes=np.arange(n_seen), text=model.train_text)
+    test = Side(cache=videos, rows=np.arange(len(videos)), labels=np.full(len(videos), n_seen),
+                classes=n_seen + np.arange(n_labels), text=text)
+    return SplitPlan(split=model.split, class_names=names, seen=seen, train=train, test=test,
+                     model_key=f"predict-{model.split}")
 
 
 def split_scores(model: SplitModel, videos: FeatureSet, text: TextEmbeddings, run: RunModel,
                  device: torch.device) -> np.ndarray:
     """``(N, C)`` scores of one split's head (before re-ranking)."""
     plan = _plan(model, videos, text)
-    embeddings = embed_rows(model.head, videos.features, plan.test_rows, device)
+    embeddings = embed_rows(model.head, videos.features, plan.test.rows, device)
     if run.transfer.mode == "semantic" and len(model.train_targets) == 0:
         raise ZsarError(f"run {run.run}: split {model.split} uses semantic transfer but keeps no training "
                         "embeddings; re-run `zsar train-head` to redo it")

@@ -69,7 +69,7 @@ REST_LEG = Limb(0.05, 0.0)
 def jumping_jacks(t: float, q: float, s: Style) -> Pose:
     u = _pulse(t)
     arm, leg = Limb(0.2 + 2.6 * u * s.amp, 0.1), Limb(0.05 + 0.35 * u * s.amp, 0.0)
-    return Pose("front", y=0.06 * abs(_wave(t)), left_arm=arm, right_arm=arm, left_leg=leg, right_leg=leg)
+    return Pose(view="front", y=0.06 * abs(_wave(t)), left_arm=arm, right_arm=arm, left_leg=leg, right_leg=leg)
 
 
 def _waving_arm(t: float, s: Style) -> Limb:
@@ -79,12 +79,12 @@ def _waving_arm(t: float, s: Style) -> Limb:
 
 def wave_hand(t: float, q: float, s: Style) -> Pose:
     waving = _waving_arm(t, s)
-    return Pose("front", **_arms(waving, REST_ARM, s), left_leg=REST_LEG, right_leg=REST_LEG)
+    return Pose(view="front", **_arms(waving, REST_ARM, s), left_leg=REST_LEG, right_leg=REST_LEG)
 
 
 def wave_both_hands(t: float, q: float, s: Style) -> Pose:
     waving = _waving_arm(t, s)
-    return Pose("front", left_arm=waving, right_arm=waving, left_leg=REST_LEG, right_leg=REST_LEG)
+    return Pose(view="front", left_arm=waving, right_arm=waving, left_leg=REST_LEG, right_leg=REST_LEG)
 
 
 def squat(t: float, q: float, s: Style) -> Pose:
@@ -92,19 +92,19 @@ def squat(t: float, q: float, s: Style) -> Pose:
     leg = Limb(1.3 * u, 2.2 * u)
     arm = Limb(1.5 * u, 0.0)
     drop = 0.46 * (1 - math.cos(1.1 * u)) * 0.9
-    return Pose("side", y=-drop, lean=0.45 * u, left_arm=arm, right_arm=arm, left_leg=leg, right_leg=leg)
+    return Pose(view="side", y=-drop, lean=0.45 * u, left_arm=arm, right_arm=arm, left_leg=leg, right_leg=leg)
 
 
 def clap_hands(t: float, q: float, s: Style) -> Pose:
     u = _pulse(t)
     arm = Limb(0.9, 0.6 - 2.3 * u * s.amp)
-    return Pose("front", left_arm=arm, right_arm=arm, left_leg=REST_LEG, right_leg=REST_LEG)
+    return Pose(view="front", left_arm=arm, right_arm=arm, left_leg=REST_LEG, right_leg=REST_LEG)
 
 
 def kick(t: float, q: float, s: Style) -> Pose:
     u = _pulse(t) * s.amp
     kicking = Limb(1.5 * u, 1.2 * (1 - u) * (u > 0.05))
-    return Pose("side", lean=-0.25 * u, **_legs(kicking, REST_LEG, s),
+    return Pose(view="side", lean=-0.25 * u, **_legs(kicking, REST_LEG, s),
                 left_arm=Limb(-0.4 * u, 0.3), right_arm=Limb(0.5 * u, 0.3))
 
 
@@ -112,20 +112,20 @@ def punch(t: float, q: float, s: Style) -> Pose:
     u = _pulse(t) ** 2  # a quick jab from the guard position and back
     jab = Limb(0.6 + 1.0 * u * s.amp, 2.3 * (1 - u))
     guard = Limb(0.6, 2.3)
-    return Pose("side", lean=0.1 + 0.15 * u, left_arm=jab, right_arm=guard,
+    return Pose(view="side", lean=0.1 + 0.15 * u, left_arm=jab, right_arm=guard,
                 **_legs(Limb(0.3, 0.1), Limb(-0.3, 0.2), s))
 
 
 def walk(t: float, q: float, s: Style) -> Pose:
     w = _wave(t) * s.amp
-    return Pose("side", x=0.25 * (q - 0.5), y=0.02 * abs(w),
+    return Pose(view="side", x=0.25 * (q - 0.5), y=0.02 * abs(w),
                 left_arm=Limb(0.45 * w, 0.3), right_arm=Limb(-0.45 * w, 0.3),
                 left_leg=Limb(-0.45 * w, 0.3 * max(0.0, w)), right_leg=Limb(0.45 * w, 0.3 * max(0.0, -w)))
 
 
 def run(t: float, q: float, s: Style) -> Pose:
     w = _wave(t) * s.amp
-    return Pose("side", x=0.5 * (q - 0.5), y=0.07 * abs(w), lean=0.3,
+    return Pose(view="side", x=0.5 * (q - 0.5), y=0.07 * abs(w), lean=0.3,
                 left_arm=Limb(0.9 * w, 1.6), right_arm=Limb(-0.9 * w, 1.6),
                 left_leg=Limb(-0.9 * w, 1.3 * max(0.0, w) + 0.2),
                 right_leg=Limb(0.9 * w, 1.3 * max(0.0, -w) + 0.2))
@@ -137,13 +137,13 @@ def jump(t: float, q: float, s: Style) -> Pose:
     crouch = max(0.0, -w)
     leg = Limb(0.6 * crouch, 1.1 * crouch)
     arm = Limb(2.6 * air + 0.2, 0.1)
-    return Pose("front", y=0.28 * air - 0.08 * crouch, left_arm=arm, right_arm=arm, left_leg=leg, right_leg=leg)
+    return Pose(view="front", y=0.28 * air - 0.08 * crouch, left_arm=arm, right_arm=arm, left_leg=leg, right_leg=leg)
 
 
 def bend_over(t: float, q: float, s: Style) -> Pose:
     u = _pulse(t) * s.amp
     arm = Limb(1.4 * u, 0.0)
-    return Pose("side", lean=1.4 * u, left_arm=arm, right_arm=arm, left_leg=REST_LEG, right_leg=REST_LEG)
+    return Pose(view="side", lean=1.4 * u, left_arm=arm, right_arm=arm, left_leg=REST_LEG, right_leg=REST_LEG)
 
 
 def _seated(u: float) -> dict[str, object]:
@@ -154,21 +154,21 @@ def _seated(u: float) -> dict[str, object]:
 
 
 def sit_down(t: float, q: float, s: Style) -> Pose:
-    return Pose("side", **_seated(_ease(q)))
+    return Pose(view="side", **_seated(_ease(q)))
 
 
 def stand_up(t: float, q: float, s: Style) -> Pose:
-    return Pose("side", **_seated(1.0 - _ease(q)))
+    return Pose(view="side", **_seated(1.0 - _ease(q)))
 
 
 def raise_both_arms(t: float, q: float, s: Style) -> Pose:
     arm = Limb(0.15 + 2.85 * _pulse(t) * s.amp, 0.0)
-    return Pose("front", left_arm=arm, right_arm=arm, left_leg=REST_LEG, right_leg=REST_LEG)
+    return Pose(view="front", left_arm=arm, right_arm=arm, left_leg=REST_LEG, right_leg=REST_LEG)
 
 
 def turn_around(t: float, q: float, s: Style) -> Pose:
     arm = Limb(1.3, 0.3)  # arms held out so the turn shows as the figure narrowing and widening
-    return Pose("front", width=math.cos(math.pi * t), left_arm=arm, right_arm=arm,
+    return Pose(view="front", width=math.cos(math.pi * t), left_arm=arm, right_arm=arm,
                 left_leg=Limb(0.15, 0.0), right_leg=Limb(0.15, 0.0))
 
 
@@ -176,56 +176,56 @@ def push_up(t: float, q: float, s: Style) -> Pose:
     u = _pulse(t) * s.amp
     rot = math.pi / 2 - 0.45 + 0.15 * u  # feet on the ground, hands under the shoulders
     arm = Limb(rot - 0.6 * u, 1.2 * u)
-    return Pose("side", rot=rot, y=-0.24 - 0.08 * u, left_arm=arm, right_arm=arm,
+    return Pose(view="side", rot=rot, y=-0.24 - 0.08 * u, left_arm=arm, right_arm=arm,
                 left_leg=REST_LEG, right_leg=REST_LEG)
 
 
 def stretch_arms(t: float, q: float, s: Style) -> Pose:
     u = _pulse(t) * s.amp
     arm = Limb(math.pi / 2, 2.0 * (1 - u))
-    return Pose("front", left_arm=arm, right_arm=arm, left_leg=REST_LEG, right_leg=REST_LEG)
+    return Pose(view="front", left_arm=arm, right_arm=arm, left_leg=REST_LEG, right_leg=REST_LEG)
 
 
 def hop_on_one_leg(t: float, q: float, s: Style) -> Pose:
     air = abs(_wave(t)) * s.amp
     crouch = 1.0 - air  # the standing leg bends before each take-off, the arms pump
-    return Pose("side", y=0.12 * air - 0.05 * crouch,
+    return Pose(view="side", y=0.12 * air - 0.05 * crouch,
                 **_legs(Limb(0.5 + 0.4 * air, 1.7), Limb(0.4 * crouch, 0.9 * crouch), s),
                 left_arm=Limb(0.3 + 0.8 * air, 0.6), right_arm=Limb(0.3 + 0.8 * air, 0.6))
 
 
 def march_in_place(t: float, q: float, s: Style) -> Pose:
     u, v = _pulse(t), _pulse(t + 0.5)
-    return Pose("side", left_leg=Limb(1.3 * u * s.amp, 1.5 * u), right_leg=Limb(1.3 * v * s.amp, 1.5 * v),
+    return Pose(view="side", left_leg=Limb(1.3 * u * s.amp, 1.5 * u), right_leg=Limb(1.3 * v * s.amp, 1.5 * v),
                 left_arm=Limb(1.0 * v - 0.3, 1.2), right_arm=Limb(1.0 * u - 0.3, 1.2))
 
 
 def swing_arms(t: float, q: float, s: Style) -> Pose:
     arm = Limb(1.4 * _wave(t) * s.amp, 0.1)
-    return Pose("side", left_arm=arm, right_arm=arm, left_leg=REST_LEG, right_leg=REST_LEG)
+    return Pose(view="side", left_arm=arm, right_arm=arm, left_leg=REST_LEG, right_leg=REST_LEG)
 
 
 def lunge(t: float, q: float, s: Style) -> Pose:
     u = _pulse(t) * s.amp
-    return Pose("side", y=-0.13 * u, **_legs(Limb(1.1 * u, 1.2 * u), Limb(-0.7 * u, 0.3 * u), s),
+    return Pose(view="side", y=-0.13 * u, **_legs(Limb(1.1 * u, 1.2 * u), Limb(-0.7 * u, 0.3 * u), s),
                 left_arm=Limb(0.2, 1.4), right_arm=Limb(0.2, 1.4))
 
 
 def arm_circles(t: float, q: float, s: Style) -> Pose:
     arm = Limb(math.pi / 2 + 0.7 * _wave(t) * s.amp, 0.7 * math.cos(TAU * t) * s.amp)
-    return Pose("front", left_arm=arm, right_arm=arm, left_leg=REST_LEG, right_leg=REST_LEG)
+    return Pose(view="front", left_arm=arm, right_arm=arm, left_leg=REST_LEG, right_leg=REST_LEG)
 
 
 def side_bend(t: float, q: float, s: Style) -> Pose:
     w = _wave(t) * s.amp
-    return Pose("front", lean=0.55 * w, left_arm=Limb(0.2 + 2.3 * max(0.0, -w), 0.3),
+    return Pose(view="front", lean=0.55 * w, left_arm=Limb(0.2 + 2.3 * max(0.0, -w), 0.3),
                 right_arm=Limb(0.2 + 2.3 * max(0.0, w), 0.3), left_leg=REST_LEG, right_leg=REST_LEG)
 
 
 def throw(t: float, q: float, s: Style) -> Pose:
     u = _pulse(t)
     throwing = Limb(-1.0 + 3.4 * u * s.amp, 0.8 * (1 - u))
-    return Pose("side", lean=-0.2 + 0.5 * u, left_arm=throwing, right_arm=Limb(0.6 - 0.6 * u, 0.4),
+    return Pose(view="side", lean=-0.2 + 0.5 * u, left_arm=throwing, right_arm=Limb(0.6 - 0.6 * u, 0.4),
                 left_leg=Limb(0.4, 0.1), right_leg=Limb(-0.3, 0.1))
 
 

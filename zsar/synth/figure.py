@@ -35,7 +35,7 @@ class Limb:
     bend: float = 0.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Pose:
     """One frame of the figure, in units of its height.
 
@@ -114,7 +114,7 @@ def forward_kinematics(pose: Pose, proportions: dict[str, float] | None = None) 
                     lines=tuple((to_tuple(a), to_tuple(b)) for a, b in lines))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Placement:
     """Where and how a skeleton is drawn: pixel position of the feet, height, facing, style."""
 

@@ -43,7 +43,7 @@ TEXTURES = ("solid", "gradient", "noise", "stripes", "checker")
 WRITE_FIX = "choose a writable OUT folder"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SynthConfig:
     """What to generate: the first ``classes`` actions, ``per_class`` clips each."""
 
@@ -158,8 +158,8 @@ def render_clip(action: Action, rng: np.random.Generator, frames: int, width: in
         dx, dy = shake[i]
         canvas = Image.fromarray(bg[margin + dy: margin + dy + height * s,
                                     margin + dx: margin + dx + width * s])
-        moved = Placement(placement.ground_x - dx, placement.ground_y - dy, placement.height,
-                          placement.facing, placement.color, placement.line_width)
+        moved = Placement(ground_x=placement.ground_x - dx, ground_y=placement.ground_y - dy, height=placement.height,
+                          facing=placement.facing, color=placement.color, line_width=placement.line_width)
         draw_skeleton(canvas, forward_kinematics(pose, proportions), moved)
         out[i] = np.asarray(canvas.resize((width, height), Image.BOX))
     return out

@@ -68,7 +68,7 @@ class DatasetConfig:
             object.__setattr__(self, "splits", Path(self.splits).expanduser())
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class VideoRecord:
     """One sample: a whole video, or the ``[start, end]`` seconds of one (NaN = whole video)."""
 
@@ -80,7 +80,7 @@ class VideoRecord:
     end: float = float("nan")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class VideoDataset:
     """A dataset's classes (raw names and natural text) and its records, in a stable order."""
 

@@ -37,7 +37,7 @@ def load_folder(config: DatasetConfig) -> VideoDataset:
         classes += bool(videos)
         for path in videos:
             stem = path.relative_to(folder).with_suffix("").as_posix()
-            records.append(VideoRecord(f"{folder.name}/{stem}", path, folder.name))
+            records.append(VideoRecord(video_id=f"{folder.name}/{stem}", path=path, label=folder.name))
     found = f"{classes} class folders, {len(records)} videos ({'/'.join(VIDEO_EXTENSIONS)}) under {root}"
     return make_dataset(name, records, found, root=root)
 
@@ -83,7 +83,7 @@ def load_csv(config: DatasetConfig) -> VideoDataset:
             continue
         split = normalise_split(str(row.get("split") or ""), list_file)
         video_id = path.relative_to(root).with_suffix("").as_posix()
-        records.append(VideoRecord(video_id, path, label, (split, "", "")))
+        records.append(VideoRecord(video_id=video_id, path=path, label=label, splits=(split, "", "")))
     if missing:
         raise ZsarError(f"csv: {len(missing)} files listed in {list_file} are missing under {root} "
                         f"({named_few(missing)}); fix the list or the root")

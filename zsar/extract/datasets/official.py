@@ -89,7 +89,7 @@ def records_with_splits(name: str, videos: dict[Path, tuple[str, str]], split_ma
     for path, (video_id, label) in videos.items():
         values = [m.get(path, "") for m in split_maps] + [""] * (N_SPLITS - len(split_maps))
         unlisted += path not in listed
-        records.append(VideoRecord(video_id, path, label, tuple(values[:N_SPLITS])))
+        records.append(VideoRecord(video_id=video_id, path=path, label=label, splits=tuple(values[:N_SPLITS])))
     return records, unlisted
 
 

@@ -63,7 +63,7 @@ def read_video_list(list_file: Path) -> list[Path]:
 
 
 def _records(paths: list[Path]) -> list[VideoRecord]:
-    return [VideoRecord(video_id_of(p), Path(os.path.abspath(p)), UNLABELLED) for p in paths]
+    return [VideoRecord(video_id=video_id_of(p), path=Path(os.path.abspath(p)), label=UNLABELLED) for p in paths]
 
 
 @DATASETS.register("videos", help="your own unlabelled videos: a folder (any depth) or a .txt/.csv/.parquet list")

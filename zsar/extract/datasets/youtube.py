@@ -144,7 +144,7 @@ def load_kinetics(config: DatasetConfig, variant: int) -> VideoDataset:
             if clip not in index:
                 missing += 1
                 continue
-            records.append(VideoRecord(clip, index[clip], label, (split, "", "")))
+            records.append(VideoRecord(video_id=clip, path=index[clip], label=label, splits=(split, "", "")))
     if not records:
         raise ZsarError(f"{name}: none of the {len(seen)} annotated clips in {named_few(files)} was found "
                         f"under {root} (looked for <youtube_id>_<start:06d>_<end:06d>.mp4 at any depth); "
@@ -239,7 +239,8 @@ def load_activitynet(config: DatasetConfig) -> VideoDataset:
             if t1 <= t0:
                 empty += 1
                 continue
-            records.append(VideoRecord(f"{vid}#{i}", video, label, (split, "", ""), t0, t1))
+            records.append(VideoRecord(video_id=f"{vid}#{i}", path=video, label=label, splits=(split, "", ""),
+                                       start=t0, end=t1))
     if not records:
         raise ZsarError(f"{name}: no annotated segment of {path} has its video under {root} "
                         "(looked for v_<id>.mp4/.mkv/.webm or <id>.* at any depth); check --root"

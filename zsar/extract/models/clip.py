@@ -16,7 +16,7 @@ from torch import Tensor, nn
 
 from zsar.devices import resolve_device
 from zsar.errors import ZsarError
-from zsar.extract.models.backbones import BACKBONES, CLIP_NORM, Backbone, BackboneConfig, FramewiseNet
+from zsar.extract.models.backbones import BACKBONES, CLIP_NORM, Backbone, BackboneConfig, FramewiseNet, ModelCall
 from zsar.extract.models.hf import hf_cache_dir, joint_space, load_hf_model, pooled_embedding
 from zsar.extract.models.text_encoders import BATCH_SIZE, TEXT_ENCODERS, TextEncoder, TextEncoderConfig
 
@@ -32,26 +32,14 @@ XCLIP_MODEL_IDS = {
 DEFAULT_CLIP_TEXT_MODEL = "openai/clip-vit-base-patch16"
 
 
-class _ClipImageFeatures(nn.Module):
+def clip_image_features(model: nn.Module, x: Tensor) -> Tensor:
     """CLIP vision tower + projection: ``(N, 3, S, S)`` -> ``(N, projection_dim)``."""
-
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, x: Tensor) -> Tensor:
-        return pooled_embedding(self.model.get_image_features(pixel_values=x))
+    return pooled_embedding(model.get_image_features(pixel_values=x))
 
 
-class _XClipVideoFeatures(nn.Module):
+def xclip_video_features(model: nn.Module, x: Tensor) -> Tensor:
     """X-CLIP video encoder (frames + multi-frame integration transformer): ``(B, T, 3, S, S)`` -> ``(B, 1, D)``."""
-
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, x: Tensor) -> Tensor:
-        return pooled_embedding(self.model.get_video_features(pixel_values=x)).unsqueeze(1)
+    return pooled_embedding(model.get_video_features(pixel_values=x)).unsqueeze(1)
 
 
 def _create_clip(config: BackboneConfig) -> Backbone:
@@ -60,7 +48,7 @@ def _create_clip(config: BackboneConfig) -> Backbone:
     model_id = CLIP_MODEL_IDS[config.name]
     model, weights_id = load_hf_model(CLIPModel, config.name, model_id, config.weights)
     model.text_model = None  # only the vision tower and projection are used
-    return Backbone(FramewiseNet(_ClipImageFeatures(model)), name=config.name,
+    return Backbone(FramewiseNet(ModelCall(model, clip_image_features)), name=config.name,
                     input_size=int(model.config.vision_config.image_size), kind="frame",
                     feature_dim=int(model.config.projection_dim), weights_id=weights_id, norm=CLIP_NORM,
                     config=config, space=joint_space(model_id, config.weights))
@@ -72,7 +60,7 @@ def _create_xclip(config: BackboneConfig) -> Backbone:
     model_id = XCLIP_MODEL_IDS[config.name]
     model, weights_id = load_hf_model(XCLIPModel, config.name, model_id, config.weights)
     vision = model.config.vision_config
-    return Backbone(_XClipVideoFeatures(model), name=config.name, input_size=int(vision.image_size),
+    return Backbone(ModelCall(model, xclip_video_features), name=config.name, input_size=int(vision.image_size),
                     kind="video", feature_dim=int(model.config.projection_dim), weights_id=weights_id,
                     norm=CLIP_NORM, config=config, frames_in=int(vision.num_frames),
                     space=joint_space(model_id, config.weights))

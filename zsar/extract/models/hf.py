@@ -15,7 +15,7 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from zsar.digests import file_digest
+from zsar.files import file_digest
 from zsar.errors import ZsarError
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")

@@ -21,7 +21,7 @@ import numpy as np
 from zsar.cache.layout import cache_key
 from zsar.cache.text import TextEmbeddings
 from zsar.devices import resolve_device
-from zsar.digests import package_version
+from zsar.files import package_version
 from zsar.errors import ZsarError
 from zsar.extract.datasets.label_recipes import LabelRecipe, label_recipe
 from zsar.extract.models.hf import hf_cache_dir

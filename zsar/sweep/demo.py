@@ -36,12 +36,12 @@ from zsar.doc_sections import write_section
 from zsar.errors import ZsarError
 from zsar.extract.extractor import ExtractConfig, extract
 from zsar.extract.sampling import SamplingConfig
-from zsar.heads.base import head_class, head_config, list_heads
+from zsar.heads.base import head_class, head_config, heads_in_order
 from zsar.heads.generator import NO_GENERATOR
 from zsar.heads.train import TrainConfig
 from zsar.synth import SynthConfig, generate_dataset
-from zsar.sweep import HEAD_ORDER, SweepConfig, run_sweep
-from zsar.sweep_table import SweepRow, best_line, best_row
+from zsar.sweep.grid import SweepConfig, run_sweep
+from zsar.sweep.table import SweepRow, best_line, best_row
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ ABOUT_FULL = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class DemoConfig:
     """What the demo renders, extracts and trains. ``None`` fields take the preset's values.
 
@@ -163,8 +163,9 @@ class DemoConfig:
     @property
     def demo_heads(self) -> list[str]:
         """The heads to run, baseline first (``NOT_IN_DEMO`` heads left out)."""
-        names = [h for h in list_heads() if h not in NOT_IN_DEMO] if self.heads is None else list(self.heads)
-        return sorted(names, key=lambda h: (HEAD_ORDER.index(h) if h in HEAD_ORDER else len(HEAD_ORDER), h))
+        order = heads_in_order()  # the registry's: baselines first
+        names = [h for h in order if h not in NOT_IN_DEMO] if self.heads is None else list(self.heads)
+        return sorted(names, key=lambda h: (order.index(h) if h in order else len(order), h))
 
     def settings(self) -> dict[str, object]:
         """The config as JSON-ready primitives (for the report)."""
@@ -172,7 +173,7 @@ class DemoConfig:
         return {name: str(v) if isinstance(v, Path) else v for name, v in values.items()}
 
 
-@dataclass
+@dataclass(kw_only=True)
 class DemoResult:
     """What the demo produced: one row per run, the table, the report, step times (wall and CPU seconds)."""
 
@@ -192,7 +193,7 @@ def default_row(head: str) -> SweepRow:
     """``head`` as train-head runs it with no options: its own generator and transfer defaults."""
     cls = head_class(head)
     generator = cls.has_centres and getattr(head_config(head), "generator", NO_GENERATOR) != NO_GENERATOR
-    return SweepRow(head, generator, cls.default_transfer)
+    return SweepRow(head=head, generator=generator, transfer=cls.default_transfer)
 
 
 def demo_rows(heads: list[str]) -> list[SweepRow]:
@@ -203,9 +204,10 @@ def demo_rows(heads: list[str]) -> list[SweepRow]:
         rows.append(row)
         for added in (a for h, a in ADDED_ROWS if h == head):
             if added == "generator" and head_class(head).has_centres:
-                rows.append(SweepRow(head, not row.generator, row.transfer))
+                rows.append(SweepRow(head=head, generator=not row.generator, transfer=row.transfer))
             elif added == "transfer":
-                rows.append(SweepRow(head, row.generator, "none" if row.transfer == "semantic" else "semantic"))
+                rows.append(SweepRow(head=head, generator=row.generator,
+                                     transfer="none" if row.transfer == "semantic" else "semantic"))
     return rows
 
 
@@ -294,7 +296,8 @@ def run_demo(config: DemoConfig, echo: Callable[[str], None]) -> DemoResult:
         seconds["extract"], clock = time.perf_counter() - clock, time.perf_counter()
         rows, table, report = run_heads(config, cache, echo)
         seconds["train + metrics"] = time.perf_counter() - clock
-    result = DemoResult(rows, table, report, cache, seconds, _cpu_seconds() - cpu)
+    result = DemoResult(rows=rows, table=table, report=report, cache_dir=cache, seconds=seconds,
+                        cpu_seconds=_cpu_seconds() - cpu)
     echo("")
     echo(table)
     echo(f"\n{best_line(rows)}; report: {report}")

@@ -31,7 +31,7 @@ from zsar.cache.features import load_text
 from zsar.cache.config import read_cache_config
 from zsar.cache.layout import open_layout
 from zsar.errors import ZsarError
-from zsar.heads.base import head_class, list_heads
+from zsar.heads.base import head_class, heads_in_order
 from zsar.heads.experiment import TrainHeadConfig, train_head
 from zsar.heads.options import parse_head_options
 from zsar.heads.protocols import DEFAULT_TAU
@@ -40,17 +40,15 @@ from zsar.heads.train import TrainConfig
 from zsar.heads.transfer import TransferConfig
 from zsar.metrics import MetricsConfig, measure_run
 from zsar.registry import load_plugins
-from zsar.sweep_table import GENERATOR_MODE, MISSING, SweepRow, Variant, best_row, format_table, write_sweep_report
+from zsar.sweep.table import GENERATOR_MODE, MISSING, SweepRow, Variant, best_row, format_table, write_sweep_report
 
-BASELINE = "ridge"
-HEAD_ORDER = ("frozen", "ridge", "linear", "actionclip", "aurl", "rest")
 # Started first when runs go in parallel: their reference designs (ActionCLIP's 6-block temporal
 # transformer, ResT's joint pair scoring) cost the most per step (docs/benchmarks.md).
 COSTLY_HEADS = ("actionclip", "rest")
 METRIC_K = (1, 5)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SweepConfig:
     """The cache(s), the protocol and the grid. ``heads`` ``None``: every registered head that the cache
     allows (``frozen`` only in a shared space), baselines first.
@@ -125,13 +123,14 @@ def plan_rows(config: SweepConfig) -> Iterator[SweepRow]:
         for variant in _variants(head, config.head_grid.get(head, {})):
             for generator, transfer, rerank in itertools.product(config.generators, config.transfers, config.reranks):
                 runnable = head_class(head).has_centres or not generator
-                yield SweepRow(head, generator, transfer, rerank, variant, runnable=runnable)
+                yield SweepRow(head=head, generator=generator, transfer=transfer, rerank=rerank, variant=variant,
+                               runnable=runnable)
 
 
 def default_heads(config: SweepConfig) -> list[str]:
     """Every registered head, baselines first; heads that need a shared space only when the cache has one."""
     shared = shares_space(config)
-    return sorted((h for h in list_heads() if shared or not head_class(h).needs_shared_space), key=_head_order)
+    return [h for h in heads_in_order() if shared or not head_class(h).needs_shared_space]
 
 
 def shares_space(config: SweepConfig) -> bool:
@@ -141,10 +140,6 @@ def shares_space(config: SweepConfig) -> bool:
         return bool(space) and load_text(config.features, config.text).space == space
     except ZsarError:  # no text, or several and no --text: each run says so itself
         return False
-
-
-def _head_order(name: str) -> tuple[int, str]:
-    return (HEAD_ORDER.index(name) if name in HEAD_ORDER else len(HEAD_ORDER), name)
 
 
 def train_config_for(config: SweepConfig, row: SweepRow) -> TrainHeadConfig:

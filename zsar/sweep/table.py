@@ -22,14 +22,13 @@ from pathlib import Path
 from typing import Any, Callable
 
 from zsar.files import atomic_write_text
+from zsar.heads.base import SHARED_SPACE_BASELINE, baseline_head
 from zsar.cache.runs import RunReader
-from zsar.metrics import RunMetrics, measure_run, write_report
+from zsar.metrics import MeasuredRun, measure_run, write_report
 from zsar.metrics.measure import PROTOTYPES
 from zsar.metrics.report import GEOMETRY_NOTE, HUBNESS_NOTE
 
 GENERATOR_MODE = "interpolate"  # "generator on": AURL's released mixing, weights in [0, 1)
-BASELINE_HEAD = "ridge"
-FROZEN_HEAD = "frozen"  # the training-free baseline of a shared video-text space
 FROZEN_COLUMN = "x frozen"
 MISSING = "-"
 NUMBER_COLUMNS = ("top-1 %", "chance %", "x ridge", "> ridge", "selected", "N_1 skewness", "closeness",
@@ -66,7 +65,7 @@ class Variant:
         return "".join(f"-{k}-{v}" for k, v in self.items)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class SweepRow:
     """One grid point's numbers (``None`` where it did not run); percentages for top-1 and chance."""
 
@@ -97,12 +96,12 @@ class SweepRow:
 
     @property
     def is_baseline(self) -> bool:
-        return self.head == BASELINE_HEAD and self.plain
+        return self.head == baseline_head() and self.plain
 
     @property
     def is_frozen(self) -> bool:
         """The training-free baseline row: ``frozen`` with nothing added."""
-        return self.head == FROZEN_HEAD and self.plain
+        return self.head == baseline_head(SHARED_SPACE_BASELINE) and self.plain
 
     @property
     def plain(self) -> bool:
@@ -119,16 +118,16 @@ class SweepRow:
         parts += [f"generator {'on' if self.generator else 'off'}", f"transfer {self.transfer}"]
         return ", ".join(parts + ([f"re-rank {self.rerank}"] if self.rerank != "none" else []))
 
-    def measured(self, measured: RunMetrics, seconds: float) -> "SweepRow":
+    def measured(self, measured: MeasuredRun, seconds: float) -> "SweepRow":
         """This row with the numbers of its measured run (``measure_run`` with hubness k = 1, 5)."""
         summary = measured.summary()
         hubness = summary.get(PROTOTYPES, {})
         chance = sum(100.0 / len(s.class_names) for s in measured.splits) / len(measured.splits)
         skew = lambda k: hubness[k]["skewness"] if k in hubness else None  # noqa: E731 (k may be skipped)
-        splits = RunReader(measured.root).metrics["splits"]
-        selected = [s.get("selected") for s in splits]
+        splits = RunReader(measured.root).finished_metrics().splits
+        selected = [s.selected for s in splits]
         return replace(self, top1=summary["top1"], top1_std=summary["std"]["top1"],
-                       split_top1=tuple((int(s["split"]), float(s["top1"])) for s in splits), chance=chance,
+                       split_top1=tuple((s.split, s.top1) for s in splits), chance=chance,
                        selected=summarise_selected(selected), skewness=skew("1"), skewness_k5=skew("5"),
                        closeness=summary.get("closeness"), dispersion=summary.get("dispersion"), seconds=seconds,
                        run=measured.root)
@@ -220,8 +219,9 @@ def format_table(rows: list[SweepRow]) -> str:
 def best_line(rows: list[SweepRow]) -> str:
     """``best: <label> at X % top-1, Yx chance, Zx ridge`` (and ``, Wx frozen`` when a frozen row ran)."""
     best = best_row(rows)
-    versus = "".join(f", {ratio:.2f}x {name}" for name, ratio in zip(
-        (BASELINE_HEAD, FROZEN_HEAD), (_ratio(best, b) for b in baselines(rows))) if ratio is not None)
+    names = (baseline_head(), baseline_head(SHARED_SPACE_BASELINE))
+    versus = "".join(f", {ratio:.2f}x {name}" for name, ratio in zip(names, (_ratio(best, b) for b in baselines(rows)))
+                     if ratio is not None)
     return f"best: {best.label} at {best.top1:.1f} % top-1, {best.top1 / best.chance:.1f}x chance{versus}"
 
 
@@ -254,8 +254,8 @@ def _selection_table(rows: list[SweepRow]) -> str:
     for r in rows:
         if r.ran:
             assert r.run is not None
-            for split in RunReader(r.run).metrics["splits"]:
-                lines.append(f"| {r.label} | {split['split']} | {summarise_selected([split.get('selected')])} |")
+            for split in RunReader(r.run).finished_metrics().splits:
+                lines.append(f"| {r.label} | {split.split} | {summarise_selected([split.selected])} |")
     return "\n".join(lines)
 
 
@@ -264,7 +264,7 @@ def _extra_table(rows: list[SweepRow], rel: Callable[[Path], str]) -> str:
     for r in rows:
         if r.ran:
             assert r.run is not None
-            trained = sum(record.get("seconds", 0.0) for record in RunReader(r.run).log())
+            trained = sum(record.seconds for record in RunReader(r.run).log())
             lines.append(f"| {r.label} | {_number(r.skewness_k5)} | {trained:.0f} | [{rel(r.run)}]({rel(r.run)}) |")
     return "\n".join(lines)
 

@@ -7,6 +7,7 @@ fraction of test videos (micro-average, as E2E's ``accuracy_score``) in percent,
 ``metrics.json`` stores them; over splits zsar reports the mean and the population
 standard deviation (as E2E does).
 
+The ranking itself (``top_k``) is ``zsar.vectors``', which ``zsar.cache`` uses too.
 ``zsar train-head`` writes them into ``metrics.json`` (``zsar.heads.zero_shot``) and
 ``zsar metrics`` measures them again from the stored scores (``zsar.metrics.measure``).
 """
@@ -19,12 +20,11 @@ from typing import Any
 import numpy as np
 
 from zsar.errors import ZsarError
-
-TOP_K = 5
-RANK_ROWS = 4096  # rows ranked at a time: a full argsort holds an int64 per score
+from zsar.vectors import TOP_K, top_k  # noqa: F401 (ranking lives with the vectors; cache ranks predictions too)
 
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, kw_only=True)
 class Accuracy:
     """Accuracy of one split: ``top1``/``top5`` and ``mean_class`` in percent.
 
@@ -39,16 +39,6 @@ class Accuracy:
     per_class: np.ndarray
     confusion: np.ndarray
     correct: np.ndarray
-
-
-def top_k(scores: np.ndarray, k: int = TOP_K) -> np.ndarray:
-    """``(N, min(k, C))`` positions of each row's ``k`` best scores, best first (ties: lower position first)."""
-    scores = np.asarray(scores)
-    out = np.empty((scores.shape[0], min(k, scores.shape[1])), dtype=np.intp)
-    for start in range(0, len(scores), RANK_ROWS):
-        ranked = np.argsort(-scores[start:start + RANK_ROWS], axis=1, kind="stable")
-        out[start:start + RANK_ROWS] = ranked[:, :out.shape[1]]
-    return out
 
 
 def confusion_matrix(predicted: np.ndarray, labels: np.ndarray, n_classes: int) -> np.ndarray:

@@ -1,0 +1,318 @@
+"""The typed files of a run directory: where they live (``RunLayout``), what they hold, one writer and one reader each.
+
+::
+
+    RUN/config.json                 RunConfig: the training config, protocol and the caches it read
+    RUN/metrics.json                RunMetrics: accuracy per split (SplitRecord), mean and std (percent)
+    RUN/log.jsonl                   one LogRecord per epoch and split (loss, lr, seconds)
+    RUN/split-<i>/selection.json    SelectionRecord: what model selection chose and its validation curves
+    RUN/split-<i>/checkpoint.pt     head weights and CheckpointMeta (``zsar.cache.checkpoints``)
+
+Each record is a frozen dataclass with a ``schema_version``, written with
+``zsar.cache.records.render_record`` and read with ``parse_record``: a damaged or foreign
+file is one ``RunFileError`` naming it and the repair. Files of the release before typed
+run files (no ``schema_version``) read as this version.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from zsar.cache.records import load_json_text, parse_record, record_json, render_record
+from zsar.errors import ZsarError
+from zsar.files import atomic_write_text, write_error
+
+RUN_SCHEMA_VERSION = 1
+CONFIG_NAME = "config.json"
+METRICS_NAME = "metrics.json"
+LOG_NAME = "log.jsonl"
+PREDICTIONS_NAME = "predictions.parquet"
+SELECTION_NAME = "selection.json"
+EMBEDDINGS_NAME = "embeddings.h5"
+CHECKPOINT_NAME = "checkpoint.pt"
+REDO = "re-run the same `zsar train-head` command (same --out) to redo it"
+NEW_RUN = "train the run again with a new --out"
+
+
+class RunFileError(ZsarError):
+    """A run file is missing, damaged or written by another schema version."""
+
+
+@dataclass(frozen=True)
+class RunLayout:
+    """Paths inside one run directory (beside ``zsar.cache.layout.CacheLayout``)."""
+
+    root: Path
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "root", Path(self.root))
+
+    @property
+    def config_path(self) -> Path:
+        return self.root / CONFIG_NAME
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.root / METRICS_NAME
+
+    @property
+    def log_path(self) -> Path:
+        return self.root / LOG_NAME
+
+    @property
+    def predictions_path(self) -> Path:
+        return self.root / PREDICTIONS_NAME
+
+    def split_dir(self, split: int) -> Path:
+        return self.root / f"split-{split}"
+
+    def checkpoint_path(self, split: int) -> Path:
+        return self.split_dir(split) / CHECKPOINT_NAME
+
+    def embeddings_path(self, split: int) -> Path:
+        return self.split_dir(split) / EMBEDDINGS_NAME
+
+    def selection_path(self, split: int) -> Path:
+        return self.split_dir(split) / SELECTION_NAME
+
+
+@dataclass(frozen=True, kw_only=True)
+class CacheRecord:
+    """A cache a run read: its folder, key, label-text file (stem, key, encoder) and video/split digests."""
+
+    path: str
+    key: str
+    text: str
+    text_key: str
+    text_encoder: str
+    videos: str
+    videos_splits: str
+
+
+@dataclass(frozen=True)
+class FilterTextRecord:
+    """The text a cross protocol's overlap filter compared (file stem, key, encoder)."""
+
+    text: str
+    text_key: str
+    text_encoder: str
+
+
+@dataclass(frozen=True)
+class OverlapRecord:
+    """An ``--overlap-with`` cache's label text (file stem, key) and how many classes it holds."""
+
+    text: str
+    text_key: str
+    n_classes: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunConfig:
+    """``RUN/config.json``: everything that decides a run's numbers; two runs with equal configs are the same run.
+
+    ``head_config``, ``train``, ``selection``, ``transfer`` and ``protocol_options`` are the
+    JSON of the heads' config dataclasses (``zsar.cache`` does not import ``zsar.heads``).
+    The cross protocols add the source cache, ``tau`` and the overlap filter's record.
+    ``config_hash`` is ``cache_key`` of the rest.
+    """
+
+    zsar: str
+    head: str
+    head_config: dict[str, Any]
+    protocol: str
+    splits: int
+    train: dict[str, Any]
+    selection: dict[str, Any]
+    transfer: dict[str, Any]
+    rerank: str
+    features: CacheRecord
+    protocol_options: dict[str, Any] | None = None
+    source_features: CacheRecord | None = None
+    tau: float | None = None
+    filter_text: FilterTextRecord | None = None
+    overlap_with: tuple[OverlapRecord, ...] = ()
+    source_classes: tuple[str, ...] = ()
+    config_hash: str = ""
+    schema_version: int = RUN_SCHEMA_VERSION
+
+    def settings(self) -> dict[str, Any]:
+        """Every setting by dotted name (``train.lr``), so that a difference between two configs names it."""
+        return _flatten(record_json(self))
+
+
+def _flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+@dataclass(frozen=True, kw_only=True)
+class SplitRecord:
+    """One split's accuracies (percent) in ``metrics.json`` and the values model selection chose there.
+
+    ``seen_top1``/``unseen_top1``/``harmonic`` when seen classes were candidates (GZSL);
+    ``base-to-novel`` names them ``base_top1``/``novel_top1``/``hm``.
+    """
+
+    split: int
+    top1: float
+    top5: float
+    n_test: int
+    n_classes: int
+    seen_top1: float | None = None
+    unseen_top1: float | None = None
+    harmonic: float | None = None
+    base_top1: float | None = None
+    novel_top1: float | None = None
+    hm: float | None = None
+    selected: dict[str, float] | None = None
+
+
+EXTRA_ACCURACIES = (("seen_top1", "unseen_top1", "harmonic"), ("base_top1", "novel_top1", "hm"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunMetrics:
+    """``RUN/metrics.json``: per-split records, the mean and (population) std over splits, notes on the run."""
+
+    protocol: str
+    head: str
+    splits: tuple[SplitRecord, ...]
+    mean: dict[str, float]
+    std: dict[str, float]
+    notes: tuple[str, ...] = ()
+    schema_version: int = RUN_SCHEMA_VERSION
+
+    def split_ids(self) -> list[int]:
+        return [s.split for s in self.splits]
+
+    def extra_accuracies(self) -> tuple[str, ...]:
+        """The GZSL or base-to-novel accuracy names this run has beside top-1 and top-5 (or none)."""
+        return next((names for names in EXTRA_ACCURACIES if names[-1] in self.mean), ())
+
+
+@dataclass(frozen=True, kw_only=True)
+class SelectionRecord:
+    """``split-<i>/selection.json``: the chosen values, their validation top-1, every curve, what was held out."""
+
+    chosen: dict[str, float]
+    top1: float
+    curves: tuple[dict[str, Any], ...]
+    validation_classes: tuple[str, ...]
+    n_train: int
+    n_validation: int
+    config: dict[str, Any] = field(default_factory=dict)
+    schema_version: int = RUN_SCHEMA_VERSION
+
+    def describe(self) -> str:
+        values = ", ".join(f"{k} {v:g}" for k, v in self.chosen.items())
+        return (f"{values} (validation top-1 {self.top1:.1f} % on {len(self.validation_classes)} held-out "
+                f"seen classes, {self.n_validation} videos)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class CheckpointMeta:
+    """The ``meta`` beside a checkpoint's state dict: head kind, dims and config, the split's training settings."""
+
+    head: str
+    dims: dict[str, Any]
+    config: dict[str, Any]
+    split: int
+    config_hash: str
+    train: dict[str, Any]
+    selected: dict[str, float] | None
+    train_classes: tuple[str, ...]
+    schema_version: int = RUN_SCHEMA_VERSION
+
+
+@dataclass(frozen=True, kw_only=True)
+class LogRecord:
+    """One line of ``log.jsonl``: a split's epoch (closed-form heads: step 0, the residual as loss)."""
+
+    split: int
+    epoch: int
+    step: int
+    loss: float
+    lr: float
+    seconds: float
+
+
+def write_record(path: Path, record: Any) -> None:
+    """Write ``record`` to ``path`` atomically (its folder is made)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise write_error(path.parent, err, "choose a writable --out") from None
+    atomic_write_text(path, render_record(record))
+
+
+def read_record(cls: type, path: Path, what: str, fix: str) -> Any:
+    """The ``cls`` in the JSON file ``path``; missing, unreadable or damaged is one ``RunFileError`` naming it."""
+    where = f"{what} {path}"
+    try:
+        text = Path(path).read_text()
+    except FileNotFoundError:
+        raise RunFileError(f"{where} is missing; {fix}") from None
+    except UnicodeDecodeError as err:
+        raise RunFileError(f"{where} is damaged: not valid JSON ({err}); {fix}") from None
+    except OSError as err:
+        raise RunFileError(f"cannot read {where} ({err.strerror}); {fix}") from None
+    return parse_record(cls, load_json_text(text, where, fix, RunFileError), where, fix, RunFileError)
+
+
+def write_run_config(layout: RunLayout, config: RunConfig) -> None:
+    write_record(layout.config_path, config)
+
+
+def read_run_config(layout: RunLayout, fix: str = NEW_RUN) -> RunConfig:
+    return read_record(RunConfig, layout.config_path, "run config", fix)
+
+
+def write_run_metrics(layout: RunLayout, metrics: RunMetrics) -> None:
+    write_record(layout.metrics_path, metrics)
+
+
+def read_run_metrics(layout: RunLayout) -> RunMetrics:
+    return read_record(RunMetrics, layout.metrics_path, "run metrics", REDO)
+
+
+def write_selection(layout: RunLayout, split: int, selection: SelectionRecord) -> None:
+    write_record(layout.selection_path(split), selection)
+
+
+def read_selection(layout: RunLayout, split: int) -> SelectionRecord | None:
+    """What selection chose for ``split`` (None if it did not run there)."""
+    path = layout.selection_path(split)
+    if not path.is_file():
+        return None
+    return read_record(SelectionRecord, path, "model selection", REDO)
+
+
+def append_log(layout: RunLayout, record: LogRecord) -> None:
+    """Append one line to ``log.jsonl``."""
+    try:
+        with open(layout.log_path, "a") as f:
+            f.write(json.dumps(record_json(record)) + "\n")
+    except OSError as err:
+        raise write_error(layout.log_path, err) from None
+
+
+def read_log(layout: RunLayout) -> list[tuple[str, LogRecord]]:
+    """``(line, record)`` of each sound line of ``log.jsonl`` (half a line from a kill is skipped)."""
+    if not layout.log_path.is_file():
+        return []
+    out = []
+    for line in layout.log_path.read_text(errors="replace").splitlines():
+        try:
+            out.append((line, parse_record(LogRecord, json.loads(line), "log line", REDO, RunFileError)))
+        except (json.JSONDecodeError, RunFileError):
+            continue
+    return out

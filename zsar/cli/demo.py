@@ -1,0 +1,48 @@
+"""``zsar demo`` and ``zsar synth``: the pipeline end to end, and the synthetic dataset it runs on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from zsar.cli.app import command
+from zsar.cli.options import Listing
+
+
+@command("demo")
+def demo(
+    out: Annotated[Path, typer.Option(help="Folder for the demo's data, cache and runs.")] = Path("zsar-demo"),
+    full: Annotated[bool, typer.Option(help="The whole grid (every head x generator x transfer, ResT's two modes) "
+                                            "on 20 clips per action and 5 splits: 33 minutes on 2 cores as one "
+                                            "process; docs/demo.md has its times.")] = False,
+    page: Annotated[Path | None, typer.Option(help="Also write the table and timings into this Markdown page's "
+                                                      "demo section (make demo: docs/demo.md).")] = None,
+) -> None:
+    """Run the pipeline end to end on the synthetic dataset, offline (a few minutes on 2 cores)."""
+    from zsar.sweep.demo import DemoConfig, run_demo
+
+    run_demo(DemoConfig(out=out, full=full, page=page), echo=typer.echo)
+
+
+@command("synth")
+def synth(
+    out: Annotated[Path, typer.Argument(help="Folder to write (HMDB51 layout: videos/, splits/).")],
+    classes: Annotated[int, typer.Option(help="Number of actions (the first N of the action list).")] = 20,
+    per_class: Annotated[int, typer.Option(help="Clips per action.")] = 8,
+    frames: Annotated[int, typer.Option(help="Frames per clip (25 fps).")] = 32,
+    size: Annotated[str, typer.Option(help="Frame size WIDTHxHEIGHT (even numbers).")] = "112x112",
+    seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same decoded frames.")] = 0,
+    format: Annotated[str, typer.Option(help=Listing("Container: {formats} (avi: mpeg4, mp4: h264)."))] = "avi",
+) -> None:
+    """Render the synthetic stick-figure action dataset as real video files."""
+    from zsar.synth import SynthConfig, generate_dataset, parse_size
+
+    width, height = parse_size(size)
+    config = SynthConfig(classes=classes, per_class=per_class, frames=frames, width=width,
+                         height=height, seed=seed, format=format)
+    generate_dataset(config, out)
+    typer.echo(f"wrote {classes * per_class} clips ({classes} actions x {per_class}, {frames} frames "
+               f"at {width}x{height}, .{format}) to {out}")
+

@@ -1,0 +1,86 @@
+"""``zsar train-head`` and ``zsar heads``: train a head under a protocol; list the heads and their options."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from zsar.cli.app import command
+from zsar.cli.options import Device, Features, SourceFeatures, Text, Listing
+
+
+def _generator_mode(generator: bool | None, mode: str | None) -> str | None:
+    """``--generator/--no-generator`` and ``--generator-mode`` -> the head's ``generator`` option (None: its default)."""
+    if generator is False:
+        return "none"
+    if generator or mode is not None:
+        return mode or "interpolate"
+    return None
+
+
+@command("train-head")
+def train_head(
+    features: Features,
+    head: Annotated[str, typer.Option(help=Listing("Head: {heads} (ridge is the closed-form baseline); `zsar heads` lists their options."))],
+    protocol: Annotated[str, typer.Option(help=Listing("Protocol: {protocols}."))],
+    out: Annotated[Path, typer.Option(help="Run directory to write (refused if it holds another run).")],
+    text: Text = None,
+    source_features: SourceFeatures = None,
+    splits: Annotated[int | None, typer.Option(help="Number of splits (default: 10 for half protocols, 3 official, 1 cross-full).")] = None,
+    head_opt: Annotated[list[str] | None, typer.Option(help="A head option KEY=VALUE (repeatable), e.g. fusion=transformer; `zsar heads` lists each head's options and defaults.")] = None,
+    generator: Annotated[bool | None, typer.Option("--generator/--no-generator", help="AURL's class generator (default: on for aurl, off for rest).")] = None,
+    generator_mode: Annotated[str | None, typer.Option(help=Listing("Class-generator mode: {generator_modes} (interpolate: weights in [0,1))."))] = None,
+    transfer: Annotated[str | None, typer.Option(help=Listing("Semantic transfer: {transfers} (default: semantic for rest, else none)."))] = None,
+    transfer_k: Annotated[int | None, typer.Option(help="Semantic transfer: seen classes per unseen class (default 5).")] = None,
+    transfer_temperature: Annotated[float | None, typer.Option(help="Semantic transfer: softmax temperature (default 0.1).")] = None,
+    transfer_lambda: Annotated[float | None, typer.Option(help="Semantic transfer: weight of the composed prototype, 1 - it of the text one (default 0.5).")] = None,
+    rerank: Annotated[str, typer.Option(help=Listing("Hubness reduction: {rerankers}."))] = "none",
+    tau: Annotated[float | None, typer.Option(help="Overlap filter: drop source classes within this cosine distance of a target class (default 0.05).")] = None,
+    overlap_with: Annotated[list[Path] | None, typer.Option(help="Filter the source against this cache's classes too (repeatable; E2E: --overlap-with UCF --overlap-with HMDB).")] = None,
+    filter_text: Annotated[str | None, typer.Option(help="Text the overlap filter compares, apart from --text (default: word2vec-e2e when the source cache has it, else --text).")] = None,
+    base_train: Annotated[str, typer.Option(help="base-to-novel's training videos: all (every base-class train video) or 16-shot (ViFi-CLIP's lists).")] = "all",
+    class_lists: Annotated[str | None, typer.Option(help="base-to-novel's class lists: k400, hmdb51, ucf101 or ssv2 (default: the cache's dataset).")] = None,
+    select: Annotated[bool, typer.Option("--select/--no-select", help="Choose steps and lr (ridge: alpha) on validation classes held out of the seen ones, then retrain on all seen classes.")] = True,
+    steps: Annotated[int | None, typer.Option(help="Optimiser steps (default: 8 epochs, at least 150 steps; with selection, the longest run tried).")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Budget in passes over the training videos instead of --steps.")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Batch size (default 128, at most 1/8 of the training videos).")] = None,
+    lr: Annotated[float | None, typer.Option(help="AdamW learning rate with --no-select (default 3e-3; selection tries 3e-3 and 1e-2).")] = None,
+    standardise: Annotated[bool, typer.Option("--standardise/--no-standardise", help="Z-score the features with the training videos' statistics.")] = True,
+    seed: Annotated[int, typer.Option(help="Seed of the weights, batch order, sampling and validation classes.")] = 0,
+    device: Device = "cpu",
+    allow_partial: Annotated[bool, typer.Option("--allow-partial", help="Use a cache not fully extracted yet (a note says so).")] = False,
+) -> None:
+    """Train a head on cached features and evaluate it zero-shot under a protocol; writes the run directory."""
+    from zsar.heads.experiment import TrainHeadConfig, train_head as run
+    from zsar.heads.options import parse_head_options
+    from zsar.heads.protocols import ProtocolOptions
+    from zsar.heads.selection import SelectionConfig
+    from zsar.heads.train import TrainConfig
+    from zsar.heads.transfer import TransferConfig
+    from zsar.metrics.report import format_run_metrics
+
+    given = lambda **kw: {k: v for k, v in kw.items() if v is not None}  # noqa: E731 (None: the library default)
+    train = TrainConfig(seed=seed, device=device, standardise=standardise,
+                        **given(steps=steps, epochs=epochs, batch_size=batch_size, lr=lr))
+    transfer_config = TransferConfig(transfer, **given(k=transfer_k, temperature=transfer_temperature,
+                                                       lam=transfer_lambda))
+    config = TrainHeadConfig(
+        features=features, out=out, head=head, protocol=protocol, text=text, source_features=source_features,
+        splits=splits, generator=_generator_mode(generator, generator_mode), rerank=rerank, train=train,
+        selection=SelectionConfig(enabled=select), head_options=parse_head_options(head, head_opt or []),
+        transfer=transfer_config, overlap_with=tuple(overlap_with or ()), allow_partial=allow_partial,
+        filter_text=filter_text, protocol_options=ProtocolOptions(base_train, class_lists), **given(tau=tau))
+    metrics = run(config)
+    typer.echo(f"{head} on {protocol}: {len(metrics.splits)} split(s), run in {out}")
+    typer.echo(format_run_metrics(metrics))
+
+
+@command("heads")
+def heads() -> None:
+    """List the heads with their options (`--head-opt KEY=VALUE`) and defaults."""
+    from zsar.heads.options import format_heads
+
+    typer.echo(format_heads())
+

@@ -1,0 +1,56 @@
+"""``zsar predict``: your own videos, your own labels, with a trained run or frozen CLIP."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from zsar.cli.app import command
+from zsar.cli.options import Device, Listing
+from zsar.errors import ZsarError
+
+
+@command("predict")
+def predict(
+    videos: Annotated[list[str], typer.Argument(help="Video files, folders, globs ('clips/*.mp4') or list files (.txt/.csv/.parquet).")],
+    labels: Annotated[str | None, typer.Option(help="Comma-separated labels, e.g. 'wave hand, jump, sit down'.")] = None,
+    labels_file: Annotated[Path | None, typer.Option(help="UTF-8 file, one label per line; 'label<TAB>description' encodes the description.")] = None,
+    run: Annotated[Path | None, typer.Option(help="A `zsar train-head` run: its backbone, sampling, text encoder, prompts and heads.")] = None,
+    split: Annotated[int | None, typer.Option(help="Use this split's model of a multi-split run (default: the mean of every split's scores).")] = None,
+    backbone: Annotated[str | None, typer.Option(help=Listing("Without --run: the training-free frozen head on this backbone ({backbones}), e.g. clip-vit-b16."))] = None,
+    weights: Annotated[Path | None, typer.Option(help="Local weights folder/file of the backbone (with --run: if moved since; the same weights).")] = None,
+    text_encoder: Annotated[str | None, typer.Option(help=Listing("Without --run: label-text encoder of the backbone's space ({text_encoders}; default clip)."))] = None,
+    text_model: Annotated[str | None, typer.Option(help="Text model id/dir/file (default: the run's, or the encoder's).")] = None,
+    prompts: Annotated[str | None, typer.Option(help=Listing("Without --run: prompt templates ({prompts}; default actionclip) or a file of them."))] = None,
+    frames: Annotated[int | None, typer.Option(help="Without --run: frames per video, uniform sampling (default 8).")] = None,
+    top_k: Annotated[int, typer.Option(help="Labels per video, best first.")] = 5,
+    rerank: Annotated[str, typer.Option(help=Listing("Hubness reduction over the videos of this call: {rerankers} (needs a batch of videos)."))] = "none",
+    out: Annotated[Path | None, typer.Option(help="Write the predictions to a .jsonl, .csv or .parquet file.")] = None,
+    sheet: Annotated[Path | None, typer.Option(help="Write a contact sheet (PNG): each video's middle frame with its top-3 labels.")] = None,
+    cache: Annotated[Path | None, typer.Option(help="Cache root for the videos' features (default: the run's cache root).")] = None,
+    device: Annotated[str, typer.Option(help=Listing("Device: {devices}."))] = "cpu",
+    workers: Annotated[int | None, typer.Option(help="Decoding processes (default: as `zsar extract`).")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Clips per backbone batch (default: as `zsar extract`).")] = None,
+    retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Decode again the videos that failed in an earlier call (with their shard's others).")] = False,
+) -> None:
+    """Recognise actions in your own videos, among your own labels (free text), with a trained run or frozen CLIP."""
+    from zsar.predict import PredictConfig, parse_labels, read_labels_file, run_predict
+
+    if (labels is None) == (labels_file is None):
+        raise ZsarError("give the labels with --labels 'a, b, c' or --labels-file FILE (one of them)")
+    config = PredictConfig(
+        videos=tuple(videos), labels=parse_labels(labels) if labels is not None else read_labels_file(labels_file),
+        run=run, split=split, backbone=backbone, weights=weights, text_encoder=text_encoder, text_model=text_model,
+        prompts=prompts, frames=frames, top_k=top_k, rerank=rerank, cache=cache, device=device, workers=workers,
+        batch_size=batch_size, retry_failed=retry_failed, out=out, sheet=sheet)
+    result = run_predict(config)
+    typer.echo(result.format_table())
+    typer.echo(f"\n{len(result)} video(s), {len(result.failed)} failed; {result.decoded} decoded now, "
+               f"{result.reused} from the cache {result.cache_dir}; {result.model}")
+    for note in result.notes:
+        typer.echo(f"note: {note}")
+    for path in result.written:
+        typer.echo(f"wrote {path}")
+

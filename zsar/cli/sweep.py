@@ -1,0 +1,60 @@
+"""``zsar sweep``: a protocol over heads x generator x transfer x re-rank x head options, one table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from zsar.cli.app import command
+from zsar.cli.options import Device, Features, SourceFeatures, Text, Listing
+from zsar.errors import ZsarError
+
+
+def _split_list(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+@command("sweep")
+def sweep(
+    features: Features,
+    out: Annotated[Path, typer.Option(help="Folder for the runs (one per grid point, reused when finished) and report.md.")],
+    protocol: Annotated[str, typer.Option(help=Listing("Protocol: {protocols}."))] = "within-half",
+    heads: Annotated[str | None, typer.Option(help=Listing("Comma-separated heads from {heads} (default: all of them, baselines first: frozen when features and text share a space, then ridge)."))] = None,
+    source_features: SourceFeatures = None,
+    text: Text = None,
+    splits: Annotated[int | None, typer.Option(help="Number of splits (default: the protocol's).")] = None,
+    tau: Annotated[float | None, typer.Option(help="Cross protocols' overlap filter, as train-head's --tau (default 0.05; CLIP-era papers: 0).")] = None,
+    filter_text: Annotated[str | None, typer.Option(help="Text the overlap filter compares, as train-head's --filter-text.")] = None,
+    generator: Annotated[str, typer.Option(help="Class generator values to try: off, on or off,on (on: heads with visual centres).")] = "off,on",
+    transfer: Annotated[str, typer.Option(help=Listing("Semantic transfer values to try, comma-separated: {transfers}."))] = "none,semantic",
+    rerank: Annotated[str, typer.Option(help=Listing("Re-ranking values to try, comma-separated: {rerankers}."))] = "none",
+    head_opt: Annotated[list[str] | None, typer.Option(help="HEAD.KEY=V1,V2: one run per value (repeatable), e.g. actionclip.fusion=mean,transformer.")] = None,
+    select: Annotated[bool, typer.Option("--select/--no-select", help="Model selection on held-out seen classes in every run.")] = True,
+    steps: Annotated[int | None, typer.Option(help="Optimiser steps of every run (default: train-head's).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of every run.")] = 0,
+    device: Device = "cpu",
+) -> None:
+    """Run a protocol over heads x generator x transfer x re-rank x head options; one table with the ridge baseline."""
+    from zsar.heads.selection import SelectionConfig
+    from zsar.heads.train import TrainConfig
+    from zsar.sweep import SweepConfig, parse_head_grid, run_sweep
+    from zsar.sweep.table import best_line
+
+    switches = {"off": False, "on": True}
+    unknown = [g for g in _split_list(generator) if g not in switches]
+    if unknown or not _split_list(generator):
+        raise ZsarError(f"--generator {generator!r}: give off, on or off,on")
+    train = TrainConfig(seed=seed, device=device, **({} if steps is None else {"steps": steps}))
+    config = SweepConfig(
+        features=features, out=out, protocol=protocol, source_features=source_features, text=text, splits=splits,
+        heads=_split_list(heads) if heads else None, generators=tuple(switches[g] for g in _split_list(generator)),
+        transfers=_split_list(transfer), reranks=_split_list(rerank), head_grid=parse_head_grid(head_opt or []),
+        train=train, selection=SelectionConfig(enabled=select), filter_text=filter_text,
+        **({} if tau is None else {"tau": tau}))
+    result = run_sweep(config, echo=typer.echo)
+    typer.echo("")
+    typer.echo(result.table)
+    typer.echo(f"\n{best_line(result.rows)}; report: {result.report}")
+
