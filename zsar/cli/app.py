@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated, Any, Callable
@@ -51,6 +52,8 @@ def command(*args: Any, on: typer.Typer | None = None, **kwargs: Any) -> Callabl
                 typer.echo(f"error: {err}", err=True)
                 raise typer.Exit(2) from None
             except KeyboardInterrupt:  # Ctrl-C, SIGINT: say what is kept and how to go on
+                # A second interrupt while this process winds down must not turn exit 130 into a signal death.
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
                 name = args[0] if args else fn.__name__
                 typer.echo(f"interrupted: {_KEPT.get(name, _KEPT_DEFAULT)}", err=True)
                 raise typer.Exit(130) from None
