@@ -13,10 +13,13 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from zsar.cache.layout import CacheLayout
 from zsar.cache.manifest import read_manifest
 from zsar.cache.shards import ShardReader
+from zsar.extract.decode import DecodedVideo
+from zsar.extract.loader import LoadedVideo
 from zsar.synth import SynthConfig, generate_dataset
 
 # A fast, offline model pair: the seeded tiny CNN and the seeded tiny text encoder.
@@ -98,3 +101,12 @@ def assert_same_cache(a: dict, b: dict) -> None:
         for name in ("features", "frame_index", "timestamps"):
             if name in a[vid] or name in b[vid]:
                 assert np.array_equal(a[vid][name], b[vid][name]), (vid, name)
+
+
+def loaded_video(position: int, clips: int | None) -> LoadedVideo:
+    """A decoded video of ``clips`` clips of 2 4x4 frames filled with ``position`` (``None``: a failed one)."""
+    if clips is None:
+        return LoadedVideo(position, None, "broken")
+    frames = torch.full((clips, 2, 4, 4, 3), position, dtype=torch.uint8)
+    return LoadedVideo(position, DecodedVideo(frames=frames, frame_index=np.zeros((clips, 2)),
+                                              timestamps=np.zeros((clips, 2)), n_frames=2, fps=25.0, duration=0.08))

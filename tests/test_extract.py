@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 from typer.testing import CliRunner
 
-from _extract_data import TINY, assert_same_cache, cache_dir_of, make_synth, make_ucf_from_synth, read_cache
+from _extract_data import (TINY, assert_same_cache, cache_dir_of, loaded_video, make_synth, make_ucf_from_synth,
+                          read_cache)
 from zsar.cache import load_features, load_text
 from zsar.cache.config import read_cache_config
 from zsar.cache.layout import CacheLayout
 from zsar.cache.manifest import read_manifest
 from zsar.cache.shards import ShardReader
 from zsar.cli import app
-from zsar.extract.decode import DecodedVideo
 from zsar.extract.extractor import ExtractConfig, extract, limit_records
 from zsar.extract.batcher import encode_videos
-from zsar.extract.loader import LoadedVideo
 from zsar.extract.sampling import SamplingConfig, sample_indices
 
 runner = CliRunner()
@@ -137,14 +135,6 @@ def test_cache_ls_and_info(synth_cache):
     assert empty.exit_code == 0 and "no feature caches" in empty.output
 
 
-def _video(position: int, clips: int | None) -> LoadedVideo:
-    if clips is None:
-        return LoadedVideo(position, None, "broken")
-    frames = torch.full((clips, 2, 4, 4, 3), position, dtype=torch.uint8)
-    return LoadedVideo(position, DecodedVideo(frames=frames, frame_index=np.zeros((clips, 2)),
-                                              timestamps=np.zeros((clips, 2)), n_frames=2, fps=25.0, duration=0.08))
-
-
 def test_encode_videos_batches_clips_across_videos_in_order():
     batches = []
 
@@ -153,7 +143,7 @@ def test_encode_videos_batches_clips_across_videos_in_order():
         return frames[:, :, 0, 0, :1].float()  # (B, T, 1): the video's position
 
     clips = [3, None, 1, 4, None, 2]
-    out = list(encode_videos((_video(i, c) for i, c in enumerate(clips)), encode, batch_size=4))
+    out = list(encode_videos((loaded_video(i, c) for i, c in enumerate(clips)), encode, batch_size=4))
     assert [o.item.position for o in out] == list(range(6))
     assert batches == [4, 4, 2]
     for o, c in zip(out, clips):

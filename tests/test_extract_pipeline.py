@@ -6,12 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from _extract_data import assert_same_cache, make_synth, read_cache
+from _extract_data import assert_same_cache, loaded_video, make_synth, read_cache
 from zsar.errors import ZsarError
 from zsar.extract.batcher import encode_videos
-from zsar.extract.decode import DecodedVideo
 from zsar.extract.extractor import ExtractConfig, extract
-from zsar.extract.loader import DecodePool, LoadedVideo, VideoDecodeDataset, group_size, make_loader
+from zsar.extract.loader import DecodePool, VideoDecodeDataset, group_size, make_loader
 from zsar.extract.sampling import SamplingConfig
 
 
@@ -93,17 +92,9 @@ class _Launches:
         return Pending()
 
 
-def _video(position: int, clips: int | None) -> LoadedVideo:
-    if clips is None:
-        return LoadedVideo(position, None, "broken")
-    frames = torch.full((clips, 2, 4, 4, 3), position, dtype=torch.uint8)
-    return LoadedVideo(position, DecodedVideo(frames=frames, frame_index=np.zeros((clips, 2)),
-                                              timestamps=np.zeros((clips, 2)), n_frames=2, fps=25.0, duration=0.08))
-
-
 def test_features_are_taken_one_batch_after_the_launch_and_frames_are_released():
     launches = _Launches()
-    videos = [_video(i, c) for i, c in enumerate([3, None, 1, 4, None, 2])]
+    videos = [loaded_video(i, c) for i, c in enumerate([3, None, 1, 4, None, 2])]
     out = list(encode_videos(iter(videos), launches, batch_size=4))
     assert launches.events == ["launch0:4", "launch1:4", "result0", "launch2:2", "result1", "result2"]
     assert [o.item.position for o in out] == list(range(6))
@@ -144,7 +135,7 @@ def test_pinned_buffers_and_one_batch_behind_on_a_gpu_give_the_cpu_features():
 
     cpu = create_backbone(BackboneConfig(name="tiny-random"))
     gpu = create_backbone(BackboneConfig(name="tiny-random", device="cuda"))
-    videos = [_video(i, c) for i, c in enumerate([3, None, 1, 4, 2, 5, 1])]
+    videos = [loaded_video(i, c) for i, c in enumerate([3, None, 1, 4, 2, 5, 1])]
     for v in videos:
         if v.decoded is not None:
             v.decoded.frames = torch.randint(0, 256, (v.n_clips, 2, 32, 32, 3), dtype=torch.uint8)
