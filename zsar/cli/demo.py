@@ -15,8 +15,8 @@ from zsar.cli.options import Listing
 def demo(
     out: Annotated[Path, typer.Option(help="Folder for the demo's data, cache and runs.")] = Path("zsar-demo"),
     full: Annotated[bool, typer.Option(help="The whole grid (every head x generator x transfer, ResT's two modes) "
-                                            "on 20 clips per action and 5 splits: 33 minutes on 2 cores as one "
-                                            "process; docs/demo.md has its times.")] = False,
+                                            "on 20 clips per action and 5 splits: 21.5 minutes on 2 cores, two runs at "
+                                            "a time; docs/demo.md has its times.")] = False,
     page: Annotated[Path | None, typer.Option(help="Also write the table and timings into this Markdown page's "
                                                       "demo section (make demo: docs/demo.md).")] = None,
 ) -> None:

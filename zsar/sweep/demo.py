@@ -50,8 +50,8 @@ log = logging.getLogger(__name__)
 # The default renders 6 clips per action and runs 3 splits, so the paired "> ridge" column
 # counts 3 splits; every head's default budget (at least 150 steps) and model selection then
 # take about 300 CPU seconds in all (docs/demo.md). "full" is the 24-row grid on 20 clips per
-# action and 5 splits (33 minutes as one process). Neither sets training options: every run
-# takes train-head's.
+# action and 5 splits (21.5 minutes on 2 cores, two runs at a time; 33 as one process).
+# Neither sets training options: every run takes train-head's.
 PRESETS: dict[str, dict[str, object]] = {
     "full": dict(classes=39, per_class=20, splits=5),
     "demo": dict(classes=39, per_class=6, splits=3),
