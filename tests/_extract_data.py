@@ -19,7 +19,9 @@ from zsar.cache.layout import CacheLayout
 from zsar.cache.manifest import read_manifest
 from zsar.cache.shards import ShardReader
 from zsar.extract.decode import DecodedVideo
+from zsar.extract.extractor import ExtractConfig, extract
 from zsar.extract.loader import LoadedVideo
+from zsar.extract.sampling import SamplingConfig
 from zsar.synth import SynthConfig, generate_dataset
 
 # A fast, offline model pair: the seeded tiny CNN and the seeded tiny text encoder.
@@ -110,3 +112,14 @@ def loaded_video(position: int, clips: int | None) -> LoadedVideo:
     frames = torch.full((clips, 2, 4, 4, 3), position, dtype=torch.uint8)
     return LoadedVideo(position, DecodedVideo(frames=frames, frame_index=np.zeros((clips, 2)),
                                               timestamps=np.zeros((clips, 2)), n_frames=2, fps=25.0, duration=0.08))
+
+
+def reference_extraction(synth: Path, cache: Path, batch_size: int,
+                         resolution: int) -> dict[str, dict[str, np.ndarray]]:
+    """``read_cache`` of an uninterrupted tiny-random extraction of ``synth`` in this process, decoding in it
+    (2 videos per shard, 2 clips per video): what a killed and resumed run must reproduce bit for bit."""
+    result = extract(ExtractConfig(
+        dataset="synthetic", root=synth, backbone="tiny-random", text_encoder="tiny-random", prompts="plain",
+        cache=cache, videos_per_shard=2, batch_size=batch_size, resolution=resolution,
+        sampling=SamplingConfig(clips=2), threads=1, workers=0))
+    return read_cache(result.cache_dir)

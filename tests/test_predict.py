@@ -30,12 +30,7 @@ LABELS = ", ".join(UNSEEN)
 MIN_CORRECT = 18  # of 40: P(>= 18 | chance 1/5) = 3e-4; measured 24
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 @pytest.fixture(scope="module")

@@ -11,12 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from _extract_data import REPO, TINY, assert_same_cache, make_synth, read_cache
+from _extract_data import REPO, TINY, assert_same_cache, make_synth, read_cache, reference_extraction
 from zsar.cache.layout import CacheLayout
 from zsar.cache.manifest import read_manifest
 from zsar.cache.verify import verify_cache
-from zsar.extract.extractor import ExtractConfig, extract
-from zsar.extract.sampling import SamplingConfig
 
 N_VIDEOS = 24
 # Slow enough (~0.1 s per shard) that a kill can land between, during and after shard commits.
@@ -31,11 +29,7 @@ def synth(tmp_path_factory):
 @pytest.fixture(scope="module")
 def reference(synth, tmp_path_factory):
     """The same extraction, uninterrupted, in this process."""
-    result = extract(ExtractConfig(
-        dataset="synthetic", root=synth, backbone="tiny-random", text_encoder="tiny-random", prompts="plain",
-        cache=tmp_path_factory.mktemp("ref"), videos_per_shard=2, batch_size=3, resolution=224,
-        sampling=SamplingConfig(clips=2), threads=1, workers=0))
-    return read_cache(result.cache_dir)
+    return reference_extraction(synth, tmp_path_factory.mktemp("ref"), batch_size=3, resolution=224)
 
 
 def _start(synth: Path, cache: Path) -> subprocess.Popen:

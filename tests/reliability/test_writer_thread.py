@@ -12,14 +12,12 @@ from pathlib import Path
 import h5py
 import pytest
 
-from _extract_data import REPO, TINY, assert_same_cache, make_synth, read_cache
+from _extract_data import REPO, TINY, assert_same_cache, make_synth, read_cache, reference_extraction
 from _faults import error_line, invoke, make_read_only
 from test_kill_resume import _after_shards, _check_consistent, _kill_when
 from zsar.cache.layout import CacheLayout
 from zsar.cache.manifest import read_manifest
 from zsar.cache.verify import verify_cache
-from zsar.extract.extractor import ExtractConfig, extract
-from zsar.extract.sampling import SamplingConfig
 
 N_VIDEOS = 16
 # Chunks of 2 videos x 2 clips, batches of 3 clips: every other batch spans two chunks.
@@ -49,11 +47,7 @@ def synth(tmp_path_factory):
 @pytest.fixture(scope="module")
 def reference(synth, tmp_path_factory):
     """The same extraction, uninterrupted, in this process, decoding in it, one batch per chunk."""
-    result = extract(ExtractConfig(
-        dataset="synthetic", root=synth, backbone="tiny-random", text_encoder="tiny-random", prompts="plain",
-        cache=tmp_path_factory.mktemp("ref"), videos_per_shard=2, batch_size=4, resolution=64,
-        sampling=SamplingConfig(clips=2), threads=1, workers=0))
-    return read_cache(result.cache_dir)
+    return reference_extraction(synth, tmp_path_factory.mktemp("ref"), batch_size=4, resolution=64)
 
 
 def _start(synth: Path, cache: Path, plugins: Path) -> subprocess.Popen:
