@@ -76,7 +76,7 @@ def load_overhead(cache: Path, legacy: Path, repeats: int) -> None:
     """Print CPU seconds of ``load_features`` without and with the read checks (see the module doc)."""
     import gc
 
-    from zsar.cache import load_features
+    from zsar.cache.features import load_features
 
     cases = [("no checks (the reader before issue 22)", cache, False), ("digest + video_row checks", cache, True),
              ("older cache: SHA-256 as read + video_row", legacy, True)]
@@ -108,7 +108,7 @@ def run_head(cache: Path, head: str, out: Path, threads: int | None) -> dict[str
     errors = process.stderr.read() if process.stderr else ""
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"{' '.join(command)} failed:\n{errors}")
-    from zsar.cache.runs import RunReader
+    from zsar.runs.results import RunReader
 
     reader = RunReader(out)
     records = reader.log()

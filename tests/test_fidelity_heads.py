@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from zsar.cache.batches import FeatureBatches
+from zsar.heads.batches import FeatureBatches
 from zsar.errors import ZsarError
 from zsar.heads import rest as rest_module
 from zsar.heads.actionclip import QuickGELU, TransformerFusion

@@ -16,7 +16,7 @@ from zsar.heads.experiment import (TrainHeadConfig, build_head, load_protocol_da
 from zsar.heads.frozen import frozen_scores, pool_video
 from zsar.heads.protocols import e2e_half_classes
 from zsar.heads.train import prepare
-from zsar.cache.batches import FeatureBatches
+from zsar.heads.batches import FeatureBatches
 from zsar.testing import SharedSpaceConfig, make_shared_space, write_shared_space_cache, write_structured_cache
 from zsar.testing import StructuredConfig
 

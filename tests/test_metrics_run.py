@@ -8,8 +8,8 @@ import pytest
 from metrics_data import ACTIONS, clustered, make_run
 from test_metrics_hubness import hub_data
 from zsar.cache.from_arrays import write_cache_from_arrays
-from zsar.cache.run_files import RunLayout, write_run_config
-from zsar.cache.runs import SplitResult, write_split_result
+from zsar.runs.files import RunLayout, write_run_config
+from zsar.runs.results import SplitResult, write_split_result
 from zsar.testing import dummy_run_config
 from zsar.cache.text import TextEmbeddings
 from zsar.errors import ZsarError

@@ -7,7 +7,7 @@ import pytest
 
 from _heads_data import protocol_data, structured_set
 from zsar.metrics.accuracy import harmonic_mean
-from zsar.cache.runs import SplitResult
+from zsar.runs.results import SplitResult
 from zsar.errors import ZsarError
 from zsar.heads.experiment import TrainHeadConfig, resolve
 from zsar.heads.protocols import (ProtocolData, overlap_distances, cross_full, cross_half, e2e_half_classes, gzsl, list_protocols,

@@ -6,9 +6,9 @@ import json
 import pytest
 import torch
 
-from zsar.cache.checkpoints import read_checkpoint, write_checkpoint
+from zsar.runs.checkpoints import read_checkpoint, write_checkpoint
 from zsar.cache.records import record_json
-from zsar.cache.run_files import (CheckpointMeta, FilterTextRecord, LogRecord, OverlapRecord, RunFileError, RunLayout,
+from zsar.runs.files import (CheckpointMeta, FilterTextRecord, LogRecord, OverlapRecord, RunFileError, RunLayout,
                                   RunMetrics, SelectionRecord, SplitRecord, append_log, read_log, read_run_config,
                                   read_run_metrics, read_selection, write_run_config, write_run_metrics,
                                   write_selection)

@@ -10,8 +10,8 @@ import torch
 from typer.testing import CliRunner
 
 from _heads_data import TWELVE_CLASSES, protocol_data
-from zsar.cache.batches import FeatureBatches
-from zsar.cache.runs import read_checkpoint
+from zsar.heads.batches import FeatureBatches
+from zsar.runs.checkpoints import read_checkpoint
 from zsar.cli import app
 from zsar.errors import ZsarError
 from zsar.heads.base import ClassText, HeadDims, create_head

@@ -10,7 +10,8 @@ from typer.testing import CliRunner
 
 from _heads_data import protocol_data
 from zsar.cache.from_arrays import write_cache_from_arrays
-from zsar.cache.runs import RunReader, read_checkpoint
+from zsar.runs.checkpoints import read_checkpoint
+from zsar.runs.results import RunReader
 from zsar.cli import app
 from zsar.errors import ZsarError
 from zsar.heads.base import HeadDims, create_head, list_heads

@@ -22,7 +22,7 @@ For zsar's tests and benchmarks, and for anyone testing code on top of zsar (as 
   gives the accuracy the planted structure implies for the training-free rule;
 - random label text (``random_text``): seeded unit embeddings for given classes;
 - the typed files of a run directory (``dummy_run_config``, ``write_dummy_run_files``) for
-  code that reads runs, beside splits written with ``zsar.cache.runs.write_split_result``;
+  code that reads runs, beside splits written with ``zsar.runs.results.write_split_result``;
 - tiny random CLIP / X-CLIP checkpoints (``write_tiny_clip``, ``write_tiny_xclip``): a
   ``CLIPModel`` 32 wide, 2 layers, 32x32 images, 8x8 patches, and a character-level
   ``CLIPTokenizer``, saved with ``save_pretrained``, so ``--weights DIR`` and the ``clip``
@@ -44,7 +44,7 @@ import numpy as np
 
 from zsar.cache.from_arrays import write_cache_from_arrays
 from zsar.cache.layout import CacheLayout
-from zsar.cache.run_files import (CacheRecord, RunConfig, RunLayout, RunMetrics, SplitRecord, write_run_config,
+from zsar.runs.files import (CacheRecord, RunConfig, RunLayout, RunMetrics, SplitRecord, write_run_config,
                                   write_run_metrics)
 from zsar.cache.text import TextEmbeddings
 from zsar.vectors import l2_normalise

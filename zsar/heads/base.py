@@ -46,7 +46,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from zsar.cache.batches import FeatureBatches
+from zsar.heads.batches import FeatureBatches
 from zsar.cache.text import TextEmbeddings
 from zsar.errors import ZsarError
 from zsar.registry import Registry

@@ -3,7 +3,7 @@
 ``train_head(config)`` loads the caches, checks them, plans the protocol's splits and,
 for each, trains a fresh head on the training classes (or reuses the model of an earlier
 split with the same ``model_key``), embeds the test videos, scores the candidate
-classes and writes the split's results through ``zsar.cache.runs``. It returns the
+classes and writes the split's results through ``zsar.runs.results``. It returns the
 metrics that ``metrics.json`` holds.
 """
 
@@ -18,15 +18,15 @@ import numpy as np
 import torch
 
 from zsar import __version__
-from zsar.cache.batches import FeatureBatches
+from zsar.heads.batches import FeatureBatches
 from zsar.cache.features import FeatureSet, load_features, load_text
 from zsar.cache.layout import cache_key
-from zsar.cache.lock import RunLock
-from zsar.cache.run_files import (CacheRecord, CheckpointMeta, FilterTextRecord, LogRecord, OverlapRecord,
+from zsar.runs.lock import RunLock
+from zsar.runs.files import (CacheRecord, CheckpointMeta, FilterTextRecord, LogRecord, OverlapRecord,
                                   RunConfig, RunLayout, RunMetrics, SelectionRecord, SplitRecord, append_log,
                                   write_run_metrics, write_selection)
-from zsar.cache.runs import (RunReader, SplitResult, link_checkpoint, prepare_run_dir, write_checkpoint,
-                             write_predictions, write_split_result)
+from zsar.runs.checkpoints import link_checkpoint, write_checkpoint
+from zsar.runs.results import RunReader, SplitResult, prepare_run_dir, write_predictions, write_split_result
 from zsar.cache.text import TextEmbeddings
 from zsar.devices import resolve_device
 from zsar.errors import ZsarError

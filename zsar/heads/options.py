@@ -18,18 +18,19 @@ state (weights, gradients, two Adam moments) would not fit in the machine's memo
 from __future__ import annotations
 
 import math
-import os
 import typing
 from dataclasses import MISSING, fields
 from typing import Any, Iterable
 
 import torch
 
+from zsar.devices import available_memory
 from zsar.errors import ZsarError
 from zsar.heads.base import HeadDims, create_head, head_class, head_config, heads_in_order
 from zsar.heads.generator import check_generator_mode
 
 TRAIN_COPIES = 4  # weights, gradients and AdamW's two moments, float32 each
+FLOAT32_BYTES = 4
 
 _TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
 
@@ -107,17 +108,6 @@ def check_ranges(head: str, options: dict[str, Any]) -> None:
             raise ZsarError(f"--head-opt {key}={value}: {head}'s {key} must not be negative")
 
 
-def available_memory() -> int:
-    """Bytes of memory this machine has available now (``MemAvailable``; all of it where that is not known)."""
-    try:
-        for line in open("/proc/meminfo"):
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-
-
 def check_head_size(head: str, dims: HeadDims, options: dict[str, Any]) -> None:
     """Build head ``head`` for ``dims`` on the meta device: its own checks run, and its training state must fit."""
     check_ranges(head, options)
@@ -132,11 +122,12 @@ def check_head_size(head: str, dims: HeadDims, options: dict[str, Any]) -> None:
     except (TypeError, ValueError) as error:
         raise ZsarError(f"--head-opt for {head!r}: {' '.join(str(error).split())[:200]}; valid keys: "
                         f"{_valid_keys(head)}") from None
-    need = TRAIN_COPIES * 4 * sum(p.numel() for p in model.parameters())
+    n_parameters = sum(p.numel() for p in model.parameters())
+    need = TRAIN_COPIES * FLOAT32_BYTES * n_parameters
     have = available_memory()
     if need > have:
         shown = ", ".join(f"{k}={v}" for k, v in options.items()) or "its defaults"
-        raise ZsarError(f"head {head} with {shown} has {need // 16:,} parameters: training it needs "
+        raise ZsarError(f"head {head} with {shown} has {n_parameters:,} parameters: training it needs "
                         f"{need / 1e9:.1f} GB, this machine has {have / 1e9:.1f} GB available; use smaller widths")
 
 

@@ -28,8 +28,8 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from zsar.cache.batches import FeatureBatches
-from zsar.cache.run_files import SelectionRecord
+from zsar.heads.batches import FeatureBatches
+from zsar.runs.files import SelectionRecord
 from zsar.errors import ZsarError
 from zsar.heads.base import ClassText, ClosedFormHead, Head
 from zsar.heads.zero_shot import embed_rows, score_split

@@ -17,8 +17,8 @@ import numpy as np
 import torch
 
 from zsar.metrics.accuracy import accuracy, harmonic_mean, mean_std
-from zsar.cache.batches import FeatureBatches
-from zsar.cache.runs import SplitResult
+from zsar.heads.batches import FeatureBatches
+from zsar.runs.results import SplitResult
 from zsar.heads.base import ClassText, Head
 from zsar.heads.plans import SplitPlan
 from zsar.heads.rerank import rerank

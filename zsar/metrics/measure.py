@@ -29,7 +29,9 @@ from typing import Any
 import numpy as np
 
 from zsar.metrics.accuracy import Accuracy, accuracy, mean_std
-from zsar.cache import RunReader, SplitResult, load_features, load_text, open_layout
+from zsar.cache.features import load_features, load_text
+from zsar.cache.layout import open_layout
+from zsar.runs.results import RunReader, SplitResult
 from zsar.cache.text import list_text_files, read_text_embeddings
 from zsar.errors import ZsarError
 from zsar.metrics.geometry import ClassGeometry, class_geometry

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from zsar.cache.run_files import RunMetrics
+from zsar.runs.files import RunMetrics
 from zsar.files import atomic_write_text
 from zsar.metrics.measure import PROTOTYPES, VIDEOS, MeasuredRun
 from zsar.metrics.plots import SETTING_TITLES, pooled_accuracy, write_plots

@@ -23,7 +23,7 @@ from typing import Any, Callable
 
 from zsar.files import atomic_write_text
 from zsar.heads.base import SHARED_SPACE_BASELINE, baseline_head
-from zsar.cache.runs import RunReader
+from zsar.runs.results import RunReader
 from zsar.metrics import MeasuredRun, measure_run, write_report
 from zsar.metrics.measure import PROTOTYPES
 from zsar.metrics.report import GEOMETRY_NOTE, HUBNESS_NOTE

@@ -6,7 +6,7 @@
     RUN/metrics.json                RunMetrics: accuracy per split (SplitRecord), mean and std (percent)
     RUN/log.jsonl                   one LogRecord per epoch and split (loss, lr, seconds)
     RUN/split-<i>/selection.json    SelectionRecord: what model selection chose and its validation curves
-    RUN/split-<i>/checkpoint.pt     head weights and CheckpointMeta (``zsar.cache.checkpoints``)
+    RUN/split-<i>/checkpoint.pt     head weights and CheckpointMeta (``zsar.runs.checkpoints``)
 
 Each record is a frozen dataclass with a ``schema_version``, written with
 ``zsar.cache.records.render_record`` and read with ``parse_record``: a damaged or foreign
