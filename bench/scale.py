@@ -127,9 +127,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="load_features runs per case (the best is shown)")
     args = parser.parse_args()
 
-    from zsar.heads.base import list_heads
+    from zsar.heads.base import HEADS
 
-    heads = args.heads.split(",") if args.heads else sorted(list_heads(), key=lambda h: (h != "ridge", h))
+    heads = args.heads.split(",") if args.heads else sorted(HEADS.names(), key=lambda h: (h != "ridge", h))
     with tempfile.TemporaryDirectory() as tmp:
         cache = make_cache(args.cache or Path(tmp) / "cache", args.videos, args.classes)
         config = json.loads((cache / "config.json").read_text())

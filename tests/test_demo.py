@@ -16,7 +16,7 @@ from zsar.cli import app
 from zsar.sweep.demo import PRESETS, DemoConfig, default_row, demo_rows, run_demo
 from zsar.doc_sections import read_section
 from zsar.errors import ZsarError
-from zsar.heads.base import head_class, head_config, list_heads
+from zsar.heads.base import HEADS, head_class, head_config
 from zsar.sweep.table import NUMBER_COLUMNS
 
 TINY = dict(classes=6, per_class=3, splits=2, steps=2, backbone="tiny-random", text_encoder="tiny-random",
@@ -61,7 +61,7 @@ def test_each_head_once_with_its_defaults_and_the_two_switched_ideas(tiny_demo):
 def test_demo_rows_follow_the_heads_asked_for():
     assert [(r.head, r.generator) for r in demo_rows(["aurl"])] == [("aurl", True), ("aurl", False)]
     assert [(r.head, r.transfer) for r in demo_rows(["linear", "rest"])] == [("linear", "none"), ("rest", "semantic")]
-    assert DemoConfig().demo_heads[0] == "ridge" and set(DemoConfig().demo_heads) <= set(list_heads())
+    assert DemoConfig().demo_heads[0] == "ridge" and set(DemoConfig().demo_heads) <= set(HEADS.names())
 
 
 def test_one_compact_table_with_every_row(tiny_demo):

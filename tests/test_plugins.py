@@ -25,9 +25,9 @@ def plugin(monkeypatch):
     from zsar.extract.models.backbones import BACKBONES
     from zsar.extract.datasets import DATASETS
     from zsar.extract.models.text_encoders import TEXT_ENCODERS
-    from zsar.heads.base import HEADS, list_heads
+    from zsar.heads.base import HEADS
 
-    list_heads()  # import the built-in heads first, so only the plugin's entries are undone
+    HEADS.names()  # import the built-in heads first, so only the plugin's entries are undone
     registries = (DATASETS, BACKBONES, TEXT_ENCODERS, HEADS)
     saved = [dict(r._entries) for r in registries]
     monkeypatch.syspath_prepend(str(EXAMPLES))

@@ -14,7 +14,7 @@ from zsar.runs.checkpoints import read_checkpoint
 from zsar.runs.results import RunReader
 from zsar.cli import app
 from zsar.errors import ZsarError
-from zsar.heads.base import HeadDims, create_head, list_heads
+from zsar.heads.base import HEADS, create_head, HeadDims
 from zsar.heads.experiment import TrainHeadConfig, resolve, train_for_plan
 from zsar.heads.protocols import within_half
 from zsar.heads.train import TrainConfig, warmup_cosine
@@ -177,13 +177,13 @@ def test_nan_features_are_named(tmp_path):
 
 
 def test_help_lists_the_registered_heads_and_protocols():
-    from zsar.heads.protocols import list_protocols
+    from zsar.heads.protocols import PROTOCOLS
 
     text = " ".join(runner.invoke(app, ["train-head", "--help"], env={"COLUMNS": "300"}).output.split())
     assert "Head: actionclip, aurl, frozen, linear, rest, ridge (ridge is the closed-form baseline)" in text
-    assert list_heads() == ["actionclip", "aurl", "frozen", "linear", "rest", "ridge"]
+    assert HEADS.names() == ["actionclip", "aurl", "frozen", "linear", "rest", "ridge"]
     assert "Protocol: base-to-novel, cross-full, cross-half, gzsl, k600-novel, official, within-half." in text
-    assert list_protocols() == ["base-to-novel", "cross-full", "cross-half", "gzsl", "k600-novel", "official", "within-half"]
+    assert PROTOCOLS.names() == ["base-to-novel", "cross-full", "cross-half", "gzsl", "k600-novel", "official", "within-half"]
     assert "Hubness reduction: csls, inverted-softmax, none." in text and "{" not in text
 
 

@@ -326,7 +326,9 @@ def dummy_run_config(**changes: Any) -> RunConfig:
     """A ``RunConfig`` of a ``linear`` head on ``within-half`` reading a made-up cache; ``changes`` override fields."""
     cache = CacheRecord(path="/nowhere/cache", key="0" * 12, text="minilm-default-000000000000",
                         text_key="0" * 12, text_encoder="minilm", videos="0" * 16, videos_splits="0" * 16)
-    values: dict[str, Any] = dict(zsar="0", head="linear", head_config={}, protocol="within-half", splits=1,
+    from zsar.heads.protocols import WITHIN_HALF
+
+    values: dict[str, Any] = dict(zsar="0", head="linear", head_config={}, protocol=WITHIN_HALF, splits=1,
                                   train={}, selection={}, transfer={}, rerank="none", features=cache)
     return RunConfig(**{**values, **changes})
 

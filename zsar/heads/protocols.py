@@ -42,9 +42,8 @@ the source classes come first in ``SplitPlan.class_names``, as ``<source dataset
 
 from __future__ import annotations
 
-import importlib
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from math import comb
 from typing import Any, Callable, Iterator
 
@@ -52,18 +51,19 @@ import numpy as np
 
 from zsar.cache.features import FeatureSet
 from zsar.cache.text import TextEmbeddings
-from zsar.errors import ZsarError, check_choice
+from zsar.errors import ZsarError
 from zsar.heads.plans import Side, SplitPlan, side_of
 from zsar.vectors import l2_normalise, positions
 from zsar.registry import Registry
 
 log = logging.getLogger(__name__)
-DEFAULT_TAU = 0.05
+WITHIN_HALF, GZSL, CROSS_HALF = "within-half", "gzsl", "cross-half"
+DEFAULT_PROTOCOL = WITHIN_HALF  # what zsar sweep and the demo run unless told otherwise
+E2E_TAU = 0.05  # E2E's overlap filter threshold (its cross protocols' default)
 GZSL_HOLDOUT = 0.2
 SHARED_MODEL = "source"
 MIN_CLASSES = 2        # zero-shot needs a class to train on and another to test on
 MIN_TRAIN_VIDEOS = 2   # a head cannot learn (nor BatchNorm normalise) from one video
-BASE_TRAIN = ("all", "16-shot")  # base-to-novel's training videos: every base-class one, or ViFi-CLIP's 16 shots
 
 
 def e2e_half_classes(n_classes: int, seed: int) -> np.ndarray:
@@ -96,15 +96,44 @@ def overlap_distances(source_text: np.ndarray, target_text: np.ndarray) -> np.nd
 
 
 @dataclass(frozen=True)
-class ProtocolOptions:
-    """Options of the CLIP-era protocols: ``base_train`` (``base-to-novel``: ``all`` base-class training
-    videos, or ViFi-CLIP's ``16-shot`` lists) and ``class_lists`` (its lists; None: the cache's dataset)."""
+class NoOptions:
+    """The options of a protocol that has none."""
 
-    base_train: str = "all"
-    class_lists: str | None = None
+
+@dataclass(frozen=True)
+class SourceOptions:
+    """Options of a protocol that trains on a source cache: the overlap filter's ``tau`` (``--tau``).
+
+    The default is the published protocol's: 0 (no filter) where the papers train on the whole
+    source set (``official``, ``k600-novel``); E2E's 0.05 for its own protocols (``E2EOptions``).
+    """
+
+    tau: float = 0.0
 
     def __post_init__(self) -> None:
-        check_choice("--base-train", self.base_train, BASE_TRAIN)
+        if not 0 <= self.tau <= 2:
+            raise ZsarError(f"--tau {self.tau}: a cosine distance, in [0, 2]")
+
+    def filter_note(self, data: "ProtocolData") -> str | None:
+        """What a run notes about its source set (None: it is the published one)."""
+        if self.tau == 0:
+            return None
+        return (f"the overlap filter (--tau {self.tau:g}) dropped source classes near the target's; the papers that "
+                "report this protocol train on the whole source set (--tau 0, its default)")
+
+
+@dataclass(frozen=True)
+class E2EOptions(SourceOptions):
+    """E2E's cross protocols: its overlap filter, ``tau`` 0.05, run once against the union of its test sets."""
+
+    tau: float = E2E_TAU
+
+    def filter_note(self, data: "ProtocolData") -> str | None:
+        if self.tau == 0 or data.overlap_text:
+            return None
+        return (f"the source set differs from E2E's Kinetics-664: the overlap filter (--tau {self.tau:g}) ran "
+                "against this target's classes only, while E2E filters Kinetics once against UCF101 and HMDB51 "
+                "together; pass --overlap-with UCF101_CACHE --overlap-with HMDB51_CACHE for E2E's set")
 
 
 @dataclass(kw_only=True)
@@ -115,21 +144,22 @@ class ProtocolData:
     source is filtered against too, besides the target's. ``source_filter_text`` /
     ``target_filter_text``: the label text the overlap filter compares (``--filter-text``;
     None: ``source_text`` / ``target_text``); ``overlap_text`` is in that text too.
-    ``filter_classes``: the target classes the filter runs against (None: all of them;
-    ``k600-novel``: the 220 novel ones). ``options``: the protocol's options.
+    ``filter_classes``: the target classes the filter runs against (None: all of them, unless
+    the protocol narrows them). ``options``: the protocol's options (its ``Protocol.options``
+    type); ``tau`` is theirs when the protocol trains on a source cache.
     """
 
     target: FeatureSet
     target_text: TextEmbeddings
     source: FeatureSet | None = None
     source_text: TextEmbeddings | None = None
-    tau: float = DEFAULT_TAU
+    tau: float = 0.0
     overlap_text: list[TextEmbeddings] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     source_filter_text: TextEmbeddings | None = None
     target_filter_text: TextEmbeddings | None = None
     filter_classes: list[str] | None = None
-    options: ProtocolOptions = field(default_factory=lambda: ProtocolOptions())
+    options: Any = field(default_factory=NoOptions)
 
     def __post_init__(self) -> None:
         sides = [("--features", self.target, self.target_text), ("--source-features", self.source, self.source_text)]
@@ -173,22 +203,28 @@ def _note_same_texts(data: ProtocolData, features: FeatureSet, text: TextEmbeddi
 
 @dataclass(frozen=True, kw_only=True)
 class Protocol:
-    """A registered protocol: how many splits by default / at most, whether it trains on a source cache."""
+    """A registered protocol: how many splits by default / at most, whether it trains on a source cache,
+    its ``options`` type (a frozen dataclass: the options and their defaults, ``--protocol-opt KEY=VALUE``),
+    the ``measures`` it adds to each split's accuracy (``zsar.metrics.measures``) and, for a cross protocol,
+    ``filter_classes``: the target classes the overlap filter runs against (None: all of them)."""
 
     name: str
     plan: Callable[[ProtocolData, int], Iterator[SplitPlan]]
     default_splits: int
     max_splits: int | None
     needs_source: bool
-    filter_classes: Callable[[FeatureSet], list[str]] | None = None  # the target classes the filter runs against
+    options: type = NoOptions
+    measures: tuple[str, ...] = ()
+    filter_classes: Callable[[FeatureSet], list[str]] | None = None
 
 
-PROTOCOLS: Registry[Protocol] = Registry("protocol")
-# Modules whose import registers more protocols; imported on first use (they build on this one).
+# Modules whose import registers more protocols; the registry imports them on first use (they build on this one).
 PROTOCOL_MODULES = ("zsar.heads.clip_protocols",)
+PROTOCOLS: Registry[Protocol] = Registry("protocol", modules=PROTOCOL_MODULES)
 
 
 def register(name: str, default_splits: int, max_splits: int | None, needs_source: bool, help: str,
+             options: type = NoOptions, measures: tuple[str, ...] = (),
              filter_classes: Callable[[FeatureSet], list[str]] | None = None):
     """Register ``plan`` as protocol ``name``; its splits pass through ``checked``."""
     def decorator(plan: Callable[[ProtocolData, int], Iterator[SplitPlan]]):
@@ -196,11 +232,26 @@ def register(name: str, default_splits: int, max_splits: int | None, needs_sourc
             return checked(data, name, plan(data, n_splits))
 
         protocol = Protocol(name=name, plan=checked_plan, default_splits=default_splits, max_splits=max_splits,
-                            needs_source=needs_source, filter_classes=filter_classes)
+                            needs_source=needs_source, options=options, measures=measures,
+                            filter_classes=filter_classes)
         PROTOCOLS.add(name, protocol, help=help)
         return plan
 
     return decorator
+
+
+def protocol_options(protocol: Protocol, values: dict[str, Any]) -> Any:
+    """``protocol``'s options with ``values`` set by name (the others keep its defaults), checked by its type."""
+    names = [f.name for f in fields(protocol.options)]
+    unknown = sorted(set(values) - set(names))
+    if unknown:
+        flag = f"--{unknown[0].replace('_', '-')}"
+        raise ZsarError(f"--protocol {protocol.name} has no option {unknown[0]!r} ({flag} or --protocol-opt "
+                        f"{unknown[0]}=...); its options: {', '.join(names) or 'none'}")
+    try:
+        return protocol.options(**values)
+    except TypeError as error:
+        raise ZsarError(f"--protocol-opt for {protocol.name}: {error}") from None
 
 
 def within_plan(data: ProtocolData, split: int, train_rows: np.ndarray, test_rows: np.ndarray,
@@ -245,20 +296,21 @@ def checked(data: ProtocolData, name: str, plans: Iterator[SplitPlan]) -> Iterat
         yield plan
 
 
-@register("within-half", 10, None, False, "half of one dataset's classes unseen, E2E's draw with seed i")
+@register(WITHIN_HALF, 10, None, False, "half of one dataset's classes unseen, E2E's draw with seed i")
 def within_half(data: ProtocolData, n_splits: int) -> Iterator[SplitPlan]:
     labels = data.target.labels
-    _note_repeats(data, "within-half", len(data.target.class_names), n_splits)
+    _note_repeats(data, WITHIN_HALF, len(data.target.class_names), n_splits)
     for split in range(n_splits):
         seen, unseen = _halves(len(data.target.class_names), split)
         yield within_plan(data, split, np.flatnonzero(seen[labels]), np.flatnonzero(~seen[labels]), seen, unseen)
 
 
-@register("gzsl", 10, None, False, "within-half halves; test on held-out seen videos and all unseen ones")
+@register(GZSL, 10, None, False, "within-half halves; test on held-out seen videos and all unseen ones",
+          measures=("seen-unseen",))
 def gzsl(data: ProtocolData, n_splits: int) -> Iterator[SplitPlan]:
     labels = data.target.labels
     n_classes = len(data.target.class_names)
-    _note_repeats(data, "gzsl", n_classes, n_splits)
+    _note_repeats(data, GZSL, n_classes, n_splits)
     for split in range(n_splits):
         seen, _ = _halves(n_classes, split)
         rng = np.random.RandomState(split)
@@ -356,23 +408,26 @@ def cross_plan(data: ProtocolData, side: SourceSide, split: int, test_rows: np.n
                      model_key=SHARED_MODEL)
 
 
-@register("cross-half", 10, None, True, "train on --source-features, test on half the target classes (E2E)")
+@register(CROSS_HALF, 10, None, True, "train on --source-features, test on half the target classes (E2E)",
+          options=E2EOptions)
 def cross_half(data: ProtocolData, n_splits: int) -> Iterator[SplitPlan]:
     side = source_side(data)
     labels = data.target.labels
-    _note_repeats(data, "cross-half", len(data.target.class_names), n_splits)
+    _note_repeats(data, CROSS_HALF, len(data.target.class_names), n_splits)
     for split in range(n_splits):
         seen, unseen = _halves(len(data.target.class_names), split)
         yield cross_plan(data, side, split, np.flatnonzero(~seen[labels]), unseen)
 
 
-@register("cross-full", 1, 1, True, "train on --source-features, test on all target classes (E2E)")
+@register("cross-full", 1, 1, True, "train on --source-features, test on all target classes (E2E)",
+          options=E2EOptions)
 def cross_full(data: ProtocolData, n_splits: int) -> Iterator[SplitPlan]:
     side = source_side(data)
     yield cross_plan(data, side, 0, np.arange(len(data.target)), np.arange(len(data.target.class_names)))
 
 
-@register("official", 3, 3, True, "train on --source-features, test on the target's official split 1..3")
+@register("official", 3, 3, True, "train on --source-features, test on the target's official split 1..3",
+          options=SourceOptions)
 def official(data: ProtocolData, n_splits: int) -> Iterator[SplitPlan]:
     target = data.target
     have = [s for s in range(1, 4) if (target.splits.get(f"split{s}", np.array([])) == "test").any()]
@@ -383,20 +438,3 @@ def official(data: ProtocolData, n_splits: int) -> Iterator[SplitPlan]:
     for split in have[:n_splits]:
         test_rows = np.flatnonzero(target.splits[f"split{split}"] == "test")
         yield cross_plan(data, side, split, test_rows, np.arange(len(target.class_names)))
-
-
-def _import_protocols() -> None:
-    for module in PROTOCOL_MODULES:
-        importlib.import_module(module)
-
-
-def list_protocols() -> list[str]:
-    """Names of the registered protocols (the CLIP-era ones included)."""
-    _import_protocols()
-    return PROTOCOLS.names()
-
-
-def protocol_for(name: str) -> Protocol:
-    """The protocol registered as ``name`` (an unknown name lists the valid ones)."""
-    _import_protocols()
-    return PROTOCOLS.get(name)

@@ -244,7 +244,7 @@ def sweep_config(config: DemoConfig, cache: Path) -> SweepConfig:
     train = TrainConfig(seed=config.seed, **({} if config.steps is None else {"steps": config.steps}))
     heads = tuple(config.demo_heads)
     grid = {h: options for h, options in FULL_HEAD_GRID.items() if h in heads} if config.full else {}
-    return SweepConfig(features=cache, out=config.runs_dir, protocol="within-half", splits=config.splits,
+    return SweepConfig(features=cache, out=config.runs_dir, protocol=WITHIN_HALF, splits=config.splits,
                        heads=heads, head_grid=grid, train=train, title="zsar demo" + (" --full" if config.full else ""),
                        about=ABOUT if not config.full else ABOUT_FULL, report=config.out / "report.md",
                        settings=config.settings())

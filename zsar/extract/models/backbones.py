@@ -32,7 +32,7 @@ from zsar.registry import Registry
 
 log = logging.getLogger(__name__)
 
-BACKBONES: Registry[Callable[["BackboneConfig"], "Backbone"]] = Registry("backbone")
+BACKBONES: Registry[Callable[["BackboneConfig"], "Backbone"]] = Registry("backbone", modules=("zsar.extract.models.clip",))
 
 
 @dataclass(frozen=True)
