@@ -89,6 +89,9 @@ def test_hm_is_the_hm_of_the_mean_base_and_novel_top1(tmp_path):
     assert (mean["base_top1"], mean["novel_top1"]) == (pytest.approx(np.mean(base)), pytest.approx(np.mean(novel)))
     assert mean["hm"] == pytest.approx(harmonic_mean(np.mean(base), np.mean(novel)), abs=1e-9)
     assert abs(mean["hm"] - np.mean([s["hm"] for s in per_seed])) > 0.01  # the two definitions differ here
+    seeds = [torch.load(tmp_path / "run" / f"split-{s}" / "checkpoint.pt", weights_only=True)["meta"]["train"]["seed"]
+             for s in (1, 2, 3)]
+    assert seeds == [1024] * 3  # 16-shot: ViFi-CLIP's fixed training seed, only the list changes per seed
 
 
 def test_a_probability_ensemble_ranks_each_group_among_its_own_classes_alone(tmp_path):

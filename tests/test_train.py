@@ -112,10 +112,12 @@ def test_gzsl_prints_seen_unseen_and_harmonic(cache, tmp_path):
     assert result.stdout.splitlines()[1].split() == ["split", "top-1", "top-5", "seen_top1", "unseen_top1", "harmonic",
                                                      "selected"]
     m = json.loads((tmp_path / "g" / "metrics.json").read_text())
+    assert m["measures"] == ["seen-unseen"]
     for s in m["splits"]:
+        a = s["accuracies"]
         assert s["n_classes"] == 10
-        assert s["harmonic"] == pytest.approx(2 * s["seen_top1"] * s["unseen_top1"] /
-                                              max(s["seen_top1"] + s["unseen_top1"], 1e-9))
+        assert a["harmonic"] == pytest.approx(2 * a["seen_top1"] * a["unseen_top1"] /
+                                              max(a["seen_top1"] + a["unseen_top1"], 1e-9))
 
 
 def test_cross_half_with_a_source_cache_and_rerank(tmp_path):

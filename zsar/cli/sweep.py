@@ -48,7 +48,7 @@ def sweep(
         raise ZsarError(f"--generator {generator!r}: give off, on or off,on")
     train = TrainConfig(seed=seed, device=device, **({} if steps is None else {"steps": steps}))
     config = SweepConfig(
-        features=features, out=out, protocol=protocol, source_features=source_features, text=text, splits=splits,
+        features=features, out=out, source_features=source_features, text=text, splits=splits,
         heads=_split_list(heads) if heads else None, generators=tuple(switches[g] for g in _split_list(generator)),
         transfers=_split_list(transfer), reranks=_split_list(rerank), head_grid=parse_head_grid(head_opt or []),
         train=train, selection=SelectionConfig(enabled=select), filter_text=filter_text,

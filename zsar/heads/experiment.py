@@ -131,6 +131,14 @@ def resolve(config: TrainHeadConfig) -> _Resolved:
                      transfer=transfer, device=resolve_device(config.train.device))
 
 
+def protocol_data(config: TrainHeadConfig, resolved: _Resolved | None = None) -> ProtocolData:
+    """The caches ``config`` reads, loaded and checked, with its protocol's options (``zsar.heads.inputs``)."""
+    resolved = resolved or resolve(config)
+    inputs = Inputs(features=config.features, text=config.text, source_features=config.source_features,
+                    overlap_with=config.overlap_with, filter_text=config.filter_text, allow_partial=config.allow_partial)
+    return load_protocol_data(inputs, resolved.protocol, resolved.options)
+
+
 def _cache_record(features: FeatureSet, text: TextEmbeddings) -> CacheRecord:
     return CacheRecord(path=str(features.cache_dir), key=features.key, text=text.file_stem, text_key=text.key,
                        text_encoder=text.encoder, videos=features.video_digest, videos_splits=features.split_digest)
@@ -294,9 +302,7 @@ def train_head(config: TrainHeadConfig) -> RunMetrics:
     them by model, fit each model, evaluate each plan.
     """
     resolved = resolve(config)
-    inputs = Inputs(features=config.features, text=config.text, source_features=config.source_features,
-                    overlap_with=config.overlap_with, filter_text=config.filter_text, allow_partial=config.allow_partial)
-    data = load_protocol_data(inputs, resolved.protocol, resolved.options)
+    data = protocol_data(config, resolved)
     _check_sizes(config, resolved, data)
     payload = run_config(resolved, data)
     out = Path(config.out)
