@@ -157,3 +157,17 @@ def test_design_layout_names_every_module_and_package():
         assert path.stem in words, f"bench/{path.name} is not in docs/design.md's layout"
     for named in re.findall(r"(?m)^\s*([\w/]+\.py|[\w]+/)", block):
         assert list(REPO.rglob(named.rstrip("/"))), f"docs/design.md's layout names {named}, which is not in the tree"
+
+
+def test_no_protocol_name_is_a_string_outside_its_own_module():
+    """A protocol's name is written only where it is registered: code elsewhere asks its entry, not its name."""
+    from zsar.heads.protocols import PROTOCOLS
+
+    owner = {name: PROTOCOLS.get(name).plan.__wrapped__.__module__ for name in PROTOCOLS.names()}
+    found = []
+    for module, path in _modules().items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and node.value in owner and owner[node.value] != module:
+                found.append(f"{path.relative_to(REPO)}:{node.lineno}: {node.value!r}")
+    assert found == []
+    assert owner["base-to-novel"] == "zsar.heads.clip_protocols" and owner["gzsl"] == "zsar.heads.protocols"

@@ -41,7 +41,9 @@ T = TypeVar("T")
 class Entry(Generic[T]):
     """One registered component: its name, the registered object, a one-line help, its role tags and rank.
 
-    ``order`` counts registrations: 0 for the first entry of the registry.
+    ``order`` counts registrations: 0 for the first entry of the registry. ``tiny``: what
+    builds a small, fast instance for tests (a backbone's: ``(name, folder) -> BackboneConfig``,
+    writing tiny weights into ``folder``; None: the defaults are small enough).
     """
 
     name: str
@@ -49,6 +51,7 @@ class Entry(Generic[T]):
     help: str
     tags: frozenset[str] = frozenset()
     order: int = 0
+    tiny: Any = None
 
 
 class Registry(Generic[T]):
@@ -65,17 +68,18 @@ class Registry(Generic[T]):
         self._added = 0
         self._completed = not self.modules
 
-    def register(self, name: str, *, help: str = "", tags: tuple[str, ...] = ()) -> Callable[[T], T]:
+    def register(self, name: str, *, help: str = "", tags: tuple[str, ...] = (),
+                 tiny: Any = None) -> Callable[[T], T]:
         """Decorator that registers ``obj`` under ``name``; a second use of a name is an error."""
         self._check_name(name)
 
         def decorator(obj: T) -> T:
-            self.add(name, obj, help=help, tags=tags)
+            self.add(name, obj, help=help, tags=tags, tiny=tiny)
             return obj
 
         return decorator
 
-    def add(self, name: str, obj: T, *, help: str = "", tags: tuple[str, ...] = ()) -> None:
+    def add(self, name: str, obj: T, *, help: str = "", tags: tuple[str, ...] = (), tiny: Any = None) -> None:
         """Register ``obj`` under ``name`` without a decorator (the same checks as ``register``)."""
         self._check_name(name)
         if name in self._entries:
@@ -84,7 +88,7 @@ class Registry(Generic[T]):
                 f"duplicate {self.kind} name {name!r}: already registered by "
                 f"{getattr(previous, '__module__', '?')}.{getattr(previous, '__qualname__', previous)}"
             )
-        self._entries[name] = Entry(name=name, obj=obj, help=help, tags=frozenset(tags), order=self._added)
+        self._entries[name] = Entry(name=name, obj=obj, help=help, tags=frozenset(tags), order=self._added, tiny=tiny)
         self._added += 1
 
     def _check_name(self, name: object) -> None:

@@ -42,6 +42,7 @@ the source classes come first in ``SplitPlan.class_names``, as ``<source dataset
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass, field, fields
 from math import comb
@@ -228,6 +229,7 @@ def register(name: str, default_splits: int, max_splits: int | None, needs_sourc
              filter_classes: Callable[[FeatureSet], list[str]] | None = None):
     """Register ``plan`` as protocol ``name``; its splits pass through ``checked``."""
     def decorator(plan: Callable[[ProtocolData, int], Iterator[SplitPlan]]):
+        @functools.wraps(plan)  # the plan's own name and module (``plan.__wrapped__``)
         def checked_plan(data: ProtocolData, n_splits: int) -> Iterator[SplitPlan]:
             return checked(data, name, plan(data, n_splits))
 
