@@ -170,3 +170,56 @@ def test_a_plugin_protocol_and_a_plugin_measure_are_one_file_each(protocol_and_m
     assert swept.exit_code == 0, swept.output
     header = next(line for line in swept.stdout.splitlines() if line.startswith("| head "))
     assert "| median rank |" in header and "| worst class % |" in header
+
+
+PLUGIN_OF_THE_OTHER_REGISTRIES = '''
+import numpy as np
+import torch
+from torch import nn
+
+from zsar.heads.actionclip import FUSIONS
+from zsar.heads.losses import LOSSES, REGRESSION
+from zsar.heads.rerank import RERANKERS
+
+
+@RERANKERS.register("rank-centred", help="scores less their class mean (plugin)")
+def rank_centred(scores):
+    return np.asarray(scores - scores.mean(axis=0, keepdims=True), dtype=np.float32)
+
+
+@LOSSES.register("l1", help="mean absolute error (plugin)", tags=(REGRESSION,))
+class L1Loss(nn.Module):
+    def forward(self, prediction, target):
+        return (prediction - target).abs().mean()
+
+
+@FUSIONS.register("last-frame", help="the last frame's embedding (plugin)")
+class LastFrame(nn.Module):
+    def __init__(self, dim, frames, config):
+        super().__init__()
+
+    def forward(self, frames):
+        return frames[:, -1]
+'''
+
+
+def test_a_loss_a_fusion_and_a_reranker_register_from_a_plugin_too(monkeypatch, structured_cache, tmp_path):
+    """The registries the example plugins leave out take plugins the same way (README: every registry)."""
+    from _heads_data import TWELVE_CLASSES
+
+    (tmp_path / "zsar_other_plugin.py").write_text(PLUGIN_OF_THE_OTHER_REGISTRIES)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    gen = _plugged(monkeypatch, "zsar_other_plugin")
+    next(gen)
+    try:
+        assert "rank-centred" in " ".join(runner.invoke(app, ["train-head", "--help"], env={"COLUMNS": "300"}).output.split())
+        cache = structured_cache(TWELVE_CLASSES)
+        for head, option in (("linear", "loss=l1"), ("actionclip", "fusion=last-frame")):
+            result = runner.invoke(app, ["-q", "train-head", "--features", str(cache), "--head", head, "--head-opt",
+                                         option, "--rerank", "rank-centred", "--protocol", "within-half", "--splits",
+                                         "1", "--no-select", "--steps", "3", "--out", str(tmp_path / head)])
+            assert result.exit_code == 0, result.output
+            config = json.loads((tmp_path / head / "config.json").read_text())
+            assert config["rerank"] == "rank-centred" and option.split("=")[1] in config["head_config"].values()
+    finally:
+        next(gen, None)
