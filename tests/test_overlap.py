@@ -17,7 +17,8 @@ from zsar.cli import app
 from zsar.errors import ZsarError
 from zsar.extract.models.text_encoders import TextEncoderConfig, create_text_encoder, encode_classes
 from zsar.heads.experiment import TrainHeadConfig, protocol_data
-from zsar.heads.protocols import E2E_TAU, ProtocolData, cross_full, source_filter_record, source_mask
+from zsar.heads.protocol_options import E2E_TAU
+from zsar.heads.protocols import ProtocolData, cross_full, source_filter_record, source_mask
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 

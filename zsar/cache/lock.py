@@ -20,7 +20,6 @@ from pathlib import Path
 
 from zsar.cache.layout import CacheLayout
 from zsar.errors import ZsarError
-from zsar.files import write_error
 
 _HELD: set[Path] = set()  # lock files this process holds (record locks do not conflict in-process)
 

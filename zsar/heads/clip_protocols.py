@@ -37,8 +37,8 @@ from zsar.cache.features import FeatureSet
 from zsar.errors import ZsarError, check_choice
 from zsar.heads.class_lists import (b2n_lists_for, base_novel, class_key, few_shot_videos, k600_novel_classes,
                                     k600_novel_split, match_classes, video_stem)
-from zsar.heads.protocols import (ProtocolData, SourceOptions, SplitPlan, cross_plan, register, source_side,
-                                  within_plan)
+from zsar.heads.protocol_options import SourceOptions
+from zsar.heads.protocols import ProtocolData, SplitPlan, cross_plan, register, source_side, within_plan
 
 K600_NOVEL, BASE_TO_NOVEL = "k600-novel", "base-to-novel"
 B2N_SPLIT = "split1"  # ViFi-CLIP's base-to-novel trains and tests on official split 1

@@ -38,7 +38,8 @@ from zsar.heads.zero_shot import score_plan, split_metrics, summarise_splits
 from zsar.heads.generator import NO_GENERATOR, check_generator_mode
 from zsar.heads.options import check_head_size
 from zsar.heads.plans import SplitPlan, group_by_model
-from zsar.heads.protocols import PROTOCOLS, Protocol, ProtocolData, protocol_options, source_filter_record
+from zsar.heads.protocol_options import protocol_options
+from zsar.heads.protocols import PROTOCOLS, Protocol, ProtocolData, source_filter_record
 from zsar.heads.rerank import RERANKERS
 from zsar.heads.selection import SelectionConfig, select
 from zsar.heads.train import TrainConfig, fit, prepare

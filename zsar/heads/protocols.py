@@ -7,14 +7,14 @@
   and the test set is those plus every unseen video, classified among *all* classes
   (seen, unseen and harmonic-mean accuracy are reported).
 - ``cross-half`` / ``cross-full`` (E2E): train on a source cache (e.g. Kinetics) whose
-  classes pass the overlap filter (``overlap_filter``), test on half of the target's
+  classes pass the overlap filter (``overlap_filter``, E2E's ``tau`` 0.05 by default), test on half of the target's
   classes drawn with seed i (i = 0..N-1), or on all of them (one split). All splits
   share one trained model. The filter runs against the target's classes and those of
   every ``ProtocolData.overlap_text`` (``--overlap-with``): E2E filters Kinetics once
   against the union of all its test sets (UCF101 and HMDB51, plus ActivityNet when it
   tests on it), so one source set serves every target.
-- ``official``: train on a source cache (as the CLIP-era papers train on Kinetics-400;
-  ``--tau 0`` turns the overlap filter off, as they do), test on the target's official
+- ``official``: train on a source cache (as the CLIP-era papers train on Kinetics-400, all
+  of it: ``tau`` 0, no overlap filter, by default), test on the target's official
   split i (i = 1..3, the ``split<i>`` column's ``test`` videos), all classes unseen.
   On UCF101 and HMDB51 this is the CLIP-era "full-class" convention (X-CLIP, ViFi-CLIP,
   Open-VCLIP, FROSTER): all 101 / 51 classes are candidates on each of the 3 official
@@ -24,6 +24,10 @@
 - ``k600-novel`` and ``base-to-novel`` (``zsar.heads.clip_protocols``): ER-ZSAR's
   Kinetics-600 novel-class splits and ViFi-CLIP's base-to-novel halves, from the lists
   shipped with zsar (``zsar.heads.class_lists``).
+
+Each registered ``Protocol`` carries its options type (``zsar.heads.protocol_options``: the
+published protocol's defaults, set with ``--protocol-opt``) and the measures it adds to each
+split's accuracy (GZSL's ``seen-unseen``); no code elsewhere tests a protocol's name.
 
 The overlap filter compares label embeddings of ``ProtocolData.filter_text`` (``--filter-text``,
 default: E2E's ``word2vec-e2e`` text when the source cache has it), which need not be the
@@ -44,7 +48,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from math import comb
 from typing import Any, Callable, Iterator
 
@@ -54,13 +58,13 @@ from zsar.cache.features import FeatureSet
 from zsar.cache.text import TextEmbeddings
 from zsar.errors import ZsarError
 from zsar.heads.plans import Side, SplitPlan, side_of
+from zsar.heads.protocol_options import E2EOptions, NoOptions, SourceOptions
 from zsar.vectors import l2_normalise, positions
 from zsar.registry import Registry
 
 log = logging.getLogger(__name__)
 WITHIN_HALF, GZSL, CROSS_HALF = "within-half", "gzsl", "cross-half"
 DEFAULT_PROTOCOL = WITHIN_HALF  # what zsar sweep and the demo run unless told otherwise
-E2E_TAU = 0.05  # E2E's overlap filter threshold (its cross protocols' default)
 GZSL_HOLDOUT = 0.2
 SHARED_MODEL = "source"
 MIN_CLASSES = 2        # zero-shot needs a class to train on and another to test on
@@ -94,47 +98,6 @@ def overlap_distances(source_text: np.ndarray, target_text: np.ndarray) -> np.nd
     s = l2_normalise(np.asarray(source_text, dtype=np.float64), axis=1)
     t = l2_normalise(np.asarray(target_text, dtype=np.float64), axis=1)
     return np.clip(1 - s @ t.T, 0, None)
-
-
-@dataclass(frozen=True)
-class NoOptions:
-    """The options of a protocol that has none."""
-
-
-@dataclass(frozen=True)
-class SourceOptions:
-    """Options of a protocol that trains on a source cache: the overlap filter's ``tau`` (``--tau``).
-
-    The default is the published protocol's: 0 (no filter) where the papers train on the whole
-    source set (``official``, ``k600-novel``); E2E's 0.05 for its own protocols (``E2EOptions``).
-    """
-
-    tau: float = 0.0
-
-    def __post_init__(self) -> None:
-        if not 0 <= self.tau <= 2:
-            raise ZsarError(f"--tau {self.tau}: a cosine distance, in [0, 2]")
-
-    def filter_note(self, data: "ProtocolData") -> str | None:
-        """What a run notes about its source set (None: it is the published one)."""
-        if self.tau == 0:
-            return None
-        return (f"the overlap filter (--tau {self.tau:g}) dropped source classes near the target's; the papers that "
-                "report this protocol train on the whole source set (--tau 0, its default)")
-
-
-@dataclass(frozen=True)
-class E2EOptions(SourceOptions):
-    """E2E's cross protocols: its overlap filter, ``tau`` 0.05, run once against the union of its test sets."""
-
-    tau: float = E2E_TAU
-
-    def filter_note(self, data: "ProtocolData") -> str | None:
-        if self.tau == 0 or data.overlap_text:
-            return None
-        return (f"the source set differs from E2E's Kinetics-664: the overlap filter (--tau {self.tau:g}) ran "
-                "against this target's classes only, while E2E filters Kinetics once against UCF101 and HMDB51 "
-                "together; pass --overlap-with UCF101_CACHE --overlap-with HMDB51_CACHE for E2E's set")
 
 
 @dataclass(kw_only=True)
@@ -240,20 +203,6 @@ def register(name: str, default_splits: int, max_splits: int | None, needs_sourc
         return plan
 
     return decorator
-
-
-def protocol_options(protocol: Protocol, values: dict[str, Any]) -> Any:
-    """``protocol``'s options with ``values`` set by name (the others keep its defaults), checked by its type."""
-    names = [f.name for f in fields(protocol.options)]
-    unknown = sorted(set(values) - set(names))
-    if unknown:
-        flag = f"--{unknown[0].replace('_', '-')}"
-        raise ZsarError(f"--protocol {protocol.name} has no option {unknown[0]!r} ({flag} or --protocol-opt "
-                        f"{unknown[0]}=...); its options: {', '.join(names) or 'none'}")
-    try:
-        return protocol.options(**values)
-    except TypeError as error:
-        raise ZsarError(f"--protocol-opt for {protocol.name}: {error}") from None
 
 
 def within_plan(data: ProtocolData, split: int, train_rows: np.ndarray, test_rows: np.ndarray,

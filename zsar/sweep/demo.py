@@ -38,6 +38,7 @@ from zsar.extract.extractor import ExtractConfig, extract
 from zsar.extract.sampling import SamplingConfig
 from zsar.heads.base import head_class, head_config, heads_in_order
 from zsar.heads.generator import NO_GENERATOR
+from zsar.heads.protocols import WITHIN_HALF
 from zsar.heads.train import TrainConfig
 from zsar.synth import SynthConfig, generate_dataset
 from zsar.sweep.grid import SweepConfig, run_sweep
