@@ -122,3 +122,13 @@ def test_every_zsar_registry_answers_the_same_verbs():
     for registry, name in expected.items():
         assert isinstance(registry, Registry) and name in registry.names(), registry.kind
         assert registry.get(name) is registry.entry(name).obj and isinstance(registry.help(name), str)
+
+
+def test_the_registry_module_imports_no_torch():
+    """Declaring and reading registries stays light: completing one is what imports the heavy modules."""
+    import subprocess
+    import sys
+
+    code = "import sys, zsar.registry, zsar.metrics.measures; print('torch' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
