@@ -47,7 +47,8 @@ def test_each_head_once_with_its_defaults_and_the_two_switched_ideas(tiny_demo):
     assert defaults == [k for k in DEMO_KEYS if k not in {("ridge", False, "semantic"), ("aurl", False, "none")}]
     assert all(r.ran and not r.variant.items for r in result.rows)  # no empty rows, no head options
     for row in result.rows:
-        numbers = [row.top1, row.top1_std, row.chance, row.skewness, row.closeness, row.dispersion]
+        numbers = [row.top1, row.top1_std, row.chance] + [float(row.cells[c]) for c in ("N_1 skewness", "closeness",
+                                                                                        "dispersion")]
         assert all(math.isfinite(v) for v in numbers), row
         assert 0 <= row.top1 <= 100 and row.chance == pytest.approx(100 / 3)  # 3 of 6 classes unseen
         assert (row.run / "metrics.json").is_file() and len(list(row.run.glob("split-*/embeddings.h5"))) == 2
@@ -67,7 +68,8 @@ def test_demo_rows_follow_the_heads_asked_for():
 def test_one_compact_table_with_every_row(tiny_demo):
     result, lines, _ = tiny_demo
     table = result.table.splitlines()
-    assert [c.strip() for c in table[0].strip("|").split("|")] == ["head", "generator", "transfer", *NUMBER_COLUMNS]
+    assert [c.strip() for c in table[0].strip("|").split("|")] == ["head", "generator", "transfer", *NUMBER_COLUMNS,
+                                                                   "N_1 skewness", "closeness", "dispersion"]
     assert table[2].startswith("| ridge ") and result.rows[0].is_baseline  # the baseline row first
     assert len(table) == 2 + len(result.rows)
     for line, row in zip(table[2:], result.rows):
