@@ -223,3 +223,23 @@ def test_a_loss_a_fusion_and_a_reranker_register_from_a_plugin_too(monkeypatch, 
             assert config["rerank"] == "rank-centred" and option.split("=")[1] in config["head_config"].values()
     finally:
         next(gen, None)
+
+
+def test_a_plugin_that_tags_a_second_baseline_is_a_one_line_error(monkeypatch, structured_cache, tmp_path):
+    """Two heads tagged ``baseline``: the sweep says so in one line (not an AssertionError that -O would drop)."""
+    from _heads_data import TWELVE_CLASSES
+
+    (tmp_path / "zsar_second_baseline.py").write_text(
+        "from zsar.heads.base import BASELINE, HEADS\nfrom zsar.heads.linear import LinearHead\n\n"
+        "HEADS.add('my-ridge', LinearHead, help='another baseline (plugin)', tags=(BASELINE,))\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    gen = _plugged(monkeypatch, "zsar_second_baseline")
+    next(gen)
+    try:
+        result = runner.invoke(app, ["-q", "sweep", "--features", str(structured_cache(TWELVE_CLASSES)), "--out",
+                                     str(tmp_path / "sweep"), "--heads", "linear", "--splits", "1"])
+        assert result.exit_code == 2 and result.output.count("\n") == 1, result.output
+        assert result.output.startswith("error: heads tagged 'baseline': ridge, my-ridge; exactly one head may carry")
+        assert not (tmp_path / "sweep").exists()  # refused before any run
+    finally:
+        next(gen, None)

@@ -31,7 +31,7 @@ from zsar.cache.features import load_text
 from zsar.cache.config import read_cache_config
 from zsar.cache.layout import open_layout
 from zsar.errors import ZsarError
-from zsar.heads.base import head_class, heads_in_order
+from zsar.heads.base import SHARED_SPACE_BASELINE, baseline_head, head_class, heads_in_order
 from zsar.heads.experiment import TrainHeadConfig, train_head
 from zsar.heads.options import parse_head_options
 from zsar.heads.protocols import DEFAULT_PROTOCOL
@@ -181,6 +181,7 @@ def run_sweep(config: SweepConfig, echo: Callable[[str], None], plan: list[Sweep
     ``jobs`` > 1 runs that many rows at once, each in its own process with one torch thread
     (on a machine with that many idle cores, faster than one process with several threads).
     """
+    baseline_head(), baseline_head(SHARED_SPACE_BASELINE)  # two heads tagged as one baseline fail before any run
     plan = list(plan_rows(config)) if plan is None else list(plan)
     width = max(len(r.name) for r in plan)
     report_row = lambda row: echo(f"      {row.name:{width}s}  top-1 {row.top1:5.1f} ± {row.top1_std:4.1f} % "  # noqa: E731
