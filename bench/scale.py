@@ -76,7 +76,7 @@ def load_overhead(cache: Path, legacy: Path, repeats: int) -> None:
     """Print CPU seconds of ``load_features`` without and with the read checks (see the module doc)."""
     import gc
 
-    from zsar.cache import load_features
+    from zsar.cache.features import load_features
 
     cases = [("no checks (the reader before issue 22)", cache, False), ("digest + video_row checks", cache, True),
              ("older cache: SHA-256 as read + video_row", legacy, True)]
@@ -108,7 +108,7 @@ def run_head(cache: Path, head: str, out: Path, threads: int | None) -> dict[str
     errors = process.stderr.read() if process.stderr else ""
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"{' '.join(command)} failed:\n{errors}")
-    from zsar.cache.runs import RunReader
+    from zsar.runs.results import RunReader
 
     reader = RunReader(out)
     records = reader.log()
@@ -127,9 +127,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="load_features runs per case (the best is shown)")
     args = parser.parse_args()
 
-    from zsar.heads.base import list_heads
+    from zsar.heads.base import HEADS
 
-    heads = args.heads.split(",") if args.heads else sorted(list_heads(), key=lambda h: (h != "ridge", h))
+    heads = args.heads.split(",") if args.heads else sorted(HEADS.names(), key=lambda h: (h != "ridge", h))
     with tempfile.TemporaryDirectory() as tmp:
         cache = make_cache(args.cache or Path(tmp) / "cache", args.videos, args.classes)
         config = json.loads((cache / "config.json").read_text())

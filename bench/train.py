@@ -66,7 +66,7 @@ def run_head(cache: Path, head: str, splits: int, out: Path, threads: int | None
         env["OMP_NUM_THREADS"] = str(threads)
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env=env)
     seconds = time.perf_counter() - start
-    from zsar.cache.runs import RunReader
+    from zsar.runs.results import RunReader
     from zsar.sweep.table import summarise_selected
 
     metrics = RunReader(out).finished_metrics()
@@ -76,7 +76,7 @@ def run_head(cache: Path, head: str, splits: int, out: Path, threads: int | None
 
 
 def _train_seconds(run: Path) -> float:
-    from zsar.cache.runs import RunReader
+    from zsar.runs.results import RunReader
 
     return sum(record.seconds for record in RunReader(run).log())
 

@@ -1,6 +1,6 @@
 """Random data the metrics tests share: clustered embeddings and small run directories.
 
-Run directories are written with the same ``zsar.cache.runs`` writers ``zsar train-head``
+Run directories are written with the same ``zsar.runs.results`` writers ``zsar train-head``
 uses, so ``zsar metrics`` reads them exactly as it reads a head's run.
 """
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from zsar.cache.runs import SplitResult, write_split_result
+from zsar.runs.results import SplitResult, write_split_result
 from zsar.testing import write_dummy_run_files
 from zsar.vectors import l2_normalise
 

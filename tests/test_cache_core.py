@@ -3,12 +3,12 @@
 import numpy as np
 import pytest
 
-from zsar.cache import load_features, load_text
+from zsar.cache.features import load_features, load_text
 from zsar.cache.from_arrays import write_cache_from_arrays
 from zsar.cache.layout import CacheLayout, cache_key, config_differences
 from zsar.cache.manifest import ManifestRow, compact_manifest, read_manifest, write_manifest_part
-from zsar.cache.run_files import RunLayout, write_run_config
-from zsar.cache.runs import RunReader, SplitResult, write_predictions, write_split_result
+from zsar.runs.files import RunLayout, write_run_config
+from zsar.runs.results import RunReader, SplitResult, write_predictions, write_split_result
 from zsar.testing import dummy_run_config
 from zsar.cache.shards import ShardReader, ShardWriter
 from zsar.files import file_sha256

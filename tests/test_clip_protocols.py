@@ -16,7 +16,8 @@ from zsar.heads import class_lists
 from zsar.heads.class_lists import (base_novel, class_key, few_shot_videos, k600_novel_classes, k600_novel_split,
                                     kinetics_labels, read_list)
 from zsar.heads.experiment import TrainHeadConfig, train_head
-from zsar.heads.protocols import ProtocolOptions
+from zsar.runs.checkpoints import read_checkpoint
+from zsar.heads.clip_protocols import LISTS_SEED, BaseToNovelOptions
 from zsar.testing import random_text
 
 pytestmark = pytest.mark.usefixtures("single_thread")
@@ -76,8 +77,9 @@ def kinetics(tmp_path_factory):
 
 
 def test_k600_novel_tests_exactly_the_listed_classes(kinetics, tmp_path):
+    """With the default options k600-novel trains on all 400 K400 classes, as every paper that reports it."""
     metrics = train_head(TrainHeadConfig(features=kinetics / "k600", source_features=kinetics / "k400",
-                                         out=tmp_path / "run", head="ridge", protocol="k600-novel", tau=0.0))
+                                         out=tmp_path / "run", head="ridge", protocol="k600-novel"))
     assert [s.split for s in metrics.splits] == [1, 2, 3]
     assert all(s.n_classes == 160 and s.n_test == 160 for s in metrics.splits)
     table = pq.read_table(tmp_path / "run" / "predictions.parquet").to_pydict()
@@ -87,16 +89,23 @@ def test_k600_novel_tests_exactly_the_listed_classes(kinetics, tmp_path):
         predicted = {c for i in rows for c in table["pred_classes"][i]}
         assert predicted <= set(k600_novel_split(split)) and not predicted & set(RENAMED)
     config = json.loads((tmp_path / "run" / "config.json").read_text())
-    assert len(config["source_classes"]) == 400
+    assert len(config["source_classes"]) == 400 and config["tau"] == 0.0 and config["protocol_options"] == {"tau": 0.0}
+    assert not any("tau" in note for note in metrics.notes)
 
 
 def test_k600_novel_filters_the_source_against_the_novel_classes_only(kinetics, tmp_path):
-    metrics = train_head(TrainHeadConfig(features=kinetics / "k600", source_features=kinetics / "k400",
-                                         out=tmp_path / "run", head="ridge", protocol="k600-novel", splits=1))
+    """``--tau 0.05`` still filters, against the 220 novel classes only, and a note says it is not the papers' set."""
+    _cache(tmp_path / "k400", kinetics_labels(400) + ["arguing"], per_class=2, dataset="kinetics400")
+    metrics = train_head(TrainHeadConfig(features=kinetics / "k600", source_features=tmp_path / "k400",
+                                         out=tmp_path / "run", head="ridge", protocol="k600-novel", splits=1,
+                                         protocol_options={"tau": 0.05}))
     config = json.loads((tmp_path / "run" / "config.json").read_text())
-    # every K400 class is also a K600 class (same text), but none is novel: against all 600 none would be kept
-    assert len(config["source_classes"]) == 400
-    assert any("differs from E2E's Kinetics-664" in note for note in metrics.notes)
+    # every K400 class is also a K600 class (same text), but none is novel: against all 600 none would be kept;
+    # "arguing" is a novel class, and goes
+    assert len(config["source_classes"]) == 400 and "arguing" not in config["source_classes"]
+    note = next(note for note in metrics.notes if "--tau 0.05" in note)
+    assert "against the 220 novel Kinetics-600 classes" in note and "train on all 400 classes (--tau 0" in note
+    assert not any("UCF101" in n or "HMDB51" in n for n in metrics.notes)
 
 
 def test_a_cache_missing_a_listed_class_is_one_error_naming_it(kinetics, tmp_path):
@@ -104,7 +113,7 @@ def test_a_cache_missing_a_listed_class_is_one_error_naming_it(kinetics, tmp_pat
     _cache(tmp_path / "k600", names, dataset="kinetics600")
     with pytest.raises(ZsarError, match=r"k600-novel split 1 lists class 'arguing', which --features .* does not"):
         train_head(TrainHeadConfig(features=tmp_path / "k600", source_features=kinetics / "k400",
-                                   out=tmp_path / "run", head="ridge", protocol="k600-novel", tau=0.0))
+                                   out=tmp_path / "run", head="ridge", protocol="k600-novel"))
 
 
 def _ucf(folder, video_ids=None):
@@ -121,20 +130,23 @@ def _ucf(folder, video_ids=None):
 def test_base_to_novel_reports_base_novel_and_hm_per_seed(tmp_path):
     names, base, novel = _ucf(tmp_path / "ucf")
     metrics = train_head(TrainHeadConfig(features=tmp_path / "ucf", out=tmp_path / "run", head="ridge",
-                                         protocol="base-to-novel"))
-    assert [s.split for s in metrics.splits] == [1, 2, 3]
+                                         protocol="base-to-novel", protocol_options={"base_train": "all"}))
+    assert [s.split for s in metrics.splits] == [1, 2, 3] and metrics.measures == ("base-novel",)
     for s in metrics.splits:
-        b, n = s.base_top1, s.novel_top1
-        assert s.hm == pytest.approx(0 if b + n == 0 else 2 * b * n / (b + n))
-        assert s.n_test == len(names) and s.seen_top1 is None
+        b, n = s.accuracies["base_top1"], s.accuracies["novel_top1"]
+        assert s.accuracies["hm"] == pytest.approx(0 if b + n == 0 else 2 * b * n / (b + n))
+        assert s.n_test == len(names) and "seen_top1" not in s.accuracies
     assert set(metrics.mean) >= {"base_top1", "novel_top1", "hm"}
     table = pq.read_table(tmp_path / "run" / "predictions.parquet").to_pydict()
     for true, predicted in zip(table["true_class"], table["pred_classes"]):
         assert predicted[0] in (base if true in base else novel)  # ranked within its own half
     config = json.loads((tmp_path / "run" / "config.json").read_text())
-    assert config["protocol_options"] is None  # the defaults: all base-class training videos
+    assert config["protocol_options"] == {"base_train": "all", "class_lists": None, "train_seed": LISTS_SEED}
+    seeds = [read_checkpoint(tmp_path / "run" / f"split-{s}" / "checkpoint.pt").meta.train["seed"] for s in (1, 2, 3)]
+    assert seeds == [LISTS_SEED, LISTS_SEED + 1, LISTS_SEED + 2]  # all: the training seed is what changes per seed
     printed = CliRunner().invoke(app, ["train-head", "--features", str(tmp_path / "ucf"), "--head", "ridge",
-                                       "--protocol", "base-to-novel", "--splits", "1", "--out", str(tmp_path / "cli")])
+                                       "--protocol", "base-to-novel", "--base-train", "all", "--splits", "1",
+                                       "--out", str(tmp_path / "cli")])
     assert printed.exit_code == 0, printed.output
     header = next(line for line in printed.output.splitlines() if line.strip().startswith("split"))
     assert header.split()[:6] == ["split", "top-1", "top-5", "base_top1", "novel_top1", "hm"]
@@ -151,12 +163,15 @@ def test_base_to_novel_16_shot_trains_on_vifi_clips_list(tmp_path):
         chosen += len(mine)
     _ucf(tmp_path / "ucf", video_ids=ids)
     metrics = train_head(TrainHeadConfig(features=tmp_path / "ucf", out=tmp_path / "run", head="ridge",
-                                         protocol="base-to-novel", splits=1,
-                                         protocol_options=ProtocolOptions(base_train="16-shot")))
+                                         protocol="base-to-novel", splits=1))  # 16-shot: the default
     note = next(n for n in metrics.notes if "16-shot" in n)
     assert chosen > 90 and f"{816 - chosen} of ViFi-CLIP's 816" in note and f"trained on the {chosen} it has" in note
-    with pytest.raises(ZsarError, match="--base-train 'five-shot' is not one of all, 16-shot"):
-        ProtocolOptions(base_train="five-shot")
+    assert read_checkpoint(tmp_path / "run" / "split-1" / "checkpoint.pt").meta.train["seed"] == LISTS_SEED
+    with pytest.raises(ZsarError, match="--base-train 'five-shot' is not one of 16-shot, all"):
+        BaseToNovelOptions(base_train="five-shot")
+    with pytest.raises(ZsarError, match="--protocol base-to-novel has no option 'tau'"):
+        train_head(TrainHeadConfig(features=tmp_path / "ucf", out=tmp_path / "run2", head="ridge",
+                                   protocol="base-to-novel", protocol_options={"tau": 0.1}))
 
 
 def test_base_to_novel_needs_lists_for_the_dataset(tmp_path):
@@ -166,7 +181,7 @@ def test_base_to_novel_needs_lists_for_the_dataset(tmp_path):
                                    protocol="base-to-novel"))
     with pytest.raises(ZsarError, match="base-to-novel ucf101 base list lists class 'Typing'"):
         train_head(TrainHeadConfig(features=tmp_path / "c", out=tmp_path / "run2", head="ridge",
-                                   protocol="base-to-novel", protocol_options=ProtocolOptions(class_lists="ucf101")))
+                                   protocol="base-to-novel", protocol_options={"class_lists": "ucf101"}))
 
 
 def test_the_recipe_commands_parse_with_the_cli():

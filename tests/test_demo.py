@@ -16,7 +16,7 @@ from zsar.cli import app
 from zsar.sweep.demo import PRESETS, DemoConfig, default_row, demo_rows, run_demo
 from zsar.doc_sections import read_section
 from zsar.errors import ZsarError
-from zsar.heads.base import head_class, head_config, list_heads
+from zsar.heads.base import HEADS, head_class, head_config
 from zsar.sweep.table import NUMBER_COLUMNS
 
 TINY = dict(classes=6, per_class=3, splits=2, steps=2, backbone="tiny-random", text_encoder="tiny-random",
@@ -47,7 +47,8 @@ def test_each_head_once_with_its_defaults_and_the_two_switched_ideas(tiny_demo):
     assert defaults == [k for k in DEMO_KEYS if k not in {("ridge", False, "semantic"), ("aurl", False, "none")}]
     assert all(r.ran and not r.variant.items for r in result.rows)  # no empty rows, no head options
     for row in result.rows:
-        numbers = [row.top1, row.top1_std, row.chance, row.skewness, row.closeness, row.dispersion]
+        numbers = [row.top1, row.top1_std, row.chance] + [float(row.cells[c]) for c in ("N_1 skewness", "closeness",
+                                                                                        "dispersion")]
         assert all(math.isfinite(v) for v in numbers), row
         assert 0 <= row.top1 <= 100 and row.chance == pytest.approx(100 / 3)  # 3 of 6 classes unseen
         assert (row.run / "metrics.json").is_file() and len(list(row.run.glob("split-*/embeddings.h5"))) == 2
@@ -61,13 +62,14 @@ def test_each_head_once_with_its_defaults_and_the_two_switched_ideas(tiny_demo):
 def test_demo_rows_follow_the_heads_asked_for():
     assert [(r.head, r.generator) for r in demo_rows(["aurl"])] == [("aurl", True), ("aurl", False)]
     assert [(r.head, r.transfer) for r in demo_rows(["linear", "rest"])] == [("linear", "none"), ("rest", "semantic")]
-    assert DemoConfig().demo_heads[0] == "ridge" and set(DemoConfig().demo_heads) <= set(list_heads())
+    assert DemoConfig().demo_heads[0] == "ridge" and set(DemoConfig().demo_heads) <= set(HEADS.names())
 
 
 def test_one_compact_table_with_every_row(tiny_demo):
     result, lines, _ = tiny_demo
     table = result.table.splitlines()
-    assert [c.strip() for c in table[0].strip("|").split("|")] == ["head", "generator", "transfer", *NUMBER_COLUMNS]
+    assert [c.strip() for c in table[0].strip("|").split("|")] == ["head", "generator", "transfer", *NUMBER_COLUMNS,
+                                                                   "N_1 skewness", "closeness", "dispersion"]
     assert table[2].startswith("| ridge ") and result.rows[0].is_baseline  # the baseline row first
     assert len(table) == 2 + len(result.rows)
     for line, row in zip(table[2:], result.rows):

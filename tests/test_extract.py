@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from _extract_data import (TINY, assert_same_cache, cache_dir_of, loaded_video, make_synth, make_ucf_from_synth,
                           read_cache)
-from zsar.cache import load_features, load_text
+from zsar.cache.features import load_features, load_text
 from zsar.cache.config import read_cache_config
 from zsar.cache.layout import CacheLayout
 from zsar.cache.manifest import read_manifest

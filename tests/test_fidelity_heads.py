@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from zsar.cache.batches import FeatureBatches
+from zsar.heads.batches import FeatureBatches
 from zsar.errors import ZsarError
 from zsar.heads import rest as rest_module
 from zsar.heads.actionclip import QuickGELU, TransformerFusion
@@ -181,7 +181,8 @@ def test_zero_shot_scores_of_a_joint_rest_fuse_its_pair_scores():
     from _heads_data import protocol_data
     from zsar.heads.protocols import within_half
     from zsar.heads.transfer import TransferConfig
-    from zsar.heads.zero_shot import embed_rows, pair_scores_of_rows, score_split
+    from zsar.heads.classifier import embed_rows, pair_scores_of_rows
+    from zsar.heads.zero_shot import score_plan
     from zsar.testing import StructuredConfig
 
     plan = next(within_half(protocol_data(StructuredConfig(classes=10, videos=60)), 1))
@@ -193,8 +194,8 @@ def test_zero_shot_scores_of_a_joint_rest_fuse_its_pair_scores():
     for weight in (1.0, 0.0):
         head = create_head("rest", dims, pair_weight=weight, **TINY_REST).eval()
         test = embed_rows(head, plan.test.cache.features, plan.test.rows, device)
-        _, scores = score_split(head, plan, test, test[:0], np.zeros(0, int), TransferConfig(mode="none"), "none",
-                                device)
+        _, scores = score_plan(head, plan, test, test[:0], np.zeros(0, int), TransferConfig(mode="none"), "none",
+                               device)
         pairs = pair_scores_of_rows(head, plan.test.cache.features, plan.test.rows, text, device)
         if weight == 1.0:
             np.testing.assert_allclose(scores, torch.softmax(torch.as_tensor(pairs), dim=1).numpy(), atol=1e-6)

@@ -11,7 +11,7 @@ from zsar.cache.layout import CacheLayout
 from zsar.cache.text import TextEmbeddings, write_text_embeddings
 from zsar.cli import app
 from zsar.errors import ZsarError
-from zsar.heads.experiment import TrainHeadConfig, load_protocol_data, resolve
+from zsar.heads.experiment import TrainHeadConfig, protocol_data, resolve
 from zsar.heads.protocols import source_filter_record
 
 pytestmark = pytest.mark.usefixtures("single_thread")
@@ -51,7 +51,7 @@ def caches(tmp_path):
 def _kept(caches, **given):
     config = TrainHeadConfig(features=caches / "ucf", source_features=caches / "k400", out=caches / "run",
                              head="linear", protocol="cross-full", text="minilm", **given)
-    return source_filter_record(load_protocol_data(config))
+    return source_filter_record(protocol_data(config))
 
 
 def test_filter_text_keeps_a_class_the_run_text_would_drop_and_the_reverse(caches):
@@ -62,7 +62,7 @@ def test_filter_text_keeps_a_class_the_run_text_would_drop_and_the_reverse(cache
     run_text = _kept(caches, filter_text="minilm")
     assert run_text["source_classes"] == ["beta", "gamma", "delta"]
     assert run_text["filter_text"]["text"].startswith("minilm-plain-")
-    assert _kept(caches, tau=0.0)["source_classes"] == SOURCE
+    assert _kept(caches, protocol_options={"tau": 0.0})["source_classes"] == SOURCE
 
 
 def test_without_word2vec_in_the_source_the_filter_uses_the_run_text(tmp_path):

@@ -12,11 +12,11 @@ from zsar.cache.text import write_text_embeddings
 from zsar.cache.layout import CacheLayout
 from zsar.cli import app
 from zsar.heads.base import ClassText, HeadDims, create_head, l2_normalise
-from zsar.heads.experiment import (TrainHeadConfig, build_head, load_protocol_data, resolve, train_head)
+from zsar.heads.experiment import (TrainHeadConfig, build_head, protocol_data, resolve, train_head)
 from zsar.heads.frozen import frozen_scores, pool_video
 from zsar.heads.protocols import e2e_half_classes
 from zsar.heads.train import prepare
-from zsar.cache.batches import FeatureBatches
+from zsar.heads.batches import FeatureBatches
 from zsar.testing import SharedSpaceConfig, make_shared_space, write_shared_space_cache, write_structured_cache
 from zsar.testing import StructuredConfig
 
@@ -82,7 +82,7 @@ def test_actionclip_step_0_scores_are_frozens(shared, tmp_path, fusion, ensemble
     folder, data = shared
     config = TrainHeadConfig(features=folder, out=tmp_path / "unused", head="actionclip", protocol="within-half",
                              splits=1)
-    plan = next(resolve(config).protocol.plan(load_protocol_data(config), 1))
+    plan = next(resolve(config).protocol.plan(protocol_data(config), 1))
     head = build_head("actionclip", plan, {"fusion": fusion, "ensemble": ensemble}, 0, torch.device("cpu"))
     prepare(head, FeatureBatches(plan.train.cache.features, plan.train.rows, plan.train.targets), config.train)
     assert head.dims.shared_space and head.feature_scale.std() > 0  # z-scoring statistics are set, and unused

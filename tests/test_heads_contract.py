@@ -8,7 +8,7 @@ import torch
 
 from zsar.errors import UnknownNameError, ZsarError
 from zsar.heads.base import (BASELINE, HEAD_MODULES, HEADS, SHARED_SPACE_BASELINE, ClassText, HeadDims, baseline_head,
-                             create_head, head_class, heads_in_order, l2_normalise, list_heads)
+                             create_head, head_class, heads_in_order, l2_normalise)
 from zsar.registry import load_plugins
 from zsar.heads.losses import LOSSES, CosineLoss, ScaledCosineCELoss, SymmetricKLLoss, UnitMSELoss
 
@@ -29,14 +29,14 @@ def _tiny(name):
 
 
 def test_every_built_in_module_registers_a_head_and_the_baselines_come_first():
-    modules = {HEADS.entry(name).obj.__module__ for name in list_heads()}
+    modules = {HEADS.entry(name).obj.__module__ for name in HEADS.names()}
     assert set(HEAD_MODULES) <= modules
     order = heads_in_order()
-    assert sorted(order) == list_heads() and order[:2] == [baseline_head(SHARED_SPACE_BASELINE), baseline_head()]
+    assert sorted(order) == HEADS.names() and order[:2] == [baseline_head(SHARED_SPACE_BASELINE), baseline_head()]
     assert baseline_head() == "ridge" and HEADS.tagged(BASELINE) == ["ridge"]
 
 
-@pytest.mark.parametrize("name", list_heads())
+@pytest.mark.parametrize("name", HEADS.names())
 def test_every_head_meets_the_contract(name):
     check_head_contract(name)
 
@@ -103,7 +103,7 @@ def test_actionclip_probability_ensemble_averages_per_prompt_softmax():
 
 
 def test_factory_errors_name_the_value_and_the_choices():
-    with pytest.raises(UnknownNameError, match=f"valid heads: {', '.join(list_heads())}"):
+    with pytest.raises(UnknownNameError, match=f"valid heads: {', '.join(HEADS.names())}"):
         create_head("resnet", DIMS)
     with pytest.raises(ZsarError, match="head 'aurl' has no option 'width'; its options: hidden"):
         create_head("aurl", DIMS, width=3)

@@ -18,7 +18,7 @@ def test_json_is_the_only_thing_on_stdout_and_equals_the_library_summary(tmp_pat
     result = runner.invoke(app, ["metrics", str(tmp_path / "run"), "--json", "--hubness", "--k", "1,5"])
     assert result.exit_code == 0, result.output
     printed = json.loads(result.stdout)
-    assert printed == evaluate_run(tmp_path / "run", MetricsConfig(closeness=False, dispersion=False, k=(1, 5)))
+    assert printed == evaluate_run(tmp_path / "run", MetricsConfig(measures=("hubness",), k=(1, 5)))
     assert set(printed["hubness"]) == {"1", "5"} and "closeness" not in printed
     assert set(printed["hubness"]["1"]) == {"skewness", "robinhood", "hub_occurrence",
                                             "hub_occurrence_relative", "antihub_rate", "max_hub_share"}
@@ -31,7 +31,7 @@ def test_without_flags_everything_is_measured_and_printed_as_tables(tmp_path):
     assert result.exit_code == 0, result.output
     summary = evaluate_run(tmp_path / "run")
     out = result.stdout
-    for heading in ("## Accuracy", "## Hubness", "## Closeness and dispersion", "## Notes"):
+    for heading in ("## Accuracy", "## Hubness", "## Closeness", "## Dispersion", "## Notes"):
         assert heading in out
     assert f"| mean ± std | {summary['top1']:.4g} ± {summary['std']['top1']:.2g} |" in out
     n10 = summary["hubness_videos"]["10"]["skewness"]

@@ -8,8 +8,8 @@ import pytest
 from metrics_data import ACTIONS, clustered, make_run
 from test_metrics_hubness import hub_data
 from zsar.cache.from_arrays import write_cache_from_arrays
-from zsar.cache.run_files import RunLayout, write_run_config
-from zsar.cache.runs import SplitResult, write_split_result
+from zsar.runs.files import RunLayout, write_run_config
+from zsar.runs.results import SplitResult, write_split_result
 from zsar.testing import dummy_run_config
 from zsar.cache.text import TextEmbeddings
 from zsar.errors import ZsarError
@@ -55,7 +55,7 @@ def test_each_split_is_measured_with_the_array_functions_and_averaged(tmp_path):
 
 def test_only_what_was_asked_is_in_the_summary(tmp_path):
     make_run(tmp_path / "run", n_splits=2)
-    summary = evaluate_run(tmp_path / "run", MetricsConfig(hubness=False, closeness=False, dispersion=True, k=(1,)))
+    summary = evaluate_run(tmp_path / "run", MetricsConfig(measures=("dispersion",), k=(1,)))
     split_keys = {"split", "top1", "top5", "mean_class_accuracy", "dispersion", "dispersion_mean", "seen"}
     assert set(summary["per_split"][0]) == split_keys
     assert set(summary["seen"]) == {"dispersion", "dispersion_mean"}
@@ -77,7 +77,7 @@ def hub_run(root, rerank):
 
 
 def test_a_csls_reranked_run_shows_lower_prototype_hubness(tmp_path):
-    config = MetricsConfig(closeness=False, dispersion=False, k=(1, 5))
+    config = MetricsConfig(measures=("hubness",), k=(1, 5))
     hub_run(tmp_path / "raw", rerank=False)
     hub_run(tmp_path / "csls", rerank=True)
     raw, reranked = evaluate_run(tmp_path / "raw", config), evaluate_run(tmp_path / "csls", config)
@@ -174,7 +174,7 @@ def test_raw_features_in_a_joint_space_get_both_settings(tmp_path):
 ])
 def test_raw_features_without_a_joint_space_skip_text_hubness_and_say_why(tmp_path, space, text_space, why):
     raw_cache(tmp_path / "cache", space, text_space)
-    summary = evaluate_features(tmp_path / "cache", config=MetricsConfig(closeness=False, dispersion=False, k=(10,)))
+    summary = evaluate_features(tmp_path / "cache", config=MetricsConfig(measures=("hubness",), k=(10,)))
     assert "hubness" not in summary and set(summary["hubness_videos"]) == {"10"}
     assert len(summary["notes"]) == 1 and why in summary["notes"][0]
     assert "(text: clip-plain-" in summary["notes"][0]

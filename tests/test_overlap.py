@@ -16,7 +16,8 @@ from zsar.cache.from_arrays import write_cache_from_arrays
 from zsar.cli import app
 from zsar.errors import ZsarError
 from zsar.extract.models.text_encoders import TextEncoderConfig, create_text_encoder, encode_classes
-from zsar.heads.experiment import TrainHeadConfig, load_protocol_data
+from zsar.heads.experiment import TrainHeadConfig, protocol_data
+from zsar.heads.protocol_options import E2E_TAU
 from zsar.heads.protocols import ProtocolData, cross_full, source_filter_record, source_mask
 
 pytestmark = pytest.mark.usefixtures("single_thread")
@@ -48,12 +49,12 @@ def _features(names: list[str], dataset: str) -> FeatureSet:
 def test_union_filter_drops_source_classes_near_any_listed_dataset(texts, caplog):
     alone = ProtocolData(target=_features(TARGET, "hmdb51"), target_text=texts["hmdb51"], source=_features(SOURCE,
                                                                                                            "kinetics700"),
-                         source_text=texts["kinetics700"])
+                         source_text=texts["kinetics700"], tau=E2E_TAU)
     # against HMDB51 alone: "kicking ball" = (kick, ball) = "kick_ball", distance 0; "riding a bike" =
     # (rid, bike) vs (ride, bike): cosine 1/2, distance 0.5, kept
     assert source_mask(alone).tolist() == [True, False, True, True]
     union = ProtocolData(target=alone.target, target_text=alone.target_text, source=alone.source,
-                         source_text=alone.source_text,
+                         source_text=alone.source_text, tau=E2E_TAU,
                          overlap_text=[texts["ucf101"]])
     assert source_mask(union).tolist() == [True, False, False, True]
     with caplog.at_level(logging.INFO, logger="zsar.heads.protocols"):
@@ -101,7 +102,7 @@ def test_overlap_caches_need_the_source_text_encoder_and_a_source(tmp_path, text
     base = dict(features=paths["hmdb51"], out=tmp_path / "run", head="linear", protocol="cross-full")
     with pytest.raises(ZsarError, match=r"--overlap-with .*tiny: its text tiny-random-plain-\w+ is from tiny-random "
                                         r".* the source's from word2vec \(word2vec:v.txt\); add that text.*--filter-text NAME"):
-        load_protocol_data(TrainHeadConfig(source_features=paths["kinetics700"], overlap_with=(tmp_path / "tiny",),
+        protocol_data(TrainHeadConfig(source_features=paths["kinetics700"], overlap_with=(tmp_path / "tiny",),
                                            **base))
     with pytest.raises(ZsarError, match="--overlap-with filters the source classes of a cross protocol"):
-        load_protocol_data(TrainHeadConfig(overlap_with=(paths["ucf101"],), **base))
+        protocol_data(TrainHeadConfig(overlap_with=(paths["ucf101"],), **{**base, "protocol": "within-half"}))

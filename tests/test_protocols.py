@@ -7,12 +7,12 @@ import pytest
 
 from _heads_data import protocol_data, structured_set
 from zsar.metrics.accuracy import harmonic_mean
-from zsar.cache.runs import SplitResult
+from zsar.runs.results import SplitResult
 from zsar.errors import ZsarError
 from zsar.heads.experiment import TrainHeadConfig, resolve
-from zsar.heads.protocols import (ProtocolData, overlap_distances, cross_full, cross_half, e2e_half_classes, gzsl, list_protocols,
-                                  official, overlap_filter, within_half)
-from zsar.heads.zero_shot import split_metrics, summarise
+from zsar.heads.protocols import (PROTOCOLS, ProtocolData, cross_full, cross_half, e2e_half_classes, gzsl, official,
+                                  overlap_distances, overlap_filter, within_half)
+from zsar.heads.zero_shot import split_metrics, summarise_splits
 from zsar.testing import StructuredConfig
 
 pytestmark = pytest.mark.usefixtures("single_thread")
@@ -113,7 +113,7 @@ def test_cross_full_and_official_test_all_target_classes():
 
 
 def test_protocol_choices_and_errors():
-    assert list_protocols() == ["base-to-novel", "cross-full", "cross-half", "gzsl", "k600-novel", "official", "within-half"]
+    assert PROTOCOLS.names() == ["base-to-novel", "cross-full", "cross-half", "gzsl", "k600-novel", "official", "within-half"]
     base = dict(features=Path("f"), out=Path("o"), head="linear")
     with pytest.raises(ZsarError, match="--protocol official trains on a source dataset: pass --source-features"):
         resolve(TrainHeadConfig(protocol="official", **base))
@@ -137,11 +137,28 @@ def test_gzsl_metrics_and_harmonic_mean():
                          prototypes=np.eye(4, dtype=np.float32), test_embeddings=np.eye(4,
                                                                                         dtype=np.float32), test_labels=np.array([0, 1, 2, 3]),
                          test_video_ids=["v0", "v1", "v2", "v3"], scores=scores)
-    m = split_metrics(result)
-    assert (m["seen_top1"], m["unseen_top1"], m["top1"]) == (50.0, 100.0, 75.0)
-    assert m["harmonic"] == pytest.approx(2 * 50 * 100 / 150)
-    mean, std = summarise([m, {**m, "top1": 25.0}])
-    assert mean["top1"] == 50.0 and std["top1"] == 25.0 and "harmonic" in mean
+    m, notes = split_metrics(result, ("seen-unseen",))
+    a = m["accuracies"]
+    assert (a["seen_top1"], a["unseen_top1"], m["top1"]) == (50.0, 100.0, 75.0) and notes == []
+    assert a["harmonic"] == pytest.approx(2 * 50 * 100 / 150)
+    mean, std = summarise_splits([m, {**m, "top1": 25.0}], ("seen-unseen",))
+    assert mean["top1"] == 50.0 and std["top1"] == 25.0 and mean["harmonic"] == pytest.approx(a["harmonic"])
+
+
+def test_gzsl_says_when_a_split_held_out_no_seen_video_instead_of_a_zero():
+    """A split whose test videos are all of unseen classes has no seen top-1: None and a note, not 0 and HM 0."""
+    scores = np.array([[0, 0, 0.9, 0.1], [0, 0, 0.1, 0.9]], np.float32)
+    result = SplitResult(split=3, class_names=["a", "b", "c", "d"], seen=np.array([True, True, False, False]),
+                         test_classes=np.arange(4), prototypes=np.eye(4, dtype=np.float32),
+                         test_embeddings=np.eye(4, dtype=np.float32)[2:], test_labels=np.array([2, 3]),
+                         test_video_ids=["v2", "v3"], scores=scores)
+    m, notes = split_metrics(result, ("seen-unseen",))
+    assert m["accuracies"] == {"seen_top1": None, "unseen_top1": 100.0, "harmonic": None}
+    assert notes == ["split 3 holds out no test video of a seen class: its seen top-1 and the harmonic mean are not "
+                     "defined there (left out of the means)"]
+    other = {**m, "split": 4, "accuracies": {"seen_top1": 50.0, "unseen_top1": 50.0, "harmonic": 50.0}}
+    mean, _ = summarise_splits([m, other], ("seen-unseen",))
+    assert (mean["seen_top1"], mean["unseen_top1"], mean["harmonic"]) == (50.0, 75.0, 50.0)
 
 
 def test_overlap_distances_of_a_zero_embedding_are_one_not_nan():

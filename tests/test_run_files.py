@@ -6,9 +6,9 @@ import json
 import pytest
 import torch
 
-from zsar.cache.checkpoints import read_checkpoint, write_checkpoint
+from zsar.runs.checkpoints import read_checkpoint, write_checkpoint
 from zsar.cache.records import record_json
-from zsar.cache.run_files import (CheckpointMeta, FilterTextRecord, LogRecord, OverlapRecord, RunFileError, RunLayout,
+from zsar.runs.files import (CheckpointMeta, FilterTextRecord, LogRecord, OverlapRecord, RunFileError, RunLayout,
                                   RunMetrics, SelectionRecord, SplitRecord, append_log, read_log, read_run_config,
                                   read_run_metrics, read_selection, write_run_config, write_run_metrics,
                                   write_selection)
@@ -20,10 +20,12 @@ CONFIG = dummy_run_config(protocol_options={"base_train": "all", "class_lists": 
                           overlap_with=(OverlapRecord("w2v", "j" * 12, 51),), source_classes=("a", "b"),
                           config_hash="abc")
 METRICS = RunMetrics(protocol="base-to-novel", head="ridge", mean={"top1": 50.0, "hm": 40.0},
-                     std={"top1": 1.5, "hm": 2.0}, notes=("one note",),
-                     splits=(SplitRecord(split=0, top1=50.0, top5=90.0, n_test=10, n_classes=4, base_top1=60.0,
-                                         novel_top1=33.3, hm=42.8, selected={"alpha": 0.1}),
-                             SplitRecord(split=1, top1=48.5, top5=88.0, n_test=12, n_classes=4)))
+                     std={"top1": 1.5, "hm": 2.0}, notes=("one note",), measures=("base-novel",),
+                     splits=(SplitRecord(split=0, top1=50.0, top5=90.0, n_test=10, n_classes=4,
+                                         accuracies={"base_top1": 60.0, "novel_top1": 33.3, "hm": 42.8},
+                                         selected={"alpha": 0.1}),
+                             SplitRecord(split=1, top1=48.5, top5=88.0, n_test=12, n_classes=4,
+                                         accuracies={"base_top1": 50.0, "novel_top1": None, "hm": None})))
 SELECTION = SelectionRecord(chosen={"lr": 0.01, "steps": 33}, top1=41.0, validation_classes=("c", "d"), n_train=20,
                             n_validation=8, curves=({"lr": 0.01, "curve": [[16, 40.0, 41.0]], "stopped_at": 33,
                                                      "diverged": False},), config={"fraction": 0.25})
@@ -37,8 +39,7 @@ def test_every_json_run_file_round_trips_through_its_type(tmp_path):
     write_run_metrics(layout, METRICS)
     write_selection(layout, 1, SELECTION)
     assert read_run_config(layout) == CONFIG
-    assert read_run_metrics(layout) == METRICS and read_run_metrics(layout).extra_accuracies() == (
-        "base_top1", "novel_top1", "hm")
+    assert read_run_metrics(layout) == METRICS and read_run_metrics(layout).measures == ("base-novel",)
     assert read_selection(layout, 1) == SELECTION and read_selection(layout, 0) is None
     assert json.loads(layout.config_path.read_text())["features"]["key"] == CONFIG.features.key
 
@@ -78,7 +79,7 @@ def test_a_foreign_or_mistyped_file_is_refused(tmp_path):
     raw = record_json(METRICS)
     for change, problem in (({"surprise": 1}, "unknown field 'surprise'"),
                             ({"splits": [{**raw["splits"][1], "split": "zero"}]}, "field 'split' is 'zero', not of type int"),
-                            ({"schema_version": 7}, "has schema version 7, this zsar reads version 1")):
+                            ({"schema_version": 7}, "has schema version 7, this zsar reads version 2")):
         layout.metrics_path.write_text(json.dumps({**raw, **change}))
         with pytest.raises(RunFileError, match=f"run metrics {layout.metrics_path}") as err:
             read_run_metrics(layout)
@@ -97,3 +98,18 @@ def test_files_of_the_previous_release_still_read(tmp_path):
                    "splits": [{"split": 0, "top1": 1, "top5": 2.0, "n_test": 3, "n_classes": 2, "selected": None}]}
     layout.metrics_path.write_text(json.dumps(old_metrics))
     assert read_run_metrics(layout).splits[0].top1 == 1.0 and read_run_metrics(layout).notes == ()
+
+
+def test_metrics_of_schema_version_1_read_with_their_accuracies_moved(tmp_path):
+    """Version 1 kept GZSL's and base-to-novel's accuracies as fields of the split record; they read into
+    ``accuracies`` and name their measure."""
+    layout = RunLayout(tmp_path)
+    split = {"split": 1, "top1": 50.0, "top5": 90.0, "n_test": 10, "n_classes": 4, "seen_top1": None,
+             "unseen_top1": None, "harmonic": None, "base_top1": 60.0, "novel_top1": 40.0, "hm": 48.0,
+             "selected": None}
+    layout.metrics_path.write_text(json.dumps({"protocol": "base-to-novel", "head": "ridge", "splits": [split],
+                                               "mean": {"top1": 50.0}, "std": {"top1": 0.0}, "notes": [],
+                                               "schema_version": 1}))
+    metrics = read_run_metrics(layout)
+    assert metrics.measures == ("base-novel",) and metrics.schema_version == 2
+    assert metrics.splits[0].accuracies == {"base_top1": 60.0, "novel_top1": 40.0, "hm": 48.0}

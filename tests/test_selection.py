@@ -10,8 +10,8 @@ import torch
 from typer.testing import CliRunner
 
 from _heads_data import TWELVE_CLASSES, protocol_data
-from zsar.cache.batches import FeatureBatches
-from zsar.cache.runs import read_checkpoint
+from zsar.heads.batches import FeatureBatches
+from zsar.runs.checkpoints import read_checkpoint
 from zsar.cli import app
 from zsar.errors import ZsarError
 from zsar.heads.base import ClassText, HeadDims, create_head
@@ -183,7 +183,7 @@ def test_head_opt_values_reach_config_checkpoint_and_hash(cache, tmp_path):
 @pytest.mark.parametrize("opt, message", [
     ("width=3", "head 'aurl' has no option 'width'; valid keys: hidden (int, default 512), embed_dim (int"),
     ("hidden=wide", "--head-opt 'hidden=wide': 'wide' is not a int; valid keys: hidden (int, default 512)"),
-    ("hidden", "--head-opt 'hidden' is not KEY=VALUE; valid keys of 'aurl': hidden"),
+    ("hidden", "--head-opt 'hidden' is not KEY=VALUE; valid keys of head 'aurl': hidden"),
     ("scale=nan", "--head-opt 'scale=nan': 'nan' is not a float; valid keys:"),
 ])
 def test_a_bad_head_opt_is_one_error_line(cache, tmp_path, opt, message):

@@ -1,4 +1,9 @@
-"""The package's shape: no import circle inside ``zsar/``, one-way layers, and a layout in docs/design.md that matches the tree."""
+"""The package's shape: no import circle inside ``zsar/``, one-way layers, and a layout in docs/design.md that matches the tree.
+
+``LAYERS`` is the layer order, listed once, here: a module may import its own package and the
+layers below its own, nothing beside or above it. docs/design.md draws it from this list
+(its ``layers`` section, written by ``make docs``; ``test_design_draws_the_layers`` checks it).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,19 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 PACKAGE = REPO / "zsar"
+# Bottom to top; names are zsar's top-level modules and packages (``zsar``: the package's own __init__).
+LAYERS: tuple[tuple[str, ...], ...] = (
+    ("zsar", "errors"),
+    ("files", "vectors", "progress", "registry", "devices"),
+    ("doc_sections", "synth", "cache"),
+    ("extract", "runs"),
+    ("metrics",),
+    ("heads",),
+    ("predict", "sweep", "testing"),
+    ("cli",),
+    ("__main__",),
+)
+LAYERS_SECTION = "layers"
 
 
 def _module_name(path: Path) -> str:
@@ -70,22 +88,60 @@ def _circles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 def test_no_import_circle_inside_zsar():
     graph = _graph()
-    assert len(graph) > 60 and "zsar.extract.models.clip" in graph["zsar.extract.models"]
+    assert len(graph) > 60 and "zsar.extract.models.backbones" in graph["zsar.extract.models.clip"]
     assert _circles(graph) == []
     assert _circles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
 
 
+def _unit(module: str) -> str:
+    """The top-level module or package of ``zsar`` that ``module`` belongs to (``zsar`` for the package itself)."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else parts[0]
+
+
+def layer_violations(graph: dict[str, set[str]], layers: tuple[tuple[str, ...], ...] = LAYERS) -> list[str]:
+    """``a -> b`` for every import of ``b`` by ``a`` that is not of a layer below ``a``'s (nor ``a``'s own unit)."""
+    level = {unit: i for i, units in enumerate(layers) for unit in units}
+    found = []
+    for name, imported in sorted(graph.items()):
+        for target in sorted(imported):
+            here, there = _unit(name), _unit(target)
+            if here != there and level[there] >= level[here]:
+                found.append(f"{name} -> {target} ({here} may import only {', '.join(_below(layers, level[here]))})")
+    return found
+
+
+def _below(layers: tuple[tuple[str, ...], ...], index: int) -> list[str]:
+    return [unit for units in layers[:index] for unit in units] or ["nothing"]
+
+
+def layers_drawing(layers: tuple[tuple[str, ...], ...] = LAYERS) -> str:
+    """The layer order as docs/design.md draws it: the top layer first, each importing only those under it."""
+    rows = [" ".join(f"{unit}/" if (PACKAGE / unit).is_dir() else unit for unit in units) for units in layers]
+    width = max(map(len, rows))
+    lines = [row.center(width).rstrip() for row in reversed(rows)]
+    return "```\n" + "\n".join(line + ("\n" + "↓".center(width).rstrip() if i < len(lines) - 1 else "")
+                                 for i, line in enumerate(lines)) + "\n```"
+
+
 def test_imports_run_one_way():
-    """``extract -> cache <- heads``; heads never import extract, cache imports neither, nothing imports the CLI."""
+    """Every module imports only its own package and the layers below it; every unit of zsar has a layer."""
     graph = _graph()
-    for name, imported in graph.items():
-        layer = name.split(".")[1] if name.count(".") else ""
-        if layer == "heads":
-            assert not {m for m in imported if m.startswith("zsar.extract")}, name
-        if layer == "cache":
-            assert not {m for m in imported if m.startswith(("zsar.extract", "zsar.heads", "zsar.metrics"))}, name
-        if name != "zsar.__main__":
-            assert "zsar.cli" not in imported, name
+    units = {_unit(name) for name in graph}
+    assert units == {unit for layer in LAYERS for unit in layer}, "a top-level module or package has no layer"
+    assert layer_violations(graph) == []
+    assert layer_violations({"zsar.metrics.x": {"zsar.heads.y"}, "zsar.heads.y": {"zsar.metrics.x"}}) == [
+        "zsar.metrics.x -> zsar.heads.y (metrics may import only zsar, errors, files, vectors, progress, registry, "
+        "devices, doc_sections, synth, cache, extract, runs)"]
+    assert layer_violations({"zsar.extract.a": {"zsar.runs.b"}}), "a layer's units do not import each other"
+
+
+def test_design_draws_the_layers():
+    """docs/design.md's ``layers`` section is ``LAYERS`` drawn (``make docs`` writes it)."""
+    from zsar.doc_sections import read_section
+
+    drawn = read_section((REPO / "docs" / "design.md").read_text(), LAYERS_SECTION)
+    assert drawn == layers_drawing(), "docs/design.md's layer drawing differs from LAYERS: run `make docs`"
 
 
 def test_design_layout_names_every_module_and_package():
@@ -101,3 +157,17 @@ def test_design_layout_names_every_module_and_package():
         assert path.stem in words, f"bench/{path.name} is not in docs/design.md's layout"
     for named in re.findall(r"(?m)^\s*([\w/]+\.py|[\w]+/)", block):
         assert list(REPO.rglob(named.rstrip("/"))), f"docs/design.md's layout names {named}, which is not in the tree"
+
+
+def test_no_protocol_name_is_a_string_outside_its_own_module():
+    """A protocol's name is written only where it is registered: code elsewhere asks its entry, not its name."""
+    from zsar.heads.protocols import PROTOCOLS
+
+    owner = {name: PROTOCOLS.get(name).plan.__wrapped__.__module__ for name in PROTOCOLS.names()}
+    found = []
+    for module, path in _modules().items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and node.value in owner and owner[node.value] != module:
+                found.append(f"{path.relative_to(REPO)}:{node.lineno}: {node.value!r}")
+    assert found == []
+    assert owner["base-to-novel"] == "zsar.heads.clip_protocols" and owner["gzsl"] == "zsar.heads.protocols"

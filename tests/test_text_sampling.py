@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from zsar.cache.batches import FeatureBatches
+from zsar.heads.batches import FeatureBatches
 from zsar.errors import ZsarError
 from zsar.heads.base import ClassText, HeadDims, create_head, l2_normalise
 from zsar.heads.train import TrainConfig, fit

@@ -10,10 +10,11 @@ from typer.testing import CliRunner
 
 from _heads_data import protocol_data
 from zsar.cache.from_arrays import write_cache_from_arrays
-from zsar.cache.runs import RunReader, read_checkpoint
+from zsar.runs.checkpoints import read_checkpoint
+from zsar.runs.results import RunReader
 from zsar.cli import app
 from zsar.errors import ZsarError
-from zsar.heads.base import HeadDims, create_head, list_heads
+from zsar.heads.base import HEADS, create_head, HeadDims
 from zsar.heads.experiment import TrainHeadConfig, resolve, train_for_plan
 from zsar.heads.protocols import within_half
 from zsar.heads.train import TrainConfig, warmup_cosine
@@ -111,10 +112,12 @@ def test_gzsl_prints_seen_unseen_and_harmonic(cache, tmp_path):
     assert result.stdout.splitlines()[1].split() == ["split", "top-1", "top-5", "seen_top1", "unseen_top1", "harmonic",
                                                      "selected"]
     m = json.loads((tmp_path / "g" / "metrics.json").read_text())
+    assert m["measures"] == ["seen-unseen"]
     for s in m["splits"]:
+        a = s["accuracies"]
         assert s["n_classes"] == 10
-        assert s["harmonic"] == pytest.approx(2 * s["seen_top1"] * s["unseen_top1"] /
-                                              max(s["seen_top1"] + s["unseen_top1"], 1e-9))
+        assert a["harmonic"] == pytest.approx(2 * a["seen_top1"] * a["unseen_top1"] /
+                                              max(a["seen_top1"] + a["unseen_top1"], 1e-9))
 
 
 def test_cross_half_with_a_source_cache_and_rerank(tmp_path):
@@ -176,13 +179,13 @@ def test_nan_features_are_named(tmp_path):
 
 
 def test_help_lists_the_registered_heads_and_protocols():
-    from zsar.heads.protocols import list_protocols
+    from zsar.heads.protocols import PROTOCOLS
 
     text = " ".join(runner.invoke(app, ["train-head", "--help"], env={"COLUMNS": "300"}).output.split())
     assert "Head: actionclip, aurl, frozen, linear, rest, ridge (ridge is the closed-form baseline)" in text
-    assert list_heads() == ["actionclip", "aurl", "frozen", "linear", "rest", "ridge"]
+    assert HEADS.names() == ["actionclip", "aurl", "frozen", "linear", "rest", "ridge"]
     assert "Protocol: base-to-novel, cross-full, cross-half, gzsl, k600-novel, official, within-half." in text
-    assert list_protocols() == ["base-to-novel", "cross-full", "cross-half", "gzsl", "k600-novel", "official", "within-half"]
+    assert PROTOCOLS.names() == ["base-to-novel", "cross-full", "cross-half", "gzsl", "k600-novel", "official", "within-half"]
     assert "Hubness reduction: csls, inverted-softmax, none." in text and "{" not in text
 
 

@@ -6,7 +6,9 @@
 - ``docs/benchmarks.md``: each ``bench/results/<script>.md`` that ``make bench`` saved (the
   Markdown a bench script printed) replaces the section of that script between its marker
   comments (``zsar.doc_sections``); the hand-written text around the sections is kept;
-- ``docs/extending.md``: ``examples/zsar_plugin_example.py``, verbatim;
+- ``docs/extending.md``: the example plugins of ``examples/``, verbatim;
+- ``docs/design.md``: the layer drawing of ``LAYERS`` (``tests/test_structure.py``, where the
+  order is listed once);
 - ``README.md``: the excerpt of the demo's table (head to ``> ridge``) from the section that
   ``zsar demo --page docs/demo.md`` (``make demo``) wrote.
 
@@ -17,6 +19,7 @@ Run it without ``ZSAR_PLUGINS``: the option tables list the built-in registered 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import itertools
 import sys
 from pathlib import Path
@@ -32,7 +35,9 @@ COMMANDS_PAGE = REPO / "docs" / "commands.md"
 BENCH_PAGE = REPO / "docs" / "benchmarks.md"
 BENCH_RESULTS = REPO / "bench" / "results"
 EXTENDING_PAGE = REPO / "docs" / "extending.md"
-EXAMPLE = "examples/zsar_plugin_example.py"
+EXAMPLES = ("examples/zsar_plugin_example.py", "examples/zsar_protocol_example.py", "examples/zsar_measure_example.py")
+DESIGN_PAGE = REPO / "docs" / "design.md"
+STRUCTURE_TEST = REPO / "tests" / "test_structure.py"
 DEMO_PAGE = REPO / "docs" / "demo.md"
 README = REPO / "README.md"
 EXCERPT_COLUMNS = ("head", "generator", "transfer", "top-1 %", "chance %", "x ridge", "> ridge")
@@ -130,15 +135,29 @@ def demo_excerpt(demo_page: str) -> str | None:
     return "\n".join(["```", fmt(cut[0]), rule, *map(fmt, cut[1:]), "```"])
 
 
+def _load(path: Path) -> Any:
+    """The Python file at ``path`` as a module (the structure test, which holds the layer order)."""
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def pages() -> dict[Path, str]:
     """Every generated page as it should read now."""
     found = {COMMANDS_PAGE: commands_markdown()}
     if BENCH_PAGE.is_file():
         found[BENCH_PAGE] = benchmarks_markdown(BENCH_PAGE.read_text(encoding="utf-8"))
     if EXTENDING_PAGE.is_file():
-        example = (REPO / EXAMPLE).read_text(encoding="utf-8").rstrip()
-        found[EXTENDING_PAGE] = replace_section(EXTENDING_PAGE.read_text(encoding="utf-8"), EXAMPLE,
-                                                f"```python\n{example}\n```")
+        text = EXTENDING_PAGE.read_text(encoding="utf-8")
+        for name in EXAMPLES:
+            example = (REPO / name).read_text(encoding="utf-8").rstrip()
+            text = replace_section(text, name, f"```python\n{example}\n```")
+        found[EXTENDING_PAGE] = text
+    if DESIGN_PAGE.is_file():
+        structure = _load(STRUCTURE_TEST)
+        found[DESIGN_PAGE] = replace_section(DESIGN_PAGE.read_text(encoding="utf-8"), structure.LAYERS_SECTION,
+                                             structure.layers_drawing())
     excerpt = demo_excerpt(DEMO_PAGE.read_text(encoding="utf-8")) if DEMO_PAGE.is_file() else None
     if excerpt is not None:
         found[README] = replace_section(README.read_text(encoding="utf-8"), "readme-excerpt", excerpt)

@@ -16,6 +16,8 @@ Per-device defaults of extraction (each overridable by its flag):
   GPU backbone one (the process only moves batches);
 - clips per backbone batch (``--batch-size``): 8 on a CPU, 64 on a GPU.
 
+``available_memory`` is the memory a head's training state must fit in (``zsar.heads.options``).
+
 "Cores" are those this process may run on (``sched_getaffinity``: what SLURM's
 ``--cpus-per-task`` or ``taskset`` grants), shared evenly among the ranks torchrun starts on
 one machine (``LOCAL_WORLD_SIZE``).
@@ -92,6 +94,18 @@ def process_cores() -> int:
         cores = os.cpu_count() or 1
     ranks = int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1)
     return max(1, cores // max(1, ranks))
+
+
+def available_memory() -> int:
+    """Bytes of memory this machine has available now (``MemAvailable``; all of it where that is not known)."""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
 def default_workers(device_type: str = "cpu") -> int:

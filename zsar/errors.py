@@ -15,6 +15,10 @@ class UnknownNameError(ZsarError, LookupError):
     """A registry lookup for a name that is not registered."""
 
 
+class MissingExtraError(ZsarError):
+    """An optional dependency (an extra such as torchvision) is not installed; the message says how to get it."""
+
+
 def check_choice(what: str, value: object, choices: "tuple[str, ...] | list[str]") -> None:
     """Refuse ``value`` unless it is one of ``choices``: ``"{what} {value!r} is not one of a, b, c"``."""
     if value not in choices:

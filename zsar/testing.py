@@ -22,11 +22,12 @@ For zsar's tests and benchmarks, and for anyone testing code on top of zsar (as 
   gives the accuracy the planted structure implies for the training-free rule;
 - random label text (``random_text``): seeded unit embeddings for given classes;
 - the typed files of a run directory (``dummy_run_config``, ``write_dummy_run_files``) for
-  code that reads runs, beside splits written with ``zsar.cache.runs.write_split_result``;
-- tiny random CLIP / X-CLIP checkpoints (``write_tiny_clip``, ``write_tiny_xclip``): a
-  ``CLIPModel`` 32 wide, 2 layers, 32x32 images, 8x8 patches, and a character-level
-  ``CLIPTokenizer``, saved with ``save_pretrained``, so ``--weights DIR`` and the ``clip``
-  text encoder go through the same loading path as real weights.
+  code that reads runs, beside splits written with ``zsar.runs.results.write_split_result``;
+- tiny random CLIP / X-CLIP checkpoints (``write_tiny_clip``, ``write_tiny_xclip``, defined
+  with the CLIP family's tiny hooks in ``zsar.extract.models.tiny_weights``): a ``CLIPModel``
+  32 wide, 2 layers, 32x32 images, 8x8 patches, and a character-level ``CLIPTokenizer``,
+  saved with ``save_pretrained``, so ``--weights DIR`` and the ``clip`` text encoder go
+  through the same loading path as real weights.
 
 The registries' own tiny entries (the ``tiny-random`` backbone and text encoder) live with
 the components they stand in for.
@@ -34,7 +35,6 @@ the components they stand in for.
 
 from __future__ import annotations
 
-import string
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,9 +44,11 @@ import numpy as np
 
 from zsar.cache.from_arrays import write_cache_from_arrays
 from zsar.cache.layout import CacheLayout
-from zsar.cache.run_files import (CacheRecord, RunConfig, RunLayout, RunMetrics, SplitRecord, write_run_config,
+from zsar.runs.files import (CacheRecord, RunConfig, RunLayout, RunMetrics, SplitRecord, write_run_config,
                                   write_run_metrics)
 from zsar.cache.text import TextEmbeddings
+from zsar.extract.models.tiny_weights import (TINY_FRAMES, TINY_PROJECTION,  # noqa: F401 (the dummies of tests)
+                                             write_tiny_clip, write_tiny_xclip)
 from zsar.vectors import l2_normalise
 
 # --- structured features ------------------------------------------------------------------------
@@ -262,71 +264,13 @@ def random_text(class_names: list[str], class_texts: list[str] | None = None, pr
                           embeddings=l2_normalise(np.stack([vectors[t] for t in texts])).astype(np.float32))
 
 
-# --- tiny random CLIP and X-CLIP checkpoints ----------------------------------------------------
-
-TINY_IMAGE = 32
-TINY_PATCH = 8
-TINY_WIDTH = 32
-TINY_PROJECTION = 24
-TINY_FRAMES = 8
-_CHARS = string.ascii_lowercase + string.digits + ",.?!'"
-
-
-def _tiny_vocab() -> dict[str, int]:
-    """Special tokens + every character alone and word-final (CLIP's ``</w>``); no merges."""
-    vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
-    for ch in _CHARS:
-        vocab[ch] = len(vocab)
-        vocab[ch + "</w>"] = len(vocab)
-    return vocab
-
-
-def _text_config(vocab_size: int) -> dict:
-    return dict(vocab_size=vocab_size, hidden_size=TINY_WIDTH, intermediate_size=2 * TINY_WIDTH,
-                num_hidden_layers=2, num_attention_heads=2, max_position_embeddings=77,
-                bos_token_id=0, eos_token_id=1, pad_token_id=1)
-
-
-def _vision_config() -> dict:
-    return dict(hidden_size=TINY_WIDTH, intermediate_size=2 * TINY_WIDTH, num_hidden_layers=2,
-                num_attention_heads=2, image_size=TINY_IMAGE, patch_size=TINY_PATCH)
-
-
-def write_tiny_clip(folder: Path, seed: int = 0) -> Path:
-    """Save a tiny random CLIP model + tokenizer into ``folder``; returns ``folder``."""
-    import torch
-    from transformers import CLIPConfig, CLIPModel, CLIPTokenizer
-
-    vocab = _tiny_vocab()
-    torch.manual_seed(seed)
-    config = CLIPConfig(text_config=_text_config(len(vocab)), vision_config=_vision_config(),
-                        projection_dim=TINY_PROJECTION)
-    folder = Path(folder)
-    CLIPModel(config).save_pretrained(folder)
-    CLIPTokenizer(vocab=vocab, merges=[]).save_pretrained(folder)
-    return folder
-
-
-def write_tiny_xclip(folder: Path, seed: int = 0) -> Path:
-    """Save a tiny random X-CLIP model (8 frames) into ``folder``; returns ``folder``."""
-    import torch
-    from transformers import XCLIPConfig, XCLIPModel
-
-    torch.manual_seed(seed)
-    vision = dict(_vision_config(), mit_hidden_size=TINY_PROJECTION, mit_intermediate_size=2 * TINY_PROJECTION,
-                  mit_num_attention_heads=2, num_frames=TINY_FRAMES)
-    config = XCLIPConfig(text_config=_text_config(len(_tiny_vocab())), vision_config=vision,
-                         projection_dim=TINY_PROJECTION, prompt_num_attention_heads=2)
-    folder = Path(folder)
-    XCLIPModel(config).save_pretrained(folder)
-    return folder
-
-
 def dummy_run_config(**changes: Any) -> RunConfig:
     """A ``RunConfig`` of a ``linear`` head on ``within-half`` reading a made-up cache; ``changes`` override fields."""
     cache = CacheRecord(path="/nowhere/cache", key="0" * 12, text="minilm-default-000000000000",
                         text_key="0" * 12, text_encoder="minilm", videos="0" * 16, videos_splits="0" * 16)
-    values: dict[str, Any] = dict(zsar="0", head="linear", head_config={}, protocol="within-half", splits=1,
+    from zsar.heads.protocols import WITHIN_HALF
+
+    values: dict[str, Any] = dict(zsar="0", head="linear", head_config={}, protocol=WITHIN_HALF, splits=1,
                                   train={}, selection={}, transfer={}, rerank="none", features=cache)
     return RunConfig(**{**values, **changes})
 

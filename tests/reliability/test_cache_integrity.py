@@ -14,7 +14,7 @@ import pytest
 
 from _extract_data import assert_same_cache, cache_dir_of, make_synth, read_cache
 from _faults import copy_cache_root, error_line, extract_args, invoke, train_args
-from zsar.cache import load_text
+from zsar.cache.features import load_text
 
 N_VIDEOS = 12
 

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from _extract_data import assert_same_cache, make_synth, read_cache
-from zsar.cache import load_text
+from zsar.cache.features import load_text
 from zsar.cache.verify import verify_cache
 from zsar.extract.extractor import ExtractConfig, extract
 

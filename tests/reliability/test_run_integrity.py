@@ -13,7 +13,7 @@ import pytest
 
 from _extract_data import run_zsar
 from _faults import error_line, invoke, process_error_line, small_cache, train_args
-from zsar.cache.lock import RunLock
+from zsar.runs.lock import RunLock
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 

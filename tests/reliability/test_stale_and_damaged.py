@@ -18,11 +18,11 @@ import pytest
 
 from _extract_data import assert_same_cache, cache_dir_of, make_synth, read_cache
 from _faults import copy_cache_root, error_line, extract_args, invoke, train_args
-from zsar.cache import load_features
+from zsar.cache.features import load_features
 from zsar.cache.checksums import commit_with_checksum, file_problem
 from zsar.cache.layout import CacheLayout
 from zsar.cache.manifest import manifest_files, read_manifest
-from zsar.cache.runs import read_checkpoint
+from zsar.runs.checkpoints import read_checkpoint
 from zsar.errors import ZsarError
 from zsar.files import temp_path
 from zsar.synth import SynthConfig, generate_dataset

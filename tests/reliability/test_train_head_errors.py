@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from _extract_data import run_zsar
 from zsar.cache.from_arrays import write_cache_from_arrays
 from zsar.cli import app
-from zsar.heads.base import list_heads
+from zsar.heads.base import HEADS
 from zsar.testing import StructuredConfig, make_structured_features
 
 pytestmark = pytest.mark.usefixtures("single_thread")
@@ -86,7 +86,7 @@ def test_many_bad_videos_are_summarised_on_one_line(tmp_path):
 
 def test_an_unknown_head_lists_the_valid_heads(cache, tmp_path):
     line = _one_line(_args(cache, tmp_path / "run", "mlp"))
-    assert line == f"error: unknown head 'mlp'; valid heads: {', '.join(sorted(list_heads()))}"
+    assert line == f"error: unknown head 'mlp'; valid heads: {', '.join(sorted(HEADS.names()))}"
     assert not (tmp_path / "run").exists()
 
 

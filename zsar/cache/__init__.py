@@ -1,17 +1,5 @@
-"""The feature cache and run-directory formats: the only code that touches h5py and pyarrow.
+"""The feature cache: the typed cache config, shards, manifest, label text, locking, verify.
 
-Readers other stages use:
-- ``load_features(cache) -> FeatureSet`` and ``load_text(cache) -> TextEmbeddings``;
-- ``read_cache_config(layout) -> CacheConfig``, the typed ``config.json``;
-- ``RunReader(run)`` with ``SplitResult`` per split; ``write_split_result`` and friends
-  for ``zsar train-head``.
+Stages read a cache with ``zsar.cache.features.load_features`` and ``load_text``; the run
+directory that ``zsar train-head`` writes is ``zsar.runs``.
 """
-
-from zsar.cache.config import CacheConfig, read_cache_config
-from zsar.cache.features import FeatureSet, load_features, load_text
-from zsar.cache.layout import CacheLayout, cache_key, open_layout
-from zsar.cache.runs import RunReader, SplitResult
-from zsar.cache.text import TextEmbeddings
-
-__all__ = ["CacheConfig", "CacheLayout", "FeatureSet", "RunReader", "SplitResult", "TextEmbeddings", "cache_key",
-           "load_features", "load_text", "open_layout", "read_cache_config"]

@@ -1,4 +1,4 @@
-"""``zsar train-head`` and ``zsar heads``: train a head under a protocol; list the heads and their options."""
+"""``zsar train-head`` and ``zsar heads``: train a head under a protocol; list the heads and protocols with their options."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def train_head(
     out: Annotated[Path, typer.Option(help="Run directory to write (refused if it holds another run).")],
     text: Text = None,
     source_features: SourceFeatures = None,
-    splits: Annotated[int | None, typer.Option(help="Number of splits (default: 10 for half protocols, 3 official, 1 cross-full).")] = None,
+    splits: Annotated[int | None, typer.Option(help="Number of splits (default: the protocol's; `zsar heads` lists them).")] = None,
     head_opt: Annotated[list[str] | None, typer.Option(help="A head option KEY=VALUE (repeatable), e.g. fusion=transformer; `zsar heads` lists each head's options and defaults.")] = None,
     generator: Annotated[bool | None, typer.Option("--generator/--no-generator", help="AURL's class generator (default: on for aurl, off for rest).")] = None,
     generator_mode: Annotated[str | None, typer.Option(help=Listing("Class-generator mode: {generator_modes} (interpolate: weights in [0,1))."))] = None,
@@ -37,11 +37,12 @@ def train_head(
     transfer_temperature: Annotated[float | None, typer.Option(help="Semantic transfer: softmax temperature (default 0.1).")] = None,
     transfer_lambda: Annotated[float | None, typer.Option(help="Semantic transfer: weight of the composed prototype, 1 - it of the text one (default 0.5).")] = None,
     rerank: Annotated[str, typer.Option(help=Listing("Hubness reduction: {rerankers}."))] = "none",
-    tau: Annotated[float | None, typer.Option(help="Overlap filter: drop source classes within this cosine distance of a target class (default 0.05).")] = None,
+    tau: Annotated[float | None, typer.Option(help="Overlap filter of a protocol that trains on --source-features: drop source classes within this cosine distance of a target class (default: the protocol's, 0 where its papers train on the whole source set, 0.05 for E2E's cross protocols).")] = None,
     overlap_with: Annotated[list[Path] | None, typer.Option(help="Filter the source against this cache's classes too (repeatable; E2E: --overlap-with UCF --overlap-with HMDB).")] = None,
     filter_text: Annotated[str | None, typer.Option(help="Text the overlap filter compares, apart from --text (default: word2vec-e2e when the source cache has it, else --text).")] = None,
-    base_train: Annotated[str, typer.Option(help="base-to-novel's training videos: all (every base-class train video) or 16-shot (ViFi-CLIP's lists).")] = "all",
+    base_train: Annotated[str | None, typer.Option(help="base-to-novel's training videos: 16-shot (ViFi-CLIP's lists, trained with their fixed seed 1024: the paper's protocol, the default) or all (every base-class train video; not the paper's).")] = None,
     class_lists: Annotated[str | None, typer.Option(help="base-to-novel's class lists: k400, hmdb51, ucf101 or ssv2 (default: the cache's dataset).")] = None,
+    protocol_opt: Annotated[list[str] | None, typer.Option(help="A protocol option KEY=VALUE (repeatable); `zsar heads` lists each protocol's options and defaults.")] = None,
     select: Annotated[bool, typer.Option("--select/--no-select", help="Choose steps and lr (ridge: alpha) on validation classes held out of the seen ones, then retrain on all seen classes.")] = True,
     steps: Annotated[int | None, typer.Option(help="Optimiser steps (default: 8 epochs, at least 150 steps; with selection, the longest run tried).")] = None,
     epochs: Annotated[int | None, typer.Option(help="Budget in passes over the training videos instead of --steps.")] = None,
@@ -54,8 +55,7 @@ def train_head(
 ) -> None:
     """Train a head on cached features and evaluate it zero-shot under a protocol; writes the run directory."""
     from zsar.heads.experiment import TrainHeadConfig, train_head as run
-    from zsar.heads.options import parse_head_options
-    from zsar.heads.protocols import ProtocolOptions
+    from zsar.heads.options import parse_head_options, parse_protocol_options
     from zsar.heads.selection import SelectionConfig
     from zsar.heads.train import TrainConfig
     from zsar.heads.transfer import TransferConfig
@@ -66,12 +66,14 @@ def train_head(
                         **given(steps=steps, epochs=epochs, batch_size=batch_size, lr=lr))
     transfer_config = TransferConfig(transfer, **given(k=transfer_k, temperature=transfer_temperature,
                                                        lam=transfer_lambda))
+    options = {**parse_protocol_options(protocol, protocol_opt or []),
+               **given(tau=tau, base_train=base_train, class_lists=class_lists)}
     config = TrainHeadConfig(
         features=features, out=out, head=head, protocol=protocol, text=text, source_features=source_features,
         splits=splits, generator=_generator_mode(generator, generator_mode), rerank=rerank, train=train,
         selection=SelectionConfig(enabled=select), head_options=parse_head_options(head, head_opt or []),
         transfer=transfer_config, overlap_with=tuple(overlap_with or ()), allow_partial=allow_partial,
-        filter_text=filter_text, protocol_options=ProtocolOptions(base_train, class_lists), **given(tau=tau))
+        filter_text=filter_text, protocol_options=options)
     metrics = run(config)
     typer.echo(f"{head} on {protocol}: {len(metrics.splits)} split(s), run in {out}")
     typer.echo(format_run_metrics(metrics))
@@ -79,7 +81,7 @@ def train_head(
 
 @command("heads")
 def heads() -> None:
-    """List the heads with their options (`--head-opt KEY=VALUE`) and defaults."""
+    """List the heads with their options (`--head-opt KEY=VALUE`), then the protocols with theirs (`--protocol-opt`)."""
     from zsar.heads.options import format_heads
 
     typer.echo(format_heads())

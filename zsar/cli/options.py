@@ -1,7 +1,7 @@
 """What the commands share: option declarations used by several of them, and help texts that list registered names.
 
 A help text with ``{heads}``, ``{backbones}``, ... is a ``Listing``: the names come from
-the registries themselves (``list_heads``, ``BACKBONES.names`` ...), plugins' included,
+the registries themselves (``HEADS.names``, ``BACKBONES.names`` ...), plugins' included,
 when typer builds the command (after ``ZSAR_PLUGINS`` is loaded), so a misspelt name is a
 ``KeyError`` at once rather than a ``{name}`` printed as it is.
 """
@@ -54,13 +54,18 @@ def _precisions() -> list[str]:
 
 
 def _heads() -> list[str]:
-    from zsar.heads.base import list_heads
-    return list_heads()
+    from zsar.heads.base import HEADS
+    return HEADS.names()
 
 
 def _protocols() -> list[str]:
-    from zsar.heads.protocols import list_protocols
-    return list_protocols()
+    from zsar.heads.protocols import PROTOCOLS
+    return PROTOCOLS.names()
+
+
+def _default_protocol() -> list[str]:
+    from zsar.heads.protocols import DEFAULT_PROTOCOL
+    return [DEFAULT_PROTOCOL]
 
 
 def _rerankers() -> list[str]:
@@ -86,7 +91,7 @@ def _formats() -> list[str]:
 NAMES: dict[str, Callable[[], list[str]]] = {
     "datasets": _datasets, "backbones": _backbones, "text_encoders": _text_encoders, "prompts": _prompts,
     "samplings": _samplings, "devices": _devices, "precisions": _precisions, "heads": _heads,
-    "protocols": _protocols, "rerankers": _rerankers, "transfers": _transfers, "generator_modes": _generator_modes,
+    "protocols": _protocols, "default_protocol": _default_protocol, "rerankers": _rerankers, "transfers": _transfers, "generator_modes": _generator_modes,
     "formats": _formats,
 }
 

@@ -20,12 +20,12 @@ def _split_list(text: str) -> tuple[str, ...]:
 def sweep(
     features: Features,
     out: Annotated[Path, typer.Option(help="Folder for the runs (one per grid point, reused when finished) and report.md.")],
-    protocol: Annotated[str, typer.Option(help=Listing("Protocol: {protocols}."))] = "within-half",
+    protocol: Annotated[str | None, typer.Option(help=Listing("Protocol: {protocols} (default: {default_protocol})."))] = None,
     heads: Annotated[str | None, typer.Option(help=Listing("Comma-separated heads from {heads} (default: all of them, baselines first: frozen when features and text share a space, then ridge)."))] = None,
     source_features: SourceFeatures = None,
     text: Text = None,
     splits: Annotated[int | None, typer.Option(help="Number of splits (default: the protocol's).")] = None,
-    tau: Annotated[float | None, typer.Option(help="Cross protocols' overlap filter, as train-head's --tau (default 0.05; CLIP-era papers: 0).")] = None,
+    tau: Annotated[float | None, typer.Option(help="Overlap filter of a protocol that trains on --source-features, as train-head's --tau (default: the protocol's).")] = None,
     filter_text: Annotated[str | None, typer.Option(help="Text the overlap filter compares, as train-head's --filter-text.")] = None,
     generator: Annotated[str, typer.Option(help="Class generator values to try: off, on or off,on (on: heads with visual centres).")] = "off,on",
     transfer: Annotated[str, typer.Option(help=Listing("Semantic transfer values to try, comma-separated: {transfers}."))] = "none,semantic",
@@ -48,11 +48,11 @@ def sweep(
         raise ZsarError(f"--generator {generator!r}: give off, on or off,on")
     train = TrainConfig(seed=seed, device=device, **({} if steps is None else {"steps": steps}))
     config = SweepConfig(
-        features=features, out=out, protocol=protocol, source_features=source_features, text=text, splits=splits,
+        features=features, out=out, source_features=source_features, text=text, splits=splits,
         heads=_split_list(heads) if heads else None, generators=tuple(switches[g] for g in _split_list(generator)),
         transfers=_split_list(transfer), reranks=_split_list(rerank), head_grid=parse_head_grid(head_opt or []),
         train=train, selection=SelectionConfig(enabled=select), filter_text=filter_text,
-        **({} if tau is None else {"tau": tau}))
+        protocol_options={} if tau is None else {"tau": tau}, **({} if protocol is None else {"protocol": protocol}))
     result = run_sweep(config, echo=typer.echo)
     typer.echo("")
     typer.echo(result.table)

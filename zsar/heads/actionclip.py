@@ -148,6 +148,7 @@ def _identity(layer: nn.Linear) -> None:
 class ActionCLIPHead(Head):
     Config = ActionCLIPConfig
     tiny_options = {"fusion": "transformer"}
+    costly = True  # the 6-block temporal transformer: among the slowest per step (docs/benchmarks.md)
 
     def __init__(self, dims: HeadDims, config: ActionCLIPConfig) -> None:
         super().__init__(dims, config)

@@ -37,7 +37,6 @@ Adding a head is one registered class. The registry also says which head is the
 from __future__ import annotations
 
 import abc
-import importlib
 from dataclasses import asdict, dataclass, fields
 from typing import Any, ClassVar
 
@@ -46,15 +45,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from zsar.cache.batches import FeatureBatches
+from zsar.heads.batches import FeatureBatches
 from zsar.cache.text import TextEmbeddings
 from zsar.errors import ZsarError
 from zsar.registry import Registry
 
-HEADS: Registry[type["Head"]] = Registry("head")
-# Modules whose import registers a head; imported on first use so ``import zsar.heads.rerank`` stays light.
+# Modules whose import registers a head; the registry imports them on first use, so ``import zsar.heads.rerank`` stays light.
 HEAD_MODULES = ("zsar.heads.frozen", "zsar.heads.ridge", "zsar.heads.linear", "zsar.heads.actionclip",
                 "zsar.heads.aurl", "zsar.heads.rest")
+HEADS: Registry[type["Head"]] = Registry("head", modules=HEAD_MODULES)
 BASELINE = "baseline"  # registry tag: the head every sweep row is compared with
 SHARED_SPACE_BASELINE = "shared-space-baseline"  # registry tag: the training-free check of a shared space
 
@@ -122,6 +121,7 @@ class Head(nn.Module, abc.ABC):
     training_free: ClassVar[bool] = False  # no parameters: never trained, nothing to select (``frozen``)
     needs_shared_space: ClassVar[bool] = False  # only for features and text of one joint space (``frozen``)
     tiny_options: ClassVar[dict[str, Any]] = {}  # options of a small, fast instance for tests
+    costly: ClassVar[bool] = False  # among the slowest per step: zsar sweep starts its runs first
 
     def __init__(self, dims: HeadDims, config: Any) -> None:
         super().__init__()
@@ -196,20 +196,8 @@ class ClosedFormHead(Head):
         """Set the weights from ``system`` with regulariser ``alpha`` (the config's if None); the training loss."""
 
 
-def _import_heads() -> None:
-    for module in HEAD_MODULES:
-        importlib.import_module(module)
-
-
-def list_heads() -> list[str]:
-    """Names of the registered heads."""
-    _import_heads()
-    return HEADS.names()
-
-
 def heads_in_order() -> list[str]:
     """The registered heads in sweep order: the baselines, then the built-in heads, then plugins as registered."""
-    _import_heads()
     roles = (SHARED_SPACE_BASELINE, BASELINE)
 
     def key(name: str) -> tuple[int, int, int]:
@@ -223,15 +211,15 @@ def heads_in_order() -> list[str]:
 
 def baseline_head(tag: str = BASELINE) -> str:
     """The head registered with ``tag`` (``BASELINE``: the ridge; ``SHARED_SPACE_BASELINE``: frozen)."""
-    _import_heads()
     tagged = HEADS.tagged(tag)
-    assert len(tagged) == 1, f"exactly one head is tagged {tag!r}: {tagged}"
+    if len(tagged) != 1:
+        raise ZsarError(f"heads tagged {tag!r}: {', '.join(tagged) or 'none'}; exactly one head may carry that tag "
+                        f"(a plugin that registers another with tags=({tag!r},) must drop the tag)")
     return tagged[0]
 
 
 def head_class(name: str) -> type[Head]:
     """The head class registered as ``name`` (an unknown name lists the valid ones)."""
-    _import_heads()
     return HEADS.get(name)
 
 

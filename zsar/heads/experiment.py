@@ -3,7 +3,7 @@
 ``train_head(config)`` loads the caches, checks them, plans the protocol's splits and,
 for each, trains a fresh head on the training classes (or reuses the model of an earlier
 split with the same ``model_key``), embeds the test videos, scores the candidate
-classes and writes the split's results through ``zsar.cache.runs``. It returns the
+classes and writes the split's results through ``zsar.runs.results``. It returns the
 metrics that ``metrics.json`` holds.
 """
 
@@ -18,28 +18,28 @@ import numpy as np
 import torch
 
 from zsar import __version__
-from zsar.cache.batches import FeatureBatches
-from zsar.cache.features import FeatureSet, load_features, load_text
+from zsar.heads.batches import FeatureBatches
+from zsar.cache.features import FeatureSet
 from zsar.cache.layout import cache_key
-from zsar.cache.lock import RunLock
-from zsar.cache.run_files import (CacheRecord, CheckpointMeta, FilterTextRecord, LogRecord, OverlapRecord,
+from zsar.runs.lock import RunLock
+from zsar.runs.files import (CacheRecord, CheckpointMeta, FilterTextRecord, LogRecord, OverlapRecord,
                                   RunConfig, RunLayout, RunMetrics, SelectionRecord, SplitRecord, append_log,
                                   write_run_metrics, write_selection)
-from zsar.cache.runs import (RunReader, SplitResult, link_checkpoint, prepare_run_dir, write_checkpoint,
-                             write_predictions, write_split_result)
+from zsar.runs.checkpoints import link_checkpoint, write_checkpoint
+from zsar.runs.results import RunReader, SplitResult, prepare_run_dir, write_predictions, write_split_result
 from zsar.cache.text import TextEmbeddings
 from zsar.devices import resolve_device
 from zsar.errors import ZsarError
-from zsar.heads.base import ClassText, Head, HeadDims, create_head, head_class, head_config, list_heads
+from zsar.heads.base import HEADS, ClassText, Head, HeadDims, create_head, head_class, head_config
 from zsar.heads.frozen import check_shared_space
-from zsar.heads.zero_shot import embed_rows, score_split, split_metrics, summarise
+from zsar.heads.classifier import embed_rows
+from zsar.heads.inputs import Inputs, load_protocol_data
+from zsar.heads.zero_shot import score_plan, split_metrics, summarise_splits
 from zsar.heads.generator import NO_GENERATOR, check_generator_mode
-from zsar.heads.clip_protocols import B2N_METRICS
-from zsar.heads.filter_text import E2E_SOURCE_NOTE, filter_texts
 from zsar.heads.options import check_head_size
 from zsar.heads.plans import SplitPlan, group_by_model
-from zsar.heads.protocols import (DEFAULT_TAU, Protocol, ProtocolData, ProtocolOptions, protocol_for,
-                                  source_filter_record)
+from zsar.heads.protocol_options import protocol_options
+from zsar.heads.protocols import PROTOCOLS, Protocol, ProtocolData, source_filter_record
 from zsar.heads.rerank import RERANKERS
 from zsar.heads.selection import SelectionConfig, select
 from zsar.heads.train import TrainConfig, fit, prepare
@@ -59,7 +59,8 @@ class TrainHeadConfig:
     other settings is deleted and redone instead of refused. ``overlap_with``: caches whose classes the source is
     filtered against besides the target's (E2E's union filter). ``filter_text``: the text the overlap filter
     compares (None: ``word2vec-e2e`` when the source cache has it, else ``text``). ``protocol_options``:
-    ``base-to-novel``'s training videos and class lists.
+    values of the protocol's options by name (``Protocol.options``; e.g. ``tau``, ``base_train``), the others
+    keep the protocol's defaults.
     """
 
     features: Path
@@ -72,7 +73,6 @@ class TrainHeadConfig:
     generator: str | None = None
     transfer: TransferConfig = field(default_factory=TransferConfig)
     rerank: str = "none"
-    tau: float = DEFAULT_TAU
     overlap_with: tuple[Path, ...] = ()
     train: TrainConfig = field(default_factory=TrainConfig)
     selection: SelectionConfig = field(default_factory=SelectionConfig)
@@ -80,7 +80,7 @@ class TrainHeadConfig:
     replace_other_run: bool = False
     allow_partial: bool = False
     filter_text: str | None = None
-    protocol_options: ProtocolOptions = field(default_factory=ProtocolOptions)
+    protocol_options: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(kw_only=True)
@@ -89,6 +89,7 @@ class _Resolved:
 
     config: TrainHeadConfig
     protocol: Protocol
+    options: Any
     n_splits: int
     head_options: dict[str, Any]
     transfer: TransferConfig
@@ -98,7 +99,7 @@ class _Resolved:
 def resolve(config: TrainHeadConfig) -> _Resolved:
     """Check names and combinations and fill in the head's and protocol's defaults."""
     cls = head_class(config.head)
-    protocol = protocol_for(config.protocol)
+    protocol = PROTOCOLS.get(config.protocol)
     RERANKERS.get(config.rerank)
     if protocol.needs_source and config.source_features is None:
         raise ZsarError(f"--protocol {protocol.name} trains on a source dataset: pass --source-features CACHE "
@@ -110,106 +111,33 @@ def resolve(config: TrainHeadConfig) -> _Resolved:
     if n_splits < 1 or (protocol.max_splits is not None and n_splits > protocol.max_splits):
         top = protocol.max_splits or "any number"
         raise ZsarError(f"--splits {n_splits}: {protocol.name} takes 1 to {top} splits")
-    if config.tau < 0 or config.tau > 2:
-        raise ZsarError(f"--tau {config.tau}: a cosine distance, in [0, 2]")
-    if config.protocol_options != ProtocolOptions() and protocol.name != "base-to-novel":
-        raise ZsarError(f"--base-train and --class-lists choose base-to-novel's videos and lists; drop them with "
-                        f"--protocol {protocol.name}")
+    options = protocol_options(protocol, config.protocol_options)
     if config.filter_text is not None and not protocol.needs_source:
         raise ZsarError(f"--filter-text picks the text of a cross protocol's overlap filter; drop it with "
                         f"--protocol {protocol.name}")
-    options = dict(config.head_options)
+    head_options = dict(config.head_options)
     if config.generator is not None:
         check_generator_mode(config.generator)
         if not cls.has_centres and config.generator != NO_GENERATOR:
-            with_centres = [n for n in list_heads() if head_class(n).has_centres]
+            with_centres = [n for n in HEADS.names() if head_class(n).has_centres]
             raise ZsarError(f"--generator: head {config.head} has no visual centres to mix; use it with "
                             f"{' or '.join(with_centres)}, or drop --generator")
         if cls.has_centres:
-            options["generator"] = config.generator
+            head_options["generator"] = config.generator
     transfer = config.transfer
     if transfer.mode is None:
         transfer = replace(transfer, mode=cls.default_transfer)
-    head_config(config.head, **options)  # unknown option names fail here, not mid-run
-    return _Resolved(config=config, protocol=protocol, n_splits=n_splits, head_options=options, transfer=transfer,
-                     device=resolve_device(config.train.device))
+    head_config(config.head, **head_options)  # unknown option names fail here, not mid-run
+    return _Resolved(config=config, protocol=protocol, options=options, n_splits=n_splits, head_options=head_options,
+                     transfer=transfer, device=resolve_device(config.train.device))
 
 
-def load_protocol_data(config: TrainHeadConfig) -> ProtocolData:
-    """The target (and source) features and text, checked for NaN and for matching encoders and shapes."""
-    target, target_text = _load(config.features, config.text, config.allow_partial)
-    if config.source_features is None:
-        if config.overlap_with:
-            raise ZsarError("--overlap-with filters the source classes of a cross protocol; pass --source-features "
-                            "with cross-half, cross-full or official, or drop --overlap-with")
-        return _note_losses(ProtocolData(target=target, target_text=target_text, tau=config.tau,
-                                         options=config.protocol_options))
-    source, source_text = _load(config.source_features, config.text, config.allow_partial)
-    _check_compatible(target, target_text, source, source_text)
-    source_filter, target_filter = filter_texts(config.filter_text, config.tau, source, target)
-    reference = source_filter or source_text
-    name = config.text if source_filter is None else f"{source_filter.encoder}-{source_filter.prompt_set}"
-    flag = "--text" if source_filter is None else "--filter-text"
-    overlap = [_load_overlap_text(Path(path), name, reference, flag) for path in config.overlap_with]
-    protocol = protocol_for(config.protocol)
-    data = ProtocolData(target=target, target_text=target_text, source=source, source_text=source_text, tau=config.tau,
-                        overlap_text=overlap,
-                        source_filter_text=source_filter, target_filter_text=target_filter,
-                        filter_classes=protocol.filter_classes(target) if protocol.filter_classes else None)
-    if config.tau > 0 and not config.overlap_with:
-        data.note(E2E_SOURCE_NOTE.format(tau=config.tau))
-    return _note_losses(data)
-
-
-def _note_losses(data: ProtocolData) -> ProtocolData:
-    """Note (for ``metrics.json``) the videos each cache left out: failed or only partly decoded."""
-    for features in (data.target, data.source):
-        note = None if features is None else features.loss_note()
-        if note is not None:
-            data.note(note)
-    return data
-
-
-def _load_overlap_text(path: Path, text: str | None, source_text: TextEmbeddings,
-                       flag: str = "--text") -> TextEmbeddings:
-    """An ``--overlap-with`` cache's label text; it must come from the source's (filter) text encoder."""
-    try:
-        embeddings = load_text(path, text)
-    except ZsarError:  # no such text there: its only text, named in the mismatch below
-        embeddings = load_text(path, None)
-    if (embeddings.encoder, embeddings.model_id, embeddings.dim) != (source_text.encoder, source_text.model_id,
-                                                                     source_text.dim):
-        raise ZsarError(f"--overlap-with {path}: its text {embeddings.file_stem} is from {embeddings.encoder} "
-                        f"({embeddings.model_id}), the source's from {source_text.encoder} ({source_text.model_id}); "
-                        f"add that text to it (`zsar extract ... --text-encoder {source_text.encoder}`) or pick it "
-                        f"with {flag} NAME")
-    if not np.isfinite(embeddings.embeddings).all():
-        raise ZsarError(f"text embeddings {embeddings.file_stem} in {path} hold NaN/inf; extract them again")
-    return embeddings
-
-
-def _load(path: Path, text: str | None, allow_partial: bool = False) -> tuple[FeatureSet, TextEmbeddings]:
-    features = load_features(path)
-    features.check_complete(allow_partial)
-    features.check_finite()
-    embeddings = load_text(path, text).subset(features.class_names)
-    if not np.isfinite(embeddings.embeddings).all():
-        raise ZsarError(f"text embeddings {embeddings.file_stem} in {path} hold NaN/inf; extract them again")
-    return features, embeddings
-
-
-def _check_compatible(target: FeatureSet, target_text: TextEmbeddings, source: FeatureSet,
-                      source_text: TextEmbeddings) -> None:
-    """Source and target must share the text encoder (name, model, dim) and the feature shape and backbone."""
-    for what, a, b in (("text encoder", source_text.encoder, target_text.encoder),
-                       ("text model", source_text.model_id, target_text.model_id),
-                       ("text dim", source_text.dim, target_text.dim),
-                       ("feature dim", source.dim, target.dim),
-                       ("frames per clip", source.features.shape[2], target.features.shape[2]),
-                       ("backbone", source.config.backbone, target.config.backbone)):
-        if a != b:
-            raise ZsarError(f"source and target caches differ in {what} ({a!r} vs {b!r}); extract both with "
-                            "the same backbone and --text-encoder (pick the text with --text NAME)")
+def protocol_data(config: TrainHeadConfig, resolved: _Resolved | None = None) -> ProtocolData:
+    """The caches ``config`` reads, loaded and checked, with its protocol's options (``zsar.heads.inputs``)."""
+    resolved = resolved or resolve(config)
+    inputs = Inputs(features=config.features, text=config.text, source_features=config.source_features,
+                    overlap_with=config.overlap_with, filter_text=config.filter_text, allow_partial=config.allow_partial)
+    return load_protocol_data(inputs, resolved.protocol, resolved.options)
 
 
 def _cache_record(features: FeatureSet, text: TextEmbeddings) -> CacheRecord:
@@ -223,7 +151,7 @@ def run_config(resolved: _Resolved, data: ProtocolData) -> RunConfig:
     settings: dict[str, Any] = {}
     if data.source is not None and data.source_text is not None:
         record = source_filter_record(data)  # --overlap-with texts and the kept source classes
-        settings = dict(source_features=_cache_record(data.source, data.source_text), tau=c.tau,
+        settings = dict(source_features=_cache_record(data.source, data.source_text), tau=data.tau,
                         filter_text=FilterTextRecord(**record["filter_text"]),
                         overlap_with=tuple(OverlapRecord(**o) for o in record["overlap_with"]),
                         source_classes=tuple(record["source_classes"]))
@@ -232,7 +160,7 @@ def run_config(resolved: _Resolved, data: ProtocolData) -> RunConfig:
         protocol=c.protocol, splits=resolved.n_splits, train={**asdict(c.train), "device": resolved.device.type},
         selection=asdict(c.selection), transfer=asdict(resolved.transfer), rerank=c.rerank,
         features=_cache_record(data.target, data.target_text),
-        protocol_options=asdict(c.protocol_options) if c.protocol_options != ProtocolOptions() else None,
+        protocol_options=asdict(resolved.options),
         **settings)
     return replace(config, config_hash=cache_key(config.settings()))
 
@@ -292,7 +220,8 @@ def train_for_plan(resolved: _Resolved, plan: SplitPlan, run: Path | None) -> Tr
     """
     c, device = resolved.config, resolved.device
     train, options, selection = choose_settings(resolved, plan)
-    train = replace(train, seed=train.seed + plan.seed)  # base-to-novel: a training seed per split
+    if plan.train_seed is not None:  # base-to-novel: the lists' fixed training seed
+        train = replace(train, seed=plan.train_seed)
     if run is not None and selection is not None:
         write_selection(RunLayout(run), plan.split, selection)
     head = build_head(c.head, plan, options, train.seed, device)
@@ -318,8 +247,8 @@ def evaluate_plan(resolved: _Resolved, plan: SplitPlan, trained: TrainedHead) ->
     device = resolved.device
     test_embeddings = embed_rows(trained.head, plan.test.cache.features, plan.test.rows, device)
     train_targets = plan.train.targets[trained.embedded]
-    prototypes, scores = score_split(trained.head, plan, test_embeddings, trained.embeddings, train_targets,
-                                     resolved.transfer, resolved.config.rerank, device)
+    prototypes, scores = score_plan(trained.head, plan, test_embeddings, trained.embeddings, train_targets,
+                                    resolved.transfer, resolved.config.rerank, device)
     return SplitResult(
         split=plan.split, class_names=plan.class_names, seen=plan.seen, test_classes=plan.test.classes,
         prototypes=prototypes, test_embeddings=test_embeddings, test_labels=plan.test.labels,
@@ -354,7 +283,7 @@ def evaluate_plans(resolved: _Resolved, plans: list[SplitPlan], trained: Trained
     for plan in plans:
         result = evaluate_plan(resolved, plan, trained)
         write_split_result(out, result)
-        log.info("split %d: top-1 %.2f%%", plan.split, split_metrics(result)["top1"])
+        log.info("split %d: top-1 %.2f%%", plan.split, split_metrics(result)[0]["top1"])
 
 
 def _check_sizes(config: TrainHeadConfig, resolved: _Resolved, data: ProtocolData) -> None:
@@ -374,7 +303,7 @@ def train_head(config: TrainHeadConfig) -> RunMetrics:
     them by model, fit each model, evaluate each plan.
     """
     resolved = resolve(config)
-    data = load_protocol_data(config)
+    data = protocol_data(config, resolved)
     _check_sizes(config, resolved, data)
     payload = run_config(resolved, data)
     out = Path(config.out)
@@ -387,13 +316,18 @@ def train_head(config: TrainHeadConfig) -> RunMetrics:
             evaluate_plans(resolved, group, fit_model(resolved, group, out, payload.config_hash), out)
         reader = RunReader(out)
         results = [reader.split(plan.split) for plan in plans]
-        names = B2N_METRICS if config.protocol == "base-to-novel" else None
-        per_split = [split_metrics(r, names) for r in results]
-        mean, std = summarise(per_split)
+        measures = resolved.protocol.measures
+        per_split = []
+        for result in results:
+            values, notes = split_metrics(result, measures)
+            per_split.append(values)
+            for note in notes:
+                data.note(note)
+        mean, std = summarise_splits(per_split, measures)
         selections = [reader.selection(r.split) for r in results]
-        metrics = RunMetrics(protocol=config.protocol, head=config.head, mean=mean, std=std, notes=tuple(data.notes),
-                             splits=tuple(SplitRecord(**m, selected=None if s is None else s.chosen)
-                                          for m, s in zip(per_split, selections)))
+        metrics = RunMetrics(protocol=config.protocol, head=config.head, mean=mean, std=std, measures=measures,
+                             notes=tuple(data.notes), splits=tuple(SplitRecord(**m, selected=None if s is None else s.chosen)
+                                                                  for m, s in zip(per_split, selections)))
         write_predictions(out, results)
         write_run_metrics(RunLayout(out), metrics)
         return metrics

@@ -25,10 +25,6 @@ from zsar.cache.text import TextEmbeddings, list_text_files
 from zsar.errors import ZsarError
 
 E2E_FILTER_TEXT = "word2vec-e2e"
-E2E_SOURCE_NOTE = ("the source set differs from E2E's Kinetics-664: the overlap filter (--tau {tau:g}) ran "
-                   "against this target's classes only, while E2E filters Kinetics once against UCF101 and "
-                   "HMDB51 together; pass --overlap-with UCF101_CACHE --overlap-with HMDB51_CACHE for E2E's set "
-                   "(or --tau 0, as CLIP-era papers train on all of Kinetics-400)")
 
 
 def default_filter_text(source: FeatureSet) -> str | None:

@@ -23,16 +23,15 @@ from torch import Tensor, nn
 
 from zsar.errors import check_choice
 from zsar.heads.base import HEADS, ClassText, Head, HeadDims
-from zsar.heads.losses import LOSSES
+from zsar.heads.losses import LOSSES, REGRESSION
 
 E2E_DROPOUT = 0.05
 SMALL_INIT = 0.01
-LINEAR_LOSSES = ("cosine", "mse")
 
 
 @dataclass(frozen=True)
 class LinearConfig:
-    """``loss``: ``cosine`` or ``mse``; ``dropout`` before the map (E2E: 0.05); ``init_scale`` of the map's start."""
+    """``loss``: a regression loss (``cosine``, ``mse`` or a plugin's tagged ``regression``); ``dropout`` before the map (E2E: 0.05); ``init_scale`` of the map's start."""
 
     loss: str = "cosine"
     dropout: float = E2E_DROPOUT
@@ -45,7 +44,7 @@ class LinearHead(Head):
 
     def __init__(self, dims: HeadDims, config: LinearConfig) -> None:
         super().__init__(dims, config)
-        check_choice("linear head loss", config.loss, LINEAR_LOSSES)
+        check_choice("linear head loss", config.loss, LOSSES.tagged(REGRESSION))
         self.dropout = nn.Dropout(config.dropout)
         self.proj = nn.Linear(dims.video_dim, dims.text_dim)
         with torch.no_grad():

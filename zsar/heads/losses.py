@@ -19,18 +19,19 @@ from zsar.heads.base import l2_normalise
 from zsar.registry import Registry
 
 LOSSES: Registry[type[nn.Module]] = Registry("loss")
+REGRESSION = "regression"  # registry tag: a loss of a prediction and a target vector (B, E), as the linear head uses
 COSINE_LOGIT_SCALE = 10.0  # AURL: CE(10 * cos(a, b), y)
 SAME_CLASS_SHARPNESS = 10.0  # ActionCLIP: softmax(10 * ground-truth matrix)
 
 
-@LOSSES.register("cosine", help="1 - cos(prediction, target) (E2E)")
+@LOSSES.register("cosine", help="1 - cos(prediction, target) (E2E)", tags=(REGRESSION,))
 class CosineLoss(nn.Module):
     def forward(self, prediction: Tensor, target: Tensor) -> Tensor:
         """``prediction`` and ``target`` ``(B, E)`` -> mean of ``1 - cos``."""
         return (1 - (l2_normalise(prediction) * l2_normalise(target)).sum(dim=-1)).mean()
 
 
-@LOSSES.register("mse", help="mean squared error of unit vectors (E2E's released code)")
+@LOSSES.register("mse", help="mean squared error of unit vectors (E2E's released code)", tags=(REGRESSION,))
 class UnitMSELoss(nn.Module):
     def forward(self, prediction: Tensor, target: Tensor) -> Tensor:
         """``prediction`` and ``target`` ``(B, E)`` -> ``mean((p/|p| - t/|t|)^2)`` over all elements."""

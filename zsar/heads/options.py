@@ -1,11 +1,12 @@
-"""Head options from the command line: ``--head-opt KEY=VALUE``, typed from the head's ``Config`` fields.
+"""Head and protocol options from the command line: ``--head-opt`` / ``--protocol-opt KEY=VALUE``, typed by fields.
 
 ``parse_head_options("actionclip", ["fusion=transformer", "layers=2"])`` returns
 ``{"fusion": "transformer", "layers": 2}``: each value is converted to its field's type
-(``int``, ``float``, ``bool``: true/false/1/0/yes/no, ``str``) and the whole config is
-built once, so the head's own checks run too. An unknown key or a value of the wrong type
-is one ``ZsarError`` line that lists the valid keys with their types and defaults.
-``head_options_table`` is what ``zsar heads`` prints.
+(``int``, ``float``, ``bool``: true/false/1/0/yes/no, ``str``; ``none`` for an optional
+one) and the whole config is built once, so the head's own checks run too. An unknown key
+or a value of the wrong type is one ``ZsarError`` line that lists the valid keys with their
+types and defaults. ``parse_protocol_options`` does the same for a protocol's options type;
+``format_heads`` is what ``zsar heads`` prints.
 
 Values are checked against their ranges before anything is written (``check_ranges``):
 a count or width is at least 1 (at least 0 where the default 0 means "choose for me"),
@@ -18,41 +19,48 @@ state (weights, gradients, two Adam moments) would not fit in the machine's memo
 from __future__ import annotations
 
 import math
-import os
 import typing
 from dataclasses import MISSING, fields
 from typing import Any, Iterable
 
 import torch
 
+from zsar.devices import available_memory
 from zsar.errors import ZsarError
-from zsar.heads.base import HeadDims, create_head, head_class, head_config, heads_in_order
+from zsar.cache.records import type_name
+from zsar.heads.base import HEADS, HeadDims, create_head, head_class, head_config, heads_in_order
 from zsar.heads.generator import check_generator_mode
+from zsar.heads.protocols import PROTOCOLS
 
 TRAIN_COPIES = 4  # weights, gradients and AdamW's two moments, float32 each
+FLOAT32_BYTES = 4
 
 _TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
 
 
-def option_types(head: str) -> dict[str, type]:
-    """``{field name: type}`` of head ``head``'s ``Config``."""
-    cls = head_class(head).Config
-    hints = typing.get_type_hints(cls)
-    return {f.name: hints[f.name] for f in fields(cls)}
+def config_types(config: type) -> dict[str, Any]:
+    """``{field name: type}`` of the config dataclass ``config`` (a head's ``Config``, a protocol's options)."""
+    hints = typing.get_type_hints(config)
+    return {f.name: hints[f.name] for f in fields(config)}
 
 
-def option_defaults(head: str) -> dict[str, Any]:
-    """``{field name: default}`` of head ``head``'s ``Config``."""
-    return {f.name: f.default for f in fields(head_class(head).Config) if f.default is not MISSING}
+def config_defaults(config: type) -> dict[str, Any]:
+    """``{field name: default}`` of the config dataclass ``config``."""
+    return {f.name: f.default for f in fields(config) if f.default is not MISSING}
 
 
-def _valid_keys(head: str) -> str:
-    defaults = option_defaults(head)
-    return ", ".join(f"{name} ({kind.__name__}, default {defaults.get(name)!r})"
-                     for name, kind in option_types(head).items())
+def valid_keys(config: type) -> str:
+    """``name (type, default value), ...`` of ``config``'s fields, for error messages (``none`` if it has none)."""
+    defaults = config_defaults(config)
+    return ", ".join(f"{name} ({type_name(kind)}, default {defaults.get(name)!r})"
+                     for name, kind in config_types(config).items()) or "none"
 
 
-def _convert(value: str, kind: type) -> Any:
+def _convert(value: str, kind: Any) -> Any:
+    if type(None) in typing.get_args(kind):  # X | None: "none" is None
+        if value.lower() == "none":
+            return None
+        kind = next(a for a in typing.get_args(kind) if a is not type(None))
     if kind is bool:
         if value.lower() not in _TRUE + _FALSE:
             raise ValueError("not a boolean")
@@ -65,32 +73,40 @@ def _convert(value: str, kind: type) -> Any:
     return kind(value)
 
 
-def parse_head_options(head: str, items: Iterable[str]) -> dict[str, Any]:
-    """``KEY=VALUE`` strings -> typed options of head ``head`` (checked by building its config)."""
-    types, options = option_types(head), {}
+def parse_config_items(config: type, items: Iterable[str], flag: str, owner: str) -> dict[str, Any]:
+    """``KEY=VALUE`` strings (``flag``'s) -> values typed by the fields of ``config`` (``owner``: whose they are)."""
+    types, options = config_types(config), {}
     for item in items:
         key, sep, value = item.partition("=")
         key = key.strip().replace("-", "_")
         if not sep:
-            raise ZsarError(f"--head-opt {item!r} is not KEY=VALUE; valid keys of {head!r}: {_valid_keys(head)}")
+            raise ZsarError(f"{flag} {item!r} is not KEY=VALUE; valid keys of {owner}: {valid_keys(config)}")
         if key not in types:
-            raise ZsarError(f"head {head!r} has no option {key!r}; valid keys: {_valid_keys(head)}")
+            raise ZsarError(f"{owner} has no option {key!r}; valid keys: {valid_keys(config)}")
         try:
             options[key] = _convert(value.strip(), types[key])
         except ValueError:
-            raise ZsarError(f"--head-opt {item!r}: {value!r} is not a {types[key].__name__}; "
-                            f"valid keys: {_valid_keys(head)}") from None
+            raise ZsarError(f"{flag} {item!r}: {value!r} is not a {type_name(types[key])}; "
+                            f"valid keys: {valid_keys(config)}") from None
+    return options
+
+
+def parse_head_options(head: str, items: Iterable[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` strings -> typed options of head ``head`` (checked by building its config)."""
+    config = head_class(head).Config
+    options = parse_config_items(config, items, "--head-opt", f"head {head!r}")
     check_ranges(head, options)
     try:
         head_config(head, **options)
     except (TypeError, ValueError) as error:
-        raise ZsarError(f"--head-opt for {head!r}: {error}; valid keys: {_valid_keys(head)}") from None
+        raise ZsarError(f"--head-opt for {head!r}: {error}; valid keys: {valid_keys(config)}") from None
     return options
 
 
 def check_ranges(head: str, options: dict[str, Any]) -> None:
     """Refuse an option value outside its range (module doc), naming it and the range."""
-    defaults, types = option_defaults(head), option_types(head)
+    config = head_class(head).Config
+    defaults, types = config_defaults(config), config_types(config)
     for key, value in options.items():
         kind = types.get(key)
         if key == "generator":
@@ -107,17 +123,6 @@ def check_ranges(head: str, options: dict[str, Any]) -> None:
             raise ZsarError(f"--head-opt {key}={value}: {head}'s {key} must not be negative")
 
 
-def available_memory() -> int:
-    """Bytes of memory this machine has available now (``MemAvailable``; all of it where that is not known)."""
-    try:
-        for line in open("/proc/meminfo"):
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-
-
 def check_head_size(head: str, dims: HeadDims, options: dict[str, Any]) -> None:
     """Build head ``head`` for ``dims`` on the meta device: its own checks run, and its training state must fit."""
     check_ranges(head, options)
@@ -128,31 +133,43 @@ def check_head_size(head: str, dims: HeadDims, options: dict[str, Any]) -> None:
         if "meta" in str(error):  # a head that computes with its weights while it is built: no estimate
             return
         raise ZsarError(f"--head-opt for {head!r}: {' '.join(str(error).split())[:200]}; valid keys: "
-                        f"{_valid_keys(head)}") from None
+                        f"{valid_keys(head_class(head).Config)}") from None
     except (TypeError, ValueError) as error:
         raise ZsarError(f"--head-opt for {head!r}: {' '.join(str(error).split())[:200]}; valid keys: "
-                        f"{_valid_keys(head)}") from None
-    need = TRAIN_COPIES * 4 * sum(p.numel() for p in model.parameters())
+                        f"{valid_keys(head_class(head).Config)}") from None
+    n_parameters = sum(p.numel() for p in model.parameters())
+    need = TRAIN_COPIES * FLOAT32_BYTES * n_parameters
     have = available_memory()
     if need > have:
         shown = ", ".join(f"{k}={v}" for k, v in options.items()) or "its defaults"
-        raise ZsarError(f"head {head} with {shown} has {need // 16:,} parameters: training it needs "
+        raise ZsarError(f"head {head} with {shown} has {n_parameters:,} parameters: training it needs "
                         f"{need / 1e9:.1f} GB, this machine has {have / 1e9:.1f} GB available; use smaller widths")
 
 
-def head_options_table(head: str) -> list[tuple[str, str, str]]:
-    """``(name, type, default)`` of each option of head ``head``."""
-    defaults = option_defaults(head)
-    return [(name, kind.__name__, repr(defaults.get(name))) for name, kind in option_types(head).items()]
+def options_table(config: type) -> list[tuple[str, str, str]]:
+    """``(name, type, default)`` of each field of the config dataclass ``config``."""
+    defaults = config_defaults(config)
+    return [(name, type_name(kind), repr(defaults.get(name))) for name, kind in config_types(config).items()]
 
 
 def format_heads() -> str:
-    """What ``zsar heads`` prints: each registered head, its help, and its options with their types and defaults."""
-    from zsar.heads.base import HEADS
-
+    """What ``zsar heads`` prints: each registered head with its options (``--head-opt``), then each protocol
+    with its options (``--protocol-opt``) and the measures it adds, all with their types and defaults."""
     lines = []
     for name in heads_in_order():
-        lines.append(f"{name}: {HEADS.entry(name).help}")
-        lines += [f"    {option:<18} {kind:<6} default {default}" for option, kind, default in head_options_table(name)]
+        lines.append(f"{name}: {HEADS.help(name)}")
+        lines += [f"    {option:<18} {kind:<6} default {default}"
+                  for option, kind, default in options_table(HEADS.get(name).Config)]
+    lines += ["", "protocols (--protocol; options: --protocol-opt KEY=VALUE):"]
+    for entry in PROTOCOLS.entries():
+        protocol = entry.obj
+        adds = f" (adds {', '.join(protocol.measures)})" if protocol.measures else ""
+        lines.append(f"{entry.name}: {entry.help}{adds}")
+        lines += [f"    {option:<18} {kind:<6} default {default}"
+                  for option, kind, default in options_table(protocol.options)]
     return "\n".join(lines)
 
+
+def parse_protocol_options(protocol: str, items: Iterable[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` strings -> typed options of protocol ``protocol`` (its ``Protocol.options`` fields)."""
+    return parse_config_items(PROTOCOLS.get(protocol).options, items, "--protocol-opt", f"--protocol {protocol}")

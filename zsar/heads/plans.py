@@ -17,6 +17,7 @@ import numpy as np
 
 from zsar.cache.features import FeatureSet
 from zsar.cache.text import TextEmbeddings
+from zsar.heads.classifier import SeenClasses
 from zsar.vectors import positions
 
 
@@ -63,9 +64,12 @@ class SplitPlan:
     ``class_names`` are every class of the split; ``seen`` ``(C,)`` marks the training
     classes; ``train`` and ``test`` are the two ``Side``s (the test side of the target).
     Splits with the same ``model_key`` can share one trained head. ``groups`` ``(C,)``
-    (None: one group): a test video is ranked only among the candidates of its own class's
-    group (``base-to-novel``: base videos among the base classes, novel among the novel);
-    ``seed`` is added to the training seed (``base-to-novel``'s seeds).
+    (None: one group): a test video is scored only among the candidates of its own class's
+    group, as if they were the only classes (``base-to-novel``: base videos among the base
+    classes, novel among the novel); ``train_seed``: the training seed of this split (None:
+    the run's ``--seed``).
+
+    The adapter to the classifier (``zsar.heads.classifier``): ``seen_classes`` and ``test_groups``.
     """
 
     split: int
@@ -75,7 +79,24 @@ class SplitPlan:
     test: Side
     model_key: str
     groups: np.ndarray | None = None
-    seed: int = 0
+    train_seed: int | None = None
+
+    def seen_classes(self, embeddings: np.ndarray, targets: np.ndarray) -> SeenClasses:
+        """The classifier's ``SeenClasses``: training embeddings ``(M, E)`` with ``targets`` (positions in
+        ``train.classes``), and where each test candidate sits among the training classes (-1: not seen)."""
+        return SeenClasses(embeddings=embeddings, targets=targets, text=self.train.text,
+                           of_candidates=positions(self.test.classes, self.train.classes))
+
+    def test_groups(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """``(videos, classes)`` positions in ``test.rows`` and ``test.classes``, one pair per class group.
+
+        Each group's videos are scored among that group's candidates alone; without ``groups``
+        there is one group, every test video among every candidate.
+        """
+        if self.groups is None:
+            return [(np.arange(len(self.test.rows)), np.arange(len(self.test.classes)))]
+        video_group, class_group = self.groups[self.test.labels], self.groups[self.test.classes]
+        return [(np.flatnonzero(video_group == g), np.flatnonzero(class_group == g)) for g in np.unique(class_group)]
 
 
 def group_by_model(plans: list[SplitPlan]) -> list[list[SplitPlan]]:

@@ -7,14 +7,14 @@
   and the test set is those plus every unseen video, classified among *all* classes
   (seen, unseen and harmonic-mean accuracy are reported).
 - ``cross-half`` / ``cross-full`` (E2E): train on a source cache (e.g. Kinetics) whose
-  classes pass the overlap filter (``overlap_filter``), test on half of the target's
+  classes pass the overlap filter (``overlap_filter``, E2E's ``tau`` 0.05 by default), test on half of the target's
   classes drawn with seed i (i = 0..N-1), or on all of them (one split). All splits
   share one trained model. The filter runs against the target's classes and those of
   every ``ProtocolData.overlap_text`` (``--overlap-with``): E2E filters Kinetics once
   against the union of all its test sets (UCF101 and HMDB51, plus ActivityNet when it
   tests on it), so one source set serves every target.
-- ``official``: train on a source cache (as the CLIP-era papers train on Kinetics-400;
-  ``--tau 0`` turns the overlap filter off, as they do), test on the target's official
+- ``official``: train on a source cache (as the CLIP-era papers train on Kinetics-400, all
+  of it: ``tau`` 0, no overlap filter, by default), test on the target's official
   split i (i = 1..3, the ``split<i>`` column's ``test`` videos), all classes unseen.
   On UCF101 and HMDB51 this is the CLIP-era "full-class" convention (X-CLIP, ViFi-CLIP,
   Open-VCLIP, FROSTER): all 101 / 51 classes are candidates on each of the 3 official
@@ -24,6 +24,10 @@
 - ``k600-novel`` and ``base-to-novel`` (``zsar.heads.clip_protocols``): ER-ZSAR's
   Kinetics-600 novel-class splits and ViFi-CLIP's base-to-novel halves, from the lists
   shipped with zsar (``zsar.heads.class_lists``).
+
+Each registered ``Protocol`` carries its options type (``zsar.heads.protocol_options``: the
+published protocol's defaults, set with ``--protocol-opt``) and the measures it adds to each
+split's accuracy (GZSL's ``seen-unseen``); no code elsewhere tests a protocol's name.
 
 The overlap filter compares label embeddings of ``ProtocolData.filter_text`` (``--filter-text``,
 default: E2E's ``word2vec-e2e`` text when the source cache has it), which need not be the
@@ -42,7 +46,7 @@ the source classes come first in ``SplitPlan.class_names``, as ``<source dataset
 
 from __future__ import annotations
 
-import importlib
+import functools
 import logging
 from dataclasses import dataclass, field
 from math import comb
@@ -52,18 +56,19 @@ import numpy as np
 
 from zsar.cache.features import FeatureSet
 from zsar.cache.text import TextEmbeddings
-from zsar.errors import ZsarError, check_choice
+from zsar.errors import ZsarError
 from zsar.heads.plans import Side, SplitPlan, side_of
+from zsar.heads.protocol_options import E2EOptions, NoOptions, SourceOptions
 from zsar.vectors import l2_normalise, positions
 from zsar.registry import Registry
 
 log = logging.getLogger(__name__)
-DEFAULT_TAU = 0.05
+WITHIN_HALF, GZSL, CROSS_HALF = "within-half", "gzsl", "cross-half"
+DEFAULT_PROTOCOL = WITHIN_HALF  # what zsar sweep and the demo run unless told otherwise
 GZSL_HOLDOUT = 0.2
 SHARED_MODEL = "source"
 MIN_CLASSES = 2        # zero-shot needs a class to train on and another to test on
 MIN_TRAIN_VIDEOS = 2   # a head cannot learn (nor BatchNorm normalise) from one video
-BASE_TRAIN = ("all", "16-shot")  # base-to-novel's training videos: every base-class one, or ViFi-CLIP's 16 shots
 
 
 def e2e_half_classes(n_classes: int, seed: int) -> np.ndarray:
@@ -95,18 +100,6 @@ def overlap_distances(source_text: np.ndarray, target_text: np.ndarray) -> np.nd
     return np.clip(1 - s @ t.T, 0, None)
 
 
-@dataclass(frozen=True)
-class ProtocolOptions:
-    """Options of the CLIP-era protocols: ``base_train`` (``base-to-novel``: ``all`` base-class training
-    videos, or ViFi-CLIP's ``16-shot`` lists) and ``class_lists`` (its lists; None: the cache's dataset)."""
-
-    base_train: str = "all"
-    class_lists: str | None = None
-
-    def __post_init__(self) -> None:
-        check_choice("--base-train", self.base_train, BASE_TRAIN)
-
-
 @dataclass(kw_only=True)
 class ProtocolData:
     """The caches a protocol draws from: the target (tested) and, for cross protocols, the source.
@@ -115,21 +108,22 @@ class ProtocolData:
     source is filtered against too, besides the target's. ``source_filter_text`` /
     ``target_filter_text``: the label text the overlap filter compares (``--filter-text``;
     None: ``source_text`` / ``target_text``); ``overlap_text`` is in that text too.
-    ``filter_classes``: the target classes the filter runs against (None: all of them;
-    ``k600-novel``: the 220 novel ones). ``options``: the protocol's options.
+    ``filter_classes``: the target classes the filter runs against (None: all of them, unless
+    the protocol narrows them). ``options``: the protocol's options (its ``Protocol.options``
+    type); ``tau`` is theirs when the protocol trains on a source cache.
     """
 
     target: FeatureSet
     target_text: TextEmbeddings
     source: FeatureSet | None = None
     source_text: TextEmbeddings | None = None
-    tau: float = DEFAULT_TAU
+    tau: float = 0.0
     overlap_text: list[TextEmbeddings] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     source_filter_text: TextEmbeddings | None = None
     target_filter_text: TextEmbeddings | None = None
     filter_classes: list[str] | None = None
-    options: ProtocolOptions = field(default_factory=lambda: ProtocolOptions())
+    options: Any = field(default_factory=NoOptions)
 
     def __post_init__(self) -> None:
         sides = [("--features", self.target, self.target_text), ("--source-features", self.source, self.source_text)]
@@ -173,30 +167,38 @@ def _note_same_texts(data: ProtocolData, features: FeatureSet, text: TextEmbeddi
 
 @dataclass(frozen=True, kw_only=True)
 class Protocol:
-    """A registered protocol: how many splits by default / at most, whether it trains on a source cache."""
+    """A registered protocol: how many splits by default / at most, whether it trains on a source cache,
+    its ``options`` type (a frozen dataclass: the options and their defaults, ``--protocol-opt KEY=VALUE``),
+    the ``measures`` it adds to each split's accuracy (``zsar.metrics.measures``) and, for a cross protocol,
+    ``filter_classes``: the target classes the overlap filter runs against (None: all of them)."""
 
     name: str
     plan: Callable[[ProtocolData, int], Iterator[SplitPlan]]
     default_splits: int
     max_splits: int | None
     needs_source: bool
-    filter_classes: Callable[[FeatureSet], list[str]] | None = None  # the target classes the filter runs against
+    options: type = NoOptions
+    measures: tuple[str, ...] = ()
+    filter_classes: Callable[[FeatureSet], list[str]] | None = None
 
 
-PROTOCOLS: Registry[Protocol] = Registry("protocol")
-# Modules whose import registers more protocols; imported on first use (they build on this one).
+# Modules whose import registers more protocols; the registry imports them on first use (they build on this one).
 PROTOCOL_MODULES = ("zsar.heads.clip_protocols",)
+PROTOCOLS: Registry[Protocol] = Registry("protocol", modules=PROTOCOL_MODULES)
 
 
 def register(name: str, default_splits: int, max_splits: int | None, needs_source: bool, help: str,
+             options: type = NoOptions, measures: tuple[str, ...] = (),
              filter_classes: Callable[[FeatureSet], list[str]] | None = None):
     """Register ``plan`` as protocol ``name``; its splits pass through ``checked``."""
     def decorator(plan: Callable[[ProtocolData, int], Iterator[SplitPlan]]):
+        @functools.wraps(plan)  # the plan's own name and module (``plan.__wrapped__``)
         def checked_plan(data: ProtocolData, n_splits: int) -> Iterator[SplitPlan]:
             return checked(data, name, plan(data, n_splits))
 
         protocol = Protocol(name=name, plan=checked_plan, default_splits=default_splits, max_splits=max_splits,
-                            needs_source=needs_source, filter_classes=filter_classes)
+                            needs_source=needs_source, options=options, measures=measures,
+                            filter_classes=filter_classes)
         PROTOCOLS.add(name, protocol, help=help)
         return plan
 
@@ -245,20 +247,21 @@ def checked(data: ProtocolData, name: str, plans: Iterator[SplitPlan]) -> Iterat
         yield plan
 
 
-@register("within-half", 10, None, False, "half of one dataset's classes unseen, E2E's draw with seed i")
+@register(WITHIN_HALF, 10, None, False, "half of one dataset's classes unseen, E2E's draw with seed i")
 def within_half(data: ProtocolData, n_splits: int) -> Iterator[SplitPlan]:
     labels = data.target.labels
-    _note_repeats(data, "within-half", len(data.target.class_names), n_splits)
+    _note_repeats(data, WITHIN_HALF, len(data.target.class_names), n_splits)
     for split in range(n_splits):
         seen, unseen = _halves(len(data.target.class_names), split)
         yield within_plan(data, split, np.flatnonzero(seen[labels]), np.flatnonzero(~seen[labels]), seen, unseen)
 
 
-@register("gzsl", 10, None, False, "within-half halves; test on held-out seen videos and all unseen ones")
+@register(GZSL, 10, None, False, "within-half halves; test on held-out seen videos and all unseen ones",
+          measures=("seen-unseen",))
 def gzsl(data: ProtocolData, n_splits: int) -> Iterator[SplitPlan]:
     labels = data.target.labels
     n_classes = len(data.target.class_names)
-    _note_repeats(data, "gzsl", n_classes, n_splits)
+    _note_repeats(data, GZSL, n_classes, n_splits)
     for split in range(n_splits):
         seen, _ = _halves(n_classes, split)
         rng = np.random.RandomState(split)
@@ -356,23 +359,26 @@ def cross_plan(data: ProtocolData, side: SourceSide, split: int, test_rows: np.n
                      model_key=SHARED_MODEL)
 
 
-@register("cross-half", 10, None, True, "train on --source-features, test on half the target classes (E2E)")
+@register(CROSS_HALF, 10, None, True, "train on --source-features, test on half the target classes (E2E)",
+          options=E2EOptions)
 def cross_half(data: ProtocolData, n_splits: int) -> Iterator[SplitPlan]:
     side = source_side(data)
     labels = data.target.labels
-    _note_repeats(data, "cross-half", len(data.target.class_names), n_splits)
+    _note_repeats(data, CROSS_HALF, len(data.target.class_names), n_splits)
     for split in range(n_splits):
         seen, unseen = _halves(len(data.target.class_names), split)
         yield cross_plan(data, side, split, np.flatnonzero(~seen[labels]), unseen)
 
 
-@register("cross-full", 1, 1, True, "train on --source-features, test on all target classes (E2E)")
+@register("cross-full", 1, 1, True, "train on --source-features, test on all target classes (E2E)",
+          options=E2EOptions)
 def cross_full(data: ProtocolData, n_splits: int) -> Iterator[SplitPlan]:
     side = source_side(data)
     yield cross_plan(data, side, 0, np.arange(len(data.target)), np.arange(len(data.target.class_names)))
 
 
-@register("official", 3, 3, True, "train on --source-features, test on the target's official split 1..3")
+@register("official", 3, 3, True, "train on --source-features, test on the target's official split 1..3",
+          options=SourceOptions)
 def official(data: ProtocolData, n_splits: int) -> Iterator[SplitPlan]:
     target = data.target
     have = [s for s in range(1, 4) if (target.splits.get(f"split{s}", np.array([])) == "test").any()]
@@ -383,20 +389,3 @@ def official(data: ProtocolData, n_splits: int) -> Iterator[SplitPlan]:
     for split in have[:n_splits]:
         test_rows = np.flatnonzero(target.splits[f"split{split}"] == "test")
         yield cross_plan(data, side, split, test_rows, np.arange(len(target.class_names)))
-
-
-def _import_protocols() -> None:
-    for module in PROTOCOL_MODULES:
-        importlib.import_module(module)
-
-
-def list_protocols() -> list[str]:
-    """Names of the registered protocols (the CLIP-era ones included)."""
-    _import_protocols()
-    return PROTOCOLS.names()
-
-
-def protocol_for(name: str) -> Protocol:
-    """The protocol registered as ``name`` (an unknown name lists the valid ones)."""
-    _import_protocols()
-    return PROTOCOLS.get(name)

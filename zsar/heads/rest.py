@@ -86,6 +86,7 @@ class ResTHead(Head):
     has_centres = True
     default_transfer = "semantic"
     tiny_options = {"width": 16, "heads": 2, "embed_dim": 12, "generator": "interpolate"}
+    costly = True  # joint pair scoring: among the slowest per step (docs/benchmarks.md)
 
     def __init__(self, dims: HeadDims, config: ResTConfig) -> None:
         super().__init__(dims, config)

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from zsar.cache.batches import FeatureBatches
+from zsar.heads.batches import FeatureBatches
 from zsar.errors import ZsarError
 from zsar.heads.base import BASELINE, HEADS, ClassText, ClosedFormHead, HeadDims
 

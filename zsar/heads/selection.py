@@ -28,11 +28,12 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from zsar.cache.batches import FeatureBatches
-from zsar.cache.run_files import SelectionRecord
+from zsar.heads.batches import FeatureBatches
+from zsar.runs.files import SelectionRecord
 from zsar.errors import ZsarError
 from zsar.heads.base import ClassText, ClosedFormHead, Head
-from zsar.heads.zero_shot import embed_rows, score_split
+from zsar.heads.classifier import embed_rows
+from zsar.heads.zero_shot import score_plan
 from zsar.heads.plans import SplitPlan
 from zsar.heads.train import DivergedError, TrainConfig, Trainer, prepare
 from zsar.heads.transfer import TransferConfig
@@ -134,7 +135,7 @@ class _Validator:
         train = embed_rows(head, p.train.cache.features, p.train.rows[self.sample], self.device)
         if not len(self.sample):
             train = np.zeros((0, test.shape[1]), np.float32)
-        _, scores = score_split(head, p, test, train, p.train.targets[self.sample], self.transfer, self.rerank,
+        _, scores = score_plan(head, p, test, train, p.train.targets[self.sample], self.transfer, self.rerank,
                                 self.device)
         return 100 * float(np.mean(p.test.classes[scores.argmax(axis=1)] == p.test.labels))
 

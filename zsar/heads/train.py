@@ -32,7 +32,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 import torch
 
-from zsar.cache.batches import FeatureBatches
+from zsar.heads.batches import FeatureBatches
 from zsar.errors import ZsarError
 from zsar.heads.base import ClassText, ClosedFormHead, Head
 from zsar.progress import progress

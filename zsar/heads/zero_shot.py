@@ -1,121 +1,87 @@
-"""Zero-shot inference of one split: embed videos, build class prototypes, score, re-rank, and its accuracy.
+"""Zero-shot evaluation of one split: the plan's test videos scored by the classifier, and its accuracy.
 
-Scores are what the head says (cosine to the prototypes, or ActionCLIP's prompt-ensemble
-probabilities; heads that score (video, class) pairs jointly, ResT's joint mode, fuse
-those pair scores in, ``pair_scores_of_rows``); with semantic transfer the test classes' prototypes are replaced by
-composed visual prototypes (seen classes, in GZSL, by their own visual prototype).
-Re-ranking (``zsar.heads.rerank``) is applied next; last, a plan with class ``groups``
-(``base-to-novel``) ranks each test video only among the candidates of its own class's
-group (the others get the lowest float32 score). Accuracy (``zsar.metrics.accuracy``) is the
-fraction of test videos, in percent; when seen classes are among the candidates (GZSL) the
-accuracy on seen and on unseen test videos and their harmonic mean are added.
+``score_plan`` turns a ``SplitPlan`` into the classifier's arguments (``SplitPlan.seen_classes``,
+``SplitPlan.test_groups``) and calls ``zsar.heads.classifier.classify`` once per class group:
+a plan with class ``groups`` (``base-to-novel``) scores each group's videos among that group's
+candidates alone, so a probability ensemble or a re-ranker sees only them; the other
+candidates get the lowest float32 score in the stored ``(N, Ct)`` matrix.
+
+Accuracy (``zsar.metrics.accuracy``) is the fraction of test videos, in percent; a protocol
+adds its own measures (``Protocol.measures``: GZSL's seen / unseen / harmonic top-1,
+base-to-novel's base / novel / HM), whose values go into each split's record and whose
+summaries (e.g. the HM of the mean base and novel top-1) into the run's mean.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import Any
+
 import numpy as np
 import torch
 
-from zsar.metrics.accuracy import accuracy, harmonic_mean, mean_std
-from zsar.cache.batches import FeatureBatches
-from zsar.cache.runs import SplitResult
-from zsar.heads.base import ClassText, Head
+from zsar.heads.base import Head
+from zsar.heads.classifier import class_views, classify
 from zsar.heads.plans import SplitPlan
-from zsar.heads.rerank import rerank
-from zsar.heads.transfer import TransferConfig, class_means, semantic_transfer
-from zsar.vectors import positions
+from zsar.heads.transfer import TransferConfig
+from zsar.metrics.accuracy import accuracy
+from zsar.metrics.measures import MEASURES, MetricsConfig, SplitMetrics, summarise
+from zsar.runs.results import SplitResult
 
-INFERENCE_BATCH = 512
-SCORE_BATCH = 4096  # videos scored at a time: ActionCLIP's ensemble holds (prompts, videos, classes) logits
-SUMMARY_KEYS = ("top1", "top5", "seen_top1", "unseen_top1", "harmonic", "base_top1", "novel_top1", "hm")
 OUT_OF_GROUP = np.finfo(np.float32).min
+BASE_KEYS = ("top1", "top5")
 
 
 @torch.no_grad()
-def embed_rows(head: Head, features: np.ndarray, rows: np.ndarray, device: torch.device) -> np.ndarray:
-    """``(len(rows), E)`` unit embeddings of ``features[rows]`` (all clips), in eval mode."""
-    head.eval()
-    out = np.zeros((0, 0), np.float32)
-    for start, video in zip(range(0, len(rows), INFERENCE_BATCH),
-                            FeatureBatches(features, rows).in_order(INFERENCE_BATCH, device)):
-        embedded = head.embed_video(video).float().cpu().numpy()
-        if start == 0:  # filled in place: a list of batches to concatenate would hold them twice
-            out = np.empty((len(rows), embedded.shape[1]), dtype=np.float32)
-        out[start:start + len(embedded)] = embedded
-    return out
+def score_plan(head: Head, plan: SplitPlan, test_embeddings: np.ndarray, train_embeddings: np.ndarray,
+               train_targets: np.ndarray, transfer: TransferConfig, rerank_method: str,
+               device: torch.device) -> tuple[np.ndarray, np.ndarray]:
+    """``(prototypes (Ct, E), scores (N, Ct))`` of the plan's test videos among its test classes.
 
-
-@torch.no_grad()
-def score_split(head: Head, plan: SplitPlan, test_embeddings: np.ndarray, train_embeddings: np.ndarray,
-                train_targets: np.ndarray, transfer: TransferConfig, rerank_method: str,
-                device: torch.device) -> tuple[np.ndarray, np.ndarray]:
-    """``(prototypes (Ct, E), scores (N, Ct))`` of the plan's test classes.
-
-    ``train_embeddings`` / ``train_targets`` (indices of ``plan.train.classes``) give the
-    seen visual prototypes for semantic transfer (ignored without it).
+    ``train_embeddings`` / ``train_targets`` (positions in ``plan.train.classes``) give the
+    seen visual means for semantic transfer (ignored without it).
     """
-    head.eval()
-    views = head.embed_classes(ClassText.from_embeddings(plan.test.text, device))
-    if transfer.mode == "semantic":
-        seen = class_means(train_embeddings, train_targets, len(plan.train.classes))
-        composed = semantic_transfer(seen, plan.train.text.mean, plan.test.text.mean,
-                                     head.prototypes(views).cpu().numpy(), transfer)
-        seen_candidates = plan.seen[plan.test.classes]  # GZSL: seen classes keep their visual means
-        composed[seen_candidates] = seen[positions(plan.test.classes[seen_candidates], plan.train.classes)]
-        views = torch.as_tensor(composed, device=device)[:, None]
-    scores = batched_scores(head, torch.as_tensor(test_embeddings, device=device), views)
-    if head.scores_pairs:
-        pairs = pair_scores_of_rows(head, plan.test.cache.features, plan.test.rows,
-                                    ClassText.from_embeddings(plan.test.text, device), device)
-        scores = head.fuse(torch.as_tensor(scores), torch.as_tensor(pairs)).numpy()
-    return head.prototypes(views).float().cpu().numpy(), within_groups(plan, rerank(scores, rerank_method))
+    seen = plan.seen_classes(train_embeddings, train_targets) if transfer.mode == "semantic" else None
+    if plan.groups is None:  # one group: every test video among every candidate
+        return classify(head, test_embeddings, plan.test.text, features=plan.test.cache.features, rows=plan.test.rows,
+                        transfer=transfer, seen=seen, rerank_method=rerank_method, device=device)
+    groups = plan.test_groups()
+    n_classes = len(plan.test.classes)
+    scores = np.full((len(test_embeddings), n_classes), OUT_OF_GROUP, dtype=np.float32)
+    prototypes: np.ndarray | None = None
+    for videos, classes in groups:
+        text = plan.test.text.subset([plan.test.text.class_names[c] for c in classes])
+        group_seen = None if seen is None else replace(seen, of_candidates=seen.of_candidates[classes])
+        if len(videos):
+            group_prototypes, group_scores = classify(
+                head, test_embeddings[videos], text, features=plan.test.cache.features, rows=plan.test.rows[videos],
+                transfer=transfer, seen=group_seen, rerank_method=rerank_method, device=device)
+            scores[np.ix_(videos, classes)] = group_scores
+        else:  # a group with no test video still has prototypes
+            group_prototypes = head.prototypes(class_views(head, text, transfer, group_seen, device)).float().cpu().numpy()
+        if prototypes is None:
+            prototypes = np.zeros((n_classes, group_prototypes.shape[1]), dtype=np.float32)
+        prototypes[classes] = group_prototypes
+    assert prototypes is not None
+    return prototypes, scores
 
 
-def within_groups(plan: SplitPlan, scores: np.ndarray) -> np.ndarray:
-    """``scores`` ``(N, Ct)`` with every candidate outside the test video's class group at ``OUT_OF_GROUP``."""
-    if plan.groups is None:
-        return scores
-    own = plan.groups[plan.test.labels][:, None] == plan.groups[plan.test.classes][None, :]
-    return np.where(own, scores, OUT_OF_GROUP).astype(scores.dtype)
+def split_metrics(result: SplitResult, measures: tuple[str, ...] = ()) -> tuple[dict[str, Any], list[str]]:
+    """Top-1/top-5 (percent) of one split with the values of ``measures`` (the protocol's), and their notes.
 
-
-@torch.no_grad()
-def pair_scores_of_rows(head: Head, features: np.ndarray, rows: np.ndarray, text: ClassText,
-                        device: torch.device) -> np.ndarray:
-    """``(len(rows), C)`` ``head.pair_scores`` of ``features[rows]`` (all clips) with the classes of ``text``."""
-    head.eval()
-    out = np.empty((len(rows), len(text)), dtype=np.float32)
-    for start, video in zip(range(0, len(rows), INFERENCE_BATCH),
-                            FeatureBatches(features, rows).in_order(INFERENCE_BATCH, device)):
-        out[start:start + len(video)] = head.pair_scores(video, text).float().cpu().numpy()
-    return out
-
-
-def batched_scores(head: Head, videos: torch.Tensor, views: torch.Tensor) -> np.ndarray:
-    """``head.scores`` ``(N, C)`` of ``videos`` ``(N, E)`` against ``views`` ``(C, V, E)``, in batches of videos."""
-    scores = np.empty((len(videos), len(views)), dtype=np.float32)
-    for start in range(0, len(videos), SCORE_BATCH):
-        scores[start:start + SCORE_BATCH] = head.scores(videos[start:start + SCORE_BATCH], views).float().cpu().numpy()
-    return scores
-
-
-def split_metrics(result: SplitResult, names: dict[str, str] | None = None) -> dict[str, float | int]:
-    """Top-1/top-5 (percent) of one split; with seen candidates also seen, unseen and harmonic top-1.
-
-    ``names`` renames those three (``base-to-novel``: base, novel, HM).
+    The values are a ``SplitRecord``'s fields: ``accuracies`` holds the measures' values.
     """
     measured = accuracy(result.scores, result.label_positions())
-    metrics: dict[str, float | int] = {
-        "split": result.split, "top1": measured.top1, "top5": measured.top5,
-        "n_test": int(len(result.test_labels)), "n_classes": int(len(result.test_classes))}
-    if result.seen[result.test_classes].any():
-        on_seen, correct = result.seen[result.test_labels], measured.correct
-        seen_top1 = 100 * float(correct[on_seen].mean()) if on_seen.any() else 0.0
-        unseen_top1 = 100 * float(correct[~on_seen].mean()) if (~on_seen).any() else 0.0
-        metrics.update(seen_top1=seen_top1, unseen_top1=unseen_top1, harmonic=harmonic_mean(seen_top1, unseen_top1))
-    return {(names or {}).get(k, k): v for k, v in metrics.items()}
+    out = SplitMetrics(split=result.split, class_names=[])
+    accuracies: dict[str, Any] = {}
+    for name in measures:
+        accuracies.update(MEASURES.create(name).split(result, MetricsConfig(measures=()), out))
+    return {"split": result.split, "top1": measured.top1, "top5": measured.top5, "n_test": int(len(result.test_labels)),
+            "n_classes": int(len(result.test_classes)), "accuracies": accuracies}, out.notes
 
 
-def summarise(per_split: list[dict[str, float | int]]) -> tuple[dict[str, float], dict[str, float]]:
-    """Mean and (population) standard deviation over splits of every accuracy in ``SUMMARY_KEYS``."""
-    return mean_std([{k: m[k] for k in SUMMARY_KEYS if k in m} for m in per_split])
+def summarise_splits(per_split: list[dict[str, Any]],
+                     measures: tuple[str, ...] = ()) -> tuple[dict[str, float], dict[str, float]]:
+    """Mean and (population) standard deviation over splits of top-1, top-5 and each measure's values."""
+    flat = [{**{k: m[k] for k in ("split", *BASE_KEYS)}, **m.get("accuracies", {})} for m in per_split]
+    return summarise(flat, measures, BASE_KEYS)

@@ -1,4 +1,8 @@
-"""Metrics of a run or a raw feature cache: accuracy, hubness, closeness, dispersion, plots, report.
+"""Metrics of a run or a raw feature cache: accuracy, the registered measures, plots, report.
+
+Each measure (hubness, closeness, dispersion, a protocol's accuracies, a plugin's) is a class
+registered in ``MEASURES`` (``zsar.metrics.measures``) that gives its flag, JSON keys, report
+section and sweep columns.
 
 Library API (what ``zsar metrics`` and the demo call)::
 

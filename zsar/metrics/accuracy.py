@@ -68,21 +68,23 @@ def accuracy(scores: np.ndarray, labels: np.ndarray) -> Accuracy:
 
 
 def harmonic_mean(a: float, b: float) -> float:
-    """``2ab / (a + b)``; 0 when both are 0 (GZSL's seen/unseen summary)."""
+    """``2ab / (a + b)``; 0 when both are 0 (no video of either group was right)."""
     return 0.0 if a + b == 0 else 2 * a * b / (a + b)
 
 
 def mean_std(objects: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
     """Mean and population std over ``objects`` (one per split) of every number, nested dicts kept.
 
-    The ``split`` id and values that are not numbers are left out; a key missing from some
-    objects is summarised over those that have it.
+    The ``split`` id and values that are not numbers are left out; a key missing (or None)
+    in some objects is summarised over those that have a value.
     """
     mean: dict[str, Any] = {}
     std: dict[str, Any] = {}
     keys = list(dict.fromkeys(key for obj in objects for key in obj))
     for key in keys:
-        values = [obj[key] for obj in objects if key in obj]
+        values = [obj[key] for obj in objects if obj.get(key) is not None]
+        if not values:
+            continue
         if isinstance(values[0], dict):
             mean[key], std[key] = mean_std(values)
         elif key != "split" and isinstance(values[0], (int, float)):

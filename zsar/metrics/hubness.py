@@ -47,10 +47,10 @@ logging.getLogger("faiss.loader").setLevel(logging.WARNING)
 import faiss  # noqa: E402
 
 from zsar.errors import ZsarError  # noqa: E402
+from zsar.metrics.measures import BATCH_SIZE  # noqa: E402
 from zsar.progress import progress  # noqa: E402
 from zsar.vectors import l2_normalise  # noqa: E402
 
-BATCH_SIZE = 8192
 HUB_SIZE = 2
 STATISTICS = ("skewness", "robinhood", "hub_occurrence", "hub_occurrence_relative", "antihub_rate",
               "max_hub_share")

@@ -1,22 +1,14 @@
 """Measure a run directory (every split) or a raw feature cache: the ``zsar metrics`` library API.
 
-For a run, per split (``SplitResult``):
+For a run, per split (``SplitResult``): the accuracy of the final ``scores`` (top-1, top-5,
+mean per-class, confusion), then each registered measure asked (``MetricsConfig.measures``,
+by default every ``default`` one: hubness, closeness, dispersion) and each measure the run's
+protocol added (its ``metrics.json`` names them, e.g. ``base-novel``); see
+``zsar.metrics.measures``. For a raw cache, the measures that can be taken on videos alone.
 
-- accuracy of the final ``scores`` (top-1, top-5, mean per-class, confusion);
-- ``hubness``: videos against the test-class prototypes. ``N_k(c)`` counts the videos
-  whose k best *final scores* include class c -- the scores the predictions were taken
-  from, after any re-ranking (CSLS, inverted softmax) -- so ``N_1(c)`` is exactly how many
-  videos were predicted as c and a re-ranker's effect on hubness is visible. With plain
-  cosine scores this is the exact cosine k-NN of the test embeddings among the prototypes;
-- ``hubness_videos``: test videos against test videos by exact FAISS cosine k-NN, self
-  excluded;
-- ``closeness``/``dispersion``/``dispersion_mean`` of the test embeddings by true class
-  (the unseen classes in zero-shot protocols) and, under ``seen``, of the training
-  embeddings of the seen classes when the run stored them.
-
-The run's summary holds the mean over splits of every number, ``std`` (population standard
-deviation over splits, same shape) and ``per_split``. A k that is not below the number of
-candidates of a setting is left out of that setting with a note (``N_k`` would be constant).
+The run's summary holds the mean over splits of every number (each measure may summarise its
+own keys, as base-to-novel's HM of the means), ``std`` (population standard deviation over
+splits, same shape) and ``per_split``.
 """
 
 from __future__ import annotations
@@ -28,47 +20,26 @@ from typing import Any
 
 import numpy as np
 
-from zsar.metrics.accuracy import Accuracy, accuracy, mean_std
-from zsar.cache import RunReader, SplitResult, load_features, load_text, open_layout
+from zsar.cache.features import load_features, load_text
+from zsar.cache.layout import open_layout
 from zsar.cache.text import list_text_files, read_text_embeddings
 from zsar.errors import ZsarError
-from zsar.metrics.geometry import ClassGeometry, class_geometry
-from zsar.metrics.hubness import BATCH_SIZE, hubness_stats, k_occurrence, score_occurrence
+from zsar.metrics.accuracy import accuracy
+from zsar.metrics.measures import FEATURES_K, MEASURES, RUN_K, MetricsConfig, SplitMetrics, merge, summarise
+from zsar.runs.results import RunReader, SplitResult
 from zsar.vectors import l2_normalise
 
 log = logging.getLogger(__name__)
-
-RUN_K = (1, 5, 10)
-FEATURES_K = (10,)
-PROTOTYPES, VIDEOS = "hubness", "hubness_videos"
-
-
-@dataclass(frozen=True, kw_only=True)
-class MetricsConfig:
-    """What to measure: accuracy is always measured for a run; ``k`` are the hubness k values."""
-
-    hubness: bool = True
-    closeness: bool = True
-    dispersion: bool = True
-    k: tuple[int, ...] = RUN_K
-    batch_size: int = BATCH_SIZE
-
-    def __post_init__(self) -> None:
-        if not self.k or min(self.k) < 1:
-            raise ZsarError(f"hubness k values {self.k} must be positive integers, e.g. --k 1,5,10")
-
-
+ACCURACY_KEYS = ("top1", "top5", "mean_class_accuracy")
 @dataclass(frozen=True, kw_only=True)
 class MetricsRequest:
-    """What ``zsar metrics`` is asked, checked as it is built: a ``run`` or a raw cache (``features``), what to
-    measure (none of hubness, closeness, dispersion: all three), the hubness ``k`` text, and ``plots``."""
+    """What ``zsar metrics`` is asked, checked as it is built: a ``run`` or a raw cache (``features``), the
+    ``measures`` named by their flags (none: the default ones), the hubness ``k`` text, and ``plots``."""
 
     run: Path | None = None
     features: Path | None = None
     text: str | None = None
-    hubness: bool = False
-    closeness: bool = False
-    dispersion: bool = False
+    measures: tuple[str, ...] = ()
     k: str | None = None
     plots: bool = False
 
@@ -81,10 +52,8 @@ class MetricsRequest:
             raise ZsarError("--text applies to --features only; a run already holds its class prototypes")
 
     def config(self) -> MetricsConfig:
-        everything = not (self.hubness or self.closeness or self.dispersion)
         ks = parse_k(self.k) if self.k is not None else RUN_K if self.run is not None else FEATURES_K
-        return MetricsConfig(hubness=self.hubness or everything, closeness=self.closeness or everything,
-                             dispersion=self.dispersion or everything, k=ks)
+        return MetricsConfig(measures=self.measures or None, k=ks)
 
 
 def parse_k(text: str) -> tuple[int, ...]:
@@ -99,86 +68,54 @@ def parse_k(text: str) -> tuple[int, ...]:
 
 
 @dataclass(kw_only=True)
-class SplitMetrics:
-    """Everything measured on one split; ``occurrence[setting][k]`` is ``N_k`` of that setting."""
-
-    split: int
-    class_names: list[str]
-    accuracy: Accuracy | None = None
-    occurrence: dict[str, dict[int, np.ndarray]] = field(default_factory=dict)
-    geometry: dict[str, ClassGeometry] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-
-    def to_json(self, config: MetricsConfig) -> dict[str, Any]:
-        out: dict[str, Any] = {"split": self.split}
-        if self.accuracy is not None:
-            out.update(top1=self.accuracy.top1, top5=self.accuracy.top5,
-                       mean_class_accuracy=self.accuracy.mean_class)
-        for setting, by_k in self.occurrence.items():
-            out[setting] = {str(k): hubness_stats(n_k, k).to_json() for k, n_k in by_k.items()}
-        for name, geometry in self.geometry.items():
-            values = _geometry_json(geometry, config)
-            if name == "seen":
-                out["seen"] = values
-            else:
-                out.update(values)
-        return out
-
-
-@dataclass(kw_only=True)
 class MeasuredRun:
-    """The measurements of every split of a run."""
+    """The measurements of every split of a run, and the measures taken (``measures``, in order)."""
 
     root: Path
     protocol: str
     head: str
     config: MetricsConfig
     splits: list[SplitMetrics]
+    measures: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # about the run: from train-head's metrics.json, or unfinished
 
     def summary(self) -> dict[str, Any]:
         """The JSON object of ``zsar metrics RUN --json``: means over splits, ``std``, ``per_split``."""
-        per_split = [s.to_json(self.config) for s in self.splits]
-        mean, std = mean_std(per_split)
+        per_split = [s.to_json() for s in self.splits]
+        mean, std = summarise(per_split, self.measures, ACCURACY_KEYS)
         notes = self.notes + sorted({note for s in self.splits for note in s.notes} - set(self.notes))
         return {"run": str(self.root), "protocol": self.protocol, "head": self.head,
                 "n_splits": len(per_split), **mean, "std": std, "per_split": per_split,
-                **({"notes": notes} if notes else {})}
+                "measures": list(self.measures), **({"notes": notes} if notes else {})}
 
 
-def _measure_split(result: SplitResult, config: MetricsConfig) -> SplitMetrics:
-    """Measure one split of a run (see the module docstring)."""
+def measure_split(result: SplitResult, config: MetricsConfig, measures: list[str]) -> SplitMetrics:
+    """Accuracy and each of ``measures`` on one split of a run."""
     labels = result.label_positions()
     names = [result.class_names[int(c)] for c in result.test_classes]
     metrics = SplitMetrics(split=result.split, class_names=names, accuracy=accuracy(result.scores, labels))
-    if config.hubness:
-        ks = _usable_k(config.k, len(names), "class prototypes", metrics.notes)
-        if ks:
-            metrics.occurrence[PROTOTYPES] = score_occurrence(result.scores, ks, config.batch_size)
-        _add_video_hubness(metrics, result.test_embeddings, config)
-    if config.closeness or config.dispersion:
-        _add_geometry(metrics, "test", result.test_embeddings, result.test_labels, config)
-        if result.train_embeddings is not None and result.train_labels is not None:
-            _add_geometry(metrics, "seen", result.train_embeddings, result.train_labels, config)
+    for name in measures:
+        merge(metrics.values, MEASURES.create(name).split(result, config, metrics))
     return metrics
 
 
 def measure_run(run: Path | str | RunReader, config: MetricsConfig = MetricsConfig()) -> MeasuredRun:
-    """Measure every split of the run directory ``run``."""
+    """Measure every split of the run directory ``run``: the asked measures and its protocol's."""
     reader = run if isinstance(run, RunReader) else RunReader(Path(run))
     notes = [] if reader.metrics is None else list(reader.metrics.notes)
     if reader.metrics is None:
         notes.append(f"{reader.root} has no metrics.json (`zsar train-head` did not finish): measured the "
                      f"splits on disk, {reader.split_ids()}")
         log.warning(notes[-1])
+    measures = config.names(() if reader.metrics is None else reader.metrics.measures)
     splits = []
     for result in reader.splits():
         _check_split(reader.root, result)
         log.info("measuring split %d of %s (%d test videos, %d classes)", result.split, reader.root,
                  len(result.test_labels), len(result.test_classes))
-        splits.append(_measure_split(result, config))
+        splits.append(measure_split(result, config, measures))
     return MeasuredRun(root=reader.root, protocol=reader.config.protocol, head=reader.config.head, config=config,
-                       splits=splits, notes=notes)
+                       splits=splits, measures=measures, notes=notes)
 
 
 def evaluate_run(run: Path | str | RunReader, config: MetricsConfig = MetricsConfig()) -> dict[str, Any]:
@@ -190,12 +127,12 @@ def evaluate_features(cache: Path | str, text: str | None = None,
                       config: MetricsConfig = MetricsConfig(k=FEATURES_K)) -> dict[str, Any]:
     """Metrics of a raw feature cache, no head: the JSON object of ``zsar metrics --features``.
 
-    Videos are the mean over clips and frames of their features, L2-normalised.
-    ``hubness_videos``: videos against videos (self excluded). ``hubness``: videos against
-    the class text prototypes, only when the text embeddings share the backbone's space
-    (the cache's and the text file's ``space`` are equal and non-empty, e.g. CLIP);
-    otherwise a note says why it was skipped. ``text`` names the text file (else the one
-    in the backbone's space). Closeness and dispersion are of the videos by class.
+    Videos are the mean over clips and frames of their features, L2-normalised. A measure
+    that compares videos with class prototypes (``uses_prototypes``, hubness) gets the
+    class text prototypes only when the text embeddings share the backbone's space (the
+    cache's and the text file's ``space`` are equal and non-empty, e.g. CLIP); otherwise a
+    note says why they were skipped. ``text`` names the text file (else the one in the
+    backbone's space). Closeness and dispersion are of the videos by class.
     """
     features = load_features(cache)
     features.check_finite()
@@ -210,19 +147,18 @@ def evaluate_features(cache: Path | str, text: str | None = None,
         log.warning(lost)
         metrics.notes.append(lost)
     log.info("measuring %d videos of %s (%d-d)", len(features), features.cache_dir, videos.shape[1])
-    if config.hubness:
-        prototypes = _text_prototypes(features.cache_dir, features.config.space,
-                                      features.class_names, text, metrics.notes)
-        ks = [] if prototypes is None else _usable_k(config.k, len(prototypes), "class prototypes", metrics.notes)
-        if ks:
-            metrics.occurrence[PROTOTYPES] = k_occurrence(videos, prototypes, ks, batch_size=config.batch_size)
-        _add_video_hubness(metrics, videos, config)
-    if config.closeness or config.dispersion:
-        _add_geometry(metrics, "test", videos, features.labels, config)
-    out = metrics.to_json(config)
+    names = config.names()
+    prototypes = None
+    if any(MEASURES.get(name).uses_prototypes for name in names):
+        prototypes = _text_prototypes(features.cache_dir, features.config.space, features.class_names, text,
+                                      metrics.notes)
+    for name in names:
+        values = MEASURES.create(name).features(videos, features.labels, prototypes, config, metrics)
+        merge(metrics.values, values or {})
+    out = metrics.to_json()
     del out["split"]
     return {"features": str(features.cache_dir), "space": features.config.space,
-            "n_videos": len(features), "n_classes": len(features.class_names), **out,
+            "n_videos": len(features), "n_classes": len(features.class_names), **out, "measures": names,
             **({"notes": metrics.notes} if metrics.notes else {})}
 
 
@@ -244,43 +180,6 @@ def _text_prototypes(cache: Path, space: str, class_names: list[str], name: str 
         notes.append(note)
         return None
     return matching[0].subset(class_names).mean
-
-
-def _add_video_hubness(metrics: SplitMetrics, videos: np.ndarray, config: MetricsConfig) -> None:
-    ks = _usable_k(config.k, len(videos) - 1, "other test videos", metrics.notes)
-    if ks:
-        metrics.occurrence[VIDEOS] = k_occurrence(videos, videos, ks, exclude_self=True,
-                                                  batch_size=config.batch_size)
-
-
-def _usable_k(ks: tuple[int, ...], candidates: int, what: str, notes: list[str]) -> list[int]:
-    """The k values below ``candidates``; the others are noted and logged, not silently dropped."""
-    usable = sorted(k for k in set(ks) if k < candidates)
-    for k in sorted(set(ks) - set(usable)):
-        note = f"hubness k={k} against {what} skipped: there are only {candidates}, N_k would be constant"
-        log.warning(note)
-        notes.append(note)
-    return usable
-
-
-def _add_geometry(metrics: SplitMetrics, name: str, embeddings: np.ndarray, labels: np.ndarray,
-                  config: MetricsConfig) -> None:
-    """Closeness and dispersion of one set; a set of one class has no dispersion, and a note says so."""
-    geometry = class_geometry(embeddings, labels)
-    if config.dispersion and geometry.dispersion is None:
-        note = f"dispersion of the {name} embeddings skipped: they hold {geometry.n_classes} class"
-        log.warning(note)
-        metrics.notes.append(note)
-    metrics.geometry[name] = geometry
-
-
-def _geometry_json(geometry: ClassGeometry, config: MetricsConfig) -> dict[str, float]:
-    out = {}
-    if config.closeness:
-        out["closeness"] = geometry.closeness
-    if config.dispersion and geometry.dispersion is not None:
-        out.update(dispersion=geometry.dispersion, dispersion_mean=geometry.dispersion_mean)
-    return out
 
 
 def _check_split(root: Path, r: SplitResult) -> None:

@@ -17,7 +17,8 @@ import numpy as np  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from zsar.files import write_error  # noqa: E402
-from zsar.metrics.measure import PROTOTYPES, VIDEOS, MeasuredRun  # noqa: E402
+from zsar.metrics.hubness_measure import PROTOTYPES, SETTING_TITLES  # noqa: E402
+from zsar.metrics.measure import MeasuredRun  # noqa: E402
 from zsar.metrics.hubness import hubness_stats  # noqa: E402
 
 MAX_NAMED_CLASSES = 60
@@ -25,7 +26,6 @@ MAX_ANNOTATED_CLASSES = 15
 MAX_BARS = 60
 DPI = 110
 PLOTS_FIX = "make the run folder writable (or copy the run elsewhere), or drop --plots"
-SETTING_TITLES = {PROTOTYPES: "videos -> class prototypes", VIDEOS: "videos -> videos (self excluded)"}
 
 
 def write_plots(metrics: MeasuredRun, folder: Path) -> dict[str, Path]:

@@ -28,8 +28,9 @@ import torch
 
 from zsar.cache.config import CacheConfig, read_cache_config
 from zsar.cache.layout import CacheLayout, open_layout
-from zsar.cache.run_files import REDO, CacheRecord, CheckpointMeta, RunLayout
-from zsar.cache.runs import RunReader, SplitResult, read_checkpoint
+from zsar.runs.files import REDO, CacheRecord, CheckpointMeta, RunLayout
+from zsar.runs.checkpoints import read_checkpoint
+from zsar.runs.results import RunReader, SplitResult
 from zsar.cache.text import TextEmbeddings, read_text_embeddings
 from zsar.errors import ZsarError
 from zsar.heads.base import Head, HeadDims, create_head

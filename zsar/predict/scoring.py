@@ -1,9 +1,9 @@
 """Scores ``(N videos, C labels)`` of new videos: with a trained run's heads, or the training-free ``frozen`` rule.
 
 With a run, each split's head scores the videos exactly as ``zsar train-head`` scored its
-test videos (``zsar.heads.zero_shot.score_split``): the user's labels are the unseen
-classes, the split's seen classes give semantic transfer its visual prototypes, and ResT's
-joint mode fuses its pair scores. A run of several splits (e.g. ``within-half``: each
+test videos, with the same classifier (``zsar.heads.classifier.classify``): the user's
+labels are the candidates, the split's seen classes give semantic transfer its visual
+prototypes, and ResT's joint mode fuses its pair scores. A run of several splits (e.g. ``within-half``: each
 split trained on other seen classes) scores with one split (``split``) or, by default,
 with the mean of every split's scores: an ensemble of the split models, which is steadier
 than any one of them. Re-ranking comes last, on the final scores.
@@ -30,9 +30,8 @@ from zsar.cache.features import FeatureSet
 from zsar.cache.text import TextEmbeddings
 from zsar.errors import ZsarError
 from zsar.heads.frozen import frozen_scores
-from zsar.heads.plans import Side, SplitPlan
+from zsar.heads.classifier import SeenClasses, classify, embed_rows
 from zsar.heads.rerank import CSLS_K, RERANKERS, rerank
-from zsar.heads.zero_shot import embed_rows, score_split
 from zsar.predict.model import RunModel, SplitModel
 
 log = logging.getLogger(__name__)
@@ -53,33 +52,19 @@ def check_rerank(method: str, n_videos: int) -> None:
                     "so it works best with dozens or more", method, n_videos, CSLS_K)
 
 
-def _plan(model: SplitModel, videos: FeatureSet, text: TextEmbeddings) -> SplitPlan:
-    """A ``SplitPlan`` whose test videos are all of ``videos`` and whose test classes are the user's labels.
-
-    Only the fields ``score_split`` reads are meaningful: the seen classes (for semantic
-    transfer) and the test side. No video trains here (the training side has no rows).
-    """
-    n_seen, n_labels = len(model.train_text.class_names), len(text.class_names)
-    names = [f"seen/{n}" for n in model.train_text.class_names] + list(text.class_names)
-    seen = np.r_[np.ones(n_seen, dtype=bool), np.zeros(n_labels, dtype=bool)]
-    none = np.zeros(0, np.int64)
-    train = Side(cache=videos, rows=none, labels=none, classes=np.arange(n_seen), text=model.train_text)
-    test = Side(cache=videos, rows=np.arange(len(videos)), labels=np.full(len(videos), n_seen),
-                classes=n_seen + np.arange(n_labels), text=text)
-    return SplitPlan(split=model.split, class_names=names, seen=seen, train=train, test=test,
-                     model_key=f"predict-{model.split}")
-
-
 def split_scores(model: SplitModel, videos: FeatureSet, text: TextEmbeddings, run: RunModel,
                  device: torch.device) -> np.ndarray:
-    """``(N, C)`` scores of one split's head (before re-ranking)."""
-    plan = _plan(model, videos, text)
-    embeddings = embed_rows(model.head, videos.features, plan.test.rows, device)
-    if run.transfer.mode == "semantic" and len(model.train_targets) == 0:
-        raise ZsarError(f"run {run.run}: split {model.split} uses semantic transfer but keeps no training "
-                        "embeddings; re-run `zsar train-head` to redo it")
-    _, scores = score_split(model.head, plan, embeddings, model.train_embeddings, model.train_targets,
-                            run.transfer, NO_RERANK, device)
+    """``(N, C)`` scores of one split's head (before re-ranking): the user's labels are the candidates."""
+    rows = np.arange(len(videos))
+    embeddings = embed_rows(model.head, videos.features, rows, device)
+    seen = None
+    if run.transfer.mode == "semantic":
+        if len(model.train_targets) == 0:
+            raise ZsarError(f"run {run.run}: split {model.split} uses semantic transfer but keeps no training "
+                            "embeddings; re-run `zsar train-head` to redo it")
+        seen = SeenClasses(embeddings=model.train_embeddings, targets=model.train_targets, text=model.train_text)
+    _, scores = classify(model.head, embeddings, text, features=videos.features, rows=rows, transfer=run.transfer,
+                         seen=seen, device=device)
     return scores
 
 

@@ -38,6 +38,7 @@ from zsar.extract.extractor import ExtractConfig, extract
 from zsar.extract.sampling import SamplingConfig
 from zsar.heads.base import head_class, head_config, heads_in_order
 from zsar.heads.generator import NO_GENERATOR
+from zsar.heads.protocols import WITHIN_HALF
 from zsar.heads.train import TrainConfig
 from zsar.synth import SynthConfig, generate_dataset
 from zsar.sweep.grid import SweepConfig, run_sweep
@@ -244,7 +245,7 @@ def sweep_config(config: DemoConfig, cache: Path) -> SweepConfig:
     train = TrainConfig(seed=config.seed, **({} if config.steps is None else {"steps": config.steps}))
     heads = tuple(config.demo_heads)
     grid = {h: options for h, options in FULL_HEAD_GRID.items() if h in heads} if config.full else {}
-    return SweepConfig(features=cache, out=config.runs_dir, protocol="within-half", splits=config.splits,
+    return SweepConfig(features=cache, out=config.runs_dir, protocol=WITHIN_HALF, splits=config.splits,
                        heads=heads, head_grid=grid, train=train, title="zsar demo" + (" --full" if config.full else ""),
                        about=ABOUT if not config.full else ABOUT_FULL, report=config.out / "report.md",
                        settings=config.settings())

@@ -23,7 +23,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import torch
 
@@ -31,10 +31,10 @@ from zsar.cache.features import load_text
 from zsar.cache.config import read_cache_config
 from zsar.cache.layout import open_layout
 from zsar.errors import ZsarError
-from zsar.heads.base import head_class, heads_in_order
+from zsar.heads.base import SHARED_SPACE_BASELINE, baseline_head, head_class, heads_in_order
 from zsar.heads.experiment import TrainHeadConfig, train_head
 from zsar.heads.options import parse_head_options
-from zsar.heads.protocols import DEFAULT_TAU
+from zsar.heads.protocols import DEFAULT_PROTOCOL
 from zsar.heads.selection import SelectionConfig
 from zsar.heads.train import TrainConfig
 from zsar.heads.transfer import TransferConfig
@@ -42,9 +42,6 @@ from zsar.metrics import MetricsConfig, measure_run
 from zsar.registry import load_plugins
 from zsar.sweep.table import GENERATOR_MODE, MISSING, SweepRow, Variant, best_row, format_table, write_sweep_report
 
-# Started first when runs go in parallel: their reference designs (ActionCLIP's 6-block temporal
-# transformer, ResT's joint pair scoring) cost the most per step (docs/benchmarks.md).
-COSTLY_HEADS = ("actionclip", "rest")
 METRIC_K = (1, 5)
 
 
@@ -53,17 +50,18 @@ class SweepConfig:
     """The cache(s), the protocol and the grid. ``heads`` ``None``: every registered head that the cache
     allows (``frozen`` only in a shared space), baselines first.
 
-    ``head_grid``: ``{head: {option: (value strings, ...)}}`` (typed by the head's config).
+    ``head_grid``: ``{head: {option: (value strings, ...)}}`` (typed by the head's config);
+    ``protocol_options``: the protocol's options by name (e.g. ``tau``), as train-head's.
     ``train`` / ``selection`` apply to every run (their defaults are train-head's).
     """
 
     features: Path
     out: Path
-    protocol: str = "within-half"
+    protocol: str = DEFAULT_PROTOCOL
     source_features: Path | None = None
     text: str | None = None
     splits: int | None = None
-    tau: float = DEFAULT_TAU
+    protocol_options: dict[str, Any] = field(default_factory=dict)
     filter_text: str | None = None
     heads: tuple[str, ...] | None = None
     generators: tuple[bool, ...] = (False, True)
@@ -149,7 +147,8 @@ def train_config_for(config: SweepConfig, row: SweepRow) -> TrainHeadConfig:
     options = parse_head_options(row.head, [f"{k}={v}" for k, v in row.variant.items])
     return TrainHeadConfig(features=config.features, out=config.out / row.name, head=row.head,
                            protocol=config.protocol, text=config.text, source_features=config.source_features,
-                           splits=config.splits, tau=config.tau, filter_text=config.filter_text,
+                           splits=config.splits, protocol_options=config.protocol_options,
+                           filter_text=config.filter_text,
                            generator=generator, transfer=TransferConfig(row.transfer),
                            rerank=row.rerank, train=config.train, selection=config.selection, head_options=options,
                            replace_other_run=True)
@@ -182,6 +181,7 @@ def run_sweep(config: SweepConfig, echo: Callable[[str], None], plan: list[Sweep
     ``jobs`` > 1 runs that many rows at once, each in its own process with one torch thread
     (on a machine with that many idle cores, faster than one process with several threads).
     """
+    baseline_head(), baseline_head(SHARED_SPACE_BASELINE)  # two heads tagged as one baseline fail before any run
     plan = list(plan_rows(config)) if plan is None else list(plan)
     width = max(len(r.name) for r in plan)
     report_row = lambda row: echo(f"      {row.name:{width}s}  top-1 {row.top1:5.1f} ± {row.top1_std:4.1f} % "  # noqa: E731
@@ -193,9 +193,9 @@ def run_sweep(config: SweepConfig, echo: Callable[[str], None], plan: list[Sweep
             rows[i] = run_row(config, plan[i])
             report_row(rows[i])
     else:
-        # The costly heads' runs start first and the short ones fill the other cores; each run is
+        # The costly heads' runs (``Head.costly``) start first and the short ones fill the other cores; each run is
         # reported as it finishes, the table keeps the plan's order.
-        first = sorted(todo, key=lambda i: plan[i].head not in COSTLY_HEADS)
+        first = sorted(todo, key=lambda i: not head_class(plan[i].head).costly)
         context = multiprocessing.get_context(_START_METHOD)
         with ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_job) as pool:
             futures = {pool.submit(run_row, config, plan[i]): i for i in first}
@@ -216,5 +216,6 @@ def _settings(config: SweepConfig) -> dict[str, object]:
     grid = "; ".join(f"{h}.{k}={','.join(v)}" for h, opts in config.head_grid.items() for k, v in opts.items())
     return {"features": config.features, "source features": config.source_features or MISSING,
             "protocol": config.protocol, "splits": config.splits or "the protocol's default",
-            **({"tau": config.tau, "filter text": config.filter_text or "default"} if config.source_features else {}),
+            **({"filter text": config.filter_text or "default"} if config.source_features else {}),
+            **{f"protocol option {k}": v for k, v in config.protocol_options.items()},
             "head options": grid or MISSING, "training": config.train, "selection": config.selection}

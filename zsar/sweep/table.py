@@ -7,9 +7,10 @@ nothing added) and on how many splits it beat the baseline's top-1 on the same s
 splits share their classes, so this paired count is what a std over splits cannot show),
 the values model selection chose (range over splits), its top-1 as a multiple of the
 training-free ``frozen`` head's (the ``x frozen`` column, whenever a frozen row ran: the
-features and the label text share one space), the N_1 skewness
-of the videos against the class prototypes, and the closeness and dispersion of the test
-embeddings (``zsar.metrics``). Grid points a head cannot run (the class generator on a
+features and the label text share one space), then the columns of each measure taken
+(``Measure.columns``, ``zsar.metrics.measures``: the N_1 skewness of the videos against the
+class prototypes, the closeness and dispersion of the test embeddings, a protocol's own
+accuracies, a plugin's measure). Grid points a head cannot run (the class generator on a
 head without visual centres) are rows of ``-``.
 """
 
@@ -17,22 +18,21 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
 from zsar.files import atomic_write_text
 from zsar.heads.base import SHARED_SPACE_BASELINE, baseline_head
-from zsar.cache.runs import RunReader
 from zsar.metrics import MeasuredRun, measure_run, write_report
-from zsar.metrics.measure import PROTOTYPES
-from zsar.metrics.report import GEOMETRY_NOTE, HUBNESS_NOTE
+from zsar.metrics.measures import MEASURES
+from zsar.metrics.report import definitions
+from zsar.runs.results import RunReader
 
 GENERATOR_MODE = "interpolate"  # "generator on": AURL's released mixing, weights in [0, 1)
 FROZEN_COLUMN = "x frozen"
 MISSING = "-"
-NUMBER_COLUMNS = ("top-1 %", "chance %", "x ridge", "> ridge", "selected", "N_1 skewness", "closeness",
-                  "dispersion")
+NUMBER_COLUMNS = ("top-1 %", "chance %", "x ridge", "> ridge", "selected")
 DEFINITIONS = (
     "Top-1: percent of test videos whose best-scoring candidate class is their class, mean ± "
     "population std over splits (in `within-half` the candidates are the unseen classes only). "
@@ -46,7 +46,8 @@ DEFINITIONS = (
     "splits; the test classes are never read). N_1 skewness: skewness of how often each class is "
     "the top-1 prediction (0: spread evenly; large: a few hub classes take most videos). Closeness "
     "and dispersion are of the test embeddings; semantic transfer changes only the unseen class "
-    "prototypes, so they are the same with and without it."
+    "prototypes, so they are the same with and without it. The other columns are the measures' "
+    "own (see Definitions)."
 )
 
 
@@ -80,10 +81,9 @@ class SweepRow:
     split_top1: tuple[tuple[int, float], ...] = ()  # (split, top-1 %) per split
     chance: float | None = None
     selected: str = MISSING
-    skewness: float | None = None
-    skewness_k5: float | None = None
-    closeness: float | None = None
-    dispersion: float | None = None
+    measures: tuple[str, ...] = ()  # the measures taken, whose columns the row fills
+    cells: dict[str, str] = field(default_factory=dict)  # measure column title -> its formatted value
+    details: dict[str, str] = field(default_factory=dict)  # the same for the report's second table
     seconds: float | None = None
     run: Path | None = None
 
@@ -121,16 +121,29 @@ class SweepRow:
     def measured(self, measured: MeasuredRun, seconds: float) -> "SweepRow":
         """This row with the numbers of its measured run (``measure_run`` with hubness k = 1, 5)."""
         summary = measured.summary()
-        hubness = summary.get(PROTOTYPES, {})
         chance = sum(100.0 / len(s.class_names) for s in measured.splits) / len(measured.splits)
-        skew = lambda k: hubness[k]["skewness"] if k in hubness else None  # noqa: E731 (k may be skipped)
         splits = RunReader(measured.root).finished_metrics().splits
         selected = [s.selected for s in splits]
+        cells, details = {}, {}
+        for name in measured.measures:
+            measure = MEASURES.get(name)
+            cells.update({title: _number(_at(summary, path), measure.digits) for title, path in measure.columns.items()})
+            details.update({title: _number(_at(summary, path), measure.digits)
+                            for title, path in measure.details.items()})
         return replace(self, top1=summary["top1"], top1_std=summary["std"]["top1"],
                        split_top1=tuple((s.split, s.top1) for s in splits), chance=chance,
-                       selected=summarise_selected(selected), skewness=skew("1"), skewness_k5=skew("5"),
-                       closeness=summary.get("closeness"), dispersion=summary.get("dispersion"), seconds=seconds,
-                       run=measured.root)
+                       selected=summarise_selected(selected), measures=tuple(measured.measures), cells=cells,
+                       details=details, seconds=seconds, run=measured.root)
+
+
+def _at(summary: dict[str, Any], path: str) -> float | None:
+    """The value at the dotted ``path`` of ``summary`` (``hubness.1.skewness``), None where there is none."""
+    value: Any = summary
+    for part in path.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return value if isinstance(value, (int, float)) else None
 
 
 def summarise_selected(per_split: list[dict[str, float] | None]) -> str:
@@ -181,13 +194,18 @@ def _ratio(row: SweepRow, baseline: SweepRow | None) -> float | None:
     return row.top1 / baseline.top1 if row.top1 is not None and baseline is not None and baseline.top1 else None
 
 
+def measure_columns(rows: list[SweepRow], details: bool = False) -> list[str]:
+    """The titles of the measure columns the rows filled, in the order the measures were taken."""
+    return list(dict.fromkeys(title for r in rows for title in (r.details if details else r.cells)))
+
+
 def _columns(rows: list[SweepRow]) -> list[str]:
     names = ["head"] + (["options"] if any(r.variant.items for r in rows) else [])
     names += ["generator", "transfer"] + (["re-rank"] if any(r.rerank != "none" for r in rows) else [])
     numbers = list(NUMBER_COLUMNS)
     if baselines(rows)[1] is not None:
         numbers.insert(numbers.index("> ridge") + 1, FROZEN_COLUMN)
-    return names + numbers
+    return names + numbers + measure_columns(rows)
 
 
 def _cells(row: SweepRow, columns: list[str], baseline: SweepRow | None, frozen: SweepRow | None) -> list[str]:
@@ -197,10 +215,8 @@ def _cells(row: SweepRow, columns: list[str], baseline: SweepRow | None, frozen:
         return [text.get(c, MISSING) for c in columns]
     text.update({"top-1 %": f"{row.top1:.1f} ± {row.top1_std:.1f}", "chance %": f"{row.chance:.1f}",
                  "x ridge": _number(_ratio(row, baseline)), "> ridge": paired_wins(row, baseline),
-                 FROZEN_COLUMN: _number(_ratio(row, frozen)), "selected": row.selected,
-                 "N_1 skewness": _number(row.skewness),
-                 "closeness": _number(row.closeness, 3), "dispersion": _number(row.dispersion, 3)})
-    return [text[c] for c in columns]
+                 FROZEN_COLUMN: _number(_ratio(row, frozen)), "selected": row.selected, **row.cells})
+    return [text.get(c, MISSING) for c in columns]
 
 
 def format_table(rows: list[SweepRow]) -> str:
@@ -209,7 +225,8 @@ def format_table(rows: list[SweepRow]) -> str:
     baseline, frozen = baselines(rows)
     body = [columns] + [_cells(r, columns, baseline, frozen) for r in rows]
     widths = [max(len(line[i]) for line in body) for i in range(len(columns))]
-    right = {i for i, c in enumerate(columns) if c in (*NUMBER_COLUMNS, FROZEN_COLUMN) and c != "selected"}
+    numbers = (*NUMBER_COLUMNS, FROZEN_COLUMN, *measure_columns(rows))
+    right = {i for i, c in enumerate(columns) if c in numbers and c != "selected"}
     fmt = lambda line: "| " + " | ".join(  # noqa: E731
         cell.rjust(w) if i in right else cell.ljust(w) for i, (cell, w) in enumerate(zip(line, widths))) + " |"
     rule = "|" + "|".join("-" * (w + 1) + (":" if i in right else "-") for i, w in enumerate(widths)) + "|"
@@ -237,14 +254,16 @@ def write_sweep_report(path: Path, rows: list[SweepRow], title: str, about: str,
     lines = [f"# {title}", ""] + ([about, ""] if about else [])
     lines += ["## Results", "", format_table(rows), "", best_line(rows) + ".", "", DEFINITIONS, "",
               "## What selection chose, per split", "", _selection_table(rows), "",
-              "## N_5 skewness and training time per run", "", _extra_table(rows, rel), "",
+              "## " + " and ".join([*measure_columns(rows, details=True), "training time"]) + " per run", "",
+              _extra_table(rows, rel), "",
               f"## The best run: {best.label}", "", f"Its full metrics report: [{rel(best_report)}]({rel(best_report)}).", ""]
     for plot in plots:
         title_ = plot.stem.replace("_", " ")
         lines += [f"### {title_}", "", f"![{title_}]({rel(plot)})", ""]
     if settings:
         lines += ["## Settings", "", "| setting | value |", "|---|---|"] + [f"| {k} | {v} |" for k, v in settings.items()]
-    lines += ["", "## Definitions", "", HUBNESS_NOTE, "", GEOMETRY_NOTE, ""]
+    taken = list(dict.fromkeys(name for r in rows for name in r.measures))
+    lines += ["", "## Definitions", ""] + [line for text in definitions(taken) for line in (text, "")]
     atomic_write_text(path, "\n".join(lines))
     return path
 
@@ -260,12 +279,15 @@ def _selection_table(rows: list[SweepRow]) -> str:
 
 
 def _extra_table(rows: list[SweepRow], rel: Callable[[Path], str]) -> str:
-    lines = ["| run | N_5 skewness | training s (all splits) | run folder |", "|---|---:|---:|---|"]
+    details = measure_columns(rows, details=True)
+    lines = ["| run | " + "".join(f"{title} | " for title in details) + "training s (all splits) | run folder |",
+             "|---|" + "---:|" * (len(details) + 1) + "---|"]
     for r in rows:
         if r.ran:
             assert r.run is not None
             trained = sum(record.seconds for record in RunReader(r.run).log())
-            lines.append(f"| {r.label} | {_number(r.skewness_k5)} | {trained:.0f} | [{rel(r.run)}]({rel(r.run)}) |")
+            cells = "".join(f"{r.details.get(title, MISSING)} | " for title in details)
+            lines.append(f"| {r.label} | {cells}{trained:.0f} | [{rel(r.run)}]({rel(r.run)}) |")
     return "\n".join(lines)
 
 

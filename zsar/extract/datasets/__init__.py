@@ -17,12 +17,11 @@ Adapters never decode; they read annotation files and look at the disk. Register
 Shared types and guarantees (ordering, path safety, errors) are in base.py; natural class
 text in names.py; E2E's and AURL's per-dataset label words in label_recipes.py. To add a
 dataset, write ``@DATASETS.register("name")`` on a function ``(DatasetConfig) -> VideoDataset``
-that ends with ``make_dataset(...)``.
+that ends with ``make_dataset(...)``; ``DATASETS`` imports the built-in adapters' modules on first use.
 """
 
 from __future__ import annotations
 
-from zsar.extract.datasets import custom, official, unlabelled, youtube  # noqa: F401  (register the adapters)
 from zsar.extract.datasets.base import (DATASETS, DatasetConfig, VideoDataset, VideoRecord, check_root,
                                         make_dataset, path_inside, videos_in)
 from zsar.extract.datasets.names import natural_text

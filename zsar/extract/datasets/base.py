@@ -35,7 +35,10 @@ from zsar.registry import Registry
 log = logging.getLogger(__name__)
 
 DatasetFactory = Callable[["DatasetConfig"], "VideoDataset"]
-DATASETS: Registry[DatasetFactory] = Registry("dataset")
+# The modules that register the built-in adapters; the registry imports them on first use.
+DATASET_MODULES = ("zsar.extract.datasets.official", "zsar.extract.datasets.youtube", "zsar.extract.datasets.custom",
+                   "zsar.extract.datasets.unlabelled")
+DATASETS: Registry[DatasetFactory] = Registry("dataset", modules=DATASET_MODULES)
 
 VIDEO_EXTENSIONS = (".avi", ".mp4", ".mkv", ".webm", ".mov", ".mpg", ".mpeg", ".m4v")
 NO_SPLITS = ("", "", "")

@@ -8,11 +8,10 @@
 - ``word_vectors``: GloVe and word2vec tables; ``prompts``: prompt templates as data;
 - ``hf``: the one place Hugging Face models are loaded (offline).
 
-Importing this package imports every module that registers a model, so ``BACKBONES`` and
-``TEXT_ENCODERS`` are complete whichever of its modules is imported first.
+``BACKBONES`` and ``TEXT_ENCODERS`` import ``clip`` (which registers the CLIP family) the
+first time they are read, whichever of these modules was imported first.
 """
 
-from zsar.extract.models import backbones, clip, text_encoders  # noqa: F401  (register the models)
 from zsar.extract.models.backbones import (BACKBONES, Backbone, BackboneConfig, FramewiseNet, PixelNorm,
                                            create_backbone, list_backbones)
 from zsar.extract.models.text_encoders import (TEXT_ENCODERS, TextEncoder, TextEncoderConfig, create_text_encoder,

@@ -8,6 +8,11 @@ precision; freezing (``eval``, ``requires_grad_(False)``, ``inference_mode``) ha
 in ``Backbone``. Factories are registered in ``BACKBONES``; the CLIP family registers from
 ``clip.py`` (``zsar.extract.models`` imports both).
 
+Each registration may carry a ``tiny`` hook, ``(name, folder) -> BackboneConfig`` of a small,
+fast instance (tiny random weights written into ``folder``): ``tiny_backbone_config``, which
+the contract test runs every registered backbone with. A missing optional dependency is a
+``MissingExtraError``.
+
 ``zsar extract`` calls ``Backbone.launch`` (``encode`` without the wait: on a GPU it returns
 while the batch runs, and the features are taken one batch later); both run ``features``,
 normalisation and network on frames already on the device. A subclass that changes the
@@ -27,12 +32,12 @@ from torch import Tensor, nn
 
 from zsar.devices import resolve_device, resolve_precision
 from zsar.files import file_digest, package_version
-from zsar.errors import ZsarError
+from zsar.errors import MissingExtraError, ZsarError
 from zsar.registry import Registry
 
 log = logging.getLogger(__name__)
 
-BACKBONES: Registry[Callable[["BackboneConfig"], "Backbone"]] = Registry("backbone")
+BACKBONES: Registry[Callable[["BackboneConfig"], "Backbone"]] = Registry("backbone", modules=("zsar.extract.models.clip",))
 
 
 @dataclass(frozen=True)
@@ -226,6 +231,13 @@ def list_backbones() -> list[str]:
     return BACKBONES.names()
 
 
+def tiny_backbone_config(name: str, folder: Path) -> BackboneConfig:
+    """The config of a small, fast instance of backbone ``name`` for tests: its registered ``tiny`` hook's
+    (``(name, folder) -> BackboneConfig``, writing tiny weights into ``folder``), else the defaults."""
+    hook = BACKBONES.entry(name).tiny
+    return BackboneConfig(name=name) if hook is None else hook(name, Path(folder))
+
+
 # --- tiny-random ------------------------------------------------------------------------
 
 TINY_DIM = 32
@@ -302,12 +314,27 @@ def whole_clip(model: nn.Module, x: Tensor) -> Tensor:
     return model(x.transpose(1, 2)).unsqueeze(1)
 
 
-@BACKBONES.register("r2plus1d-18", help="torchvision R(2+1)D-18 on Kinetics-400 (512-d, clip-level; extra)")
-def create_r2plus1d_18(config: BackboneConfig) -> Backbone:
+def _torchvision_video() -> object:
+    """``torchvision.models.video``; a ``MissingExtraError`` with the install hint without torchvision."""
     try:
-        from torchvision.models.video import R2Plus1D_18_Weights, r2plus1d_18
+        from torchvision.models import video
     except ImportError as e:
-        raise ZsarError(f"r2plus1d-18 needs torchvision: pip install 'zsar[torchvision]' ({e})") from None
+        raise MissingExtraError(f"r2plus1d-18 needs torchvision: pip install 'zsar[torchvision]' ({e})") from None
+    return video
+
+
+def tiny_r2plus1d_config(name: str, folder: Path) -> BackboneConfig:
+    """R(2+1)D-18 on random weights saved into ``folder`` (the contract test's instance)."""
+    path = Path(folder) / "r2plus1d_18-random.pth"
+    torch.save(_torchvision_video().r2plus1d_18().state_dict(), path)
+    return BackboneConfig(name=name, weights=path)
+
+
+@BACKBONES.register("r2plus1d-18", help="torchvision R(2+1)D-18 on Kinetics-400 (512-d, clip-level; extra)",
+                    tiny=tiny_r2plus1d_config)
+def create_r2plus1d_18(config: BackboneConfig) -> Backbone:
+    video = _torchvision_video()
+    R2Plus1D_18_Weights, r2plus1d_18 = video.R2Plus1D_18_Weights, video.r2plus1d_18
     url = R2Plus1D_18_Weights.KINETICS400_V1.url
     cached = Path(torch.hub.get_dir()) / "checkpoints" / url.rsplit("/", 1)[-1]
     path = Path(config.weights) if config.weights else cached

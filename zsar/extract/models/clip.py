@@ -19,6 +19,7 @@ from zsar.errors import ZsarError
 from zsar.extract.models.backbones import BACKBONES, CLIP_NORM, Backbone, BackboneConfig, FramewiseNet, ModelCall
 from zsar.extract.models.hf import hf_cache_dir, joint_space, load_hf_model, pooled_embedding
 from zsar.extract.models.text_encoders import BATCH_SIZE, TEXT_ENCODERS, TextEncoder, TextEncoderConfig
+from zsar.extract.models.tiny_weights import tiny_clip_config, tiny_xclip_config
 
 CLIP_MODEL_IDS = {
     "clip-vit-b32": "openai/clip-vit-base-patch32",
@@ -67,9 +68,11 @@ def _create_xclip(config: BackboneConfig) -> Backbone:
 
 
 for _name, _id in CLIP_MODEL_IDS.items():
-    BACKBONES.add(_name, _create_clip, help=f"CLIP image tower {_id} (transformers; frame-level)")
+    BACKBONES.add(_name, _create_clip, help=f"CLIP image tower {_id} (transformers; frame-level)",
+                  tiny=tiny_clip_config)
 for _name, _id in XCLIP_MODEL_IDS.items():
-    BACKBONES.add(_name, _create_xclip, help=f"X-CLIP video encoder {_id} (transformers; video-level, 8 frames)")
+    BACKBONES.add(_name, _create_xclip, help=f"X-CLIP video encoder {_id} (transformers; video-level, 8 frames)",
+                  tiny=tiny_xclip_config)
 
 
 # --- the CLIP text tower ---------------------------------------------------------------------

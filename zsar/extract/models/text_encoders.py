@@ -32,7 +32,8 @@ from zsar.vectors import l2_normalise
 
 log = logging.getLogger(__name__)
 
-TEXT_ENCODERS: Registry[Callable[["TextEncoderConfig"], "TextEncoder"]] = Registry("text encoder")
+TEXT_ENCODERS: Registry[Callable[["TextEncoderConfig"], "TextEncoder"]] = Registry("text encoder",
+                                                                              modules=("zsar.extract.models.clip",))
 
 MINILM_ID = "sentence-transformers/all-MiniLM-L6-v2"
 TINY_TEXT_DIM = 16

@@ -18,7 +18,7 @@ from typing import Any
 
 from zsar.cache.checksums import checksum_path, commit_with_checksum, file_problem, remove_with_checksum
 from zsar.cache.records import parse_record, record_json
-from zsar.cache.run_files import CHECKPOINT_NAME, REDO, CheckpointMeta, RunFileError, RunLayout
+from zsar.runs.files import CHECKPOINT_NAME, REDO, CheckpointMeta, RunFileError, RunLayout
 from zsar.files import atomic_write, write_error
 
 

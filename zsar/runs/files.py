@@ -6,7 +6,7 @@
     RUN/metrics.json                RunMetrics: accuracy per split (SplitRecord), mean and std (percent)
     RUN/log.jsonl                   one LogRecord per epoch and split (loss, lr, seconds)
     RUN/split-<i>/selection.json    SelectionRecord: what model selection chose and its validation curves
-    RUN/split-<i>/checkpoint.pt     head weights and CheckpointMeta (``zsar.cache.checkpoints``)
+    RUN/split-<i>/checkpoint.pt     head weights and CheckpointMeta (``zsar.runs.checkpoints``)
 
 Each record is a frozen dataclass with a ``schema_version``, written with
 ``zsar.cache.records.render_record`` and read with ``parse_record``: a damaged or foreign
@@ -19,13 +19,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from zsar.cache.records import load_json_text, parse_record, record_json, render_record
 from zsar.errors import ZsarError
 from zsar.files import atomic_write_text, write_error
 
 RUN_SCHEMA_VERSION = 1
+METRICS_SCHEMA_VERSION = 2  # metrics.json: the protocol's accuracies moved into SplitRecord.accuracies
 CONFIG_NAME = "config.json"
 METRICS_NAME = "metrics.json"
 LOG_NAME = "log.jsonl"
@@ -158,8 +159,9 @@ def _flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 class SplitRecord:
     """One split's accuracies (percent) in ``metrics.json`` and the values model selection chose there.
 
-    ``seen_top1``/``unseen_top1``/``harmonic`` when seen classes were candidates (GZSL);
-    ``base-to-novel`` names them ``base_top1``/``novel_top1``/``hm``.
+    ``accuracies``: the values of the measures the protocol adds (``RunMetrics.measures``),
+    e.g. GZSL's ``seen_top1``/``unseen_top1``/``harmonic``, base-to-novel's
+    ``base_top1``/``novel_top1``/``hm``; ``None`` where a split has no test video of a group.
     """
 
     split: int
@@ -167,36 +169,54 @@ class SplitRecord:
     top5: float
     n_test: int
     n_classes: int
-    seen_top1: float | None = None
-    unseen_top1: float | None = None
-    harmonic: float | None = None
-    base_top1: float | None = None
-    novel_top1: float | None = None
-    hm: float | None = None
+    accuracies: dict[str, float | None] = field(default_factory=dict)
     selected: dict[str, float] | None = None
-
-
-EXTRA_ACCURACIES = (("seen_top1", "unseen_top1", "harmonic"), ("base_top1", "novel_top1", "hm"))
 
 
 @dataclass(frozen=True, kw_only=True)
 class RunMetrics:
-    """``RUN/metrics.json``: per-split records, the mean and (population) std over splits, notes on the run."""
+    """``RUN/metrics.json``: per-split records, the mean and (population) std over splits, notes on the run.
+
+    ``measures``: the registered measures (``zsar.metrics.measures``) the protocol added to each
+    split's ``accuracies``, so ``zsar metrics`` and the reports show them. Version 2 moved
+    those values from the split record itself into ``accuracies`` (``upgrade_metrics`` reads version 1).
+    """
 
     protocol: str
     head: str
     splits: tuple[SplitRecord, ...]
     mean: dict[str, float]
     std: dict[str, float]
+    measures: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
-    schema_version: int = RUN_SCHEMA_VERSION
+    schema_version: int = METRICS_SCHEMA_VERSION
 
     def split_ids(self) -> list[int]:
         return [s.split for s in self.splits]
 
-    def extra_accuracies(self) -> tuple[str, ...]:
-        """The GZSL or base-to-novel accuracy names this run has beside top-1 and top-5 (or none)."""
-        return next((names for names in EXTRA_ACCURACIES if names[-1] in self.mean), ())
+
+# Version 1 stored a protocol's accuracies as fields of the split record; these measures named them.
+_VERSION_1_MEASURES = {"seen-unseen": ("seen_top1", "unseen_top1", "harmonic"),
+                       "base-novel": ("base_top1", "novel_top1", "hm")}
+
+
+def upgrade_metrics(raw: Any) -> Any:
+    """A version-1 (or unversioned) ``metrics.json`` object as version 2: split accuracies under ``accuracies``."""
+    if not isinstance(raw, dict) or raw.get("schema_version", 1) != 1 or not isinstance(raw.get("splits"), list):
+        return raw
+    measures, splits = [], []
+    for split in raw["splits"]:
+        if not isinstance(split, dict):
+            return raw
+        split, accuracies = dict(split), {}
+        for name, keys in _VERSION_1_MEASURES.items():
+            if any(split.get(key) is not None for key in keys) and name not in measures:
+                measures.append(name)
+            accuracies.update({key: split.pop(key) for key in keys if split.get(key) is not None})
+            for key in keys:
+                split.pop(key, None)
+        splits.append({**split, "accuracies": accuracies})
+    return {**raw, "splits": splits, "measures": measures, "schema_version": METRICS_SCHEMA_VERSION}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -254,8 +274,11 @@ def write_record(path: Path, record: Any) -> None:
     atomic_write_text(path, render_record(record))
 
 
-def read_record(cls: type, path: Path, what: str, fix: str) -> Any:
-    """The ``cls`` in the JSON file ``path``; missing, unreadable or damaged is one ``RunFileError`` naming it."""
+def read_record(cls: type, path: Path, what: str, fix: str, upgrade: Callable[[Any], Any] = lambda raw: raw) -> Any:
+    """The ``cls`` in the JSON file ``path``; missing, unreadable or damaged is one ``RunFileError`` naming it.
+
+    ``upgrade`` turns the parsed JSON of an older schema version into the current one.
+    """
     where = f"{what} {path}"
     try:
         text = Path(path).read_text()
@@ -265,7 +288,7 @@ def read_record(cls: type, path: Path, what: str, fix: str) -> Any:
         raise RunFileError(f"{where} is damaged: not valid JSON ({err}); {fix}") from None
     except OSError as err:
         raise RunFileError(f"cannot read {where} ({err.strerror}); {fix}") from None
-    return parse_record(cls, load_json_text(text, where, fix, RunFileError), where, fix, RunFileError)
+    return parse_record(cls, upgrade(load_json_text(text, where, fix, RunFileError)), where, fix, RunFileError)
 
 
 def write_run_config(layout: RunLayout, config: RunConfig) -> None:
@@ -281,7 +304,7 @@ def write_run_metrics(layout: RunLayout, metrics: RunMetrics) -> None:
 
 
 def read_run_metrics(layout: RunLayout) -> RunMetrics:
-    return read_record(RunMetrics, layout.metrics_path, "run metrics", REDO)
+    return read_record(RunMetrics, layout.metrics_path, "run metrics", REDO, upgrade=upgrade_metrics)
 
 
 def write_selection(layout: RunLayout, split: int, selection: SelectionRecord) -> None:

@@ -11,7 +11,7 @@
 
 Accuracies are stored in percent, as the field reports them.
 
-One ``zsar train-head`` at a time writes a run (``zsar.cache.lock.RunLock``). A run
+One ``zsar train-head`` at a time writes a run (``zsar.runs.lock.RunLock``). A run
 started again with the same config keeps the splits that finished (a sound checkpoint and
 a sound ``embeddings.h5``, each matching its checksum file) and redoes the others;
 ``log.jsonl`` keeps only the lines of the kept splits, so a kill and a re-run leave no
@@ -20,7 +20,7 @@ started again by any config. ``RunReader`` refuses a run whose ``metrics.json`` 
 split that is missing or damaged, checkpoint included, naming it and the repair.
 
 A checkpoint written before checkpoints had checksum files is checked by loading it.
-The JSON files are typed records (``zsar.cache.run_files``); paths come from ``RunLayout``.
+The JSON files are typed records (``zsar.runs.files``); paths come from ``RunLayout``.
 """
 
 from __future__ import annotations
@@ -37,15 +37,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-# Checkpoints live in zsar.cache.checkpoints; train-head and tests import them from here too.
-from zsar.cache.checkpoints import (Checkpoint, checkpoint_problem, link_checkpoint,  # noqa: F401
-                                    read_checkpoint, split_dir, write_checkpoint)
+from zsar.runs.checkpoints import checkpoint_problem, split_dir
 from zsar.cache.checksums import checksum_path, commit_with_checksum, file_problem
 from zsar.cache.layout import CacheLayout, config_differences
-from zsar.cache.run_files import (CHECKPOINT_NAME, EMBEDDINGS_NAME, REDO, CheckpointMeta, LogRecord,  # noqa: F401
-                                  RunConfig, RunLayout, RunMetrics, SelectionRecord, SplitRecord, append_log,
-                                  read_log, read_run_config, read_run_metrics, read_selection, write_run_config,
-                                  write_run_metrics, write_selection)
+from zsar.runs.files import (CHECKPOINT_NAME, EMBEDDINGS_NAME, REDO, LogRecord, RunConfig, RunLayout, RunMetrics,
+                             SelectionRecord, read_log, read_run_config, read_run_metrics, read_selection,
+                             write_run_config)
 from zsar.errors import ZsarError
 from zsar.files import atomic_write, atomic_write_text, write_error
 from zsar.vectors import TOP_K, positions, top_k
