@@ -175,3 +175,13 @@ def test_the_printed_plan_runs_on_the_stand_in_and_gives_the_runners_run(dry, tm
     expected = [re.sub(r"^UCF101_DENSE8X3S16=\$\((.*?) \| tee /dev/stderr \| sed .*$", r"\1", lines[0]), lines[1]]
     assert [re.sub(r"\S*/cache/features/\S+", "CACHE", line) for line in ran] == \
         [line.replace('"$UCF101_DENSE8X3S16"', "CACHE") for line in expected]
+
+
+def test_the_pages_state_no_claim_the_rows_do_not_support_and_cite_no_local_path():
+    for page in ("clip-era.md", "reproducing.md"):
+        text = (REPO / "docs" / page).read_text(encoding="utf-8")
+        assert "/work/" not in text and "methods.md" not in text, page
+    clip_era = (REPO / "docs" / "clip-era.md").read_text(encoding="utf-8")
+    assert "10 points" not in clip_era and "| MoTE |" in clip_era
+    assert "62.3 / 53.4 / 57.5" in clip_era and "53.4 / 57.5 (not verified)" not in clip_era
+    assert "73.8 ± 0.6" in clip_era and "63.2 (not verified)" in clip_era

@@ -9,17 +9,21 @@ binds the folder later steps read), so what runs is exactly what ``--plan`` prin
 from __future__ import annotations
 
 import io
+import shlex
 import sys
 import tempfile
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
-from typing import Annotated, TextIO
+from typing import TYPE_CHECKING, Annotated, Callable, TextIO
 
 import typer
 
 from zsar.cli.app import command
 from zsar.cli.options import CacheRoot, Device
 from zsar.errors import ZsarError
+
+if TYPE_CHECKING:
+    from zsar.reproduce import Plan
 
 DEFAULT_OUT = Path("zsar-reproduce")
 ERROR_PREFIX = "error: "
@@ -75,10 +79,8 @@ def _cache_folder(output: str) -> str:
     return found[-1]
 
 
-def run_plan(plan, echo) -> list[str]:
+def run_plan(plan: Plan, echo: Callable[[str], None]) -> list[str]:
     """Run every step of ``plan`` in order; the command lines run (cache variables filled in)."""
-    import shlex
-
     bound: dict[str, str] = {}
     ran = []
     for number, step in enumerate(plan.steps, 1):
