@@ -77,7 +77,7 @@ def test_a_broken_row_is_one_error_naming_it():
 
 
 def test_verdicts_against_the_band():
-    number = Number("top1", 73.8, 0.6, 0.6, "73.8 ± 0.6")
+    number = Number(metric="top1", value=73.8, published=0.6, band=0.6, text="73.8 ± 0.6")
     assert [verdict(number, x) for x in (73.8, 73.2, 74.4, 74.5, 73.1, None)] == \
         ["within the band", "within the band", "within the band", "above", "below", "not run"]
 

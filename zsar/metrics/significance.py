@@ -29,7 +29,7 @@ ZERO = 1e-9  # |a - b| below this counts as a tie of the pair (accuracies are st
 DECIMALS = 9  # |differences| equal to this many decimals share a rank
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class PairedTest:
     """One exact two-sided paired test: ``statistic`` (wins or W+), ``p`` and the pairs it used.
 
@@ -61,7 +61,7 @@ def sign_test(a: Sequence[float], b: Sequence[float]) -> PairedTest:
     d = _differences(a, b)
     n, wins = len(d), sum(x > 0 for x in d)
     p = 1.0 if n == 0 else _two_sided([comb(n, k) for k in range(n + 1)], wins, 2 ** n)
-    return PairedTest("sign", float(wins), p, n, wins, n - wins)
+    return PairedTest(name="sign", statistic=float(wins), p=p, n=n, wins=wins, losses=n - wins)
 
 
 def signed_rank_counts(doubled_ranks: Sequence[int]) -> list[int]:
@@ -98,11 +98,11 @@ def wilcoxon_signed_rank(a: Sequence[float], b: Sequence[float]) -> PairedTest:
     d = _differences(a, b)
     n, wins = len(d), sum(x > 0 for x in d)
     if n == 0:
-        return PairedTest("wilcoxon", 0.0, 1.0, 0, 0, 0)
+        return PairedTest(name="wilcoxon", statistic=0.0, p=1.0, n=0, wins=0, losses=0)
     ranks = _doubled_ranks([abs(x) for x in d])
     observed = sum(r for r, x in zip(ranks, d) if x > 0)
     p = _two_sided(signed_rank_counts(ranks), observed, 2 ** n)
-    return PairedTest("wilcoxon", observed / 2, p, n, wins, n - wins)
+    return PairedTest(name="wilcoxon", statistic=observed / 2, p=p, n=n, wins=wins, losses=n - wins)
 
 
 def paired_p(a: dict[int, float], b: dict[int, float]) -> PairedTest | None:

@@ -27,7 +27,7 @@ WITHIN, ABOVE, BELOW, NOT_RUN = "within the band", "above", "below", "not run"
 COLUMNS = ("row", "metric", "published", "band", "ours", "verdict", "baseline", "> baseline", "p vs baseline")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Outcome:
     """One published number against ours: the ``verdict``, and the row's paired test against its baseline."""
 
@@ -83,8 +83,8 @@ def compare(rows: list[PublishedRow], runs: Path) -> list[Outcome]:
             ours = None if metrics is None else metrics.mean.get(key)
             std = None if metrics is None else metrics.std.get(key)
             paired = number.metric == row.primary
-            outcomes.append(Outcome(row, number, ours, std, verdict(number, ours), wins if paired else "-",
-                                    p if paired else "-"))
+            outcomes.append(Outcome(row=row, number=number, ours=ours, ours_std=std, verdict=verdict(number, ours),
+                                    wins=wins if paired else "-", p=p if paired else "-"))
     return outcomes
 
 

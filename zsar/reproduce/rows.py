@@ -42,7 +42,7 @@ TRAIN_ON = ("target", "kinetics400")
 PLUS_MINUS = "±"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Number:
     """One published number: ``value`` (percent), the ``published`` ± (None if the source prints none), and the
     ``band`` a reproduction must land in (the published ± where given, else the row's stated band)."""
@@ -114,8 +114,8 @@ class PublishedRow:
             if cell:
                 value, _, pm = cell.partition(PLUS_MINUS)
                 published = float(pm) if pm.strip() else None
-                found.append(Number(metric, float(value), published, published if published is not None else band,
-                                    " ".join(cell.split())))
+                found.append(Number(metric=metric, value=float(value), published=published,
+                                    band=published if published is not None else band, text=" ".join(cell.split())))
         return tuple(found)
 
     @property
