@@ -9,6 +9,7 @@ binds the folder later steps read), so what runs is exactly what ``--plan`` prin
 from __future__ import annotations
 
 import io
+import logging
 import shlex
 import sys
 import tempfile
@@ -59,9 +60,11 @@ def run_step(argv: list[str]) -> str:
 
     from zsar.cli.app import app
 
+    level = logging.getLogger().level  # keep `zsar -q` / `-v` of this command for the steps it runs
+    verbosity = ["-q"] if level >= logging.WARNING else ["-v"] if level <= logging.DEBUG else []
     out, err = _Passing(sys.stdout), _Passing(sys.stderr, catch_errors=True)
     with redirect_stdout(out), redirect_stderr(err):
-        code = typer.main.get_command(app).main(args=argv, prog_name="zsar", standalone_mode=False)
+        code = typer.main.get_command(app).main(args=verbosity + argv, prog_name="zsar", standalone_mode=False)
     if code == 130:
         raise KeyboardInterrupt
     if code not in (None, 0) or err.caught:
