@@ -40,7 +40,7 @@ def test_list_shows_the_reproducible_rows_with_sources_numbers_and_recipes():
     assert len(blocks) == len(reproducible_rows()) >= 8
     for block in blocks:
         assert re.search(r"(?m)^  source     https://\S+ \((verified|NOT verified)", block), block
-        for label in ("published", "number", "protocol", "recipe", "zsar"):
+        for label in ("published", "number", "checked", "protocol", "recipe", "zsar", "differs"):
             assert re.search(rf"(?m)^  {label} ", block), (label, block)
     ucf = next(b for b in blocks if b.startswith(ROW + "\n"))
     assert "top-1 73.8 ± 0.6 (band 73.2 to 74.4)" in ucf and "FROSTER" in ucf and "prompts froster" in ucf

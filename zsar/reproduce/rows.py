@@ -243,7 +243,8 @@ def format_listing(rows: list[PublishedRow]) -> str:
             f"{row.id}",
             f"  published  {row.paper}, {row.table}",
             f"  number     {numbers}; {row.band_why}",
-            f"  source     {row.source} ({'verified' if row.is_verified else 'NOT verified'}: {row.checked})",
+            f"  source     {row.source} ({'verified' if row.is_verified else 'NOT verified'})",
+            f"  checked    {row.checked}",
             f"  protocol   {row.protocol} on {row.dataset}: {row.lists}",
             f"  recipe     {row.recipe()}",
             f"  zsar       --head {row.head} "
