@@ -78,7 +78,8 @@ def test_one_compact_table_with_every_row(tiny_demo):
         assert re.fullmatch(r"\d+\.\d ± \d+\.\d", cells[2]) and float(cells[3]) == pytest.approx(33.3)
         assert cells[4] == f"{row.top1 / result.rows[0].top1:.2f}" if result.rows[0].top1 else cells[4] == "-"
         assert re.fullmatch(r"[0-2]/2", cells[5]) or (row.is_baseline and cells[5] == "-")  # paired, 2 splits
-        assert cells[6] == row.selected == "-"  # 3 seen classes: too few to hold any out
+        assert re.fullmatch(r"0\.5|1", cells[6]) or (row.is_baseline and cells[6] == "-")  # 2 splits: p >= 0.5
+        assert cells[7] == row.selected == "-"  # 3 seen classes: too few to hold any out
     assert result.table in "\n".join(lines)  # printed through echo
     assert [line[:5] for line in lines if line.startswith("[")] == ["[1/4]", "[2/4]", "[3/4]", "[4/4]"]
     assert re.match(r"time: \d+ s \(\d+\.\d min; render \d+ s, extract \d+ s, train \+ metrics \d+ s\)", lines[-2])

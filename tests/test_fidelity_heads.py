@@ -202,3 +202,14 @@ def test_zero_shot_scores_of_a_joint_rest_fuse_its_pair_scores():
         else:
             cosine = test @ head.prototypes(head.embed_classes(text)).detach().numpy().T
             np.testing.assert_allclose(scores, torch.softmax(10 * torch.as_tensor(cosine), dim=1).numpy(), atol=1e-5)
+
+
+def test_actionclip_layer_norms_are_actionclips_tf_style_eps_1e_12():
+    """ActionCLIP's LayerNorm (modules/Visual_Prompt.py): (x - mean) / sqrt(var + 1e-12), not torch's 1e-5."""
+    head = create_head("actionclip", HeadDims(video_dim=16, text_dim=8, frames=4, n_classes=5))
+    norms = [m for m in head.fusion.modules() if isinstance(m, torch.nn.LayerNorm)]
+    assert len(norms) == 2 * 6 and {m.eps for m in norms} == {1e-12}
+    x = 1e-3 * torch.randn(3, 128, generator=torch.Generator().manual_seed(0))  # variance 1e-6: eps 1e-5 would show
+    released = (x - x.mean(-1, keepdim=True)) / torch.sqrt(x.var(-1, unbiased=False, keepdim=True) + 1e-12)
+    torch.testing.assert_close(norms[0](x), released, atol=1e-4, rtol=1e-4)
+    assert (torch.nn.LayerNorm(128, eps=1e-5)(x) - released).abs().max() > 0.1

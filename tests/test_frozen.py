@@ -117,3 +117,41 @@ def test_a_cache_without_a_shared_space_is_one_error_line_naming_the_text_that_f
                                       "--protocol", "within-half", "--text", "minilm", "--out", str(tmp_path / "r2")])
     assert result.exit_code == 2 and result.output.count("\n") == 1, result.output
     assert "pass --text shared-plain-" in result.output
+
+
+def _pooling_set(folder, classes=6):
+    """A cache where each video's long frame leans to its class and its short frame to the next class.
+
+    Frame A = 10 x unit(0.8 t_c + 0.6 t_c+1), frame B = unit(0.1 t_c + 0.99 t_c+1): the mean of the
+    unit frames is nearer t_c+1 (normalised-mean ranks the next class first), the raw mean nearer t_c.
+    """
+    from zsar.cache.from_arrays import write_cache_from_arrays
+    from zsar.cache.text import TextEmbeddings
+
+    eye = np.eye(classes, dtype=np.float32)
+    unit = lambda v: v / np.linalg.norm(v)  # noqa: E731
+    features = np.stack([[[10 * unit(0.8 * eye[c] + 0.6 * eye[(c + 1) % classes]),
+                           unit(0.1 * eye[c] + 0.99 * eye[(c + 1) % classes])]] for c in range(classes)])
+    names = [f"action_{c}" for c in range(classes)]
+    text = TextEmbeddings(encoder="shared", model_id="basis", prompt_set="plain", class_names=names,
+                          class_texts=names, prompts=["{}"], embeddings=eye[:, None], space="basis")
+    write_cache_from_arrays(folder, features.astype(np.float16), np.arange(classes), names, dataset="pools",
+                            backbone="shared", text=text, extra_config={"space": "basis"})
+    return torch.from_numpy(features), torch.from_numpy(eye[:, None])
+
+
+def test_raw_mean_pooling_changes_the_ranking_where_frame_norms_differ(tmp_path):
+    video, prompts = _pooling_set(tmp_path / "cache")
+    normalised, raw = (frozen_scores(video, prompts, pool=p).argmax(dim=1) for p in ("normalised-mean", "raw-mean"))
+    assert raw.tolist() == list(range(6)) and normalised.tolist() == [(c + 1) % 6 for c in range(6)]
+    torch.testing.assert_close(pool_video(video, "raw-mean"), l2_normalise(video.float().mean(dim=(1, 2))))
+    tops = {}
+    for pool in ("normalised-mean", "raw-mean"):
+        result = CliRunner().invoke(app, ["train-head", "--features", str(tmp_path / "cache"), "--source-features",
+                                          str(tmp_path / "cache"), "--tau", "0", "--head", "frozen", "--protocol",
+                                          "cross-full", "--head-opt", f"pool={pool}", "--out", str(tmp_path / pool)])
+        assert result.exit_code == 0, result.output
+        tops[pool] = json.loads((tmp_path / pool / "metrics.json").read_text())["mean"]["top1"]
+    assert tops == {"normalised-mean": 0.0, "raw-mean": 100.0}
+    with pytest.raises(Exception, match="frozen pool 'max' is not one of normalised-mean, raw-mean"):
+        create_head("frozen", HeadDims(video_dim=6, text_dim=6, frames=2, n_classes=6, shared_space=True), pool="max")

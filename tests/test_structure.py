@@ -21,7 +21,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("extract", "runs"),
     ("metrics",),
     ("heads",),
-    ("predict", "sweep", "testing"),
+    ("predict", "sweep", "testing", "reproduce"),
     ("cli",),
     ("__main__",),
 )

@@ -11,7 +11,7 @@ from zsar.cli import app
 from zsar.errors import ZsarError
 from zsar.heads.train import TrainConfig
 from zsar.sweep import SweepConfig, parse_head_grid, run_sweep
-from zsar.sweep.table import SweepRow, paired_wins, summarise_selected
+from zsar.sweep.table import SweepRow, format_table, paired_p_value, paired_wins, summarise_selected
 from _heads_data import TWELVE_CLASSES
 
 pytestmark = pytest.mark.usefixtures("single_thread")
@@ -55,16 +55,17 @@ def test_the_table_shows_options_rerank_ratio_and_selection(swept):
     table = result.table.splitlines()
     header = [c.strip() for c in table[0].strip("|").split("|")]
     assert header == ["head", "options", "generator", "transfer", "re-rank", "top-1 %", "chance %", "x ridge",
-                      "> ridge", "selected", "N_1 skewness", "closeness", "dispersion"]
+                      "> ridge", "p vs ridge", "selected", "N_1 skewness", "closeness", "dispersion"]
     first = [c.strip() for c in table[2].strip("|").split("|")]
-    assert first[:5] == ["ridge", "-", "off", "none", "none"] and first[7] == "1.00" and first[8] == "-"
-    assert re.fullmatch(r"alpha [0-9e.+-]+(-[0-9e.+-]+)?", first[9])
+    assert first[:5] == ["ridge", "-", "off", "none", "none"] and first[7] == "1.00" and first[8:10] == ["-", "-"]
+    assert re.fullmatch(r"alpha [0-9e.+-]+(-[0-9e.+-]+)?", first[10])
     mse = [c.strip() for c in table[6].strip("|").split("|")]
     assert mse[1] == "loss=mse" and float(mse[7]) == pytest.approx(result.rows[4].top1 / result.rows[0].top1, abs=0.01)
     ridge_splits, mse_splits = result.rows[0].split_top1, result.rows[4].split_top1
     wins = sum(top1 > dict(ridge_splits)[split] for split, top1 in mse_splits)
     assert [split for split, _ in mse_splits] == [0, 1] and mse[8] == f"{wins}/2"
-    assert mse[9].startswith("lr ") and ", steps " in mse[9]
+    assert 0.5 <= float(mse[9]) <= 1  # two splits: no paired test goes below 2 / 2^2
+    assert mse[10].startswith("lr ") and ", steps " in mse[10]
     report = result.report.read_text()
     assert result.table in report and "## What selection chose, per split" in report
     assert "| linear, loss=mse, generator off, transfer none, re-rank csls | 1 | lr " in report
@@ -88,6 +89,21 @@ def test_paired_wins_count_splits_where_a_row_beats_the_baseline_on_the_same_spl
     assert paired_wins(ridge, ridge) == "-" and paired_wins(head, None) == "-"
     assert paired_wins(replace(head, split_top1=((0, 21.0),)), ridge) == "-"  # other splits: no pairs
     assert paired_wins(replace(head, split_top1=((0, 21.0), (1, 19.0), (3, 30.0))), ridge) == "-"
+
+
+def test_the_p_column_pairs_splits_and_is_1_for_a_row_equal_to_the_baseline():
+    splits = ((0, 20.0), (1, 18.0), (2, 22.0))
+    ridge = SweepRow(head="ridge", generator=False, transfer="none", top1=20.0, top1_std=1.6, chance=5.0,
+                     split_top1=splits)
+    same = replace(ridge, head="linear")  # another head, equal to the baseline on every split
+    better = replace(ridge, head="aurl", top1=25.0, split_top1=((0, 25.0), (1, 23.0), (2, 27.0)))
+    table = format_table([ridge, same, better]).splitlines()
+    header = [c.strip() for c in table[0].strip("|").split("|")]
+    column = header.index("p vs ridge")
+    assert column == header.index("> ridge") + 1
+    cells = [[c.strip() for c in line.strip("|").split("|")][column] for line in table[2:]]
+    assert cells == ["-", "1", "0.25"]  # the baseline itself, equal (p >= 0.05), better on all 3 splits
+    assert paired_p_value(replace(better, split_top1=((0, 25.0), (5, 30.0), (2, 27.0))), ridge) == "-"
 
 
 def test_head_grid_parsing_and_errors():
@@ -127,9 +143,9 @@ def test_a_shared_space_sweep_has_the_frozen_row_first_and_an_x_frozen_column(tm
     result = run_sweep(config, lambda line: None)
     table = result.table.splitlines()
     header = [c.strip() for c in table[0].strip("|").split("|")]
-    assert header[3:9] == ["top-1 %", "chance %", "x ridge", "> ridge", "x frozen", "selected"]
+    assert header[3:10] == ["top-1 %", "chance %", "x ridge", "> ridge", "p vs ridge", "x frozen", "selected"]
     frozen, ridge = ([c.strip() for c in line.strip("|").split("|")] for line in table[2:4])
-    assert frozen[0] == "frozen" and frozen[7] == "1.00" and re.fullmatch(r"[0-2]/2", frozen[6])
-    assert frozen[8] == "-" and ridge[0] == "ridge" and ridge[5] == "1.00"  # frozen selects nothing
-    assert float(ridge[7]) == pytest.approx(result.rows[1].top1 / result.rows[0].top1, abs=0.01)
+    assert frozen[0] == "frozen" and frozen[8] == "1.00" and re.fullmatch(r"[0-2]/2", frozen[6])
+    assert frozen[9] == "-" and ridge[0] == "ridge" and ridge[5] == "1.00"  # frozen selects nothing
+    assert float(ridge[8]) == pytest.approx(result.rows[1].top1 / result.rows[0].top1, abs=0.01)
     assert "x frozen" in result.report.read_text()

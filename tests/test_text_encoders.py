@@ -50,7 +50,7 @@ def test_actionclip_prompts_are_the_16_templates():
     assert name == "actionclip" and len(templates) == 16 == len(set(templates))
     assert templates[0] == "a photo of action {}" and templates[-1] == "The woman is {}"
     assert all(t.count("{}") == 1 for t in ACTIONCLIP_TEMPLATES)
-    assert load_prompts("plain") == ("plain", ["{}"]) and set(PROMPT_SETS) == {"actionclip", "plain"}
+    assert load_prompts("plain") == ("plain", ["{}"]) and set(PROMPT_SETS) == {"actionclip", "froster", "vifi", "plain"}
 
 
 def test_prompt_file(tmp_path):
@@ -69,7 +69,7 @@ def test_prompt_file(tmp_path):
     path.write_text("# nothing\n")
     with pytest.raises(ZsarError, match="has no templates"):
         load_prompts(str(path))
-    with pytest.raises(ZsarError, match="unknown prompt set 'nope': not one of actionclip, plain"):
+    with pytest.raises(ZsarError, match="unknown prompt set 'nope': not one of actionclip, froster, vifi, plain"):
         load_prompts("nope")
 
 

@@ -10,7 +10,9 @@
 - ``docs/design.md``: the layer drawing of ``LAYERS`` (``tests/test_structure.py``, where the
   order is listed once);
 - ``README.md``: the excerpt of the demo's table (head to ``> ridge``) from the section that
-  ``zsar demo --page docs/demo.md`` (``make demo``) wrote.
+  ``zsar demo --page docs/demo.md`` (``make demo``) wrote;
+- ``docs/clip-era.md`` and ``docs/reproducing.md``: their tables of published numbers and
+  recipes, from ``zsar/reproduce/published.csv`` (``reproduce_pages``).
 
 ``python tools/gen_docs.py --check`` writes nothing and exits 1 if a page is out of date.
 Run it without ``ZSAR_PLUGINS``: the option tables list the built-in registered names.
@@ -143,6 +145,19 @@ def _load(path: Path) -> Any:
     return module
 
 
+def reproduce_pages() -> dict[Path, str]:
+    """The pages whose published numbers and recipes come from ``zsar/reproduce/published.csv``, as they should read."""
+    from zsar.reproduce.docs import page_sections
+
+    found = {}
+    for page, sections in page_sections().items():
+        text = (REPO / page).read_text(encoding="utf-8")
+        for name, body in sections.items():
+            text = replace_section(text, name, body)
+        found[REPO / page] = text
+    return found
+
+
 def pages() -> dict[Path, str]:
     """Every generated page as it should read now."""
     found = {COMMANDS_PAGE: commands_markdown()}
@@ -161,6 +176,7 @@ def pages() -> dict[Path, str]:
     excerpt = demo_excerpt(DEMO_PAGE.read_text(encoding="utf-8")) if DEMO_PAGE.is_file() else None
     if excerpt is not None:
         found[README] = replace_section(README.read_text(encoding="utf-8"), "readme-excerpt", excerpt)
+    found.update(reproduce_pages())
     return found
 
 

@@ -4,20 +4,24 @@
   there (registry ``FUSIONS``), as ActionCLIP fuses CLIP's projected frame embeddings:
   ``transformer`` (default; ActionCLIP's ``Transf``, its configs' choice): learned frame
   position embeddings, a temporal transformer of ``layers`` = 6 residual attention blocks
-  (pre-LayerNorm, QuickGELU MLP of 4x width, ``width / 64`` attention heads, as CLIP's
-  ``ResidualAttentionBlock``), ``nn.Linear`` weights drawn from N(0, 0.02) with zero
-  biases as its ``init_weights`` (the attention's packed input projection is not an
-  ``nn.Linear`` and keeps torch's default there too), a residual connection to the input frames, then the mean over frames;
-  ``mean`` (its ``meanP``). When video and text share one model's joint space
-  (``HeadDims.shared_space``: CLIP features with CLIP text) the head starts exactly at the
-  training-free ``frozen`` head, as ActionCLIP starts from CLIP: its input is the
-  L2-normalised frame embeddings (``frozen``'s input; the z-scoring every other head gets
-  would leave CLIP's metric), the frames' and the text's projections are
-  identity-initialised, and the transformer's position embeddings and the output layers
-  of its residual branches (attention ``out_proj``, MLP ``linear2``) start at zero, so
-  the fusion starts as the frame mean (ActionCLIP's N(0, 0.02) start adds a random
-  perturbation there; zero-initialised residual branches still get gradients from the
-  first step). Its step-0 scores are ``frozen``'s (same ``ensemble`` and scale 100).
+  (pre-LayerNorm with ActionCLIP's eps 1e-12, QuickGELU MLP of 4x width, ``width / 64``
+  attention heads, as CLIP's ``ResidualAttentionBlock``), a residual connection to the
+  input frames, then the mean over frames; ``mean`` (its ``meanP``).
+- Initialisation. With video and text of unrelated models, as ActionCLIP's
+  ``init_weights``: ``nn.Linear`` weights and the position embeddings drawn from
+  N(0, 0.02), zero biases (the attention's packed input projection is not an
+  ``nn.Linear`` and keeps torch's default there too). When video and text share one
+  model's joint space (``HeadDims.shared_space``: CLIP features with CLIP text) zsar departs
+  from that to start exactly at the training-free ``frozen`` head, as ActionCLIP starts from
+  CLIP: its input is the L2-normalised frame embeddings (``frozen``'s default
+  ``pool=normalised-mean``; the z-scoring every other head gets would leave CLIP's metric),
+  the frames' and the text's projections are identity-initialised, and the position
+  embeddings and the output layers of the residual branches (attention ``out_proj``, MLP
+  ``linear2``) start at zero, so the fusion starts as the frame mean (ActionCLIP's N(0, 0.02)
+  start adds a random perturbation there; zero-initialised residual branches still get
+  gradients from the first step). Its step-0 scores are then ``frozen``'s only with the same
+  prompt ensemble and pooling: the defaults differ (``actionclip`` ``ensemble=probability``,
+  ``frozen`` ``ensemble=embedding``), so compare with ``frozen --head-opt ensemble=probability``.
   Otherwise both projections are random (an identity text side beside a random video
   side scored 1.4 points lower in class-disjoint validation on the demo set).
 - Logit scale (``scale`` 0: by the space): in a shared space, as ActionCLIP uses it:
@@ -57,6 +61,7 @@ CLIP_INIT_SCALE = 1 / 0.07  # CLIP's logit scale before training
 ACTIVATIONS = ("quick-gelu", "gelu", "relu")
 HEAD_WIDTH = 64  # CLIP / ActionCLIP: attention heads = width // 64
 INIT_STD = 0.02  # ActionCLIP's TemporalTransformer.init_weights
+LAYER_NORM_EPS = 1e-12  # ActionCLIP's LayerNorm (modules/Visual_Prompt.py, "TF style"), not torch's 1e-5
 # Joint dim for video and text features from unrelated models, chosen by class-disjoint
 # validation on the demo set (bench/head_defaults.py: 45.7 % at the text's 384, 46.9 % at
 # 256, 47.9 % at 128).
@@ -118,7 +123,7 @@ class TransformerFusion(nn.Module):
             raise ZsarError(f"actionclip layers={config.layers}: the transformer fusion needs at least 1")
         self.position = nn.Parameter(torch.randn(frames, dim) * INIT_STD)
         layer = nn.TransformerEncoderLayer(dim, heads, 4 * dim, dropout=0.0, activation=_activation(config.activation),
-                                           batch_first=True, norm_first=True)
+                                           layer_norm_eps=LAYER_NORM_EPS, batch_first=True, norm_first=True)
         self.encoder = nn.TransformerEncoder(layer, config.layers, enable_nested_tensor=False)
         for module in self.encoder.modules():
             if isinstance(module, nn.Linear):

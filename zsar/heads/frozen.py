@@ -1,15 +1,22 @@
 """The training-free ``frozen`` head: the backbone's own zero-shot in its joint video-text space.
 
-What every CLIP-era table starts with (ActionCLIP, X-CLIP, ViFi-CLIP, Open-VCLIP, FROSTER:
-"frozen CLIP"), and the first check of a CLIP extraction:
+The first row of the CLIP-era tables ("frozen CLIP": ActionCLIP, X-CLIP, ViFi-CLIP,
+Open-VCLIP, FROSTER) and the first check of a CLIP extraction. The tables do not all pool
+and ensemble alike, so both steps are options (``docs/clip-era.md`` gives each row's recipe):
 
-- a video is the mean over its clips and frames of its L2-normalised frame features,
-  normalised again (``pool_video``);
+- ``pool`` (how a video's frames become one vector): ``normalised-mean`` (default) is the
+  normalised mean over clips and frames of the L2-normalised frame features. FROSTER's
+  frozen row ranks classes this way: it averages per-frame cosines over frames and sums
+  them over views (``clip_video_model.py``), and a mean of cosines to one class vector
+  orders the classes as the cosine to the mean of the unit frames does. ``raw-mean``
+  averages the raw frame features, then normalises: ViFi-CLIP's vanilla-CLIP row
+  (``trainers/vificlip.py``) and ActionCLIP's ``meanP``. The two differ where frames of
+  one video have different norms;
 - a class is its prompt ensemble. ``ensemble="embedding"`` (default, the CLIP paper's
-  ensembling): the cosine to the normalised mean of the normalised prompt embeddings;
-  ``"probability"`` (ActionCLIP's ``test.py``): the softmax over classes of ``scale`` x
-  the cosine to each prompt, averaged over prompts (``scale`` 100, CLIP's pretrained
-  ``logit_scale.exp()``).
+  ensembling and FROSTER's ``achieve_csf_matrix``): the cosine to the normalised mean of the
+  normalised prompt embeddings; ``"probability"`` (ActionCLIP's ``test.py``): the softmax
+  over classes of ``scale`` x the cosine to each prompt, averaged over prompts (``scale``
+  100, CLIP's pretrained ``logit_scale.exp()``).
 
 It has no parameters, is never trained and never selects anything, so it runs under every
 protocol in seconds: the run's training videos are only embedded. It needs features and
@@ -33,15 +40,18 @@ from zsar.heads.base import HEADS, SHARED_SPACE_BASELINE, ClassText, Head, HeadD
 
 CLIP_LOGIT_SCALE = 100.0  # CLIP's pretrained logit_scale.exp(), also its cap
 ENSEMBLES = ("embedding", "probability")
+POOLS = ("normalised-mean", "raw-mean")
 
 
 @dataclass(frozen=True)
 class FrozenConfig:
     """``ensemble``: ``embedding`` (CLIP's normalised mean of prompts) or ``probability`` (ActionCLIP's
-    mean of per-prompt softmaxes at logit ``scale``)."""
+    mean of per-prompt softmaxes at logit ``scale``); ``pool``: ``normalised-mean`` (mean of the unit
+    frame features, FROSTER's ranking) or ``raw-mean`` (mean of the raw ones, ViFi-CLIP's vanilla row)."""
 
     ensemble: str = "embedding"
     scale: float = CLIP_LOGIT_SCALE
+    pool: str = "normalised-mean"
 
 
 def check_ensemble(owner: str, ensemble: str) -> None:
@@ -49,9 +59,21 @@ def check_ensemble(owner: str, ensemble: str) -> None:
     check_choice(f"{owner} ensemble", ensemble, ENSEMBLES)
 
 
-def pool_video(video: Tensor) -> Tensor:
-    """``(N, clips, T', D)`` -> ``(N, D)``: the normalised clip and frame mean of the normalised features."""
-    return l2_normalise(l2_normalise(video.float()).mean(dim=(1, 2)))
+def check_pool(pool: str) -> None:
+    """Refuse an unknown frame-pooling rule in one line."""
+    check_choice("frozen pool", pool, POOLS)
+
+
+def pool_frames(video: Tensor, pool: str) -> Tensor:
+    """The frame features ``(..., D)`` as ``pool`` averages them: unit vectors (``normalised-mean``) or raw."""
+    check_pool(pool)
+    return l2_normalise(video) if pool == "normalised-mean" else video
+
+
+def pool_video(video: Tensor, pool: str = "normalised-mean") -> Tensor:
+    """``(N, clips, T', D)`` -> ``(N, D)``: the normalised clip and frame mean of the features, each frame
+    normalised first (``normalised-mean``) or not (``raw-mean``)."""
+    return l2_normalise(pool_frames(video.float(), pool).mean(dim=(1, 2)))
 
 
 def ensemble_scores(videos: Tensor, views: Tensor, ensemble: str, scale: float | Tensor) -> Tensor:
@@ -68,13 +90,13 @@ def ensemble_scores(videos: Tensor, views: Tensor, ensemble: str, scale: float |
 
 
 def frozen_scores(video: Tensor, prompts: Tensor, ensemble: str = "embedding",
-                  scale: float = CLIP_LOGIT_SCALE) -> Tensor:
+                  scale: float = CLIP_LOGIT_SCALE, pool: str = "normalised-mean") -> Tensor:
     """Training-free zero-shot scores ``(N, C)`` of cached features ``(N, clips, T', D)`` against
     prompt embeddings ``(C, P, D)`` of the same joint space (see the module docstring)."""
     if video.shape[-1] != prompts.shape[-1]:
         raise ZsarError(f"frozen scores: the features are {video.shape[-1]}-d and the prompts "
                         f"{prompts.shape[-1]}-d; use label text of the features' own space")
-    return ensemble_scores(pool_video(video), l2_normalise(prompts.float()), ensemble, scale)
+    return ensemble_scores(pool_video(video, pool), l2_normalise(prompts.float()), ensemble, scale)
 
 
 def shares_space(features: FeatureSet, text: TextEmbeddings) -> bool:
@@ -99,7 +121,8 @@ def check_shared_space(head: str, flag: str, features: FeatureSet, text: TextEmb
 
 
 @HEADS.register("frozen", help="training-free: the backbone's own zero-shot (frame mean, cosine to the prompt "
-                "ensemble); needs a shared video-text space", tags=(SHARED_SPACE_BASELINE,))
+                "ensemble; pool=raw-mean averages raw frames); needs a shared video-text space",
+                tags=(SHARED_SPACE_BASELINE,))
 class FrozenHead(Head):
     Config = FrozenConfig
     training_free = True
@@ -108,6 +131,7 @@ class FrozenHead(Head):
     def __init__(self, dims: HeadDims, config: FrozenConfig) -> None:
         super().__init__(dims, config)
         check_ensemble("frozen", config.ensemble)
+        check_pool(config.pool)
         if not 0 < config.scale <= CLIP_LOGIT_SCALE:
             raise ZsarError(f"frozen scale={config.scale}: must be in (0, {CLIP_LOGIT_SCALE:g}]")
         if not dims.shared_space or dims.video_dim != dims.text_dim:
@@ -116,8 +140,8 @@ class FrozenHead(Head):
                             f"{dims.shared_space}); pick the text of the features' space with --text NAME")
 
     def standardise(self, video: Tensor) -> Tensor:
-        """Frozen features are only L2-normalised, frame by frame (no training statistics)."""
-        return l2_normalise(video)
+        """No training statistics: each frame is L2-normalised (``normalised-mean``) or kept raw (``raw-mean``)."""
+        return pool_frames(video, self.config.pool)
 
     def encode_clips(self, clips: Tensor) -> Tensor:
         return clips.mean(dim=1)

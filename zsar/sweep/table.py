@@ -27,19 +27,23 @@ from zsar.heads.base import SHARED_SPACE_BASELINE, baseline_head
 from zsar.metrics import MeasuredRun, measure_run, write_report
 from zsar.metrics.measures import MEASURES
 from zsar.metrics.report import definitions
+from zsar.metrics.significance import format_p, paired_p
 from zsar.runs.results import RunReader
 
 GENERATOR_MODE = "interpolate"  # "generator on": AURL's released mixing, weights in [0, 1)
 FROZEN_COLUMN = "x frozen"
 MISSING = "-"
-NUMBER_COLUMNS = ("top-1 %", "chance %", "x ridge", "> ridge", "selected")
+P_COLUMN = "p vs ridge"  # the paired test of the per-split top-1s (zsar.metrics.significance)
+NUMBER_COLUMNS = ("top-1 %", "chance %", "x ridge", "> ridge", P_COLUMN, "selected")
 DEFINITIONS = (
     "Top-1: percent of test videos whose best-scoring candidate class is their class, mean ± "
     "population std over splits (in `within-half` the candidates are the unseen classes only). "
     "Chance: 100 / number of candidate classes. x ridge: top-1 over the baseline's (the `ridge` "
     "head, closed-form, with no generator, transfer or re-ranking). > ridge: on how many of the "
     "splits the row's top-1 is above the baseline's on that same split (same seen and unseen "
-    "classes). x frozen (when the features and the text share one space, e.g. CLIP's): top-1 over the "
+    "classes). p vs ridge: the exact two-sided Wilcoxon signed-rank test of those per-split pairs "
+    "(ties dropped; 1 for a row equal to the baseline; with n splits it cannot go below 2 / 2^n, "
+    "0.25 for 3). x frozen (when the features and the text share one space, e.g. CLIP's): top-1 over the "
     "training-free `frozen` head's (the backbone's own zero-shot, no training), the first check of any "
     "trained head there. Selected: the values model selection chose on validation classes held out of "
     "each split's seen classes (range over "
@@ -172,6 +176,14 @@ def paired_wins(row: SweepRow, baseline: SweepRow | None) -> str:
     return f"{sum(mine[split] > theirs[split] for split in mine)}/{len(mine)}"
 
 
+def paired_p_value(row: SweepRow, baseline: SweepRow | None) -> str:
+    """The Wilcoxon signed-rank p of ``row``'s per-split top-1 against ``baseline``'s on the same splits (``-``:
+    the baseline itself, or no shared splits)."""
+    if baseline is None or row.is_baseline:
+        return MISSING
+    return format_p(paired_p(dict(row.split_top1), dict(baseline.split_top1)))
+
+
 def _number(value: float | None, digits: int = 2) -> str:
     return MISSING if value is None or not math.isfinite(value) else f"{value:.{digits}f}"
 
@@ -204,7 +216,7 @@ def _columns(rows: list[SweepRow]) -> list[str]:
     names += ["generator", "transfer"] + (["re-rank"] if any(r.rerank != "none" for r in rows) else [])
     numbers = list(NUMBER_COLUMNS)
     if baselines(rows)[1] is not None:
-        numbers.insert(numbers.index("> ridge") + 1, FROZEN_COLUMN)
+        numbers.insert(numbers.index(P_COLUMN) + 1, FROZEN_COLUMN)
     return names + numbers + measure_columns(rows)
 
 
@@ -215,6 +227,7 @@ def _cells(row: SweepRow, columns: list[str], baseline: SweepRow | None, frozen:
         return [text.get(c, MISSING) for c in columns]
     text.update({"top-1 %": f"{row.top1:.1f} ± {row.top1_std:.1f}", "chance %": f"{row.chance:.1f}",
                  "x ridge": _number(_ratio(row, baseline)), "> ridge": paired_wins(row, baseline),
+                 P_COLUMN: paired_p_value(row, baseline),
                  FROZEN_COLUMN: _number(_ratio(row, frozen)), "selected": row.selected, **row.cells})
     return [text.get(c, MISSING) for c in columns]
 
