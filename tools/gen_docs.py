@@ -7,8 +7,11 @@
   Markdown a bench script printed) replaces the section of that script between its marker
   comments (``zsar.doc_sections``); the hand-written text around the sections is kept;
 - ``docs/extending.md``: ``examples/zsar_plugin_example.py``, verbatim;
-- ``README.md``: the excerpt of the demo's table (head to ``> ridge``) from the section that
-  ``zsar demo --page docs/demo.md`` (``make demo``) wrote.
+- ``docs/demo.md``: the sections that ``zsar demo`` saved in ``zsar-demo/page-demo.md`` and
+  ``zsar-demo/page-full.md`` (``make demo``, ``make demo-full``), each between its markers;
+  a section with no saved file is kept as it is;
+- ``README.md``: the excerpt of the demo's table (head to ``> ridge``) from docs/demo.md's
+  ``demo`` section.
 
 ``python tools/gen_docs.py --check`` writes nothing and exits 1 if a page is out of date.
 Run it without ``ZSAR_PLUGINS``: the option tables list the built-in registered names.
@@ -34,6 +37,8 @@ BENCH_RESULTS = REPO / "bench" / "results"
 EXTENDING_PAGE = REPO / "docs" / "extending.md"
 EXAMPLE = "examples/zsar_plugin_example.py"
 DEMO_PAGE = REPO / "docs" / "demo.md"
+DEMO_OUT = REPO / "zsar-demo"  # zsar demo's default --out, where it saves its page sections
+DEMO_SECTIONS = ("demo", "full")  # zsar demo's presets: page-<preset>.md -> the <preset> section
 README = REPO / "README.md"
 EXCERPT_COLUMNS = ("head", "generator", "transfer", "top-1 %", "chance %", "x ridge", "> ridge")
 INTRO = """# Commands
@@ -130,6 +135,15 @@ def demo_excerpt(demo_page: str) -> str | None:
     return "\n".join(["```", fmt(cut[0]), rule, *map(fmt, cut[1:]), "```"])
 
 
+def demo_markdown(text: str, out: Path = DEMO_OUT) -> str:
+    """``text`` (docs/demo.md) with each section that ``zsar demo`` saved in ``out/page-<preset>.md`` put in."""
+    for preset in DEMO_SECTIONS:
+        saved = out / f"page-{preset}.md"
+        if saved.is_file():
+            text = replace_section(text, preset, saved.read_text(encoding="utf-8"))
+    return text
+
+
 def pages() -> dict[Path, str]:
     """Every generated page as it should read now."""
     found = {COMMANDS_PAGE: commands_markdown()}
@@ -139,7 +153,10 @@ def pages() -> dict[Path, str]:
         example = (REPO / EXAMPLE).read_text(encoding="utf-8").rstrip()
         found[EXTENDING_PAGE] = replace_section(EXTENDING_PAGE.read_text(encoding="utf-8"), EXAMPLE,
                                                 f"```python\n{example}\n```")
-    excerpt = demo_excerpt(DEMO_PAGE.read_text(encoding="utf-8")) if DEMO_PAGE.is_file() else None
+    demo_page = demo_markdown(DEMO_PAGE.read_text(encoding="utf-8")) if DEMO_PAGE.is_file() else ""
+    if demo_page:
+        found[DEMO_PAGE] = demo_page
+    excerpt = demo_excerpt(demo_page) if demo_page else None
     if excerpt is not None:
         found[README] = replace_section(README.read_text(encoding="utf-8"), "readme-excerpt", excerpt)
     return found

@@ -53,6 +53,8 @@ def train_head(
     allow_partial: Annotated[bool, typer.Option("--allow-partial", help="Use a cache not fully extracted yet (a note says so).")] = False,
 ) -> None:
     """Train a head on cached features and evaluate it zero-shot under a protocol; writes the run directory."""
+    from zsar.extract.objects import add_object_vocabulary
+    from zsar.heads.base import head_class
     from zsar.heads.experiment import TrainHeadConfig, train_head as run
     from zsar.heads.options import parse_head_options
     from zsar.heads.protocols import ProtocolOptions
@@ -72,6 +74,9 @@ def train_head(
         selection=SelectionConfig(enabled=select), head_options=parse_head_options(head, head_opt or []),
         transfer=transfer_config, overlap_with=tuple(overlap_with or ()), allow_partial=allow_partial,
         filter_text=filter_text, protocol_options=ProtocolOptions(base_train, class_lists), **given(tau=tau))
+    if head_class(head).needs_objects:  # the caches' classifier and object text, built once (zsar.extract.objects)
+        for cache in filter(None, (features, source_features)):
+            add_object_vocabulary(cache, text, device)
     metrics = run(config)
     typer.echo(f"{head} on {protocol}: {len(metrics.splits)} split(s), run in {out}")
     typer.echo(format_run_metrics(metrics))

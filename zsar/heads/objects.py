@@ -37,12 +37,15 @@ parameters, is never trained and never selects anything (``training_free``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from zsar.cache.features import FeatureSet
+from zsar.cache.config import read_cache_config
+from zsar.cache.features import FeatureSet, load_text
+from zsar.cache.layout import open_layout
 from zsar.cache.objects import ObjectVocabulary, find_object_vocabulary
 from zsar.cache.text import TextEmbeddings
 from zsar.errors import ZsarError, check_choice
@@ -178,3 +181,13 @@ def objects_scores(video: np.ndarray, vocabulary: ObjectVocabulary, text: TextEm
     with torch.no_grad():
         videos = head.embed_video(torch.as_tensor(np.asarray(video)))
         return head.scores(videos, head.embed_classes(ClassText.from_embeddings(text))).numpy().astype(np.float32)
+
+
+def objects_ready(cache: Path, text: str | None = None) -> bool:
+    """Whether ``cache`` holds an object vocabulary for its label ``text`` (so a sweep can run ``objects`` on it)."""
+    try:
+        features_config = read_cache_config(open_layout(cache))
+        label_text = load_text(cache, text)
+    except ZsarError:  # no text, or several and no --text: each run says so itself
+        return False
+    return find_object_vocabulary(cache, features_config.weights_id, label_text.encoder, label_text.model_id) is not None
