@@ -27,6 +27,7 @@ For zsar's tests and benchmarks, and for anyone testing code on top of zsar (as 
   and each label's text is closest to the names of its class's objects;
 - the typed files of a run directory (``dummy_run_config``, ``write_dummy_run_files``) for
   code that reads runs, beside splits written with ``zsar.cache.runs.write_split_result``;
+- a model in a Hugging Face hub cache's own layout (``write_hf_snapshot``), as a download leaves it;
 - tiny random CLIP / X-CLIP checkpoints (``write_tiny_clip``, ``write_tiny_xclip``): a
   ``CLIPModel`` 32 wide, 2 layers, 32x32 images, 8x8 patches, and a character-level
   ``CLIPTokenizer``, saved with ``save_pretrained``, so ``--weights DIR`` and the ``clip``
@@ -387,6 +388,23 @@ def write_tiny_clip(folder: Path, seed: int = 0) -> Path:
     CLIPModel(config).save_pretrained(folder)
     CLIPTokenizer(vocab=vocab, merges=[]).save_pretrained(folder)
     return folder
+
+
+def write_hf_snapshot(cache_dir: Path, model_id: str, source: Path, commit: str = "0" * 40) -> Path:
+    """Copy the files of ``source`` into a Hugging Face hub cache as ``model_id``'s snapshot at ``commit``.
+
+    The hub's layout (``models--ORG--NAME/snapshots/<commit>/`` and ``refs/main``), so
+    ``from_pretrained(model_id, cache_dir=..., local_files_only=True)`` finds it: what a
+    download would leave. Returns the snapshot folder.
+    """
+    import shutil
+
+    repo = Path(cache_dir) / f"models--{model_id.replace('/', '--')}"
+    snapshot = repo / "snapshots" / commit
+    shutil.copytree(source, snapshot, dirs_exist_ok=True)
+    (repo / "refs").mkdir(parents=True, exist_ok=True)
+    (repo / "refs" / "main").write_text(commit)
+    return snapshot
 
 
 def write_tiny_xclip(folder: Path, seed: int = 0) -> Path:
