@@ -32,8 +32,8 @@ BACKBONE, TEXT_ENCODER = "backbone", "text encoder"
 @dataclass(frozen=True, kw_only=True)
 class WeightsStatus:
     """One component's weights. ``present``: True/False, None where there is nothing to fetch (built in, or a
-    file the user names). ``where``: the folder or file when present, else where zsar looks. ``get``: the
-    command that gets them when they are missing."""
+    file the user names). ``where``: the folder or file when present. ``get``: the command that gets them when
+    they are missing; ``on_first_use``: zsar also downloads them itself when it needs them (Hugging Face ids)."""
 
     kind: str
     name: str
@@ -41,6 +41,7 @@ class WeightsStatus:
     present: bool | None
     where: str = ""
     get: str = ""
+    on_first_use: bool = False
 
     @property
     def state(self) -> str:
@@ -60,8 +61,7 @@ def _package(kind: str, name: str, packages: tuple[str, ...], path: Callable[[],
 def _hugging_face(kind: str, name: str, model_id: str) -> WeightsStatus:
     folder = cached_snapshot(model_id)
     return WeightsStatus(kind=kind, name=name, source=f"Hugging Face {model_id}", present=folder is not None,
-                         where=str(folder or ""),
-                         get="" if folder else f"{download_command(model_id)} (or let zsar download it on first use)")
+                         where=str(folder or ""), get="" if folder else download_command(model_id), on_first_use=True)
 
 
 def _efficientnet() -> Path:
@@ -148,5 +148,7 @@ def format_weights(statuses: list[WeightsStatus]) -> str:
     lines = []
     for s in statuses:
         detail = s.where if s.present else s.get if s.present is False else ""
+        if s.present is False and s.on_first_use:
+            detail += " (or let zsar download it on first use)"
         lines.append(f"{s.kind:<12}  {s.name:<{width}}  {s.state:<7}  {s.source}" + (f": {detail}" if detail else ""))
     return "\n".join(lines)
