@@ -144,8 +144,8 @@ def demo_markdown(text: str, out: Path = DEMO_OUT) -> str:
     return text
 
 
-def pages() -> dict[Path, str]:
-    """Every generated page as it should read now."""
+def pages(demo_out: Path = DEMO_OUT) -> dict[Path, str]:
+    """Every generated page as it should read now (``demo_out``: where ``zsar demo`` saved its sections)."""
     found = {COMMANDS_PAGE: commands_markdown()}
     if BENCH_PAGE.is_file():
         found[BENCH_PAGE] = benchmarks_markdown(BENCH_PAGE.read_text(encoding="utf-8"))
@@ -153,7 +153,7 @@ def pages() -> dict[Path, str]:
         example = (REPO / EXAMPLE).read_text(encoding="utf-8").rstrip()
         found[EXTENDING_PAGE] = replace_section(EXTENDING_PAGE.read_text(encoding="utf-8"), EXAMPLE,
                                                 f"```python\n{example}\n```")
-    demo_page = demo_markdown(DEMO_PAGE.read_text(encoding="utf-8")) if DEMO_PAGE.is_file() else ""
+    demo_page = demo_markdown(DEMO_PAGE.read_text(encoding="utf-8"), demo_out) if DEMO_PAGE.is_file() else ""
     if demo_page:
         found[DEMO_PAGE] = demo_page
     excerpt = demo_excerpt(demo_page) if demo_page else None

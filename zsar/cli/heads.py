@@ -46,7 +46,7 @@ def train_head(
     steps: Annotated[int | None, typer.Option(help="Optimiser steps (default: 8 epochs, at least 150 steps; with selection, the longest run tried).")] = None,
     epochs: Annotated[int | None, typer.Option(help="Budget in passes over the training videos instead of --steps.")] = None,
     batch_size: Annotated[int | None, typer.Option(help="Batch size (default 128, at most 1/8 of the training videos).")] = None,
-    lr: Annotated[float | None, typer.Option(help="AdamW learning rate with --no-select (default 3e-3; selection tries 3e-3 and 1e-2).")] = None,
+    lr: Annotated[float | None, typer.Option(help="AdamW learning rate with --no-select (default 3e-3; selection tries 1e-3, 3e-3 and 1e-2).")] = None,
     standardise: Annotated[bool, typer.Option("--standardise/--no-standardise", help="Z-score the features with the training videos' statistics.")] = True,
     seed: Annotated[int, typer.Option(help="Seed of the weights, batch order, sampling and validation classes.")] = 0,
     device: Device = "cpu",

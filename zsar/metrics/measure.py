@@ -177,6 +177,8 @@ def measure_run(run: Path | str | RunReader, config: MetricsConfig = MetricsConf
         log.info("measuring split %d of %s (%d test videos, %d classes)", result.split, reader.root,
                  len(result.test_labels), len(result.test_classes))
         splits.append(_measure_split(result, config))
+    for note in dict.fromkeys(n for s in splits for n in s.notes):  # once per run, as the report lists them
+        log.warning(note)
     return MeasuredRun(root=reader.root, protocol=reader.config.protocol, head=reader.config.head, config=config,
                        splits=splits, notes=notes)
 
@@ -210,6 +212,7 @@ def evaluate_features(cache: Path | str, text: str | None = None,
         log.warning(lost)
         metrics.notes.append(lost)
     log.info("measuring %d videos of %s (%d-d)", len(features), features.cache_dir, videos.shape[1])
+    logged = len(metrics.notes)
     if config.hubness:
         prototypes = _text_prototypes(features.cache_dir, features.config.space,
                                       features.class_names, text, metrics.notes)
@@ -219,6 +222,8 @@ def evaluate_features(cache: Path | str, text: str | None = None,
         _add_video_hubness(metrics, videos, config)
     if config.closeness or config.dispersion:
         _add_geometry(metrics, "test", videos, features.labels, config)
+    for note in metrics.notes[logged:]:
+        log.warning(note)
     out = metrics.to_json(config)
     del out["split"]
     return {"features": str(features.cache_dir), "space": features.config.space,
@@ -239,9 +244,7 @@ def _text_prototypes(cache: Path, space: str, class_names: list[str], name: str 
         why = ("the cache's backbone has no joint text space" if not space else
                f"several text embeddings are in space {space!r}; choose one with --text" if matching else
                f"no text embeddings in the backbone's space {space!r}")
-        note = f"hubness against class text prototypes skipped: {why} (text: {have})"
-        log.warning(note)
-        notes.append(note)
+        notes.append(f"hubness against class text prototypes skipped: {why} (text: {have})")
         return None
     return matching[0].subset(class_names).mean
 
@@ -254,12 +257,10 @@ def _add_video_hubness(metrics: SplitMetrics, videos: np.ndarray, config: Metric
 
 
 def _usable_k(ks: tuple[int, ...], candidates: int, what: str, notes: list[str]) -> list[int]:
-    """The k values below ``candidates``; the others are noted and logged, not silently dropped."""
+    """The k values below ``candidates``; the others are noted (and logged once per run), not silently dropped."""
     usable = sorted(k for k in set(ks) if k < candidates)
     for k in sorted(set(ks) - set(usable)):
-        note = f"hubness k={k} against {what} skipped: there are only {candidates}, N_k would be constant"
-        log.warning(note)
-        notes.append(note)
+        notes.append(f"hubness k={k} against {what} skipped: there are only {candidates}, N_k would be constant")
     return usable
 
 
@@ -268,9 +269,7 @@ def _add_geometry(metrics: SplitMetrics, name: str, embeddings: np.ndarray, labe
     """Closeness and dispersion of one set; a set of one class has no dispersion, and a note says so."""
     geometry = class_geometry(embeddings, labels)
     if config.dispersion and geometry.dispersion is None:
-        note = f"dispersion of the {name} embeddings skipped: they hold {geometry.n_classes} class"
-        log.warning(note)
-        metrics.notes.append(note)
+        metrics.notes.append(f"dispersion of the {name} embeddings skipped: they hold {geometry.n_classes} class")
     metrics.geometry[name] = geometry
 
 
