@@ -175,3 +175,30 @@ def test_efficientnet_lite0s_own_classifier_and_the_encoders_names_are_stored_on
     assert len(list((layout.root / "objects").glob("*.h5"))) == 1
     monkeypatch.setattr(objects, "create_backbone", lambda config: pytest.fail("the vocabulary is built again"))
     assert objects.add_object_vocabulary(layout.root).key == vocabulary.key
+
+
+def test_a_sweep_runs_objects_by_default_only_where_the_cache_has_a_vocabulary(planted, tmp_path):
+    from zsar.sweep.grid import SweepConfig, default_heads
+
+    with_vocabulary = default_heads(SweepConfig(features=planted.layout.root, out=tmp_path / "a"))
+    assert with_vocabulary[:2] == ["ridge", "objects"] and "frozen" not in with_vocabulary
+    names = ["a", "b", "c", "d"]
+    plain = write_cache_from_arrays(tmp_path / "plain", np.zeros((4, 1, 2, 32), np.float32), np.arange(4), names,
+                                    text=random_text(names, dim=16))
+    assert "objects" not in default_heads(SweepConfig(features=plain.root, out=tmp_path / "b"))
+
+
+def test_cli_train_head_and_sweep_run_objects_on_a_cache_with_a_vocabulary(planted, tmp_path):
+    from typer.testing import CliRunner
+
+    from zsar.cli import app
+
+    result = CliRunner().invoke(app, ["train-head", "--features", str(planted.layout.root), "--head", "objects",
+                                      "--protocol", "within-half", "--splits", "1", "--out", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    assert "mean±std 100.00" in result.output
+    result = CliRunner().invoke(app, ["sweep", "--features", str(planted.layout.root), "--heads", "objects",
+                                      "--generator", "off", "--transfer", "none", "--splits", "1",
+                                      "--out", str(tmp_path / "sweep")])
+    assert result.exit_code == 0, result.output
+    assert any(line.startswith("| objects ") and "100.0 ± 0.0" in line for line in result.output.splitlines())

@@ -112,11 +112,11 @@ def add_object_vocabulary(cache: Path, text: str | TextEmbeddings | None = None,
     """
     layout = open_layout(cache)
     config = read_cache_config(layout)
-    check_classifier(config.backbone, f"cache {layout.root} holds")
     label_text = text if isinstance(text, TextEmbeddings) else load_text(layout.root, text)
     found = find_object_vocabulary(layout.root, config.weights_id, label_text.encoder, label_text.model_id)
     if found is not None:
         return found
+    check_classifier(config.backbone, f"cache {layout.root} holds")
     weights = Path(config.weights) if config.weights else None
     backbone = create_backbone(BackboneConfig(name=config.backbone, weights=weights, device=device))
     if backbone.weights_id != config.weights_id:

@@ -35,6 +35,7 @@ from typing import Callable, Iterator
 from zsar.devices import process_cores, torch_threads
 from zsar.errors import ZsarError
 from zsar.extract.extractor import ExtractConfig, ExtractResult, extract
+from zsar.extract.models.hf import offline_mode
 from zsar.extract.objects import add_object_vocabulary, classifier_backbones
 from zsar.extract.sampling import SamplingConfig
 from zsar.files import atomic_write_text
@@ -316,7 +317,7 @@ def run_demo(config: DemoConfig, echo: Callable[[str], None]) -> DemoResult:
     through ``echo``. A run that computed nothing (every clip, the cache and every run reused) claims no time."""
     seconds: dict[str, float] = {}
     clock = DemoClock.start()
-    with _stage_logs_quiet(), torch_threads(config.threads):
+    with _stage_logs_quiet(), torch_threads(config.threads), offline_mode():  # the demo downloads nothing
         data, rendered = render(config, echo)
         seconds["render"] = clock.lap()
         extracted = extract_features(config, data, echo)

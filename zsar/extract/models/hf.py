@@ -12,10 +12,11 @@ records the model id and the hub commit, or the digest of the local files.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Iterator, TypeVar
 
 from torch import Tensor, nn
 
@@ -62,6 +63,20 @@ def cached_snapshot(model_id: str) -> Path | None:
 def offline() -> bool:
     """Whether Hugging Face downloads are off: ``HF_HUB_OFFLINE`` is set to 1/true/yes/on (``zsar --offline``)."""
     return os.environ.get(OFFLINE_ENV, "").strip().lower() in _TRUE
+
+
+@contextlib.contextmanager
+def offline_mode() -> Iterator[None]:
+    """Within the block (and the processes it starts) nothing is downloaded: ``HF_HUB_OFFLINE=1``."""
+    before = os.environ.get(OFFLINE_ENV)
+    os.environ[OFFLINE_ENV] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(OFFLINE_ENV, None)
+        else:
+            os.environ[OFFLINE_ENV] = before
 
 
 def download_command(model_id: str) -> str:
