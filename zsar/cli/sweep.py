@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -11,12 +11,15 @@ from zsar.cli.app import command
 from zsar.cli.options import Device, Features, SourceFeatures, Text, Listing
 from zsar.errors import ZsarError
 
+if TYPE_CHECKING:  # imported when the command runs, so `zsar --help` stays light
+    from zsar.sweep import SweepConfig
+
 
 def _split_list(text: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
-def add_objects(config) -> None:
+def add_objects(config: SweepConfig) -> None:
     """The object vocabulary of the cache(s) when the sweep runs the ``objects`` head (by default: when the
     backbone has a classifier)."""
     from zsar.extract.objects import add_object_vocabulary, has_classifier

@@ -190,4 +190,5 @@ def objects_ready(cache: Path, text: str | None = None) -> bool:
         label_text = load_text(cache, text)
     except ZsarError:  # no text, or several and no --text: each run says so itself
         return False
-    return find_object_vocabulary(cache, features_config.weights_id, label_text.encoder, label_text.model_id) is not None
+    found = find_object_vocabulary(cache, features_config.weights_id, label_text.encoder, label_text.model_id)
+    return found is not None

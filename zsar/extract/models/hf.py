@@ -136,7 +136,7 @@ def quiet_loading() -> None:
 
 
 def from_cache_or_hub(load: Callable[[], T], model_id: str, name: str, flag: str = "--weights") -> T:
-    """``load()`` (which reads the Hugging Face cache only); if ``model_id`` is not there, ``fetch`` it and load again."""
+    """``load()``, which reads the Hugging Face cache only; if ``model_id`` is not there, ``fetch`` it, load again."""
     quiet_loading()
     try:
         return load()
@@ -185,7 +185,7 @@ def _from_weights_path(model_cls: Any, name: str, model_id: str, weights: Path, 
 
 def load_hf_model(model_cls: Any, name: str, model_id: str, weights: Path | None,
                   flag: str = "--weights") -> tuple[nn.Module, str]:
-    """``model_cls`` (e.g. ``CLIPModel``) from ``weights``, the HF cache, or the hub on first use; ``(model, weights_id)``.
+    """``model_cls`` (e.g. ``CLIPModel``) from ``weights``, the HF cache or the hub (first use): ``(model, weights_id)``.
 
     ``flag`` is the CLI option that sets ``weights``, named in the error when nothing is found.
     """
