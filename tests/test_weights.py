@@ -111,3 +111,11 @@ def test_zsar_weights_lists_the_offline_defaults_as_here(empty_cache, tiny_clip)
     assert statuses[(BACKBONE, "clip-vit-b16")].present and statuses[(BACKBONE, "clip-vit-b32")].present is False
     assert statuses[(BACKBONE, "tiny-random")].present is None and statuses[(TEXT_ENCODER, "minilm")].present
     assert Path(statuses[(TEXT_ENCODER, "minilm")].where).is_dir()
+
+
+def test_the_offline_flag_turns_downloads_off_for_the_command(monkeypatch):
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    assert "downloads on: a missing Hugging Face id is fetched on first use" in CliRunner().invoke(
+        app, ["weights"]).output
+    result = CliRunner().invoke(app, ["--offline", "weights"])
+    assert result.exit_code == 0 and "downloads off (HF_HUB_OFFLINE=1)" in result.output
