@@ -202,3 +202,23 @@ def test_cli_train_head_and_sweep_run_objects_on_a_cache_with_a_vocabulary(plant
                                       "--out", str(tmp_path / "sweep")])
     assert result.exit_code == 0, result.output
     assert any(line.startswith("| objects ") and "100.0 ± 0.0" in line for line in result.output.splitlines())
+
+
+def test_predict_without_a_run_takes_objects_when_no_clip_weights_are_here_and_says_so(tmp_path, monkeypatch):
+    from zsar.predict import PredictConfig, parse_labels
+    from zsar.predict.core import training_free_choice
+    from zsar.testing import write_hf_snapshot, write_tiny_clip
+
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    labels = parse_labels("riding a bike, playing guitar")
+    config, note = training_free_choice(PredictConfig(videos=("v.mp4",), labels=labels))
+    assert (config.head, config.backbone, config.text_encoder) == ("objects", "efficientnet-lite0", "minilm")
+    assert note.startswith("no CLIP weights here (clip-vit-b16: `hf download openai/clip-vit-base-patch16` gets "
+                           "them), so the training-free objects head") and "never by motion" in note
+    explicit, _ = training_free_choice(PredictConfig(videos=("v.mp4",), labels=labels, backbone="efficientnet-lite0"))
+    assert explicit.head == "objects"  # a backbone with a classifier and no joint text space
+    write_hf_snapshot(tmp_path / "hf" / "hub", "openai/clip-vit-base-patch16", write_tiny_clip(tmp_path / "clip"))
+    config, note = training_free_choice(PredictConfig(videos=("v.mp4",), labels=labels))
+    assert (config.head, config.backbone, config.text_encoder) == ("frozen", "clip-vit-b16", "clip")
+    assert note.startswith("frozen clip-vit-b16 (its weights are here: ")
