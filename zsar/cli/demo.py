@@ -22,7 +22,7 @@ def demo(
                                             "on 20 clips per action and 5 splits: 21.5 minutes on 2 cores, two runs at "
                                             "a time; docs/demo.md has its times.")] = False,
 ) -> None:
-    """Run the pipeline end to end on the synthetic dataset, offline (a few minutes on 2 cores)."""
+    """Run the pipeline end to end on the synthetic dataset, offline (about 3 minutes on 2 cores)."""
     from zsar.sweep.demo import DemoConfig, run_demo
 
     run_demo(DemoConfig(out=out, full=full), echo=typer.echo)
