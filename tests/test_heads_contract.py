@@ -11,6 +11,7 @@ from zsar.heads.base import (BASELINE, HEAD_MODULES, HEADS, SHARED_SPACE_BASELIN
                              create_head, head_class, heads_in_order, l2_normalise)
 from zsar.registry import load_plugins
 from zsar.heads.losses import LOSSES, CosineLoss, ScaledCosineCELoss, SymmetricKLLoss, UnitMSELoss
+from zsar.testing import random_object_vocabulary
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 load_plugins()  # heads of the ZSAR_PLUGINS modules meet the same contract
@@ -46,6 +47,9 @@ def check_head_contract(name):
     torch.manual_seed(0)
     dims = SHARED if head_class(name).needs_shared_space else DIMS
     head = create_head(name, dims, **_tiny(name))
+    if head.needs_objects:  # the cache's classifier and object text (``objects``): a random vocabulary
+        vocabulary = random_object_vocabulary(dims.video_dim, dims.text_dim)
+        head.set_objects(vocabulary.weight, vocabulary.bias, vocabulary.embeddings)
     video = torch.randn(6, 2, dims.frames, dims.video_dim)
     head.eval()
     z = head.embed_video(video)

@@ -93,8 +93,8 @@ def test_help_lists_the_plugins_components_beside_the_built_in_ones(plugin):
     assert "Dataset adapter: activitynet, csv, flat, folder, hmdb51," in extract
     assert "Visual backbone: clip-vit-b16, clip-vit-b32, clip-vit-l14, colour-grid, efficientnet-lite0," in extract
     assert "Label-text encoder: char-trigrams, clip, glove-50d, minilm," in extract
-    assert "Head: actionclip, aurl, frozen, linear, mlp, rest, ridge" in help_text("train-head")
-    assert "Comma-separated heads from actionclip, aurl, frozen, linear, mlp, rest, ridge" in help_text("sweep")
+    assert "Head: actionclip, aurl, frozen, linear, mlp, objects, rest, ridge" in help_text("train-head")
+    assert "Comma-separated heads from actionclip, aurl, frozen, linear, mlp, objects, rest, ridge" in help_text("sweep")
 
 
 def test_an_unknown_plugin_module_is_a_one_line_error(monkeypatch):

@@ -142,7 +142,12 @@ def test_a_backbone_whose_weights_are_not_on_this_machine(tiny, tmp_path, monkey
 
 
 def test_a_model_is_needed_and_one_label_option(tiny):
-    assert "give either --run RUN" in _error(str(tiny["videos"]), "--labels", "a, b")
+    assert "give either --run RUN" in _error(str(tiny["videos"]), "--labels", "a, b", "--run", str(tiny["run"]),
+                                             "--backbone", "tiny-random")
+    assert "--head objects: --backbone gives tiny-random features" in _error(
+        str(tiny["videos"]), "--labels", "a, b", "--head", "objects", "--backbone", "tiny-random")
+    assert "--head ridge: without --run the head is training-free: frozen or objects" in _error(
+        str(tiny["videos"]), "--labels", "a, b", "--head", "ridge")
     assert "--prompts: a run fixes its backbone" in _error(str(tiny["videos"]), "--labels", "a, b", "--run",
                                                            str(tiny["run"]), "--prompts", "plain")
     assert "--labels 'a, b, c' or --labels-file" in _error(str(tiny["videos"]), "--run", str(tiny["run"]))

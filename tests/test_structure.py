@@ -19,7 +19,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("files", "vectors", "progress", "registry", "devices"),
     ("doc_sections", "synth", "cache"),
     ("extract", "runs"),
-    ("metrics",),
+    ("metrics", "weights"),
     ("heads",),
     ("predict", "sweep", "testing", "reproduce"),
     ("cli",),

@@ -173,13 +173,17 @@ def test_clip_text_missing_weights(tmp_path, monkeypatch):
         create_text_encoder(TextEncoderConfig("clip"))
 
 
-def test_sentence_transformers_needs_a_local_model(tmp_path, monkeypatch):
+def test_sentence_transformers_offline_needs_the_model_here(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(ZsarError, match="needs --text-model"):
         create_text_encoder(TextEncoderConfig("sentence-transformers"))
-    with pytest.raises(ZsarError, match="no sentence-transformers model 'someone/not-here'"):
+    with pytest.raises(ZsarError, match=r"no weights for sentence-transformers model 'someone/not-here': looked in "
+                                        r"the Hugging Face cache .*hf/hub; download once with `hf download "
+                                        r"someone/not-here` on a machine with network$"):
         create_text_encoder(TextEncoderConfig("sentence-transformers", model="someone/not-here"))
+    with pytest.raises(ZsarError, match="is not a sentence-transformers model folder"):
+        create_text_encoder(TextEncoderConfig("sentence-transformers", model=str(tmp_path)))
 
 
 def test_sentence_transformers_from_a_local_dir():

@@ -158,7 +158,7 @@ def test_user_mistakes_are_one_line_errors(cache, tmp_path):
     assert gen.output == ("error: --generator: head linear has no visual centres to mix; use it with aurl or rest, "
                           "or drop --generator\n")
     unknown = _train(cache, tmp_path / "b", "--head", "mlp", "--protocol", "within-half")
-    assert unknown.output == "error: unknown head 'mlp'; valid heads: actionclip, aurl, frozen, linear, rest, ridge\n"
+    assert unknown.output == "error: unknown head 'mlp'; valid heads: actionclip, aurl, frozen, linear, objects, rest, ridge\n"
     protocol = _train(cache, tmp_path / "c", "--head", "rest", "--protocol", "half")
     assert "valid protocols: base-to-novel, cross-full, cross-half, gzsl, k600-novel, official, within-half" in protocol.output
     rerank = _train(cache, tmp_path / "d", "--head", "rest", "--protocol", "gzsl", "--rerank", "hub")
@@ -182,8 +182,8 @@ def test_help_lists_the_registered_heads_and_protocols():
     from zsar.heads.protocols import PROTOCOLS
 
     text = " ".join(runner.invoke(app, ["train-head", "--help"], env={"COLUMNS": "300"}).output.split())
-    assert "Head: actionclip, aurl, frozen, linear, rest, ridge (ridge is the closed-form baseline)" in text
-    assert HEADS.names() == ["actionclip", "aurl", "frozen", "linear", "rest", "ridge"]
+    assert "Head: actionclip, aurl, frozen, linear, objects, rest, ridge (ridge is the closed-form baseline)" in text
+    assert HEADS.names() == ["actionclip", "aurl", "frozen", "linear", "objects", "rest", "ridge"]
     assert "Protocol: base-to-novel, cross-full, cross-half, gzsl, k600-novel, official, within-half." in text
     assert PROTOCOLS.names() == ["base-to-novel", "cross-full", "cross-half", "gzsl", "k600-novel", "official", "within-half"]
     assert "Hubness reduction: csls, inverted-softmax, none." in text and "{" not in text

@@ -9,8 +9,11 @@
 - ``docs/extending.md``: the example plugins of ``examples/``, verbatim;
 - ``docs/design.md``: the layer drawing of ``LAYERS`` (``tests/test_structure.py``, where the
   order is listed once);
-- ``README.md``: the excerpt of the demo's table (head to ``> ridge``) from the section that
-  ``zsar demo --page docs/demo.md`` (``make demo``) wrote;
+- ``docs/demo.md``: the sections that ``zsar demo`` saved in ``zsar-demo/page-demo.md`` and
+  ``zsar-demo/page-full.md`` (``make demo``, ``make demo-full``), each between its markers;
+  a section with no saved file is kept as it is;
+- ``README.md``: the excerpt of the demo's table (head to ``> ridge``) from docs/demo.md's
+  ``demo`` section;
 - ``docs/clip-era.md`` and ``docs/reproducing.md``: their tables of published numbers and
   recipes, from ``zsar/reproduce/published.csv`` (``reproduce_pages``).
 
@@ -41,6 +44,8 @@ EXAMPLES = ("examples/zsar_plugin_example.py", "examples/zsar_protocol_example.p
 DESIGN_PAGE = REPO / "docs" / "design.md"
 STRUCTURE_TEST = REPO / "tests" / "test_structure.py"
 DEMO_PAGE = REPO / "docs" / "demo.md"
+DEMO_OUT = REPO / "zsar-demo"  # zsar demo's default --out, where it saves its page sections
+DEMO_SECTIONS = ("demo", "full")  # zsar demo's presets: page-<preset>.md -> the <preset> section
 README = REPO / "README.md"
 EXCERPT_COLUMNS = ("head", "generator", "transfer", "top-1 %", "chance %", "x ridge", "> ridge")
 INTRO = """# Commands
@@ -137,6 +142,15 @@ def demo_excerpt(demo_page: str) -> str | None:
     return "\n".join(["```", fmt(cut[0]), rule, *map(fmt, cut[1:]), "```"])
 
 
+def demo_markdown(text: str, out: Path = DEMO_OUT) -> str:
+    """``text`` (docs/demo.md) with each section that ``zsar demo`` saved in ``out/page-<preset>.md`` put in."""
+    for preset in DEMO_SECTIONS:
+        saved = out / f"page-{preset}.md"
+        if saved.is_file():
+            text = replace_section(text, preset, saved.read_text(encoding="utf-8"))
+    return text
+
+
 def _load(path: Path) -> Any:
     """The Python file at ``path`` as a module (the structure test, which holds the layer order)."""
     spec = importlib.util.spec_from_file_location(path.stem, path)
@@ -158,8 +172,8 @@ def reproduce_pages() -> dict[Path, str]:
     return found
 
 
-def pages() -> dict[Path, str]:
-    """Every generated page as it should read now."""
+def pages(demo_out: Path = DEMO_OUT) -> dict[Path, str]:
+    """Every generated page as it should read now (``demo_out``: where ``zsar demo`` saved its sections)."""
     found = {COMMANDS_PAGE: commands_markdown()}
     if BENCH_PAGE.is_file():
         found[BENCH_PAGE] = benchmarks_markdown(BENCH_PAGE.read_text(encoding="utf-8"))
@@ -173,7 +187,10 @@ def pages() -> dict[Path, str]:
         structure = _load(STRUCTURE_TEST)
         found[DESIGN_PAGE] = replace_section(DESIGN_PAGE.read_text(encoding="utf-8"), structure.LAYERS_SECTION,
                                              structure.layers_drawing())
-    excerpt = demo_excerpt(DEMO_PAGE.read_text(encoding="utf-8")) if DEMO_PAGE.is_file() else None
+    demo_page = demo_markdown(DEMO_PAGE.read_text(encoding="utf-8"), demo_out) if DEMO_PAGE.is_file() else ""
+    if demo_page:
+        found[DEMO_PAGE] = demo_page
+    excerpt = demo_excerpt(demo_page) if demo_page else None
     if excerpt is not None:
         found[README] = replace_section(README.read_text(encoding="utf-8"), "readme-excerpt", excerpt)
     found.update(reproduce_pages())

@@ -1,17 +1,15 @@
 """Generated sections of Markdown pages: text between ``<!-- BEGIN NAME -->`` and ``<!-- END NAME -->``.
 
-``zsar demo --page docs/demo.md`` writes its table and timings this way, and ``make docs``
-(``tools/gen_docs.py``) fills the benchmark tables of ``docs/benchmarks.md``; the text
-around the markers is written by hand and kept.
+``make docs`` (``tools/gen_docs.py``) fills them: the demo's table and timings that ``zsar
+demo`` saved under its output folder go into ``docs/demo.md``, the benchmark tables into
+``docs/benchmarks.md``; the text around the markers is written by hand and kept.
 """
 
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from zsar.errors import ZsarError
-from zsar.files import atomic_write_text
 
 
 def markers(name: str) -> tuple[str, str]:
@@ -37,14 +35,3 @@ def read_section(text: str, name: str) -> str | None:
     found = re.search(re.escape(begin) + r"\n(.*?)\n?" + re.escape(end), text, re.S)
     return None if found is None else found.group(1)
 
-
-def write_section(path: Path, name: str, body: str) -> Path:
-    """Replace (or add) section ``name`` of the page at ``path``; the rest of the page is kept."""
-    path = Path(path)
-    text = path.read_text(encoding="utf-8") if path.is_file() else ""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise ZsarError(f"cannot write {path}: {err.strerror}; pass a page in a folder you can write") from None
-    atomic_write_text(path, replace_section(text, name, body))
-    return path

@@ -21,8 +21,13 @@ For zsar's tests and benchmarks, and for anyone testing code on top of zsar (as 
   normalised prompts) points exactly along the planted direction, and ``frozen_top1``
   gives the accuracy the planted structure implies for the training-free rule;
 - random label text (``random_text``): seeded unit embeddings for given classes;
+- planted objects (``write_planted_objects_cache``, ``random_object_vocabulary``): a cache
+  whose object vocabulary (``zsar.cache.objects``: a classifier and object-name text) is
+  built so that the classifier's most probable objects of each class's videos are known,
+  and each label's text is closest to the names of its class's objects;
 - the typed files of a run directory (``dummy_run_config``, ``write_dummy_run_files``) for
   code that reads runs, beside splits written with ``zsar.runs.results.write_split_result``;
+- a model in a Hugging Face hub cache's own layout (``write_hf_snapshot``), as a download leaves it;
 - tiny random CLIP / X-CLIP checkpoints (``write_tiny_clip``, ``write_tiny_xclip``, defined
   with the CLIP family's tiny hooks in ``zsar.extract.models.tiny_weights``): a ``CLIPModel``
   32 wide, 2 layers, 32x32 images, 8x8 patches, and a character-level ``CLIPTokenizer``,
@@ -44,6 +49,7 @@ import numpy as np
 
 from zsar.cache.from_arrays import write_cache_from_arrays
 from zsar.cache.layout import CacheLayout
+from zsar.cache.objects import ObjectVocabulary, write_object_vocabulary
 from zsar.runs.files import (CacheRecord, RunConfig, RunLayout, RunMetrics, SplitRecord, write_run_config,
                                   write_run_metrics)
 from zsar.cache.text import TextEmbeddings
@@ -262,6 +268,103 @@ def random_text(class_names: list[str], class_texts: list[str] | None = None, pr
     return TextEmbeddings(encoder="test-enc", model_id="random", prompt_set="plain", class_names=list(class_names),
                           class_texts=texts, prompts=templates,
                           embeddings=l2_normalise(np.stack([vectors[t] for t in texts])).astype(np.float32))
+
+
+# --- planted objects (the objects head) ------------------------------------------------------------
+
+OBJECT_CLASSES = 1000  # the ImageNet-1k classes a vocabulary holds
+
+
+def random_object_vocabulary(video_dim: int, text_dim: int, seed: int = 0, weights_id: str = "test-classifier",
+                             encoder: str = "test-enc", model_id: str = "random") -> ObjectVocabulary:
+    """A seeded random classifier ``(1000, video_dim)`` and unit object text ``(1000, text_dim)``."""
+    rng = np.random.default_rng(seed)
+    return ObjectVocabulary(names=[f"object {i}" for i in range(OBJECT_CLASSES)], template="{}",
+                            weight=rng.normal(size=(OBJECT_CLASSES, video_dim)).astype(np.float32),
+                            bias=np.zeros(OBJECT_CLASSES, np.float32),
+                            embeddings=l2_normalise(rng.normal(size=(OBJECT_CLASSES, text_dim))).astype(np.float32),
+                            weights_id=weights_id, encoder=encoder, model_id=model_id, names_sha256="test")
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlantedObjectsConfig:
+    """``classes`` x ``videos`` per class; class c's videos show ``objects`` objects of their own (``strength``:
+    their logit, over a background near 0); ``dim`` features (at least ``classes * objects``), ``text_dim`` text."""
+
+    classes: int = 6
+    videos: int = 6
+    objects: int = 2
+    dim: int = 32
+    text_dim: int = 64
+    frames: int = 4
+    strength: float = 8.0
+    noise: float = 0.2
+    seed: int = 0
+
+
+@dataclass(kw_only=True)
+class PlantedObjects:
+    """The cache's layout, each class's planted objects ``(C, objects)``, labels and the vocabulary."""
+
+    layout: CacheLayout
+    class_objects: np.ndarray
+    labels: np.ndarray
+    vocabulary: ObjectVocabulary
+    text: TextEmbeddings
+
+
+def write_planted_objects_cache(folder: Path, config: PlantedObjectsConfig = PlantedObjectsConfig()) -> PlantedObjects:
+    """A cache whose classifier's top objects are known, and each label's text closest to its objects' names.
+
+    The classifier gives object ``O[c, j]`` the feature direction ``e_(c * objects + j)`` with weight
+    ``strength`` and every other object small random weights; a video of class c has features
+    ``sum_j e_(c * objects + j)`` plus noise, so its most probable objects are ``O[c]``. Object
+    texts are random unit vectors; label c's text is the normalised mean of ``O[c]``'s texts plus noise.
+    """
+    c = config
+    assert c.dim >= c.classes * c.objects, "one feature direction per planted object"
+    rng = np.random.default_rng(c.seed)
+    class_objects = rng.choice(OBJECT_CLASSES, size=(c.classes, c.objects), replace=False)
+    vocabulary = random_object_vocabulary(c.dim, c.text_dim, c.seed)
+    vocabulary.weight *= 0.05
+    for k, obj in enumerate(class_objects.ravel()):
+        vocabulary.weight[obj] = 0
+        vocabulary.weight[obj, k] = c.strength
+    labels = np.repeat(np.arange(c.classes), c.videos)
+    features = rng.normal(scale=c.noise, size=(len(labels), 1, c.frames, c.dim)).astype(np.float32)
+    for i, label in enumerate(labels):
+        features[i, :, :, label * c.objects:(label + 1) * c.objects] += 1.0
+    label_vectors = vocabulary.embeddings[class_objects].mean(axis=1)
+    label_vectors += rng.normal(scale=0.02, size=label_vectors.shape)
+    names = [f"action {i}" for i in range(c.classes)]
+    text = TextEmbeddings(encoder=vocabulary.encoder, model_id=vocabulary.model_id, prompt_set="plain",
+                          class_names=names, class_texts=names, prompts=["{}"],
+                          embeddings=l2_normalise(label_vectors)[:, None].astype(np.float32))
+    split = {"split1": ["train" if i % c.videos < c.videos // 2 else "test" for i in range(len(labels))]}
+    layout = write_cache_from_arrays(folder, features, labels, names, dataset="planted-objects", splits=split,
+                                     text=text, extra_config={"weights_id": vocabulary.weights_id})
+    write_object_vocabulary(layout.root, vocabulary)
+    return PlantedObjects(layout=layout, class_objects=class_objects, labels=labels, vocabulary=vocabulary, text=text)
+
+
+# --- a Hugging Face hub cache ---------------------------------------------------------------------
+
+
+def write_hf_snapshot(cache_dir: Path, model_id: str, source: Path, commit: str = "0" * 40) -> Path:
+    """Copy the files of ``source`` into a Hugging Face hub cache as ``model_id``'s snapshot at ``commit``.
+
+    The hub's layout (``models--ORG--NAME/snapshots/<commit>/`` and ``refs/main``), so
+    ``from_pretrained(model_id, cache_dir=..., local_files_only=True)`` finds it: what a
+    download would leave. Returns the snapshot folder.
+    """
+    import shutil
+
+    repo = Path(cache_dir) / f"models--{model_id.replace('/', '--')}"
+    snapshot = repo / "snapshots" / commit
+    shutil.copytree(source, snapshot, dirs_exist_ok=True)
+    (repo / "refs").mkdir(parents=True, exist_ok=True)
+    (repo / "refs" / "main").write_text(commit)
+    return snapshot
 
 
 def dummy_run_config(**changes: Any) -> RunConfig:

@@ -5,7 +5,7 @@ calls one library function.
 ``zsar.cli.options``; importing this package registers every command.
 """
 
-from zsar.cli import demo, extract, cache, heads, sweep, metrics, predict, reproduce  # noqa: F401,I001 (the help lists them in this order)
+from zsar.cli import demo, extract, cache, heads, sweep, metrics, predict, reproduce, weights  # noqa: F401,I001 (the help lists them in this order)
 from zsar.cli.app import app, main
 
 __all__ = ["app", "main"]

@@ -1,7 +1,9 @@
 """The ``zsar`` app: the ``command`` decorator every command module uses, logging and plugins, ``main``.
 
 User mistakes surface as ``ZsarError``; they are printed as one ``error: ...`` line on
-stderr with exit status 2, never as a traceback.
+stderr with exit status 2, never as a traceback. Options before the command: ``--version``,
+``-v``/``-q`` (log level) and ``--offline`` (no Hugging Face downloads: sets ``HF_HUB_OFFLINE=1``
+for the command and what it starts).
 """
 
 from __future__ import annotations
@@ -11,13 +13,15 @@ import logging
 import os
 import signal
 import sys
-from pathlib import Path
 from typing import Annotated, Any, Callable
 
 import typer
 
+from zsar import __version__
 from zsar.errors import ZsarError
 from zsar.registry import load_plugins
+
+OFFLINE_ENV = "HF_HUB_OFFLINE"  # huggingface_hub's own switch, read by zsar.extract.models.hf
 
 app = typer.Typer(
     name="zsar",
@@ -63,16 +67,26 @@ def command(*args: Any, on: typer.Typer | None = None, **kwargs: Any) -> Callabl
     return decorator
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"zsar {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug detail.")] = False,
-          quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Log warnings only.")] = False) -> None:
+          quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Log warnings only.")] = False,
+          offline: Annotated[bool, typer.Option("--offline", help="Download nothing: a Hugging Face model must be in "
+                                                 "its cache already (as HF_HUB_OFFLINE=1).")] = False,
+          version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                                help="Print zsar's version and exit.")] = False) -> None:
     level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr,
                         force=True)
-    for noisy in ("transformers", "sentence_transformers", "huggingface_hub", "urllib3", "filelock"):
+    for noisy in ("transformers", "sentence_transformers", "huggingface_hub", "urllib3", "filelock", "httpx"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
-    # transformers' "Loading weights" bars say nothing useful for local weights; keep stderr for zsar's own.
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    if offline:
+        os.environ[OFFLINE_ENV] = "1"
     try:
         load_plugins()
     except ZsarError as err:

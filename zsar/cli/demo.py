@@ -11,19 +11,21 @@ from zsar.cli.app import command
 from zsar.cli.options import Listing
 
 
+OUT_HELP = ("Folder for everything the demo writes: clips, cache, runs, report.md and page-demo.md (page-full.md "
+            "with --full: the section that `make docs` copies into docs/demo.md).")
+
+
 @command("demo")
 def demo(
-    out: Annotated[Path, typer.Option(help="Folder for the demo's data, cache and runs.")] = Path("zsar-demo"),
+    out: Annotated[Path, typer.Option(help=OUT_HELP)] = Path("zsar-demo"),
     full: Annotated[bool, typer.Option(help="The whole grid (every head x generator x transfer, ResT's two modes) "
                                             "on 20 clips per action and 5 splits: 21.5 minutes on 2 cores, two runs at "
                                             "a time; docs/demo.md has its times.")] = False,
-    page: Annotated[Path | None, typer.Option(help="Also write the table and timings into this Markdown page's "
-                                                      "demo section (make demo: docs/demo.md).")] = None,
 ) -> None:
-    """Run the pipeline end to end on the synthetic dataset, offline (a few minutes on 2 cores)."""
+    """Run the pipeline end to end on the synthetic dataset, offline (about 3 minutes on 2 cores)."""
     from zsar.sweep.demo import DemoConfig, run_demo
 
-    run_demo(DemoConfig(out=out, full=full, page=page), echo=typer.echo)
+    run_demo(DemoConfig(out=out, full=full), echo=typer.echo)
 
 
 @command("synth")

@@ -47,13 +47,15 @@ def train_head(
     steps: Annotated[int | None, typer.Option(help="Optimiser steps (default: 8 epochs, at least 150 steps; with selection, the longest run tried).")] = None,
     epochs: Annotated[int | None, typer.Option(help="Budget in passes over the training videos instead of --steps.")] = None,
     batch_size: Annotated[int | None, typer.Option(help="Batch size (default 128, at most 1/8 of the training videos).")] = None,
-    lr: Annotated[float | None, typer.Option(help="AdamW learning rate with --no-select (default 3e-3; selection tries 3e-3 and 1e-2).")] = None,
+    lr: Annotated[float | None, typer.Option(help="AdamW learning rate with --no-select (default 3e-3; selection tries 1e-3, 3e-3 and 1e-2).")] = None,
     standardise: Annotated[bool, typer.Option("--standardise/--no-standardise", help="Z-score the features with the training videos' statistics.")] = True,
     seed: Annotated[int, typer.Option(help="Seed of the weights, batch order, sampling and validation classes.")] = 0,
     device: Device = "cpu",
     allow_partial: Annotated[bool, typer.Option("--allow-partial", help="Use a cache not fully extracted yet (a note says so).")] = False,
 ) -> None:
     """Train a head on cached features and evaluate it zero-shot under a protocol; writes the run directory."""
+    from zsar.extract.objects import add_object_vocabulary
+    from zsar.heads.base import head_class
     from zsar.heads.experiment import TrainHeadConfig, train_head as run
     from zsar.heads.options import parse_head_options, parse_protocol_options
     from zsar.heads.selection import SelectionConfig
@@ -74,6 +76,9 @@ def train_head(
         selection=SelectionConfig(enabled=select), head_options=parse_head_options(head, head_opt or []),
         transfer=transfer_config, overlap_with=tuple(overlap_with or ()), allow_partial=allow_partial,
         filter_text=filter_text, protocol_options=options)
+    if head_class(head).needs_objects:  # the caches' classifier and object text, built once (zsar.extract.objects)
+        for cache in filter(None, (features, source_features)):
+            add_object_vocabulary(cache, text, device)
     metrics = run(config)
     typer.echo(f"{head} on {protocol}: {len(metrics.splits)} split(s), run in {out}")
     typer.echo(format_run_metrics(metrics))

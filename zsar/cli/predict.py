@@ -1,4 +1,4 @@
-"""``zsar predict``: your own videos, your own labels, with a trained run or frozen CLIP."""
+"""``zsar predict``: your own videos, your own labels, with a trained run or a training-free head (frozen CLIP, objects)."""
 
 from __future__ import annotations
 
@@ -19,9 +19,10 @@ def predict(
     labels_file: Annotated[Path | None, typer.Option(help="UTF-8 file, one label per line; 'label<TAB>description' encodes the description.")] = None,
     run: Annotated[Path | None, typer.Option(help="A `zsar train-head` run: its backbone, sampling, text encoder, prompts and heads.")] = None,
     split: Annotated[int | None, typer.Option(help="Use this split's model of a multi-split run (default: the mean of every split's scores).")] = None,
-    backbone: Annotated[str | None, typer.Option(help=Listing("Without --run: the training-free frozen head on this backbone ({backbones}), e.g. clip-vit-b16."))] = None,
+    head: Annotated[str | None, typer.Option(help="Without --run: the training-free head, frozen (a CLIP backbone and its text) or objects (a backbone's own ImageNet classifier); default: frozen clip-vit-b16 if its weights are here, else objects on efficientnet-lite0.")] = None,
+    backbone: Annotated[str | None, typer.Option(help=Listing("Without --run: the training-free head's backbone ({backbones}); frozen takes a CLIP one, objects one with a classifier (efficientnet-lite0)."))] = None,
     weights: Annotated[Path | None, typer.Option(help="Local weights folder/file of the backbone (with --run: if moved since; the same weights).")] = None,
-    text_encoder: Annotated[str | None, typer.Option(help=Listing("Without --run: label-text encoder of the backbone's space ({text_encoders}; default clip)."))] = None,
+    text_encoder: Annotated[str | None, typer.Option(help=Listing("Without --run: label-text encoder ({text_encoders}; default: clip for frozen, minilm for objects)."))] = None,
     text_model: Annotated[str | None, typer.Option(help="Text model id/dir/file (default: the run's, or the encoder's).")] = None,
     prompts: Annotated[str | None, typer.Option(help=Listing("Without --run: prompt templates ({prompts}; default actionclip) or a file of them."))] = None,
     frames: Annotated[int | None, typer.Option(help="Without --run: frames per video, uniform sampling (default 8).")] = None,
@@ -35,14 +36,14 @@ def predict(
     batch_size: Annotated[int | None, typer.Option(help="Clips per backbone batch (default: as `zsar extract`).")] = None,
     retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Decode again the videos that failed in an earlier call (with their shard's others).")] = False,
 ) -> None:
-    """Recognise actions in your own videos, among your own labels (free text), with a trained run or frozen CLIP."""
+    """Recognise actions in your own videos, among your own labels (free text), with a trained run or a training-free head."""
     from zsar.predict import PredictConfig, parse_labels, read_labels_file, run_predict
 
     if (labels is None) == (labels_file is None):
         raise ZsarError("give the labels with --labels 'a, b, c' or --labels-file FILE (one of them)")
     config = PredictConfig(
         videos=tuple(videos), labels=parse_labels(labels) if labels is not None else read_labels_file(labels_file),
-        run=run, split=split, backbone=backbone, weights=weights, text_encoder=text_encoder, text_model=text_model,
+        run=run, split=split, head=head, backbone=backbone, weights=weights, text_encoder=text_encoder, text_model=text_model,
         prompts=prompts, frames=frames, top_k=top_k, rerank=rerank, cache=cache, device=device, workers=workers,
         batch_size=batch_size, retry_failed=retry_failed, out=out, sheet=sheet)
     result = run_predict(config)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -11,9 +11,25 @@ from zsar.cli.app import command
 from zsar.cli.options import Device, Features, SourceFeatures, Text, Listing
 from zsar.errors import ZsarError
 
+if TYPE_CHECKING:  # imported when the command runs, so `zsar --help` stays light
+    from zsar.sweep import SweepConfig
+
 
 def _split_list(text: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+def add_objects(config: SweepConfig) -> None:
+    """The object vocabulary of the cache(s) when the sweep runs the ``objects`` head (by default: when the
+    backbone has a classifier)."""
+    from zsar.extract.objects import add_object_vocabulary, has_classifier
+    from zsar.heads.base import head_class
+
+    wanted = (any(head_class(h).needs_objects for h in config.heads) if config.heads is not None
+              else has_classifier(config.features))
+    if wanted:
+        for cache in filter(None, (config.features, config.source_features)):
+            add_object_vocabulary(cache, config.text, config.train.device)
 
 
 @command("sweep")
@@ -21,7 +37,7 @@ def sweep(
     features: Features,
     out: Annotated[Path, typer.Option(help="Folder for the runs (one per grid point, reused when finished) and report.md.")],
     protocol: Annotated[str | None, typer.Option(help=Listing("Protocol: {protocols} (default: {default_protocol})."))] = None,
-    heads: Annotated[str | None, typer.Option(help=Listing("Comma-separated heads from {heads} (default: all of them, baselines first: frozen when features and text share a space, then ridge)."))] = None,
+    heads: Annotated[str | None, typer.Option(help=Listing("Comma-separated heads from {heads} (default: all of them, baselines first: frozen when features and text share a space, then ridge; objects when the backbone has a classifier)."))] = None,
     source_features: SourceFeatures = None,
     text: Text = None,
     splits: Annotated[int | None, typer.Option(help="Number of splits (default: the protocol's).")] = None,
@@ -53,6 +69,7 @@ def sweep(
         transfers=_split_list(transfer), reranks=_split_list(rerank), head_grid=parse_head_grid(head_opt or []),
         train=train, selection=SelectionConfig(enabled=select), filter_text=filter_text,
         protocol_options={} if tau is None else {"tau": tau}, **({} if protocol is None else {"protocol": protocol}))
+    add_objects(config)
     result = run_sweep(config, echo=typer.echo)
     typer.echo("")
     typer.echo(result.table)

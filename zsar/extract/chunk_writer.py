@@ -36,7 +36,7 @@ from zsar.extract.batcher import EncodedVideo, encode_videos
 from zsar.extract.loader import make_loader
 from zsar.extract.plan import Chunk
 from zsar.extract.sampling import SamplingConfig
-from zsar.progress import progress
+from zsar.progress import progress, step_done
 
 WRITE_QUEUE = 2   # finished chunks waiting for the writer thread at most
 
@@ -185,7 +185,7 @@ def extract_chunks(context: ChunkContext, chunks: list[Chunk], launch) -> RunSta
     writer = ChunkWriter(context, stats)
     bar = progress(desc=f"extract rank {context.rank}", total=len(order), unit="video")
     stream = encode_videos(loader, launch, context.batch_size, pinned=context.pinned)
-    clips, finished = 0, False
+    clips, videos_done, finished = 0, 0, False
     try:
         for chunk in chunks:
             videos = []
@@ -195,8 +195,11 @@ def extract_chunks(context: ChunkContext, chunks: list[Chunk], launch) -> RunSta
                 bar.update(1)
             assert len(videos) == len(chunk), (len(videos), len(chunk))
             writer.put(chunk, videos)
+            videos_done += len(videos)
             elapsed = time.perf_counter() - started
             bar.set_postfix_str(f"{clips / elapsed:.1f} clips/s" if elapsed > 0 else "", refresh=False)
+            step_done(bar, f"extract rank {context.rank}: {videos_done}/{len(order)} videos, {clips} clips, "
+                           f"{elapsed:.0f} s ({clips / max(elapsed, 1e-9):.1f} clips/s)")
         finished = True
     finally:
         bar.close()

@@ -21,9 +21,10 @@ set by ``set_feature_stats``; zero and one until then). Both are buffers, so the
 the state dict and the checkpoint, and test videos are standardised with the training
 statistics.
 
-Training-free heads (``training_free``: ``frozen``, the backbone's own zero-shot) are
-neither trained nor selected; heads that ``needs_shared_space`` are refused for features
-and text of unrelated models. Heads with learnable visual class centres (``has_centres``) can use AURL's class
+Training-free heads (``training_free``: ``frozen``, the backbone's own zero-shot, and
+``objects``, its own ImageNet classifier) are neither trained nor selected; heads that
+``needs_shared_space`` are refused for features and text of unrelated models, heads that
+``needs_objects`` for caches with no object vocabulary (``zsar.heads.objects``). Heads with learnable visual class centres (``has_centres``) can use AURL's class
 generator. Closed-form heads (``ClosedFormHead``, the ridge) are solved exactly instead of
 trained by SGD. Each head class carries its frozen ``Config`` dataclass and is created by
 ``create_head(name, dims, **options)``; its ``tiny_options`` make a small, fast instance for
@@ -51,7 +52,7 @@ from zsar.errors import ZsarError
 from zsar.registry import Registry
 
 # Modules whose import registers a head; the registry imports them on first use, so ``import zsar.heads.rerank`` stays light.
-HEAD_MODULES = ("zsar.heads.frozen", "zsar.heads.ridge", "zsar.heads.linear", "zsar.heads.actionclip",
+HEAD_MODULES = ("zsar.heads.frozen", "zsar.heads.objects", "zsar.heads.ridge", "zsar.heads.linear", "zsar.heads.actionclip",
                 "zsar.heads.aurl", "zsar.heads.rest")
 HEADS: Registry[type["Head"]] = Registry("head", modules=HEAD_MODULES)
 BASELINE = "baseline"  # registry tag: the head every sweep row is compared with
@@ -120,6 +121,7 @@ class Head(nn.Module, abc.ABC):
     default_transfer: ClassVar[str] = "none"
     training_free: ClassVar[bool] = False  # no parameters: never trained, nothing to select (``frozen``)
     needs_shared_space: ClassVar[bool] = False  # only for features and text of one joint space (``frozen``)
+    needs_objects: ClassVar[bool] = False  # needs the cache's object vocabulary: a backbone classifier (``objects``)
     tiny_options: ClassVar[dict[str, Any]] = {}  # options of a small, fast instance for tests
     costly: ClassVar[bool] = False  # among the slowest per step: zsar sweep starts its runs first
 

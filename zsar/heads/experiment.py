@@ -34,6 +34,7 @@ from zsar.heads.base import HEADS, ClassText, Head, HeadDims, create_head, head_
 from zsar.heads.frozen import check_shared_space
 from zsar.heads.classifier import embed_rows
 from zsar.heads.inputs import Inputs, load_protocol_data
+from zsar.heads.objects import bind_objects, check_objects
 from zsar.heads.zero_shot import score_plan, split_metrics, summarise_splits
 from zsar.heads.generator import NO_GENERATOR, check_generator_mode
 from zsar.heads.options import check_head_size
@@ -172,7 +173,9 @@ def build_head(name: str, plan: SplitPlan, options: dict[str, Any], seed: int, d
     dims = HeadDims(video_dim=shape[3], text_dim=plan.train.text.dim, frames=shape[2],
                     n_classes=len(plan.train.classes), shared_space=bool(space) and space == plan.train.text.space)
     torch.manual_seed(seed)
-    return create_head(name, dims, **options).to(device)
+    head = create_head(name, dims, **options)
+    bind_objects(head, plan.train.cache, plan.train.text)  # the objects head: the cache's classifier and object text
+    return head.to(device)
 
 
 @dataclass(kw_only=True)
@@ -289,6 +292,8 @@ def evaluate_plans(resolved: _Resolved, plans: list[SplitPlan], trained: Trained
 def _check_sizes(config: TrainHeadConfig, resolved: _Resolved, data: ProtocolData) -> None:
     if head_class(config.head).needs_shared_space:
         check_shared_space(config.head, "--features", data.target, data.target_text)
+    if head_class(config.head).needs_objects:
+        check_objects("--features", data.target, data.target_text)
     space = data.target.config.space
     dims = HeadDims(video_dim=data.target.dim, text_dim=data.target_text.dim, frames=data.target.features.shape[2],
                     n_classes=len(data.target.class_names),

@@ -43,12 +43,11 @@ HUBNESS_NOTE = (
 
 
 def usable_k(ks: tuple[int, ...], candidates: int, what: str, notes: list[str]) -> list[int]:
-    """The k values below ``candidates``; the others are noted and logged, not silently dropped."""
+    """The k values below ``candidates``; the others are noted (``zsar.metrics.measure`` logs each note once per run),
+    not silently dropped."""
     usable = sorted(k for k in set(ks) if k < candidates)
     for k in sorted(set(ks) - set(usable)):
-        note = f"hubness k={k} against {what} skipped: there are only {candidates}, N_k would be constant"
-        log.warning(note)
-        notes.append(note)
+        notes.append(f"hubness k={k} against {what} skipped: there are only {candidates}, N_k would be constant")
     return usable
 
 

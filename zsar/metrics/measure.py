@@ -114,6 +114,8 @@ def measure_run(run: Path | str | RunReader, config: MetricsConfig = MetricsConf
         log.info("measuring split %d of %s (%d test videos, %d classes)", result.split, reader.root,
                  len(result.test_labels), len(result.test_classes))
         splits.append(measure_split(result, config, measures))
+    for note in dict.fromkeys(n for s in splits for n in s.notes):  # once per run, as the report lists them
+        log.warning(note)
     return MeasuredRun(root=reader.root, protocol=reader.config.protocol, head=reader.config.head, config=config,
                        splits=splits, measures=measures, notes=notes)
 
@@ -147,6 +149,7 @@ def evaluate_features(cache: Path | str, text: str | None = None,
         log.warning(lost)
         metrics.notes.append(lost)
     log.info("measuring %d videos of %s (%d-d)", len(features), features.cache_dir, videos.shape[1])
+    logged = len(metrics.notes)
     names = config.names()
     prototypes = None
     if any(MEASURES.get(name).uses_prototypes for name in names):
@@ -155,6 +158,8 @@ def evaluate_features(cache: Path | str, text: str | None = None,
     for name in names:
         values = MEASURES.create(name).features(videos, features.labels, prototypes, config, metrics)
         merge(metrics.values, values or {})
+    for note in metrics.notes[logged:]:  # what the measures noted, said once
+        log.warning(note)
     out = metrics.to_json()
     del out["split"]
     return {"features": str(features.cache_dir), "space": features.config.space,
@@ -175,9 +180,7 @@ def _text_prototypes(cache: Path, space: str, class_names: list[str], name: str 
         why = ("the cache's backbone has no joint text space" if not space else
                f"several text embeddings are in space {space!r}; choose one with --text" if matching else
                f"no text embeddings in the backbone's space {space!r}")
-        note = f"hubness against class text prototypes skipped: {why} (text: {have})"
-        log.warning(note)
-        notes.append(note)
+        notes.append(f"hubness against class text prototypes skipped: {why} (text: {have})")
         return None
     return matching[0].subset(class_names).mean
 

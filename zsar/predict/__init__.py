@@ -52,8 +52,9 @@ def predict(videos: str | Path | Sequence[str | Path], labels: Any, *, run: str 
     """Top-k labels per video: ``Predictions`` (iterable rows, ``.records()``, ``.columns()``, ``.write()``).
 
     ``videos``: a folder, file, glob or list file, or a list of them. ``labels``: see
-    ``as_labels``. ``run``: a ``zsar train-head`` run; without it pass ``backbone=`` (and
-    ``text_encoder=``) for the training-free frozen head. ``options``: the other fields of
+    ``as_labels``. ``run``: a ``zsar train-head`` run; without it a training-free head
+    (``head=`` frozen or objects, ``backbone=``, ``text_encoder=``; by default frozen CLIP if
+    its weights are here, else objects on efficientnet-lite0). ``options``: the other fields of
     ``PredictConfig`` (``split``, ``top_k``, ``rerank``, ``cache``, ``out``, ``sheet``, ...).
     ``as_records``: return a list of dicts instead.
     """

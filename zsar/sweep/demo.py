@@ -4,43 +4,47 @@
 
 1. render the synthetic stick-figure set (``zsar synth``) into ``OUT/synthetic-<C>x<N>``;
 2. extract it into ``OUT/cache`` with the real offline weights (``efficientnet-lite0``
-   frames at 112 px, ``minilm`` label text);
+   frames at 112 px, ``minilm`` label text), and the object vocabulary of the ``objects``
+   head when the backbone has a classifier (``zsar.extract.objects``);
 3. ``within-half`` zero-shot runs, each a ``zsar train-head`` run with train-head's *default*
    settings (model selection on held-out seen classes included) in ``OUT/runs/<preset>/<run>``,
    measured by ``zsar metrics``: the ``ridge`` baseline, every other head once with its own
-   defaults, one head with AURL's class generator added and one with ResT's semantic transfer
-   added (``demo_rows``). ``--full`` runs the whole grid instead (``zsar sweep``: every head x
-   generator off/on x transfer none/semantic, ResT in both modes);
-4. write ``OUT/report.md`` (the table, what selection chose, the best run's plots) and, when
-   asked (``page``), the table and timings into a section of a Markdown page (``docs/demo.md``).
+   defaults (the training-free ``objects`` among them), one head with AURL's class generator
+   added and one with ResT's semantic transfer added (``demo_rows``). ``--full`` runs the
+   whole grid instead (``zsar sweep``: every head x generator off/on x transfer
+   none/semantic, ResT in both modes); each run prints one line as it finishes;
+4. write ``OUT/report.md`` (the table, what selection chose, the best run's plots) and
+   ``OUT/page-<preset>.md``: the section of ``docs/demo.md`` (command, machine, load, times,
+   table) that ``make docs`` copies there. The demo itself writes nothing outside ``OUT``.
 
 Running it again into the same ``OUT`` reuses what is there: the rendered clips, the cache
-(extraction resumes) and every finished run whose settings did not change. Sizes are
-explained beside ``PRESETS``, threads and workers in ``DemoConfig``.
+(extraction resumes) and every finished run whose settings did not change. A run that
+computed nothing says so and claims no time: ``OUT/page-<preset>.md`` keeps the times of
+the run that did the work. Sizes are explained beside ``PRESETS``, threads and workers in
+``DemoConfig``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import os
-import platform
-import resource
-import time
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Callable, Iterator
 
 from zsar.devices import process_cores, torch_threads
-from zsar.doc_sections import write_section
 from zsar.errors import ZsarError
-from zsar.extract.extractor import ExtractConfig, extract
+from zsar.extract.extractor import ExtractConfig, ExtractResult, extract
+from zsar.extract.models.hf import offline_mode
+from zsar.extract.objects import add_object_vocabulary, classifier_backbones
 from zsar.extract.sampling import SamplingConfig
+from zsar.files import atomic_write_text
 from zsar.heads.base import head_class, head_config, heads_in_order
 from zsar.heads.generator import NO_GENERATOR
 from zsar.heads.protocols import WITHIN_HALF
 from zsar.heads.train import TrainConfig
 from zsar.synth import SynthConfig, generate_dataset
+from zsar.sweep.demo_page import DemoClock, demo_page_section, timing_line
 from zsar.sweep.grid import SweepConfig, run_sweep
 from zsar.sweep.table import SweepRow, best_line, best_row
 
@@ -70,6 +74,11 @@ NOT_IN_DEMO = {
               "frames and MiniLM sentences are not",
 }
 STAGE_LOGGERS = ("zsar.extract", "zsar.heads", "zsar.metrics", "zsar.cache", "zsar.sweep")
+OBJECTS_ROW = (
+    "`objects` is training-free: EfficientNet-Lite0's own ImageNet classifier names the objects in each "
+    "frame, and each unseen label is scored by the objects whose names' text is closest to it (Objects2action); "
+    "stick figures show no ImageNet object, so on this set it is near chance, while on real footage it names "
+    "actions by their objects (docs/predict.md)")
 ABOUT = (
     "The demo renders a synthetic stick-figure action set, extracts it with real offline weights "
     "(an ImageNet EfficientNet-Lite0 on frames, MiniLM on the label text) and runs `within-half` "
@@ -79,7 +88,7 @@ ABOUT = (
     "every other head runs once with its own defaults, and two rows switch one idea: ResT's semantic "
     "transfer on the baseline, and AURL without its class generator (on by default). Learning rate and "
     "steps (ridge: its regulariser) are chosen on validation classes held out of each split's seen "
-    "classes, never on the unseen ones. There is no `frozen` row: " + NOT_IN_DEMO["frozen"]
+    "classes, never on the unseen ones. " + OBJECTS_ROW + ". There is no `frozen` row: " + NOT_IN_DEMO["frozen"]
     + ". The demo shows that the whole pipeline runs offline and how the heads compare with the baseline "
     "on the same splits. It does not show real-world accuracy: stick figures are not people, the "
     "backbone was never trained on motion, and the unseen classes are few; real numbers need real "
@@ -89,7 +98,7 @@ ABOUT_FULL = (
     "`zsar demo --full`: the same pipeline on 20 clips per action and 5 splits, and the whole grid "
     "(`zsar sweep`): every head with the class generator off and on (heads with visual centres only; "
     "the others get a `-` row) and semantic transfer off and on, ResT in its joint and dual mode, "
-    "each with `zsar train-head`'s default settings. There is no `frozen` row: "
+    "each with `zsar train-head`'s default settings. " + OBJECTS_ROW + ". There is no `frozen` row: "
     + NOT_IN_DEMO["frozen"] + "."
 )
 
@@ -103,8 +112,7 @@ class DemoConfig:
     (tests set a few steps to run fast). ``threads``: torch threads for the backbone and the
     heads (``None``: torch's default, one per core; on a machine busy with other work
     ``threads=1`` can be faster). ``workers``: decoding processes (``None``: ``zsar extract``'s
-    default). ``page``: a Markdown page whose demo section (default or full) gets the table and
-    timings (``None``: none). ``jobs``: runs trained at once, each in its own process with one
+    default). ``jobs``: runs trained at once, each in its own process with one
     torch thread (``None``: one per core, at most ``MAX_JOBS``; on 2 cores two single-threaded
     runs finish sooner than one with two threads, and far sooner when other work shares the
     cores). Tests override the backbone, text encoder and sizes.
@@ -127,7 +135,6 @@ class DemoConfig:
     workers: int | None = None
     extract_batch: int = 8
     seed: int = 0
-    page: Path | None = None
     jobs: int | None = None
 
     def __post_init__(self) -> None:
@@ -162,10 +169,18 @@ class DemoConfig:
         return self.out / "runs" / self.preset
 
     @property
+    def page_file(self) -> Path:
+        """The section of ``docs/demo.md`` this run writes (``make docs`` copies it there)."""
+        return self.out / f"page-{self.preset}.md"
+
+    @property
     def demo_heads(self) -> list[str]:
-        """The heads to run, baseline first (``NOT_IN_DEMO`` heads left out)."""
+        """The heads to run, baseline first (``NOT_IN_DEMO`` heads left out, and ``objects`` unless the backbone
+        has a classifier)."""
         order = heads_in_order()  # the registry's: baselines first
-        names = [h for h in order if h not in NOT_IN_DEMO] if self.heads is None else list(self.heads)
+        classifier = self.backbone in classifier_backbones()
+        names = [h for h in order if h not in NOT_IN_DEMO and (classifier or not head_class(h).needs_objects)] \
+            if self.heads is None else list(self.heads)
         return sorted(names, key=lambda h: (order.index(h) if h in order else len(order), h))
 
     def settings(self) -> dict[str, object]:
@@ -176,7 +191,10 @@ class DemoConfig:
 
 @dataclass(kw_only=True)
 class DemoResult:
-    """What the demo produced: one row per run, the table, the report, step times (wall and CPU seconds)."""
+    """What the demo produced: one row per run, the table, the report, step times (wall and CPU seconds).
+
+    ``reused``: nothing was computed (every clip, the cache and every run were there already).
+    """
 
     rows: list[SweepRow]
     table: str
@@ -184,6 +202,7 @@ class DemoResult:
     cache_dir: Path
     seconds: dict[str, float] = field(default_factory=dict)
     cpu_seconds: float = 0.0
+    reused: bool = False
 
     @property
     def best(self) -> SweepRow:
@@ -215,17 +234,21 @@ def demo_rows(heads: list[str]) -> list[SweepRow]:
 # --------------------------------------------------------------------------- steps
 
 
-def render(config: DemoConfig, echo: Callable[[str], None]) -> Path:
-    """Step 1: the synthetic set in ``config.data_dir`` (finished clips are kept)."""
+def render(config: DemoConfig, echo: Callable[[str], None]) -> tuple[Path, int]:
+    """Step 1: the synthetic set in ``config.data_dir`` (finished clips are kept); its folder and the clips rendered."""
     synth = config.synth
     echo(f"[1/4] rendering {synth.classes} actions x {synth.per_class} clips ({synth.frames} frames, "
          f"{synth.width}x{synth.height}) into {config.data_dir}")
+    clips = lambda: sum(1 for p in config.data_dir.glob("videos/*/*") if p.is_file())  # noqa: E731
+    before = clips()
     generate_dataset(synth, config.data_dir)
-    return config.data_dir
+    rendered = clips() - before
+    echo(f"      {rendered} clip(s) rendered, {before} already there")
+    return config.data_dir, rendered
 
 
-def extract_features(config: DemoConfig, data: Path, echo: Callable[[str], None]) -> Path:
-    """Step 2: extract ``data`` into ``OUT/cache`` (resumes); returns the cache folder."""
+def extract_features(config: DemoConfig, data: Path, echo: Callable[[str], None]) -> ExtractResult:
+    """Step 2: extract ``data`` into ``OUT/cache`` (resumes), and the objects head's vocabulary when it runs."""
     echo(f"[2/4] extracting {config.backbone} features ({config.frames} frames per clip at "
          f"{config.resolution} px) and {config.text_encoder} label text into {config.out / 'cache'}")
     result = extract(ExtractConfig(
@@ -237,7 +260,11 @@ def extract_features(config: DemoConfig, data: Path, echo: Callable[[str], None]
                         f"{result.cache_dir}, or delete {data} to render it again")
     echo(f"      {result.ok} clip(s) extracted, {result.skipped} already in the cache, "
          f"{result.seconds:.0f} s: {result.cache_dir}")
-    return result.cache_dir
+    if any(head_class(h).needs_objects for h in config.demo_heads):
+        vocabulary = add_object_vocabulary(result.cache_dir, None, "cpu")
+        echo(f"      the objects head's vocabulary: {config.backbone}'s classifier and {len(vocabulary.names)} "
+             f"ImageNet names as {vocabulary.encoder} text")
+    return result
 
 
 def sweep_config(config: DemoConfig, cache: Path) -> SweepConfig:
@@ -261,9 +288,10 @@ def run_heads(config: DemoConfig, cache: Path, echo: Callable[[str], None]) -> t
         result = run_sweep(sweep, echo, jobs=config.jobs)
     else:
         echo(f"[3/4] within-half zero-shot, {config.splits} splits, {config.jobs} run(s) at once: ridge (the "
-             "closed-form baseline) with and without ResT's semantic transfer, every other head with its defaults, "
-             "AURL also without its class generator; train-head's defaults, model selection on held-out seen "
-             "classes included")
+             "closed-form baseline) with and without ResT's semantic transfer, every other head with its defaults "
+             "(objects: training-free, when the backbone has a classifier), AURL also without its class generator; "
+             "train-head's defaults, model selection on held-out seen classes included; a line per run as it "
+             "finishes")
         echo(f"      no frozen row: {NOT_IN_DEMO['frozen']}")
         result = run_sweep(sweep, echo, plan=demo_rows(list(sweep.heads or ())), jobs=config.jobs)
     echo(f"[4/4] wrote {result.report} with the best run's plots")
@@ -286,61 +314,50 @@ def _stage_logs_quiet() -> Iterator[None]:
 
 
 def run_demo(config: DemoConfig, echo: Callable[[str], None]) -> DemoResult:
-    """Run the four steps and write ``OUT/report.md``; progress and the final table go through ``echo``."""
+    """Run the four steps, write ``OUT/report.md`` and ``OUT/page-<preset>.md``; progress and the table go
+    through ``echo``. A run that computed nothing (every clip, the cache and every run reused) claims no time."""
     seconds: dict[str, float] = {}
-    load_before = _load_average()
-    cpu, clock = _cpu_seconds(), time.perf_counter()
-    with _stage_logs_quiet(), torch_threads(config.threads):
-        data = render(config, echo)
-        seconds["render"], clock = time.perf_counter() - clock, time.perf_counter()
-        cache = extract_features(config, data, echo)
-        seconds["extract"], clock = time.perf_counter() - clock, time.perf_counter()
-        rows, table, report = run_heads(config, cache, echo)
-        seconds["train + metrics"] = time.perf_counter() - clock
-    result = DemoResult(rows=rows, table=table, report=report, cache_dir=cache, seconds=seconds,
-                        cpu_seconds=_cpu_seconds() - cpu)
+    clock = DemoClock.start()
+    with _stage_logs_quiet(), torch_threads(config.threads), offline_mode():  # the demo downloads nothing
+        data, rendered = render(config, echo)
+        seconds["render"] = clock.lap()
+        extracted = extract_features(config, data, echo)
+        seconds["extract"] = clock.lap()
+        before = checkpoints(config.runs_dir)
+        rows, table, report = run_heads(config, extracted.cache_dir, echo)
+        seconds["train + metrics"] = clock.lap()
+    trained = changed_checkpoints(before, checkpoints(config.runs_dir))
+    result = DemoResult(rows=rows, table=table, report=report, cache_dir=extracted.cache_dir, seconds=seconds,
+                        cpu_seconds=clock.cpu_seconds(),
+                        reused=not (rendered or extracted.ok or extracted.failed or trained))
     echo("")
     echo(table)
     echo(f"\n{best_line(rows)}; report: {report}")
-    echo(f"{_timing_line(result)}")
-    if config.page is not None:
-        write_section(config.page, config.preset, demo_page_section(config, result, (load_before, _load_average())))
-        echo(f"wrote the table and timings into {config.page}")
+    if result.reused:
+        echo(f"reused everything in {config.out}: the clips, the cache and all {sum(r.ran for r in rows)} runs; "
+             f"nothing was computed now, so no time is given (the run that computed them wrote its times to "
+             f"{config.page_file})")
+        return result
+    echo(timing_line(result.seconds, result.cpu_seconds))
+    write_page(config, result, clock.loads())
+    echo(f"wrote {config.page_file} (`make docs` copies it into docs/demo.md)")
     return result
 
 
-# --------------------------------------------------------------------------- the docs page
+def checkpoints(runs: Path) -> dict[Path, int]:
+    """The checkpoint files under ``runs`` and their modification times (a retrained split rewrites its own)."""
+    return {p: p.stat().st_mtime_ns for p in runs.glob("*/split-*/checkpoint.pt")}
 
 
-def _cpu_seconds() -> float:
-    """CPU seconds of this process and its finished children (decoding workers, the runs' jobs)."""
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return time.process_time() + children.ru_utime + children.ru_stime
+def changed_checkpoints(before: dict[Path, int], after: dict[Path, int]) -> int:
+    """How many checkpoints were written between the two snapshots."""
+    return sum(1 for path, mtime in after.items() if before.get(path) != mtime)
 
 
-def _load_average() -> float | None:
-    try:
-        return os.getloadavg()[0]
-    except OSError:  # not on every platform
-        return None
-
-
-def _timing_line(result: DemoResult) -> str:
-    steps = ", ".join(f"{name} {s:.0f} s" for name, s in result.seconds.items())
-    total = sum(result.seconds.values())
-    return (f"time: {total:.0f} s ({total / 60:.1f} min; {steps}), CPU time {result.cpu_seconds:.0f} s "
-            "(this process and its jobs)")
-
-
-def demo_page_section(config: DemoConfig, result: DemoResult, load: tuple[float | None, float | None]) -> str:
-    """The Markdown that ``zsar demo --page`` writes between its markers: command, machine, times, table."""
+def write_page(config: DemoConfig, result: DemoResult, load: tuple[float | None, float | None]) -> Path:
+    """``OUT/page-<preset>.md``: the section of docs/demo.md for this run (``make docs`` copies it)."""
     command = "zsar demo --full" if config.full else "zsar demo"
-    loads = " and ".join("unknown" if v is None else f"{v:.1f}" for v in load)
-    machine = f"{os.cpu_count()} CPU core(s), {platform.machine()}, load average {loads} at the start and end"
-    rows = "\n".join(f"| {r.label} | {r.seconds:.0f} |" for r in result.rows if r.ran and r.seconds is not None)
-    return "\n".join([
-        f"`{command}` ({config.classes} actions x {config.per_class} clips, {config.splits} splits), "
-        f"written by the run itself on {machine}:", "", "```", _timing_line(result), "```", "",
-        result.table, "", best_line(result.rows) + ".", "",
-        "<details><summary>Seconds per run (training with model selection, testing, metrics)</summary>", "",
-        "| run | s |", "|---|---:|", rows, "", "</details>"])
+    atomic_write_text(config.page_file, demo_page_section(
+        f"`{command}` ({config.classes} actions x {config.per_class} clips, {config.splits} splits)", result.rows,
+        result.table, result.seconds, result.cpu_seconds, load) + "\n")
+    return config.page_file

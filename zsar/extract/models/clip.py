@@ -1,7 +1,7 @@
 """CLIP in zsar: the CLIP and X-CLIP backbones (``BACKBONES``) and the CLIP text tower (``TEXT_ENCODERS``).
 
-All come from Hugging Face ``transformers``, loaded offline by ``hf.load_hf_model``
-(``--weights`` / ``--text-model`` or the Hugging Face cache). A CLIP backbone and the
+All come from Hugging Face ``transformers``, loaded by ``hf.load_hf_model`` (``--weights`` /
+``--text-model``, the Hugging Face cache, or the hub on first use unless offline). A CLIP backbone and the
 ``clip`` text encoder made from the same weights name the same joint ``space``, so raw
 features can be scored against the label text.
 """
@@ -17,7 +17,7 @@ from torch import Tensor, nn
 from zsar.devices import resolve_device
 from zsar.errors import ZsarError
 from zsar.extract.models.backbones import BACKBONES, CLIP_NORM, Backbone, BackboneConfig, FramewiseNet, ModelCall
-from zsar.extract.models.hf import hf_cache_dir, joint_space, load_hf_model, pooled_embedding
+from zsar.extract.models.hf import from_cache_or_hub, hf_cache_dir, joint_space, load_hf_model, pooled_embedding
 from zsar.extract.models.text_encoders import BATCH_SIZE, TEXT_ENCODERS, TextEncoder, TextEncoderConfig
 from zsar.extract.models.tiny_weights import tiny_clip_config, tiny_xclip_config
 
@@ -112,7 +112,9 @@ def create_clip_text(config: TextEncoderConfig) -> TextEncoder:
     folder = (weights if weights.is_dir() else weights.parent) if weights is not None else None
     try:
         tokenizer = (CLIPTokenizer.from_pretrained(folder, local_files_only=True) if folder is not None else
-                     CLIPTokenizer.from_pretrained(model_id, cache_dir=str(hf_cache_dir()), local_files_only=True))
+                     from_cache_or_hub(lambda: CLIPTokenizer.from_pretrained(
+                         model_id, cache_dir=str(hf_cache_dir()), local_files_only=True),
+                         model_id, "the clip text encoder", "--text-model"))
     except (OSError, ValueError, TypeError) as e:
         raise ZsarError(f"no CLIP tokenizer for {model_ref} (looked in {folder or hf_cache_dir()}); save it "
                         f"beside the weights with CLIPTokenizer.save_pretrained ({type(e).__name__})") from None

