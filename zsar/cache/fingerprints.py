@@ -34,6 +34,20 @@ import pyarrow as pa
 from zsar.cache.manifest import SPLIT_COLUMNS, STATUS_OK
 
 MIB = 1 << 20
+DIGEST_SIZE = 16    # bytes of BLAKE2b: 32 hex characters
+
+
+def content_digest(path: Path | str) -> str:
+    """The BLAKE2b-128 (hex) of every byte of the file at ``path``; ``""`` if it cannot be read.
+
+    The video's content identity: ``zsar extract`` records it in the manifest's
+    ``content_digest`` column, computed by the decoding worker as it reads the file.
+    """
+    try:
+        with open(path, "rb") as f:
+            return hashlib.file_digest(f, lambda: hashlib.blake2b(digest_size=DIGEST_SIZE)).hexdigest()
+    except OSError:
+        return ""
 
 
 def file_fingerprint(path: Path | str) -> tuple[str, int]:
