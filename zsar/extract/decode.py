@@ -40,7 +40,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from zsar.extract.decoders import AUTO, AUTO_ORDER, DECODERS, DecodeError, Reader, installed, open_reader
+from zsar.extract.decoders import AUTO, DECODERS, DecodeError, Reader, auto_order, open_reader
 from zsar.extract.sampling import SamplingConfig, sample_indices
 
 __all__ = ["DecodeError", "DecodedVideo", "decode_video", "resize_crop", "claimed_frames", "RESIZE_METHODS"]
@@ -175,7 +175,12 @@ def _attempt(name: str, path: Path, sampling: SamplingConfig, size: int, start: 
              threads: int, resize: str, device: str) -> DecodedVideo:
     reader = open_reader(name, path, threads, device)
     try:
-        frames, index = _decode_with(reader, sampling, size, start, end, window, resize)
+        try:
+            frames, index = _decode_with(reader, sampling, size, start, end, window, resize)
+        except DecodeError as err:  # an index that lists more frames than the file holds: read those it holds
+            if not str(err).startswith("truncated or damaged") or not hasattr(reader, "rescan") or not reader.rescan():
+                raise
+            frames, index = _decode_with(reader, sampling, size, start, end, window, resize)
         fallback = bool(getattr(reader, "cpu_fallback", False))
     finally:
         reader.close()
@@ -190,7 +195,7 @@ def decoder_order(decoder: str) -> tuple[str, ...]:
     if decoder != AUTO:
         DECODERS.entry(decoder)
         return (decoder,)
-    return tuple(name for name in AUTO_ORDER if installed(name))
+    return auto_order()
 
 
 def decode_video(path: Path | str, sampling: SamplingConfig, size: int, start: float = float("nan"),
@@ -215,9 +220,18 @@ def decode_video(path: Path | str, sampling: SamplingConfig, size: int, start: f
             notes.append(f"read by {_NAMES[name]} after {'; '.join(f'{n} failed: {e}' for n, e in errors)}")
         decoded.note = "; ".join(n for n in notes if n)
         return decoded
+    raise DecodeError(_combine(errors))
+
+
+def _combine(errors: list[tuple[str, str]]) -> str:
+    """Every decoder's message, ``"<decoder>: <message>"``; a reason all of them open with is said once, first."""
     if len(errors) == 1:
-        raise DecodeError(errors[0][1])
-    raise DecodeError("; ".join(f"{n}: {e}" for n, e in errors))
+        return errors[0][1]
+    marker = "cannot open video: "
+    heads = {e.partition(marker)[0] for _, e in errors}
+    if len(heads) == 1 and all(marker in e for _, e in errors):
+        return heads.pop() + marker + "; ".join(f"{n}: {e.partition(marker)[2]}" for n, e in errors)
+    return "; ".join(f"{n}: {e}" for n, e in errors)
 
 
 _NAMES = {"pyav": "PyAV", "decord": "decord", "torchcodec": "torchcodec"}

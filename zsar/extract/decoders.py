@@ -1,12 +1,13 @@
 """Video decoders behind one small interface: open a file, count its frames, read frames by number.
 
 Registry ``DECODERS`` (``--decoder``): ``decord`` (decord ``VideoReader.get_batch``),
-``pyav`` (PyAV, which zsar installs anyway: the packets are counted, then the frames are
-decoded in order up to the last one asked for) and ``torchcodec`` (the optional extra
+``pyav`` (PyAV, which zsar installs anyway: the packets are indexed, then each wanted frame
+is decoded forward from the keyframe before it, or from the frame before it) and ``torchcodec`` (the optional extra
 ``zsar[torchcodec]``: ``VideoDecoder`` in exact seek mode, on the CPU or, with
-``device="cuda"``, on NVDEC). ``auto`` is not a decoder but an order: ``AUTO_ORDER``, the
-fastest first, with PyAV as the fallback of every file the first one cannot read
-(``zsar.extract.decode``).
+``device="cuda"``, on NVDEC). ``auto`` is not a decoder but an order (``auto_order``): the
+fastest decoder that runs here (``AUTO_PREFERENCE``), and for a file it cannot read the
+next one, PyAV (always installed with zsar) before decord (``auto_order``,
+``zsar.extract.decode``).
 
 Every reader numbers frames the same way, in presentation order from 0, and counts them
 the same way (the video packets of the file: what decord's ``len`` counts), so the same
@@ -17,9 +18,12 @@ of a file that opened says ``truncated or damaged`` before them.
 
 from __future__ import annotations
 
+import bisect
+import functools
 import importlib.util
 import os
 import re
+import threading
 from pathlib import Path
 
 import av
@@ -31,7 +35,8 @@ from zsar.registry import Registry
 
 DECODERS: Registry = Registry("decoder")
 AUTO = "auto"
-AUTO_ORDER = ("decord", "pyav")   # measured fastest first (docs/benchmarks-extract.md); PyAV is the fallback
+# --decoder auto: fastest first, as measured (docs/benchmarks-extract.md); PyAV is always installed.
+AUTO_PREFERENCE = ("torchcodec", "pyav", "decord")
 TORCHCODEC_FIX = ("pip install 'zsar[torchcodec]' (torchcodec 0.11 runs beside torch 2.11-2.13) and the FFmpeg "
                   "shared libraries (e.g. apt-get install libavcodec59 libavformat59 libavutil57 libswscale6 "
                   "libswresample4 libavdevice59 libavfilter8)")
@@ -50,9 +55,24 @@ def first_line(err: BaseException) -> str:
     return " ".join(text.split())[:500]
 
 
+@functools.lru_cache(maxsize=None)
 def installed(name: str) -> bool:
-    """Whether decoder ``name``'s Python package is installed (``auto`` skips those that are not)."""
+    """Whether decoder ``name`` can run here (``auto`` skips those that cannot): its package, and FFmpeg for torchcodec."""
+    if name == "torchcodec":
+        try:
+            load_torchcodec()
+        except ZsarError:
+            return False
+        return True
     return importlib.util.find_spec({"pyav": "av"}.get(name, name)) is not None
+
+
+def auto_order() -> tuple[str, ...]:
+    """What ``--decoder auto`` tries on each file, in turn: every decoder that runs here, the fastest first.
+
+    Without the torchcodec extra that is PyAV, then decord; with it, torchcodec, then PyAV, then decord.
+    """
+    return tuple(name for name in AUTO_PREFERENCE if installed(name))
 
 
 def decoder_names() -> list[str]:
@@ -80,6 +100,46 @@ class Reader:
         """Release the file (readers close themselves when collected, too)."""
 
 
+# The first bytes of the containers zsar reads: a file that starts like one but will not open was cut or damaged.
+_SIGNATURES = (b"RIFF", b"\x1aE\xdf\xa3")            # AVI; Matroska and WebM (EBML)
+_ISO_BOXES = (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip")   # .mp4 / .mov top-level boxes
+
+
+def _top_level_boxes(path: Path) -> list[bytes]:
+    """The top-level box types of an ISO media (.mp4, .mov) file, as far as its bytes go."""
+    boxes, size = [], path.stat().st_size
+    with open(path, "rb") as f:
+        offset = 0
+        while offset + 8 <= size and len(boxes) < 64:
+            f.seek(offset)
+            head = f.read(16)
+            length, kind = int.from_bytes(head[:4], "big"), head[4:8]
+            if length == 1 and len(head) == 16:
+                length = int.from_bytes(head[8:16], "big")
+            boxes.append(kind)
+            if length < 8:
+                break
+            offset += length
+    return boxes
+
+
+def open_error(path: Path, err: BaseException) -> DecodeError:
+    """The ``DecodeError`` of a file a decoder cannot open: ``truncated or damaged`` when it starts like a video."""
+    words = first_line(err)
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+        iso = head[4:8] in _ISO_BOXES
+        if iso and b"moov" not in _top_level_boxes(path):
+            return DecodeError(f"truncated or damaged: its moov index is missing (an .mp4/.mov cut short: files "
+                               f"written without +faststart keep the index at the end); cannot open video: {words}")
+        if iso or head.startswith(_SIGNATURES):
+            return DecodeError(f"truncated or damaged: cannot open video: {words}")
+    except OSError:
+        pass
+    return DecodeError(f"cannot open video: {words}")
+
+
 def _window_error(index: np.ndarray, err: BaseException) -> DecodeError:
     return DecodeError(f"truncated or damaged: decoding frames {index[0]}..{index[-1]} failed: {first_line(err)}")
 
@@ -101,7 +161,7 @@ class DecordReader(Reader):
         try:
             self.reader = decord.VideoReader(str(path), ctx=decord.cpu(0), num_threads=threads)
         except self._errors as err:  # decord raises RuntimeError for unreadable files
-            raise DecodeError(f"cannot open video: {first_line(err)}") from None
+            raise open_error(path, err) from None
         self.n_frames = len(self.reader)
         self.fps = float(self.reader.get_avg_fps())
 
@@ -115,54 +175,119 @@ class DecordReader(Reader):
         return torch.from_numpy(batch)
 
 
-@DECODERS.register("pyav", help="PyAV: frames decoded in order up to the last one asked for (CPU)")
+_LOCAL = threading.local()
+
+
+def _rgb(frame) -> np.ndarray:
+    """``frame`` as uint8 RGB ``(H, W, 3)``, with one reusable converter per thread.
+
+    ``VideoFrame.to_ndarray`` sets up a new swscale context for every file (1.9 ms a frame
+    against 0.18 ms with the converter kept), for the same pixels.
+    """
+    if not hasattr(_LOCAL, "reformatter"):
+        from av.video.reformatter import VideoReformatter
+
+        _LOCAL.reformatter = VideoReformatter()
+    return _LOCAL.reformatter.reformat(frame, format="rgb24").to_ndarray()
+
+
+@DECODERS.register("pyav", help="PyAV: seeks to the keyframe before each wanted frame and decodes forward (CPU)")
 class PyAVReader(Reader):
+    """Frames numbered as decord numbers them: the sorted presentation times of the stream's packets.
+
+    Opening reads every packet's header (no decoding): frame ``i`` is the one whose time is
+    the ``i``-th smallest, and the keyframes say where a seek may land. ``read`` decodes
+    forward from where it is when the next wanted frame comes before the next keyframe,
+    and seeks to the keyframe before it otherwise, so a long video is never decoded whole.
+    """
+
     name = "pyav"
 
     def __init__(self, path: Path, threads: int = 1, device: str = "cpu") -> None:
         self.path, self.threads = path, threads
-        self.next = 0            # the number of the frame the open decoder gives next
-        self._frames = None
+        self.container = None
+        self._frames = None      # the open decoding generator
+        self.next = 0            # the number of the frame it gives next
         try:
             self.container = av.open(str(path))
             stream = self.container.streams.video[0]
+            stream.thread_count = threads
             rate = stream.average_rate or stream.guessed_rate
             self.fps = float(rate) if rate else 0.0
-            self.n_frames = sum(1 for p in self.container.demux(stream) if p.size > 0 and p.pts is not None)
+            packets = [(p.pts, p.is_keyframe) for p in self.container.demux(stream) if p.size > 0 and p.pts is not None]
         except (av.FFmpegError, IndexError, OSError, ValueError) as err:
             self.close()
-            raise DecodeError(f"cannot open video: {first_line(err)}") from None
+            raise open_error(path, err) from None
+        self.pts = sorted(pts for pts, _ in packets)
+        self.number = {pts: i for i, pts in enumerate(self.pts)}
+        self.keyframes = sorted(self.number[pts] for pts, key in packets if key) or [0]
+        self.n_frames = len(self.pts)
 
-    def _restart(self) -> None:
-        self.close()
-        self.container = av.open(str(self.path))
+    def _seek(self, frame: int) -> None:
+        """Start decoding at the keyframe at or before ``frame``."""
+        key = self.keyframes[max(0, bisect.bisect_right(self.keyframes, frame) - 1)]
         stream = self.container.streams.video[0]
-        stream.thread_count = self.threads
+        if key == 0:
+            self.container.seek(0, stream=stream, backward=True)
+        else:
+            self.container.seek(self.pts[key], stream=stream, backward=True)
         self._frames = self.container.decode(stream)
-        self.next = 0
+        self.next = key
+
+    def _needs_seek(self, frame: int) -> bool:
+        if self._frames is None or self.next > frame:
+            return True
+        key = self.keyframes[max(0, bisect.bisect_right(self.keyframes, frame) - 1)]
+        return key > self.next
 
     def read(self, index: np.ndarray) -> torch.Tensor:
-        wanted = {int(i): k for k, i in enumerate(index)}
         out: list[np.ndarray | None] = [None] * len(index)
         try:
-            if self._frames is None or self.next > int(index[0]):
-                self._restart()
-            while self.next <= int(index[-1]):
-                frame = next(self._frames, None)
-                if frame is None:
+            for k, target in enumerate(int(i) for i in index):
+                if self._needs_seek(target):
+                    self._seek(target)
+                while self.next <= target:
+                    frame = next(self._frames, None)
+                    if frame is None:
+                        break
+                    number = self.number.get(frame.pts, self.next)
+                    self.next = number + 1
+                    if number == target:
+                        out[k] = _rgb(frame)
+                if out[k] is None:
                     break
-                if self.next in wanted:
-                    out[wanted[self.next]] = frame.to_ndarray(format="rgb24")
-                self.next += 1
         except (av.FFmpegError, OSError, ValueError) as err:
+            self._frames = None
             raise _window_error(index, err) from None
         got = sum(o is not None for o in out)
         if got != len(index):
             raise _short_read(index, got)
         return torch.from_numpy(np.stack(out))
 
+    def rescan(self) -> int:
+        """Count the frames that really decode, in order up to the first error; renumber them; return the count.
+
+        For a file whose index lists more frames than its bytes hold (an .mp4 with its index
+        at the front, cut short): the frames before the cut are then read as a shorter video.
+        """
+        self.close()
+        self.container = av.open(str(self.path))
+        decoded = []
+        try:
+            for frame in self.container.decode(self.container.streams.video[0]):
+                if frame.pts is not None:
+                    decoded.append(frame.pts)
+        except (av.FFmpegError, OSError, ValueError):
+            pass
+        keys = set(self.pts[i] for i in self.keyframes)
+        self.pts = sorted(decoded)
+        self.number = {pts: i for i, pts in enumerate(self.pts)}
+        self.keyframes = sorted(self.number[pts] for pts in keys if pts in self.number) or [0]
+        self.n_frames, self._frames = len(self.pts), None
+        return self.n_frames
+
     def close(self) -> None:
-        container, self.container, self._frames = getattr(self, "container", None), None, None
+        container, self.container, self._frames = self.container, None, None
         if container is not None:
             container.close()
 
@@ -187,7 +312,7 @@ class TorchcodecReader(Reader):
             self.decoder = decoders.VideoDecoder(str(path), dimension_order="NHWC", num_ffmpeg_threads=threads,
                                                  device=device, seek_mode="exact")
         except (RuntimeError, ValueError, OSError) as err:
-            raise DecodeError(f"cannot open video: {first_line(err)}") from None
+            raise open_error(path, err) from None
         meta = self.decoder.metadata
         self.n_frames = int(meta.num_frames or 0)
         self.fps = float(meta.average_fps or 0.0)
