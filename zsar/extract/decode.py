@@ -40,7 +40,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from zsar.extract.decoders import AUTO, DECODERS, DecodeError, Reader, auto_order, open_reader
+from zsar.extract.decoders import AUTO, DECODERS, DecodeError, Reader, auto_order, joined_reason, open_reader
 from zsar.extract.sampling import SamplingConfig, sample_indices
 
 __all__ = ["DecodeError", "DecodedVideo", "decode_video", "resize_crop", "claimed_frames", "RESIZE_METHODS"]
@@ -228,10 +228,10 @@ def _combine(errors: list[tuple[str, str]]) -> str:
     if len(errors) == 1:
         return errors[0][1]
     marker = "cannot open video: "
-    heads = {e.partition(marker)[0] for _, e in errors}
-    if len(heads) == 1 and all(marker in e for _, e in errors):
-        return heads.pop() + marker + "; ".join(f"{n}: {e.partition(marker)[2]}" for n, e in errors)
-    return "; ".join(f"{n}: {e}" for n, e in errors)
+    if not all(marker in e for _, e in errors):
+        return "; ".join(f"{n}: {e}" for n, e in errors)
+    reason = max((e.partition(marker)[0].rstrip(":; ") for _, e in errors), key=len)  # the most specific
+    return joined_reason(reason, marker + "; ".join(f"{n}: {e.partition(marker)[2]}" for n, e in errors))
 
 
 _NAMES = {"pyav": "PyAV", "decord": "decord", "torchcodec": "torchcodec"}

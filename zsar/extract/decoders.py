@@ -105,8 +105,16 @@ _SIGNATURES = (b"RIFF", b"\x1aE\xdf\xa3")            # AVI; Matroska and WebM (E
 _ISO_BOXES = (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip")   # .mp4 / .mov top-level boxes
 
 
-def _top_level_boxes(path: Path) -> list[bytes]:
-    """The top-level box types of an ISO media (.mp4, .mov) file, as far as its bytes go."""
+# Decoder words that mean bytes are missing or wrong (FFmpeg's AVERROR_INVALIDDATA and AVERROR_EOF among them),
+# not a codec the decoder lacks.
+_DAMAGE_WORDS = ("invalid data", "av_read_frame", "moov", "end of file", "broken metadata", "1094995529",
+                 "541478725", "could not seek")
+MOOV_MISSING = ("its moov index is missing (an .mp4/.mov cut short: files written without +faststart keep the "
+                "index at the end)")
+
+
+def _complete_boxes(path: Path) -> list[bytes]:
+    """The top-level boxes of an ISO media (.mp4, .mov) file that its bytes hold whole."""
     boxes, size = [], path.stat().st_size
     with open(path, "rb") as f:
         offset = 0
@@ -116,28 +124,40 @@ def _top_level_boxes(path: Path) -> list[bytes]:
             length, kind = int.from_bytes(head[:4], "big"), head[4:8]
             if length == 1 and len(head) == 16:
                 length = int.from_bytes(head[8:16], "big")
-            boxes.append(kind)
-            if length < 8:
+            if length < 8 or offset + length > size:
                 break
+            boxes.append(kind)
             offset += length
     return boxes
 
 
-def open_error(path: Path, err: BaseException) -> DecodeError:
-    """The ``DecodeError`` of a file a decoder cannot open: ``truncated or damaged`` when it starts like a video."""
-    words = first_line(err)
+def damage(path: Path, words: str) -> str:
+    """``"truncated or damaged[: what]"`` when a file that starts like a video fails with words of missing or bad
+    bytes (or is an .mp4/.mov without its whole index); ``""`` otherwise (not a video, a codec the decoder lacks)."""
     try:
         with open(path, "rb") as f:
             head = f.read(8)
         iso = head[4:8] in _ISO_BOXES
-        if iso and b"moov" not in _top_level_boxes(path):
-            return DecodeError(f"truncated or damaged: its moov index is missing (an .mp4/.mov cut short: files "
-                               f"written without +faststart keep the index at the end); cannot open video: {words}")
-        if iso or head.startswith(_SIGNATURES):
-            return DecodeError(f"truncated or damaged: cannot open video: {words}")
+        if iso and b"moov" not in _complete_boxes(path):
+            return f"truncated or damaged: {MOOV_MISSING}"
     except OSError:
-        pass
-    return DecodeError(f"cannot open video: {words}")
+        return ""
+    if (iso or head.startswith(_SIGNATURES)) and any(w in words.lower() for w in _DAMAGE_WORDS):
+        return "truncated or damaged"
+    return ""
+
+
+def open_error(path: Path, err: BaseException) -> DecodeError:
+    """The ``DecodeError`` of a file a decoder cannot open, saying ``truncated or damaged`` where it is (``damage``)."""
+    words = first_line(err)
+    return DecodeError(joined_reason(damage(path, words), f"cannot open video: {words}"))
+
+
+def joined_reason(reason: str, words: str) -> str:
+    """``words`` after ``reason`` (``"truncated or damaged: ..."``), or alone when there is no reason."""
+    if not reason:
+        return words
+    return f"{reason}{'; ' if ':' in reason else ': '}{words}"
 
 
 def _window_error(index: np.ndarray, err: BaseException) -> DecodeError:
@@ -346,5 +366,6 @@ def open_reader(name: str, path: Path, threads: int = 1, device: str = "cpu") ->
     reader = DECODERS.get(name)(path, threads, device)
     if reader.n_frames <= 0 or not reader.fps > 0:
         reader.close()
-        raise DecodeError(f"no decodable video stream ({reader.n_frames} frames at {reader.fps} fps)")
+        words = f"no decodable video stream ({reader.n_frames} frames at {reader.fps} fps)"
+        raise DecodeError(joined_reason(damage(path, "end of file") if reader.n_frames <= 0 else "", words))
     return reader
