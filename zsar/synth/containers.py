@@ -59,6 +59,7 @@ def write_container_video(path: Path | str, kind: str, frames: int = 48, width: 
     """Write ``frames`` pattern frames to ``path`` as ``KINDS[kind]``; returns ``path``."""
     spec = KINDS[kind]
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     with av.open(str(path), mode="w", format=spec.format, options=dict(spec.muxer)) as container:
         stream = container.add_stream(spec.codec, rate=fps, options=dict(spec.encoder))
         stream.width, stream.height, stream.pix_fmt = width, height, spec.pix_fmt
