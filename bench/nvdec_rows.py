@@ -70,24 +70,25 @@ def nvdec_table(records, data: Path, sampling, size: int, args, backbones: list,
     from zsar.extract.gpu_loader import check_cuda_decoding
 
     counts = [int(t) for t in args.nvdec_threads.split(",") if t]
+    device = args.device if args.device.startswith("cuda") else "cuda"  # NVDEC is a GPU's (a --dry run says so)
     header = ("| NVDEC threads | decode only, clips/s | NVDEC utilisation % (mean / peak) | cpu_fallback files | "
               "pixels vs CPU decoder (max / mean abs) | " + " | ".join(f"end to end ({n}), clips/s" for n, _ in backbones)
               + " |")
     lines = [header, "|---:|" + "---:|" * (4 + len(backbones))]
     try:
-        check_cuda_decoding(records[0].path, "torchcodec", args.device)
+        check_cuda_decoding(records[0].path, "torchcodec", device)
     except ZsarError as err:
         reason = "unavailable: " + str(err).replace("|", "/")
         return "\n".join(lines + [f"| {t} | " + " | ".join([reason] + ["-"] * (3 + len(backbones))) + " |"
                                   for t in counts])
     for threads in counts:
-        rate, util, stats = _decode(records, sampling, size, threads, args.device)
+        rate, util, stats = _decode(records, sampling, size, threads, device)
         cells = [f"{rate:.1f}", util, str(stats.cpu_fallback), f"{stats.max_abs} / {stats.mean_abs:.2f}"]
         for name, weight in backbones:
             result = extract(ExtractConfig(dataset="synthetic", root=data, backbone=name, weights=weight,
                                            text_encoder="none", decoder="torchcodec", resolution=args.resolution,
                                            cache=tmp / f"nvdec-{name}-{threads}", batch_size=args.batch_size,
-                                           workers=threads, device=args.device, precision=args.precision))
+                                           workers=threads, device=device, precision=args.precision))
             cells.append(f"{result.clips_per_s:.1f}")
         lines.append(f"| {threads} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
