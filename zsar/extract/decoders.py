@@ -5,9 +5,8 @@ Registry ``DECODERS`` (``--decoder``): ``decord`` (decord ``VideoReader.get_batc
 is decoded forward from the keyframe before it, or from the frame before it) and ``torchcodec`` (the optional extra
 ``zsar[torchcodec]``: ``VideoDecoder`` in exact seek mode, on the CPU or, with
 ``device="cuda"``, on NVDEC). ``auto`` is not a decoder but an order (``auto_order``): the
-fastest decoder that runs here (``AUTO_PREFERENCE``), and for a file it cannot read the
-next one, PyAV (always installed with zsar) before decord (``auto_order``,
-``zsar.extract.decode``).
+fastest decoder (``AUTO_PREFERENCE``: PyAV, always installed with zsar), and for a file it
+cannot read the next one, decord (``auto_order``, ``zsar.extract.decode``).
 
 Every reader numbers frames the same way, in presentation order from 0, and counts them
 the same way (the video packets of the file: what decord's ``len`` counts), so the same
@@ -18,6 +17,7 @@ of a file that opened says ``truncated or damaged`` before them.
 
 from __future__ import annotations
 
+import abc
 import bisect
 import functools
 import importlib.util
@@ -35,8 +35,10 @@ from zsar.registry import Registry
 
 DECODERS: Registry = Registry("decoder")
 AUTO = "auto"
-# --decoder auto: fastest first, as measured (docs/benchmarks-extract.md); PyAV is always installed.
-AUTO_PREFERENCE = ("torchcodec", "pyav", "decord")
+# --decoder auto: fastest first, as measured end to end (docs/benchmarks-extract.md); PyAV is always installed.
+# torchcodec is left to --decoder torchcodec: it decoded as fast as PyAV alone, but slowed extraction beside a
+# CPU backbone by a third, and an optional extra should not change what auto means.
+AUTO_PREFERENCE = ("pyav", "decord")
 TORCHCODEC_FIX = ("pip install 'zsar[torchcodec]' (torchcodec 0.11 runs beside torch 2.11-2.13) and the FFmpeg "
                   "shared libraries (e.g. apt-get install libavcodec59 libavformat59 libavutil57 libswscale6 "
                   "libswresample4 libavdevice59 libavfilter8)")
@@ -68,10 +70,7 @@ def installed(name: str) -> bool:
 
 
 def auto_order() -> tuple[str, ...]:
-    """What ``--decoder auto`` tries on each file, in turn: every decoder that runs here, the fastest first.
-
-    Without the torchcodec extra that is PyAV, then decord; with it, torchcodec, then PyAV, then decord.
-    """
+    """What ``--decoder auto`` tries on each file, in turn: PyAV, then decord (those installed)."""
     return tuple(name for name in AUTO_PREFERENCE if installed(name))
 
 
@@ -86,15 +85,16 @@ def check_decoder(name: str) -> None:
         raise ZsarError(f"--decoder {name!r}: choose one of {', '.join(decoder_names())}")
 
 
-class Reader:
+class Reader(abc.ABC):
     """One open video: ``n_frames``, ``fps``, and ``read(index)`` -> uint8 ``(n, H, W, 3)`` (sorted distinct index)."""
 
     name = ""
     n_frames: int = 0
     fps: float = 0.0
 
+    @abc.abstractmethod
     def read(self, index: np.ndarray) -> torch.Tensor:
-        raise NotImplementedError
+        """The frames numbered ``index`` (sorted, distinct), uint8 ``(len(index), H, W, 3)``."""
 
     def close(self) -> None:
         """Release the file (readers close themselves when collected, too)."""
