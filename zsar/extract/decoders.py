@@ -230,6 +230,8 @@ class PyAVReader(Reader):
         self.next = 0            # the number of the frame it gives next
         try:
             self.container = av.open(str(path))
+            if not self.container.streams.video:
+                raise ValueError("the file has no video stream")
             stream = self.container.streams.video[0]
             stream.thread_count = threads
             rate = stream.average_rate or stream.guessed_rate
