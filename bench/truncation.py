@@ -48,11 +48,12 @@ def sweep(root: Path, cache: Path, decoder: str) -> list[dict]:
     return read_manifest(CacheLayout(result.cache_dir)).to_pylist()
 
 
-def table(rows: list[dict]) -> str:
+def table(rows: list[dict], root: Path) -> str:
+    """The Markdown table of ``rows``; paths are shown relative to ``root``."""
     lines = ["| file | bytes kept | status | decoder | frames decoded | note or error |", "|---|---:|---|---|---:|---|"]
     for row in rows:
         kind, percent = row["video_id"].split("/")[1].rsplit("_", 1)
-        said = (row["note"] or row["error"] or "-").replace("|", "/")
+        said = (row["note"] or row["error"] or "-").replace(f"{root}/", "").replace("|", "/")
         frames = row["n_frames"] if row["status"] == "ok" else "-"
         lines.append(f"| {kind} | {int(percent)} % | {row['status']} | {row['decoder'] or '-'} | {frames} | {said} |")
     return "\n".join(lines)
@@ -71,7 +72,7 @@ def main() -> None:
         make_videos(root, args.frames, width, height)
         print(f"{len(SWEPT)} videos of {args.frames} frames at {width}x{height}, cut to {', '.join(map(str, CUTS))} % "
               f"of their bytes; zsar extract --decoder {args.decoder}\n")
-        print(table(sweep(root, Path(tmp) / "cache", args.decoder)))
+        print(table(sweep(root, Path(tmp) / "cache", args.decoder), root))
 
 
 if __name__ == "__main__":
