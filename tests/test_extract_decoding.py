@@ -211,3 +211,47 @@ def test_the_dataset_item_carries_the_content_digest(synth):
     assert item.digest == content_digest(video) and len(item.digest) == 32
     assert VideoDecodeDataset([record], SamplingConfig(), 32)[0].digest == ""
     assert item.digest == hashlib.blake2b(video.read_bytes(), digest_size=16).hexdigest()
+
+
+class _CpuOnlyReader(decoders.PyAVReader):
+    """A decoder build without CUDA: it opens files on the CPU only."""
+
+    def __init__(self, path, threads=1, device="cpu"):
+        if device != "cpu":
+            raise decoders.DecodeError("cannot open video: Unsupported device")
+        super().__init__(path, threads, device)
+
+
+def test_a_decoder_that_cannot_use_cuda_is_one_line_before_any_video(synth, monkeypatch, tmp_path):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    entry = decoders.DECODERS._entries["pyav"]
+    monkeypatch.setitem(decoders.DECODERS._entries, "cpu-only", entry.__class__(name="cpu-only", obj=_CpuOnlyReader,
+                                                                                  help=""))
+    video = sorted((synth / "videos").glob("*/*.avi"))[0]
+    with pytest.raises(ZsarError, match=r"^--decoder cpu-only --device cuda: this cpu-only cannot decode on CUDA "
+                                        r"\(cannot open video: Unsupported device\); install a CUDA build"):
+        check_cuda_decoding(video, "cpu-only", "cuda")
+    broken = tmp_path / "broken.avi"
+    broken.write_text("not a video")
+    check_cuda_decoding(broken, "cpu-only", "cuda")  # a bad first file is its own row, not the decoder's fault
+
+
+def test_a_forked_worker_decodes_after_this_process_did(synth):
+    """PyAV's converter made in a process before it forks its workers must not be reused by them: its swscale
+    slice threads do not exist in the child, which then waited forever (seen in the full test suite)."""
+    import subprocess
+    import sys
+
+    script = f"""
+import pathlib, torch
+from zsar.extract.decode import decode_video
+from zsar.extract.loader import make_loader
+from zsar.extract.sampling import SamplingConfig
+videos = sorted(pathlib.Path({str(synth / "videos")!r}).glob("*/*.avi"))
+decode_video(videos[0], SamplingConfig(), 32, decoder="pyav")
+records = [type("R", (), {{"path": v, "start": float("nan"), "end": float("nan")}})() for v in videos]
+print(sum(item.decoded is not None for item in make_loader(records, SamplingConfig(), 32, workers=1)))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0 and done.stdout.strip() == "4", done.stderr

@@ -63,17 +63,23 @@ class GpuDecodeStats:
 
 
 def check_cuda_decoding(path: Path, decoder: str, device: str) -> None:
-    """Refuse, in one line, decoding on ``device`` where ``decoder`` cannot (no CUDA, or a CPU-only build)."""
+    """Refuse, in one line, decoding on ``device`` where ``decoder`` cannot (no CUDA, or a CPU-only build).
+
+    Opens ``path`` (the run's first video) on ``device``; when that fails but the same file
+    opens on the CPU, the failure is the GPU decoder's, not the file's.
+    """
     if not torch.cuda.is_available():
         raise ZsarError(f"--decoder {decoder} --device {device}: no CUDA device is visible to torch; "
                         "use --decoder auto (CPU decoding in worker processes) or run on a GPU machine")
     try:
         open_reader(decoder, Path(path), 1, device).close()
     except DecodeError as err:
-        message = str(err)
-        if "cuda" in message.lower() or "nvdec" in message.lower() or "nvcuvid" in message.lower():
-            raise ZsarError(f"--decoder {decoder} --device {device}: this {decoder} cannot decode on CUDA "
-                            f"({message[:200]}); install a CUDA build of it, or use --decoder auto") from None
+        try:
+            open_reader(decoder, Path(path), 1, "cpu").close()
+        except DecodeError:
+            return  # the file itself cannot be read: its manifest row will say so
+        raise ZsarError(f"--decoder {decoder} --device {device}: this {decoder} cannot decode on CUDA "
+                        f"({str(err)[:200]}); install a CUDA build of it, or use --decoder auto") from None
 
 
 class ThreadDecodePool:
