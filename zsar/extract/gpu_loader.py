@@ -44,7 +44,7 @@ CHECK_SAMPLE = 4
 PIXEL_WARN = 4.0
 
 
-@dataclass
+@dataclass(kw_only=True)
 class GpuDecodeStats:
     """What the GPU decoders did: files that fell back to the CPU, and the pixel check against the CPU decoders."""
 

@@ -17,7 +17,7 @@ import av
 import numpy as np
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ContainerKind:
     """A container and codec: file suffix, PyAV format name, encoder, pixel format, muxer and encoder options."""
 
@@ -29,15 +29,17 @@ class ContainerKind:
     encoder: tuple[tuple[str, str], ...] = ()
 
 
+X264 = (("crf", "20"), ("preset", "veryfast"))
 KINDS = {
-    "avi-mpeg4": ContainerKind(".avi", "avi", "mpeg4", encoder=(("qscale", "3"),)),
-    "mp4-h264": ContainerKind(".mp4", "mp4", "libx264", encoder=(("crf", "20"), ("preset", "veryfast"))),
-    "mp4-h264-faststart": ContainerKind(".mp4", "mp4", "libx264", muxer=(("movflags", "+faststart"),),
-                                        encoder=(("crf", "20"), ("preset", "veryfast"))),
-    "mkv-h264": ContainerKind(".mkv", "matroska", "libx264", encoder=(("crf", "20"), ("preset", "veryfast"))),
-    "webm-vp9": ContainerKind(".webm", "webm", "libvpx-vp9", encoder=(("crf", "32"), ("b", "0"), ("deadline", "realtime"))),
-    "mov-h264": ContainerKind(".mov", "mov", "libx264", encoder=(("crf", "20"), ("preset", "veryfast"))),
-    "mkv-av1": ContainerKind(".mkv", "matroska", "libsvtav1", encoder=(("preset", "12"),)),
+    "avi-mpeg4": ContainerKind(suffix=".avi", format="avi", codec="mpeg4", encoder=(("qscale", "3"),)),
+    "mp4-h264": ContainerKind(suffix=".mp4", format="mp4", codec="libx264", encoder=X264),
+    "mp4-h264-faststart": ContainerKind(suffix=".mp4", format="mp4", codec="libx264",
+                                        muxer=(("movflags", "+faststart"),), encoder=X264),
+    "mkv-h264": ContainerKind(suffix=".mkv", format="matroska", codec="libx264", encoder=X264),
+    "webm-vp9": ContainerKind(suffix=".webm", format="webm", codec="libvpx-vp9",
+                              encoder=(("crf", "32"), ("b", "0"), ("deadline", "realtime"))),
+    "mov-h264": ContainerKind(suffix=".mov", format="mov", codec="libx264", encoder=X264),
+    "mkv-av1": ContainerKind(suffix=".mkv", format="matroska", codec="libsvtav1", encoder=(("preset", "12"),)),
 }
 
 
