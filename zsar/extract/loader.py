@@ -57,7 +57,7 @@ class LoadedVideo:
     decoded: DecodedVideo | None
     error: str = ""
     clips: int = -1
-    digest: str = ""
+    digest: str = dataclasses.field(default="", kw_only=True)
 
     def __post_init__(self) -> None:
         if self.clips < 0:
