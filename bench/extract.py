@@ -2,13 +2,21 @@
 
 For the same videos and backbone(s), one Markdown table with a column per ``--workers`` value:
 
-- decode only: the extraction's loader (decord in ``--workers`` processes, resize + centre
-  crop into shared memory), no backbone;
+- decode only: the extraction's loader (``--workers`` processes, resize + centre crop into
+  shared memory, content digest of each file), no backbone: first with today's defaults
+  (``--decoder auto --resize uint8``), then one row per decoder of ``--decoders`` and resize
+  of ``--resizes`` (``decord, float`` is what zsar did before issue 32), and the speed-up of
+  the defaults over ``decord, float`` measured in the same run on the same files;
 - backbone only: ``Backbone.encode`` on decoded uint8 frames (copy to the device and
   normalisation included), batches of ``--batch-size`` clips, with the torch threads
   ``extract()`` gives the process beside that many workers;
 - end to end: ``extract()`` into a fresh cache (clips over the extraction loop's time, after
   the models are loaded), and its ratio to the slower of the two limits (target: >= 0.8);
+  ``--digest-cost`` adds the same without the content digest, and the ratio of the two;
+- NVDEC (``--nvdec-threads 1,7,14``, with ``--device cuda``): decode only and end to end with
+  ``--decoder torchcodec`` on the GPU at each thread count, the NVDEC utilisation that
+  ``nvidia-smi`` reports meanwhile, and the pixel check against the CPU decoder; a row says
+  ``unavailable: <reason>`` when torchcodec cannot decode on CUDA here;
 - main-process CPU per video with a free backbone (a registered backbone whose features
   cost nothing, on ``--device``): the CPU time of the extracting process, all its threads
   (batching, the writer thread; not the decoding workers), over the extraction loop, per
@@ -21,6 +29,7 @@ For the same videos and backbone(s), one Markdown table with a column per ``--wo
     PYTHONPATH=$PWD python bench/extract.py [--backbone efficientnet-lite0[,clip-vit-l14]]
         [--weights DIR[,DIR]] [--device cpu|cuda] [--precision fp32|fp16] [--resolution 112]
         [--workers 0,1] [--threads N] [--batch-size N] [--data DIR] [--free-threads 1,2]
+        [--decoders decord,pyav,torchcodec] [--resizes float,uint8] [--digest-cost] [--nvdec-threads 1,7,14]
 
 ``--data`` reuses a dataset folder (a ``zsar synth`` output, or any HMDB51 layout); without
 it a synthetic set is made from ``--classes``/``--per-class``/``--video-frames``/``--size``.
@@ -52,16 +61,20 @@ def make_data(folder: Path, classes: int, per_class: int, frames: int, size: str
 
 
 def describe_videos(data: Path, records: list) -> str:
-    """What was read: how many videos, from where, and the first one's frames, size, fps and codec."""
-    import decord
+    """What was read: how many videos, from where, and the first one's frames, size, fps and container."""
+    import av
+
+    from zsar.extract.decoders import open_reader
 
     first = records[0].path
-    reader = decord.VideoReader(str(first))
-    height, width = reader[0].shape[:2]
+    reader = open_reader("pyav", first)
+    stream = reader.container.streams.video[0]
+    width, height, codec = stream.codec_context.width, stream.codec_context.height, stream.codec_context.name
+    reader.close()
     files = {(stat.st_dev, stat.st_ino) for stat in (os.stat(r.path) for r in records)}  # links: one file
     distinct = "" if len(files) == len(records) else f" ({len(files)} distinct files)"
-    return (f"{len(records)} videos{distinct} in {data} (the first: {len(reader)} frames of {width}x{height} "
-            f"at {reader.get_avg_fps():.0f} fps, {first.suffix[1:]})")
+    return (f"{len(records)} videos{distinct} in {data} (the first: {reader.n_frames} frames of {width}x{height} "
+            f"at {reader.fps:.0f} fps, {first.suffix[1:]} {codec}; PyAV {av.__version__})")
 
 
 def register_free_backbone() -> None:
@@ -118,13 +131,13 @@ def free_backbone_cpu(records: list, sampling, size: int, workers: int, threads:
     return 1000 * per_video, 1000 * (once - per_video * len(records))
 
 
-def decode_only(records, sampling, size: int, workers: int, keep: int) -> tuple[float, list]:
+def decode_only(records, sampling, size: int, workers: int, keep: int, settings=None) -> tuple[float, list]:
     """Clips/s of the loader alone; also returns up to ``keep`` decoded clips for the backbone-only run."""
-    from zsar.extract.loader import make_loader
+    from zsar.extract.loader import DecodeSettings, make_loader
 
     kept: list = []
     clips = 0
-    loader = make_loader(records, sampling, size, workers)
+    loader = make_loader(records, sampling, size, workers, settings or DecodeSettings(digest=True))
     start = time.perf_counter()
     for item in loader:
         if item.decoded is not None:
@@ -148,15 +161,68 @@ def backbone_only(backbone, clips: list, batch_size: int) -> float:
     return frames.shape[0] / (time.perf_counter() - start)
 
 
-def end_to_end(data: Path, args, backbone: str, weights: Path | None, workers: int, cache: Path) -> float:
+def end_to_end(data: Path, args, backbone: str, weights: Path | None, workers: int, cache: Path,
+               digest: bool = True, decoder: str = "auto") -> float:
+    """Clips/s of ``extract()``; ``digest=False`` leaves out the content digest (to measure what it costs)."""
+    import dataclasses
+    from unittest import mock
+
+    from zsar.extract import extractor
     from zsar.extract.extractor import ExtractConfig, extract
 
-    result = extract(ExtractConfig(dataset="synthetic", root=data, backbone=backbone, weights=weights,
-                                   text_encoder="none",
-                                   resolution=args.resolution, cache=cache, batch_size=args.batch_size,
-                                   workers=workers, threads=args.threads, device=args.device,
-                                   precision=args.precision))
+    real = extractor.decode_settings
+    settings = real if digest else (lambda *a: dataclasses.replace(real(*a), digest=False))
+    with mock.patch.object(extractor, "decode_settings", settings):
+        result = extract(ExtractConfig(dataset="synthetic", root=data, backbone=backbone, weights=weights,
+                                       text_encoder="none", decoder=decoder,
+                                       resolution=args.resolution, cache=cache, batch_size=args.batch_size,
+                                       workers=workers, threads=args.threads, device=args.device,
+                                       precision=args.precision))
     return result.clips_per_s
+
+
+def decode_rows(records, sampling, size: int, workers: int, args, put) -> float:
+    """The decode-only rows: today's defaults, then each decoder and resize; returns the defaults' clips/s.
+
+    Each repeat runs every combination once, in turn, so a load spike hits them alike; the
+    fastest of the repeats is kept.
+    """
+    from zsar.extract.decoders import installed
+    from zsar.extract.loader import DecodeSettings
+
+    default, before = ("auto", "uint8"), ("decord", "float")
+    combos = [default] + [(d, r) for d in args.decoders.split(",") if d for r in args.resizes.split(",") if r]
+    combos += [before] if args.decoders and before not in combos else []
+    runnable = [c for c in dict.fromkeys(combos) if c[0] == "auto" or installed(c[0])]
+    rate = dict.fromkeys(runnable, 0.0)
+    for _ in range(args.repeat):
+        for decoder, resize in runnable:
+            settings = DecodeSettings(decoder=decoder, resize=resize, digest=True)
+            rate[decoder, resize] = max(rate[decoder, resize], decode_only(records, sampling, size, workers, 0,
+                                                                           settings)[0])
+    put("decode only, clips/s", f"{rate[default]:.1f}")
+    for decoder, resize in combos[1:]:
+        value = rate.get((decoder, resize))
+        put(f"decode only ({decoder}, {resize} resize{': before' if (decoder, resize) == before else ''}), clips/s",
+            "unavailable (not installed, or it cannot load)" if value is None else f"{value:.1f}")
+    if before in rate:
+        put("decode only: defaults / before", f"{rate[default] / rate[before]:.2f}x")
+    return rate[default]
+
+
+def end_to_end_rows(data: Path, args, name: str, weight, workers: int, tmp: Path, put) -> float:
+    """End to end clips/s (best of ``--repeat``); with ``--digest-cost`` also without the content digest."""
+    variants = (True, False) if args.digest_cost else (True,)
+    rate = dict.fromkeys(variants, 0.0)
+    for i in range(args.repeat):
+        for digest in variants:  # alternated, so a load spike hits both alike
+            cache = tmp / f"cache-{name}-{workers}-{i}-{int(digest)}"
+            rate[digest] = max(rate[digest], end_to_end(data, args, name, weight, workers, cache, digest))
+    put(f"end to end ({name}), clips/s", f"{rate[True]:.1f}")
+    if args.digest_cost:
+        put(f"end to end without the content digest ({name}), clips/s", f"{rate[False]:.1f}")
+        put(f"end to end with / without the digest ({name})", f"{rate[True] / rate[False]:.3f}")
+    return rate[True]
 
 
 def parse_args() -> argparse.Namespace:
@@ -180,6 +246,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--video-frames", type=int, default=32)
     parser.add_argument("--size", default="160x120")
     parser.add_argument("--data", type=Path, default=None, help="read (or make, if missing) the videos here")
+    parser.add_argument("--decoders", default="decord,pyav,torchcodec",
+                        help="decoders of the per-decoder decode rows, with (decord, float resize), the code before "
+                             "issue 32 ('' : none; one not installed says so)")
+    parser.add_argument("--resizes", default="float,uint8", help="resize methods of the per-decoder decode rows")
+    parser.add_argument("--digest-cost", action="store_true",
+                        help="also time end to end without the content digest, and print the ratio")
+    parser.add_argument("--nvdec-threads", default="", help="NVDEC rows at these thread counts (--device cuda)")
     return parser.parse_args()
 
 
@@ -219,17 +292,14 @@ def main() -> None:
 
         best = range(args.repeat)
         for workers in worker_counts:
-            decode_rate = max(decode_only(records, sampling, size, workers, args.backbone_clips)[0] for _ in best)
+            decode_rate = decode_rows(records, sampling, size, workers, args, put)
             decoded = decode_only(records, sampling, size, workers, args.backbone_clips)[1] if backbones else []
-            put("decode only, clips/s", f"{decode_rate:.1f}")
             for name, weight, backbone in zip(names, weights, backbones):
                 threads = backbone_threads(args.threads, workers, backbone.device.type)
                 with torch_threads(threads):
                     backbone_rate = max(backbone_only(backbone, decoded, args.batch_size) for _ in best)
-                e2e = max(end_to_end(data, args, name, weight, workers, Path(tmp) / f"cache-{name}-{workers}-{i}")
-                          for i in best)
                 put(f"backbone only ({name}), clips/s", f"{backbone_rate:.1f}")
-                put(f"end to end ({name}), clips/s", f"{e2e:.1f}")
+                e2e = end_to_end_rows(data, args, name, weight, workers, Path(tmp), put)
                 put(f"end to end / min(decode, backbone) ({name})", f"{e2e / min(decode_rate, backbone_rate):.2f}")
             del decoded
             for threads in (int(t) for t in args.free_threads.split(",") if t):
@@ -242,6 +312,11 @@ def main() -> None:
         print("|---|" + "---:|" * len(worker_counts))
         for label, values in rows.items():
             print(f"| {label} | " + " | ".join(values) + " |")
+        if args.nvdec_threads:
+            from nvdec_rows import nvdec_table
+
+            print()
+            print(nvdec_table(records, data, sampling, size, args, list(zip(names, weights)), Path(tmp)))
 
 
 if __name__ == "__main__":

@@ -268,6 +268,7 @@ def test_a_cache_of_the_previous_release_is_read_and_fingerprinted_without_decod
     assert f"0 ok, 0 failed, {N_VIDEOS} already in the cache" in out
     table = read_manifest(layout)
     assert all(table.column("fingerprint").to_pylist()) and all(table.column("shard_digest").to_pylist())
+    assert all(len(d) == 32 for d in table.column("content_digest").to_pylist())  # gained at this extract (issue 31)
     assert all(m > 0 for m in table.column("mtime_ns").to_pylist())
     after = load_features(cache_dir)
     assert np.array_equal(after.features, before.features) and after.video_ids == before.video_ids

@@ -7,6 +7,11 @@ it fully: valid JSON, an object, this zsar's ``schema_version``, every field pre
 its type, no unknown field, the ``checksum`` of its content, and the exact bytes zsar
 writes (so any changed byte shows). A damaged or foreign file is one ``CacheConfigError``
 that names the file and the repair.
+
+Fields added since the first release (``LEGACY_FIELDS``: ``resize``, ``decoder``) may be
+absent from a cache made before them: such a file reads with their legacy values (the
+float resize and decord, what zsar did then) and is checked byte for byte as it was
+written, so an old cache stays readable and verifiable under its own key.
 """
 
 from __future__ import annotations
@@ -68,6 +73,8 @@ class CacheConfig:
     world_size: int = 1
     videos_per_shard: int = 0
     versions: dict[str, str] = field(default_factory=dict)
+    resize: str = ""
+    decoder: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
     schema_version: int = SCHEMA_VERSION
@@ -83,15 +90,20 @@ class CacheConfig:
 
 _HINTS = typing.get_type_hints(CacheConfig)
 FIELDS = tuple(f.name for f in fields(CacheConfig))
+# Fields a config.json written before them lacks, and the value they had then.
+LEGACY_FIELDS = {"resize": "float", "decoder": "decord"}
 
 
 def _digest(content: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(content, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-def render_cache_config(config: CacheConfig) -> str:
-    """The exact text of ``config.json`` for ``config``: its fields and their ``checksum``."""
-    content = config.to_json()
+def render_cache_config(config: CacheConfig, omit: tuple[str, ...] = ()) -> str:
+    """The exact text of ``config.json`` for ``config``: its fields and their ``checksum``.
+
+    ``omit``: legacy fields left out, as a cache made before them wrote it.
+    """
+    content = {k: v for k, v in config.to_json().items() if k not in omit}
     return json.dumps({**content, "checksum": _digest(content)}, indent=2, sort_keys=True) + "\n"
 
 
@@ -128,6 +140,9 @@ def parse_cache_config(raw: Any, text: str, path: Path) -> CacheConfig:
         raise CacheConfigError(f"{path} has schema version {version!r}, this zsar reads version {SCHEMA_VERSION}; "
                                "extract the cache again with this zsar (or read it with the zsar that wrote it)")
     content = {k: v for k, v in raw.items() if k != "checksum"}
+    omitted = tuple(name for name in LEGACY_FIELDS if name not in content)
+    digest = _digest(content)
+    content.update({name: LEGACY_FIELDS[name] for name in omitted})
     unknown = sorted(set(content) - set(FIELDS))
     missing = [name for name in FIELDS if name not in content]
     if unknown or missing:
@@ -137,9 +152,9 @@ def parse_cache_config(raw: Any, text: str, path: Path) -> CacheConfig:
         if not has_type(content[name], _HINTS[name]):
             raise CacheConfigError(f"{path} is damaged: field {name!r} is {content[name]!r}, not of type "
                                    f"{type_name(_HINTS[name])}; {REPAIR}")
-    if raw.get("checksum") != _digest(content):
+    if raw.get("checksum") != digest:
         raise CacheConfigError(f"{path} is damaged: its content does not match its checksum; {REPAIR}")
     config = CacheConfig(**{name: tuple(v) if isinstance(v, list) else v for name, v in content.items()})
-    if text != render_cache_config(config):
+    if text != render_cache_config(config, omitted):
         raise CacheConfigError(f"{path} is damaged: it is not byte for byte as zsar wrote it; {REPAIR}")
     return config

@@ -47,8 +47,11 @@ class ManifestRow:
     ``fingerprint`` names the video file's content (``zsar.cache.fingerprints``) and
     ``mtime_ns`` its modification time when fingerprinted; ``shard_digest`` is the content
     digest of the shard's arrays (``zsar.cache.shards.array_digest``), checked by every
-    reader; ``note`` says what was lost from an ``ok`` video (e.g. only part of it decoded).
-    Caches written before these columns existed read with them empty (``LEGACY_DEFAULTS``).
+    reader; ``note`` says what was lost from an ``ok`` video (e.g. only part of it decoded)
+    or that a fallback decoder read it. ``content_digest`` is the BLAKE2b-128 of the whole
+    video file when it was extracted (``zsar.cache.fingerprints.content_digest``), ``decoder``
+    the decoder that read it (``decord``, ``pyav``, ``torchcodec``). Caches written before
+    these columns existed read with them empty (``LEGACY_DEFAULTS``).
     """
 
     video_id: str
@@ -74,13 +77,16 @@ class ManifestRow:
     mtime_ns: int = 0
     shard_digest: str = ""
     note: str = ""
+    content_digest: str = ""
+    decoder: str = ""
 
 
 # Field annotations are strings under ``from __future__ import annotations``.
 _ARROW_TYPES = {"str": pa.string(), "int": pa.int64(), "float": pa.float64()}
 MANIFEST_SCHEMA = pa.schema([(f.name, _ARROW_TYPES[f.type]) for f in fields(ManifestRow)])
 # Columns added after the first release, and their value in a manifest written before them.
-LEGACY_DEFAULTS = {"fingerprint": "", "mtime_ns": 0, "shard_digest": "", "note": ""}
+LEGACY_DEFAULTS = {"fingerprint": "", "mtime_ns": 0, "shard_digest": "", "note": "", "content_digest": "",
+                   "decoder": ""}
 
 
 def with_current_schema(table: pa.Table) -> pa.Table:

@@ -33,7 +33,7 @@ from zsar.cache.layout import CacheLayout
 from zsar.cache.manifest import STATUS_FAILED, ManifestRow, write_manifest_part
 from zsar.cache.shards import ShardWriter
 from zsar.extract.batcher import EncodedVideo, encode_videos
-from zsar.extract.loader import make_loader
+from zsar.extract.loader import DecodeSettings, make_loader
 from zsar.extract.plan import Chunk
 from zsar.extract.sampling import SamplingConfig
 from zsar.progress import progress, step_done
@@ -58,6 +58,7 @@ class ChunkContext:
     batch_size: int
     workers: int
     pinned: bool = False         # batch buffers in pinned memory (a GPU backbone)
+    decode: DecodeSettings = field(default_factory=lambda: DecodeSettings(digest=True))
 
     @functools.cached_property
     def label_index(self) -> dict[str, int]:
@@ -74,6 +75,7 @@ class RunStats:
     seconds: float = 0.0
     cpu_seconds: float = 0.0     # CPU time of this process (all its threads) in the loop; workers not included
     failed: list[tuple[str, str]] = field(default_factory=list)  # (video_id, decoder message)
+    gpu: object | None = None    # GpuDecodeStats when decoding ran on the GPU (cpu_fallback, pixel check)
 
 
 def relative_path(path: Path, root: Path) -> str:
@@ -82,20 +84,27 @@ def relative_path(path: Path, root: Path) -> str:
     return str(path) if rel.startswith("..") else rel
 
 
+def printable(text: str) -> str:
+    """``text`` as UTF-8 can store it: the bytes of a name that is not valid UTF-8 as ``\\xNN`` escapes."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def _row(context: ChunkContext, video_row: int, done: EncodedVideo) -> ManifestRow:
     record = context.records[video_row]
     row = ManifestRow(
-        video_id=record.video_id, path=relative_path(record.path, context.root), label=record.label,
+        video_id=printable(record.video_id), path=printable(relative_path(record.path, context.root)),
+        label=record.label,
         label_index=context.label_index[record.label], video_row=video_row,
         split1=record.splits[0], split2=record.splits[1], split3=record.splits[2],
         start=float(record.start), end=float(record.end), rank=context.rank)
     row.fingerprint, row.mtime_ns = file_fingerprint(record.path)
+    row.content_digest = done.item.digest
     decoded = done.item.decoded
     if decoded is None:
         row.status, row.error = STATUS_FAILED, done.item.error
     else:
         row.n_frames, row.fps, row.duration = decoded.n_frames, decoded.fps, decoded.duration
-        row.note = decoded.note
+        row.note, row.decoder = decoded.note, decoded.decoder
     return row
 
 
@@ -181,7 +190,9 @@ def extract_chunks(context: ChunkContext, chunks: list[Chunk], launch) -> RunSta
     if not order:
         return stats
     started, cpu_started = time.perf_counter(), time.process_time()
-    loader = make_loader([context.records[i] for i in order], context.sampling, context.size, context.workers)
+    loader = make_loader([context.records[i] for i in order], context.sampling, context.size, context.workers,
+                         context.decode)
+    stats.gpu = getattr(loader, "stats", None)
     writer = ChunkWriter(context, stats)
     bar = progress(desc=f"extract rank {context.rank}", total=len(order), unit="video")
     stream = encode_videos(loader, launch, context.batch_size, pinned=context.pinned)

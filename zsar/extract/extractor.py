@@ -34,8 +34,11 @@ from zsar.cache.lock import RankLock
 from zsar.cache.manifest import compact_manifest
 from zsar.devices import (backbone_threads, default_batch_size, default_workers, keep_freed_memory, rank_device,
                           resolve_device, resolve_precision, torch_threads)
-from zsar.errors import ZsarError
+from zsar.errors import ZsarError, check_choice
 from zsar.extract.chunk_writer import ChunkContext, extract_chunks
+from zsar.extract.decode import RESIZE_METHODS
+from zsar.extract.decoders import check_decoder, load_torchcodec
+from zsar.extract.loader import DecodeSettings
 from zsar.extract.plan import plan_chunks, rank_chunks, remove_leftovers, resolve_rank
 from zsar.extract.sampling import SamplingConfig
 from zsar.extract.settings import build_config, check_sizes, key_fields, resolve_layout, save_config, videos_digest
@@ -59,6 +62,9 @@ class ExtractConfig:
     ``RANK``/``WORLD_SIZE``, else ``(0, 1)``. ``limit``: extract only N videos spread evenly
     over the dataset's list (a quick look; it is a different cache). ``text_encoder``:
     ``"none"`` skips label text. ``retry_failed``: extract again the chunks that hold failed videos.
+    ``decoder`` (``auto``, ``decord``, ``pyav``, ``torchcodec``) and ``resize`` (``uint8``,
+    ``float``): how frames are decoded (``zsar.extract.decode``); both are in the cache key.
+    ``torchcodec`` with a CUDA ``device`` decodes on NVDEC in ``workers`` threads.
     """
 
     dataset: str
@@ -83,6 +89,8 @@ class ExtractConfig:
     threads: int | None = None
     retry_failed: bool = False
     seed: int = 0
+    decoder: str = "auto"
+    resize: str = "uint8"
 
 
 @dataclass(kw_only=True)
@@ -102,6 +110,7 @@ class ExtractResult:
     failed_videos: list[tuple[str, str]] = field(default_factory=list)  # (video_id, error)
     total_ok: int = 0        # this rank's ok videos in the cache, including earlier runs
     total_failed: int = 0
+    gpu_decoding: str = ""   # GPU decoding's cpu_fallback count and pixel check ("" when decoding ran on CPUs)
 
 
 def limit_records(records: list, limit: int | None) -> list:
@@ -153,8 +162,10 @@ def extract(config: ExtractConfig) -> ExtractResult:
     size = _check_backbone(backbone, config)
     if backbone.device.type == "cpu":
         keep_freed_memory()
+    decoding = decode_settings(config, backbone.device, records)
     fields = key_fields(dataset.name, dataset.class_names, videos_digest(records), backbone.name,
-                        backbone.weights_id, config.sampling, size, config.precision)
+                        backbone.weights_id, config.sampling, size, config.precision, config.resize,
+                        key_decoder(decoding))
     key = cache_key(fields)
     cache_config = build_config(
         fields, key, root=str(Path(config.root).expanduser().absolute()), splits=config.splits and str(config.splits),
@@ -177,7 +188,8 @@ def extract(config: ExtractConfig) -> ExtractResult:
                  dataset.name, rank, world, len(plan.pending), plan.skipped, layout.root, workers)
         context = ChunkContext(layout=layout, rank=rank, key=key, records=records, class_names=dataset.class_names,
                                root=Path(config.root).expanduser(),
-                               sampling=config.sampling, size=size, batch_size=batch_size, workers=workers, pinned=backbone.device.type == "cuda")
+                               sampling=config.sampling, size=size, batch_size=batch_size, workers=workers,
+                               pinned=backbone.device.type == "cuda", decode=decoding)
         with torch_threads(backbone_threads(config.threads, workers, backbone.device.type)):
             run = extract_chunks(context, plan.pending, backbone.launch)
         compact_manifest(layout, rank)
@@ -185,9 +197,26 @@ def extract(config: ExtractConfig) -> ExtractResult:
         cache_dir=layout.root, ok=run.ok, failed=len(run.failed), skipped=plan.skipped,
         clips_per_s=run.clips / run.seconds if run.seconds > 0 else 0.0, seconds=time.perf_counter() - started,
         rank=rank, world_size=world, clips=run.clips, failed_videos=run.failed, loop_cpu_seconds=run.cpu_seconds,
-        total_ok=plan.done_ok + run.ok, total_failed=plan.done_failed + len(run.failed))
+        total_ok=plan.done_ok + run.ok, total_failed=plan.done_failed + len(run.failed),
+        gpu_decoding=run.gpu.describe() if run.gpu is not None else "")
     _report_failures(result)
     return result
+
+
+def decode_settings(config: ExtractConfig, device, records: list) -> DecodeSettings:
+    """How this run decodes: on the GPU only for ``--decoder torchcodec`` with a CUDA backbone (checked here)."""
+    on_gpu = config.decoder == "torchcodec" and device.type == "cuda"
+    if on_gpu and records:
+        from zsar.extract.gpu_loader import check_cuda_decoding
+
+        check_cuda_decoding(records[0].path, config.decoder, str(device))
+    return DecodeSettings(decoder=config.decoder, resize=config.resize, device=str(device) if on_gpu else "cpu",
+                          digest=True)
+
+
+def key_decoder(settings: DecodeSettings) -> str:
+    """The decoder as the cache key names it: ``torchcodec-cuda`` for NVDEC (other pixels than its CPU path)."""
+    return settings.decoder if settings.device == "cpu" else f"{settings.decoder}-cuda"
 
 
 def _check_names(config: ExtractConfig) -> None:
@@ -206,6 +235,10 @@ def _check_names(config: ExtractConfig) -> None:
         load_prompts(config.prompts)
     s = config.sampling
     check_sizes(s.frames, s.clips, s.stride, config.batch_size, config.videos_per_shard, config.threads, config.workers)
+    check_decoder(config.decoder)
+    check_choice("--resize", config.resize, RESIZE_METHODS)
+    if config.decoder == "torchcodec":
+        load_torchcodec()
     for flag, value in (("--batch-size", config.batch_size), ("--videos-per-shard", config.videos_per_shard)):
         if value is not None and value < 1:
             raise ZsarError(f"{flag} {value}: must be at least 1")

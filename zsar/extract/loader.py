@@ -31,8 +31,10 @@ from typing import Iterable, Iterator, Sequence
 import torch
 import torch.multiprocessing as mp
 
+from zsar.cache.fingerprints import content_digest
 from zsar.errors import ZsarError
-from zsar.extract.decode import DEFAULT_WINDOW, DecodedVideo, DecodeError, decode_video
+from zsar.extract.decode import DEFAULT_RESIZE, DEFAULT_WINDOW, DecodedVideo, DecodeError, decode_video
+from zsar.extract.decoders import AUTO
 from zsar.extract.sampling import SamplingConfig
 
 log = logging.getLogger(__name__)
@@ -48,12 +50,14 @@ class LoadedVideo:
     """One video out of the loader: its position in the work list, and frames or the decoder's error.
 
     ``clips`` is the number of clips it has (0 if it failed); it stays when the frames are released.
+    ``digest`` is the file's ``content_digest`` when the loader was asked for it.
     """
 
     position: int
     decoded: DecodedVideo | None
     error: str = ""
     clips: int = -1
+    digest: str = dataclasses.field(default="", kw_only=True)
 
     def __post_init__(self) -> None:
         if self.clips < 0:
@@ -64,25 +68,41 @@ class LoadedVideo:
         return self.clips
 
 
+@dataclass(frozen=True, kw_only=True)
+class DecodeSettings:
+    """How every video of a run is decoded: ``decoder`` and ``resize`` (``zsar.extract.decode``), the
+    decoding ``device`` (``cuda`` only for torchcodec's NVDEC), and whether to take each file's
+    ``content_digest`` (read in full just before decoding, so the decoder then reads it from the page cache)."""
+
+    decoder: str = AUTO
+    resize: str = DEFAULT_RESIZE
+    device: str = "cpu"
+    digest: bool = False
+    window: int = DEFAULT_WINDOW
+    threads: int = 1
+
+
 class VideoDecodeDataset:
     """Item ``i``: video ``records[i]`` decoded (or its ``DecodeError`` message), as a ``LoadedVideo``."""
 
     def __init__(self, records: Sequence, sampling: SamplingConfig, size: int,
-                 window: int = DEFAULT_WINDOW, threads: int = 1) -> None:
+                 settings: DecodeSettings | None = None) -> None:
         self.records = list(records)
-        self.sampling, self.size, self.window, self.threads = sampling, size, window, threads
+        self.sampling, self.size = sampling, size
+        self.settings = settings or DecodeSettings()
 
     def __len__(self) -> int:
         return len(self.records)
 
     def __getitem__(self, i: int) -> LoadedVideo:
-        record = self.records[i]
+        record, s = self.records[i], self.settings
+        digest = content_digest(record.path) if s.digest else ""
         try:
-            decoded = decode_video(record.path, self.sampling, self.size, record.start, record.end,
-                                   window=self.window, threads=self.threads)
+            decoded = decode_video(record.path, self.sampling, self.size, record.start, record.end, window=s.window,
+                                   threads=s.threads, decoder=s.decoder, resize=s.resize, device=s.device)
         except DecodeError as err:
-            return LoadedVideo(i, None, str(err))
-        return LoadedVideo(i, decoded)
+            return LoadedVideo(i, None, str(err), digest=digest)
+        return LoadedVideo(i, decoded, digest=digest)
 
     @property
     def clip_shape(self) -> tuple[int, ...]:
@@ -91,9 +111,17 @@ class VideoDecodeDataset:
 
 
 def make_loader(records: Sequence, sampling: SamplingConfig, size: int, workers: int,
-                window: int = DEFAULT_WINDOW) -> Iterable[LoadedVideo]:
-    """Decoded videos of ``records`` in order, decoded by ``workers`` processes (0: in this process)."""
-    dataset = VideoDecodeDataset(records, sampling, size, window)
+                settings: DecodeSettings | None = None) -> Iterable[LoadedVideo]:
+    """Decoded videos of ``records`` in order, decoded by ``workers`` processes (0: in this process).
+
+    Decoding on a GPU (``settings.device`` not ``cpu``) runs in ``workers`` threads of this
+    process instead (``zsar.extract.gpu_loader``): forked workers cannot hold CUDA decoders.
+    """
+    dataset = VideoDecodeDataset(records, sampling, size, settings)
+    if dataset.settings.device != "cpu":
+        from zsar.extract.gpu_loader import ThreadDecodePool
+
+        return ThreadDecodePool(dataset, max(1, workers))
     if workers == 0 or len(dataset) == 0:
         return (dataset[i] for i in range(len(dataset)))
     return DecodePool(dataset, workers)
@@ -143,9 +171,9 @@ class DecodePool:
                     done, items = self._receive()
                     received[done] = items
                 slot = self.slots[task % self.n_slots]
-                for j, (position, meta, error) in enumerate(received.pop(task)):
+                for j, (position, meta, error, digest) in enumerate(received.pop(task)):
                     decoded = None if meta is None else dataclasses.replace(meta, frames=slot[j])
-                    yield LoadedVideo(position, decoded, error)
+                    yield LoadedVideo(position, decoded, error, digest=digest)
                 if submitted < self.n_tasks:  # the consumer has moved past this slot's videos
                     self.tasks.put((submitted, submitted % self.n_slots))
                     submitted += 1
@@ -224,8 +252,8 @@ def _decode_group(dataset: VideoDecodeDataset, slot: torch.Tensor, first: int, g
     for j, position in enumerate(range(first, min(first + group, len(dataset)))):
         video = dataset[position]
         if video.decoded is None:
-            items.append((position, None, video.error))
+            items.append((position, None, video.error, video.digest))
             continue
         slot[j].copy_(video.decoded.frames)
-        items.append((position, dataclasses.replace(video.decoded, frames=None), ""))
+        items.append((position, dataclasses.replace(video.decoded, frames=None), "", video.digest))
     return items

@@ -21,7 +21,7 @@ its videos have no rows, so they are extracted again.
 Given the run's video records, a done chunk also follows its video files
 (``zsar.cache.fingerprints``): a chunk holding a video whose file changed since it was
 extracted is extracted again. The rows kept get their metadata refreshed without
-decoding anything: split columns from the split files read now, fingerprints of files
+decoding anything: split columns from the split files read now, fingerprints and content digests of files
 moved or not yet fingerprinted (a cache from before fingerprints), and the content digest
 of shards committed before digests; the rank's manifest is then rewritten once.
 
@@ -202,7 +202,7 @@ def _refresh(layout: CacheLayout, rank: int, records: list, files: FileCheck) ->
         log.info("refreshed the split columns of %d video(s) from the split files (no video decoded again)",
                  refresh.splits)
     if files.added:
-        log.info("recorded the content fingerprints of %d video(s) extracted by an earlier zsar (no video decoded "
+        log.info("recorded the content fingerprints and digests of %d video(s) extracted by an earlier zsar (no video decoded "
                  "again)", files.added)
     if files.moved:
         log.info("%d video file(s) have a new modification time or root but the same content: their features are kept",

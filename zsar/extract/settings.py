@@ -20,10 +20,10 @@ import hashlib
 import logging
 import math
 from dataclasses import asdict
+from importlib import metadata
 from pathlib import Path
 from typing import Any, Sequence
 
-import decord
 import torch
 
 from zsar import __version__
@@ -31,6 +31,7 @@ from zsar.cache.catalog import is_cache_folder
 from zsar.cache.config import CacheConfig, CacheConfigError, read_cache_config, write_cache_config
 from zsar.cache.layout import CacheLayout, config_differences
 from zsar.errors import ZsarError
+from zsar.extract.decode import LEGACY_DECODER, LEGACY_RESIZE
 from zsar.extract.sampling import SamplingConfig
 
 log = logging.getLogger(__name__)
@@ -38,8 +39,8 @@ log = logging.getLogger(__name__)
 # config.json fields a later run must match (not part of the key: they don't change the numbers).
 RUN_SETTINGS = ("world_size", "videos_per_shard")
 # config.json fields shown when a --cache folder holds a cache with other settings.
-COMPARED = ("dataset", "backbone", "weights_id", "sampling", "resolution", "precision", "n_videos",
-            "n_classes", "videos_digest") + RUN_SETTINGS
+COMPARED = ("dataset", "backbone", "weights_id", "sampling", "resolution", "resize", "decoder", "precision",
+            "n_videos", "n_classes", "videos_digest") + RUN_SETTINGS
 
 
 # Caps on the size options of ``zsar extract``: beyond them a run asks for more memory than a
@@ -67,25 +68,45 @@ def check_sizes(frames: int, clips: int, stride: int, batch_size: int | None, vi
 
 
 def videos_digest(records: Sequence) -> str:
-    """A short hash of the video list (ids, labels, segments) in order: the cache key covers it."""
+    """A short hash of the video list (ids, labels, segments) in order: the cache key covers it.
+
+    A name that is not valid UTF-8 (a file named in another encoding) is hashed by its bytes
+    (``surrogateescape``), as the file system gives them.
+    """
     h = hashlib.sha256()
     for r in records:
         start = "" if math.isnan(r.start) else repr(float(r.start))
         end = "" if math.isnan(r.end) else repr(float(r.end))
-        h.update(f"{r.video_id}\t{r.label}\t{start}\t{end}\n".encode())
+        h.update(f"{r.video_id}\t{r.label}\t{start}\t{end}\n".encode("utf-8", "surrogateescape"))
     return h.hexdigest()[:16]
 
 
 def key_fields(dataset: str, class_names: list[str], digest: str, backbone: str, weights_id: str,
-               sampling: SamplingConfig, resolution: int, precision: str) -> dict[str, Any]:
-    """Everything that changes the cached numbers (``cache_key`` adds the format version)."""
-    return {"dataset": dataset, "classes": hashlib.sha256("\n".join(class_names).encode()).hexdigest()[:16],
-            "videos": digest, "backbone": backbone, "weights_id": weights_id, "sampling": asdict(sampling),
-            "resolution": resolution, "precision": precision}
+               sampling: SamplingConfig, resolution: int, precision: str, resize: str = LEGACY_RESIZE,
+               decoder: str = LEGACY_DECODER) -> dict[str, Any]:
+    """Everything that changes the cached numbers (``cache_key`` adds the format version).
+
+    ``resize`` and ``decoder`` enter the key unless both are what zsar used before they were
+    options (the float resize, decord): those settings keep the key of a cache made before,
+    so such a cache is extended, never mixed with frames resized or decoded another way.
+    """
+    fields = {"dataset": dataset, "classes": hashlib.sha256("\n".join(class_names).encode()).hexdigest()[:16],
+              "videos": digest, "backbone": backbone, "weights_id": weights_id, "sampling": asdict(sampling),
+              "resolution": resolution, "precision": precision}
+    if (resize, decoder) != (LEGACY_RESIZE, LEGACY_DECODER):
+        fields.update(resize=resize, decoder=decoder)
+    return fields
 
 
 def versions() -> dict[str, str]:
-    return {"zsar": __version__, "torch": torch.__version__, "decord": decord.__version__}
+    """Versions of zsar, torch and the decoders installed (a decoder not installed is left out)."""
+    found = {"zsar": __version__, "torch": torch.__version__}
+    for name, package in (("decord", "decord"), ("av", "av"), ("torchcodec", "torchcodec")):
+        try:
+            found[name] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            continue
+    return found
 
 
 def build_config(fields: dict[str, Any], key: str, **extra: Any) -> CacheConfig:
@@ -96,6 +117,7 @@ def build_config(fields: dict[str, Any], key: str, **extra: Any) -> CacheConfig:
         key=key, dataset=fields["dataset"], backbone=fields["backbone"], weights_id=fields["weights_id"],
         sampling=sampling.describe(), sampling_fields=dict(fields["sampling"]), resolution=fields["resolution"],
         precision=fields["precision"], videos_digest=fields["videos"], clips=sampling.clips,
+        resize=fields.get("resize", LEGACY_RESIZE), decoder=fields.get("decoder", LEGACY_DECODER),
         frames=sampling.frames, versions=versions(), **extra)
 
 
