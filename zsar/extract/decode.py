@@ -107,6 +107,14 @@ def resize_crop(frames: torch.Tensor, size: int, method: str = DEFAULT_RESIZE) -
     return x.permute(0, 2, 3, 1).contiguous()
 
 
+PARTLY_DECODED = "partly decoded"  # how a manifest row's note starts when fewer frames decoded than claimed
+
+
+def is_partly_decoded(note: str) -> bool:
+    """Whether a manifest row's ``note`` says the video decoded only in part (not, say, by a fallback decoder)."""
+    return note.startswith(PARTLY_DECODED)
+
+
 def container_claim(path: Path | str) -> tuple[int, bool]:
     """The frames the container claims for its first video stream, and whether that is a count (not a duration).
 
@@ -137,7 +145,7 @@ def claimed_frames(path: Path | str) -> int:
 def _partial_note(path: Path, n_frames: int) -> str:
     claimed, counted = container_claim(path)
     if claimed > n_frames + (0 if counted else CLAIM_SLACK):
-        return f"partly decoded: {n_frames} of the {claimed} frames its container claims"
+        return f"{PARTLY_DECODED}: {n_frames} of the {claimed} frames its container claims"
     return ""
 
 
