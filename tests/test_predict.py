@@ -136,11 +136,11 @@ def test_a_video_that_fails_to_decode_gets_an_error_row_and_the_others_go_on(dat
     again = _predict(data, videos=folder)
     assert again.decoded == 0 and again.records() == result.records()
     retried = _predict(data, videos=folder, retry_failed=True)
-    assert retried.decoded == 3 and retried.records() == result.records()  # its chunk (all 3 here), failing again
+    assert retried.decoded == 1 and retried.records() == result.records()  # the failed video alone, failing again
     (folder / "broken.avi").write_bytes((data.clips / "clip-002.avi").read_bytes())  # repaired in place
     repaired = _predict(data, videos=folder)
-    assert repaired.decoded == 3 and [r.status for r in repaired] == ["ok"] * 3  # a changed file: a new cache key
-    assert repaired.records()[1:] == result.records()[1:]
+    assert repaired.decoded == 1 and [r.status for r in repaired] == ["ok"] * 3  # a changed file: its row anew
+    assert repaired.records()[1:] == result.records()[1:] and repaired.cache_dir == result.cache_dir
 
 
 def test_the_contact_sheet_is_a_png_page_of_every_video_with_its_top_labels(data, tmp_path):
@@ -166,11 +166,11 @@ def test_the_cli_prints_a_table_and_writes_csv_and_parquet(data, tmp_path):
     result = runner.invoke(app, [*args, "--out", str(csv_out)])
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[0].split()[:4] == ["video", "#1", "label", "score"] and len(lines) >= 12
+    assert lines[0].split() == ["video", "#1", "label", "prob", "#2", "label", "prob", "margin"] and len(lines) >= 12
     assert sum(line.startswith(str(data.clips)) for line in lines) == 10  # clip-000 .. clip-009
     assert f"wrote {csv_out}" in result.stdout
     rows = csv_out.read_text().splitlines()
-    assert rows[0] == "video,path,status,labels,scores,error" and len(rows) == 11
+    assert rows[0] == "video,path,status,start,end,labels,probabilities,margin,scores,error,note" and len(rows) == 11
     result = runner.invoke(app, [*args, "--out", str(parquet_out)])
     table = read_table_rows(parquet_out)
     assert len(table) == 10 and all(len(r["labels"]) == 2 and r["status"] == "ok" for r in table)
@@ -182,5 +182,6 @@ def test_the_cli_prints_a_table_and_writes_csv_and_parquet(data, tmp_path):
 
 def test_python_returns_records_on_request(data):
     records = _predict(data, videos=data.clips / "clip-001.avi", top_k=2, as_records=True)
-    assert isinstance(records, list) and set(records[0]) == {"video", "path", "status", "labels", "scores", "error"}
+    assert isinstance(records, list) and set(records[0]) == {"video", "path", "status", "labels", "probabilities",
+                                                             "margin", "scores", "error", "note", "windows"}
     assert len(records) == 1 and len(records[0]["labels"]) == 2

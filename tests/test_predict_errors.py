@@ -51,7 +51,7 @@ def _ok(*args: str) -> str:
 
 def test_the_tiny_run_predicts(tiny):
     out = _ok(str(tiny["videos"]), "--labels", "wave hand, squat", "--run", str(tiny["run"]))
-    assert "12 video(s), 0 failed" in out
+    assert "12 video(s): 12 ok, 0 failed" in out
 
 
 @pytest.mark.parametrize("labels, said", [
