@@ -9,6 +9,7 @@ their action first, 60 % top-1 against 20 % chance. The test asks for at least 1
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,8 @@ from zsar.cli import app
 from zsar.cache.tables import read_table_rows
 from zsar.heads.rerank import csls
 from zsar.predict.sheet import CAPTION, COLUMNS, TILE, page_size
+from zsar.synth import ACTIONS
+from zsar.synth.render import FPS, render_clip, write_video
 
 from _predict_data import UNSEEN, build
 
@@ -185,3 +188,19 @@ def test_python_returns_records_on_request(data):
     assert isinstance(records, list) and set(records[0]) == {"video", "path", "status", "labels", "probabilities",
                                                              "margin", "scores", "error", "note", "windows"}
     assert len(records) == 1 and len(records[0]["labels"]) == 2
+
+
+def test_the_timeline_follows_planted_segments_of_three_actions(data, tmp_path):
+    """60 s: 20 s each of three actions the run was trained on; --window 5 gives 4 windows per segment."""
+    planted = ("jumping jacks", "squat", "punch")
+    by_name = {a.name: a for a in ACTIONS}
+    frames = np.concatenate([render_clip(by_name[name], np.random.default_rng([5, i]), 20 * FPS, 64, 64)
+                             for i, name in enumerate(planted)])
+    video = tmp_path / "three-actions.avi"
+    write_video(frames, video, "avi")
+    result = _predict(data, videos=video, labels="jumping jacks, squat, punch, wave hand, walk", window=5, top_k=2)
+    windows = result.rows[0].windows
+    assert [(w.start, w.end) for w in windows] == [(5.0 * k, 5.0 * k + 5) for k in range(12)]
+    majority = [Counter(w.labels[0] for w in windows[4 * i:4 * i + 4]).most_common(1)[0][0] for i in range(3)]
+    assert sum(top == name for top, name in zip(majority, planted)) >= 2, result.format_table()
+

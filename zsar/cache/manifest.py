@@ -243,6 +243,14 @@ def manifest_ranks(layout: CacheLayout) -> list[int]:
     return sorted({_rank_of(p) for p in manifest_files(layout) if p.is_file()})
 
 
+PARTLY_DECODED = "partly decoded"  # how the note of an ok row that lost frames begins (zsar.extract.decode)
+
+
+def is_partly_decoded(status: str, note: str) -> bool:
+    """Whether a row (or a predicted video) is ``ok`` but only partly decoded: its note says so."""
+    return status == STATUS_OK and note.startswith(PARTLY_DECODED)
+
+
 @dataclass
 class ManifestSummary:
     """Counts of a manifest: videos ok and failed, shards referenced."""

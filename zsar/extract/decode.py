@@ -40,6 +40,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from zsar.cache.manifest import PARTLY_DECODED
 from zsar.extract.decoders import AUTO, DECODERS, DecodeError, Reader, auto_order, joined_reason, open_reader
 from zsar.extract.sampling import SamplingConfig, sample_indices
 
@@ -105,14 +106,6 @@ def resize_crop(frames: torch.Tensor, size: int, method: str = DEFAULT_RESIZE) -
     if method == "float":
         x = x.round_().clamp_(0, 255).to(torch.uint8)
     return x.permute(0, 2, 3, 1).contiguous()
-
-
-PARTLY_DECODED = "partly decoded"  # how a manifest row's note starts when fewer frames decoded than claimed
-
-
-def is_partly_decoded(note: str) -> bool:
-    """Whether a manifest row's ``note`` says the video decoded only in part (not, say, by a fallback decoder)."""
-    return note.startswith(PARTLY_DECODED)
 
 
 def container_claim(path: Path | str) -> tuple[int, bool]:

@@ -24,8 +24,7 @@ import pyarrow as pa
 from zsar.cache.config import read_cache_config
 from zsar.cache.features import FeatureSet, read_features
 from zsar.cache.layout import CacheLayout
-from zsar.cache.manifest import STATUS_FAILED, read_manifest
-from zsar.extract.decode import is_partly_decoded
+from zsar.cache.manifest import STATUS_FAILED, is_partly_decoded, read_manifest
 from zsar.predict.output import STATUS_OK, STATUS_PARTIAL
 
 NOT_IN_CACHE = "not in the cache after extraction (another process removed its row); run the same command again"
@@ -57,7 +56,7 @@ class CallRows:
 def _state(status: str, error: str, note: str, allow_partial: bool) -> RowState:
     if status == STATUS_FAILED:
         return RowState(status=STATUS_FAILED, error=error, note=note)
-    if is_partly_decoded(note):
+    if is_partly_decoded(status, note):
         return RowState(status=STATUS_PARTIAL, note=f"{note}; {SCORED_PARTIAL if allow_partial else LEFT_OUT}",
                         scored=allow_partial)
     return RowState(status=STATUS_OK, note=note, scored=True)

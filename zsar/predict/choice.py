@@ -44,7 +44,7 @@ def frozen_pairs() -> str:
     from zsar.extract.models.backbones import BACKBONES
     from zsar.extract.models.text_encoders import TEXT_ENCODERS
 
-    backbones = BACKBONES.tagged(JOINT_SPACE)
+    backbones = sorted(BACKBONES.tagged(JOINT_SPACE))
     listed = ", ".join(backbones[:-1]) + (" or " if len(backbones) > 1 else "") + backbones[-1]
     return f"{listed} with --text-encoder {' or '.join(TEXT_ENCODERS.tagged(JOINT_SPACE))}"
 
@@ -59,8 +59,8 @@ def check_frozen_pair(backbone: str, weights: Path | None, text_encoder: str, te
     if JOINT_SPACE not in BACKBONES.entry(backbone).tags or JOINT_SPACE not in TEXT_ENCODERS.entry(text_encoder).tags:
         other = (f"; for {backbone} without a run use --head objects (its own ImageNet classifier)"
                  if backbone in classifier_backbones() else "; or train a head on them and pass --run")
-        raise ZsarError(f"--head frozen scores raw features against label text of one joint space, and {backbone} "
-                        f"+ {text_encoder} share none: the frozen head takes {frozen_pairs()}{other}")
+        raise ZsarError(f"{backbone} + {text_encoder}: the frozen head scores raw features against label text of one "
+                        f"joint space, and these share none; it takes {frozen_pairs()}{other}")
     space = backbone_space(backbone, weights)
     if space is None:  # a plugin's joint-space backbone: its text model is the user's to name
         return text_model

@@ -15,6 +15,7 @@ import math
 
 import numpy as np
 
+from zsar.extract.chunk_writer import printable
 from zsar.predict.cached import CallRows
 from zsar.predict.inputs import Labels
 from zsar.predict.output import STATUS_FAILED, Prediction, Window
@@ -40,8 +41,8 @@ def build_rows(asked: list[Asked], rows: CallRows, scores: np.ndarray, probabili
     out = []
     for item in asked:
         video = item.video
-        if item.name_error:
-            out.append(Prediction(video=video.shown, path=str(video.path), status=STATUS_FAILED,
+        if item.name_error:  # its name as UTF-8 can hold it: the bytes that are not UTF-8 as \xNN escapes
+            out.append(Prediction(video=printable(video.shown), path=printable(str(video.path)), status=STATUS_FAILED,
                                   error=item.name_error))
             continue
         state = rows.states[video.video_id]
