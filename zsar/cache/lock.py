@@ -4,8 +4,9 @@ The lock is taken without waiting; if another process holds it, ``RankLock`` rai
 ``ZsarError`` naming the cache, the rank and the holder's pid (written into the lock
 file). ``wait=True`` waits for the holder instead (saying so in the log): a cache without
 a fixed video list (``zsar.extract.per_file``) is extended by one call after another, and a
-call that finds another at work waits and then extracts only what that one did not. The kernel releases the lock when its process dies, even by ``kill -9``, so a lock
-file left behind by a killed run never blocks the next one.
+call that finds another at work waits and then extracts only what that one did not. The
+kernel releases the lock when its process dies, even by ``kill -9``, so a lock file left
+behind by a killed run never blocks the next one.
 
 It is a POSIX record lock (``lockf``), not ``flock``: an ``flock`` belongs to the open
 file and is shared with every child forked after it was taken, so DataLoader workers

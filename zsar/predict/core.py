@@ -145,7 +145,7 @@ def run_predict(config: PredictConfig) -> Predictions:
     predictions = Predictions(rows=build_rows(asked, rows, scores, probabilities, config.labels, config.top_k),
                               label_names=config.labels.names, model=name, cache_dir=result.cache_dir,
                               decoded=result.ok + result.failed, reused=result.skipped, notes=notes)
-    log.info("%s", predictions.summary())
+    log.debug("%s", predictions.summary())
     if chosen is not None:
         predictions.notes.insert(0, chosen)
     _write(config, predictions)

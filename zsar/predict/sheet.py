@@ -4,8 +4,9 @@ Each tile is the video's middle frame (decoded with ``zsar.extract.decode``: one
 segment, its centre frame; short side to ``TILE``, centre crop), then, for a video with a
 timeline (``--window``), a strip of its windows coloured by each one's top label, and
 under them the caption (``caption_lines``): the file name, then the best ``SHEET_LABELS``
-labels with their probabilities (in the strip's colours, when there is a strip), or what
-the table says instead: ``failed: <error>``, or the note of a video that decoded only in
+labels with their probabilities (with a strip: the best label, then the strip's most
+frequent labels with their share of the windows, each beside its colour), or what the
+table says instead: ``failed: <error>``, or the note of a video that decoded only in
 part (``partly decoded: ...; left out ...``, wrapped over the caption's lines). A failed
 video gets a grey tile. A page holds ``per_page`` tiles, ``COLUMNS`` to a row:
 ``sheet.png``, then ``sheet-2.png``, ... up to ``max_pages`` pages; videos beyond those are
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import math
 import textwrap
+from collections import Counter
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
@@ -66,6 +68,9 @@ def caption_lines(row: Prediction) -> list[str]:
     labels = [f"{p:4.2f} {label}" for label, p in zip(row.labels[:SHEET_LABELS], row.probabilities)]
     if row.status == STATUS_PARTIAL:  # the note first (two lines), then the best label
         return lines + textwrap.wrap(row.note, NOTE_WIDTH)[:SHEET_LABELS - 1] + labels[:1]
+    if row.windows:  # the best label, then the strip's most frequent labels with their share of the windows
+        tops = Counter(w.labels[0] for w in row.windows if w.labels).most_common(SHEET_LABELS - 1)
+        return lines + labels[:1] + [f"{label}: {n}/{len(row.windows)} windows" for label, n in tops]
     return lines + labels
 
 
@@ -109,6 +114,12 @@ def _strip(draw: ImageDraw.ImageDraw, row: Prediction, colours: dict[str, tuple[
                        if w.labels else NO_LABEL)
 
 
+def _label_of(line: str, row: Prediction) -> str | None:
+    """The label a caption line names (a top label, or a strip label with its windows), if any."""
+    names = set(row.labels) | {w.labels[0] for w in row.windows if w.labels}
+    return next((name for name in names if line.endswith(f" {name}") or line.startswith(f"{name}: ")), None)
+
+
 def _tile(row: Prediction, font: ImageFont.ImageFont, colours: dict[str, tuple[int, int, int]]) -> Image.Image:
     tile = Image.new("RGB", (TILE, TILE + CAPTION), BACKGROUND)
     frame, error = _frame(row)
@@ -120,7 +131,7 @@ def _tile(row: Prediction, font: ImageFont.ImageFont, colours: dict[str, tuple[i
     top = TILE + STRIP + 3
     for i, line in enumerate(lines[:SHEET_LABELS + 1]):  # the file name keeps its end, labels their start
         x = 3
-        label = next((name for name in row.labels if line.endswith(f" {name}")), None) if i and not error else None
+        label = _label_of(line, row) if i and not error else None
         if row.windows and label in colours:
             draw.rectangle((3, top + i * LINE + 3, 10, top + i * LINE + 10), fill=colours[label])
             x = 13

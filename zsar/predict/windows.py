@@ -3,9 +3,9 @@
 ``window_bounds(duration, window, stride)`` cuts ``[0, duration]`` seconds into windows
 ``[k * stride, k * stride + window]`` for k = 0, 1, ... while a window ends within the
 video; when the last of them ends more than half a stride before the video does, one more
-window ends at the video's end (so the end is never left out); a video shorter than one
-window is one window, the whole of it. A 60 s video with ``--window 5 --stride 5`` has 12
-windows, 0-5 s to 55-60 s; with ``--stride 2.5``, 23.
+window ends at the video's end (so the end is never left out); a video no longer than one
+window has none (its own row is its timeline). A 60 s video with ``--window 5 --stride 5``
+has 12 windows, 0-5 s to 55-60 s; with ``--stride 2.5``, 23.
 
 Each window is a row of the per-file cache (``zsar.extract.datasets.unlabelled``: the
 video's id with ``#t=START,END``), extracted with the same sampling as a whole video (8
@@ -59,7 +59,7 @@ class WindowSpec:
 def window_bounds(duration: float, window: float, stride: float) -> list[tuple[float, float]]:
     """``[(start, end), ...]`` seconds of the windows of a ``duration``-second video (see the module doc)."""
     if duration <= window + EPSILON:
-        return [(0.0, round(duration, 6))]
+        return []
     bounds = []
     k = 0
     while k * stride + window <= duration + EPSILON:

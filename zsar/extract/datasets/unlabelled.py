@@ -13,10 +13,10 @@
 It has no fixed video list (the ``PER_FILE`` tag, ``zsar.extract.per_file``): its cache is
 keyed by the model setting alone, one cache for every call with that setting, and rows are
 keyed per file. A video's id is its absolute path (POSIX form, ``%`` and ``#`` written
-``%25`` and ``%23``) and, for a window, ``#t=START,END`` in seconds (a media fragment), so
-the same file reached through a folder, a glob, a list or alone is one row, a window is a
-row of its own, and a file's identity (size, modification time, content digest) is what
-the manifest records of it. Every record has the one label ``UNLABELLED`` and no splits: the
+``%25`` and ``%23``) and, for a window, ``#t=START,END`` in seconds to the microsecond (a
+media fragment), so the same file reached through a folder, a glob, a list or alone is one
+row, a window is a row of its own, and a file's identity (size, modification time, content
+digest) is what the manifest records of it. Every record has the one label ``UNLABELLED`` and no splits: the
 class list, like the key, does not depend on the labels a user asks about, so new labels
 reuse the extracted features.
 """
@@ -45,7 +45,12 @@ def video_id_of(path: Path | str, start: float = NAN, end: float = NAN) -> str:
     posix = Path(os.path.abspath(path)).as_posix().replace("%", "%25").replace("#", "%23")
     if math.isnan(start) and math.isnan(end):
         return posix
-    return f"{posix}#t={start:g},{end:g}"
+    return f"{posix}#t={_seconds_text(start)},{_seconds_text(end)}"
+
+
+def _seconds_text(seconds: float) -> str:
+    """``55.0`` -> ``"55"``, ``2.5`` -> ``"2.5"``: to the microsecond, no trailing zeros (empty for NaN)."""
+    return "" if math.isnan(seconds) else f"{seconds:.6f}".rstrip("0").rstrip(".")
 
 
 def _seconds(value: object, column: str, list_file: Path, row: int) -> float:
