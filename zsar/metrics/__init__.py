@@ -15,23 +15,25 @@ The array-level functions (``k_occurrence``, ``hubness_stats``, ``closeness``,
 ``dispersion``, ``accuracy``) take plain NumPy arrays; ``accuracy`` and the summaries over
 splits are ``zsar.metrics.accuracy``'s, the same that ``zsar train-head`` writes into ``metrics.json``.
 
-The names below are imported on first use (``__getattr__``): the registered measures'
-modules import this package's light modules without FAISS, h5py or matplotlib, so
-``zsar metrics --help`` lists the measures' flags cheaply.
+The names below are imported on first use (``__getattr__``), but for accuracy's (light):
+the registered measures' modules import this package's light modules without FAISS, h5py
+or matplotlib, so ``zsar metrics --help`` lists the measures' flags cheaply.
 """
 
 import importlib
 from typing import Any
 
-_FROM = {**dict.fromkeys(("Accuracy", "accuracy", "confusion_matrix"), "zsar.metrics.accuracy"),
-         **dict.fromkeys(("ClassGeometry", "class_geometry", "closeness", "dispersion"), "zsar.metrics.geometry"),
+# Imported now: ``accuracy`` is also the name of its submodule, which importing it would bind here instead.
+from zsar.metrics.accuracy import Accuracy, accuracy, confusion_matrix
+
+_FROM = {**dict.fromkeys(("ClassGeometry", "class_geometry", "closeness", "dispersion"), "zsar.metrics.geometry"),
          **dict.fromkeys(("HubnessStats", "hubness_stats", "k_occurrence", "knn_search", "score_occurrence"),
                          "zsar.metrics.hubness"),
          **dict.fromkeys(("MetricsConfig", "MeasuredRun", "SplitMetrics", "evaluate_features", "evaluate_run",
                           "measure_run"), "zsar.metrics.measure"),
          **dict.fromkeys(("format_tables", "write_report"), "zsar.metrics.report")}
 
-__all__ = sorted(_FROM)
+__all__ = sorted([*_FROM, "Accuracy", "accuracy", "confusion_matrix"])
 
 
 def __getattr__(name: str) -> Any:
