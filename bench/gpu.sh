@@ -90,13 +90,14 @@ lend_ffmpeg() {
 make_set() {
   local name="$1" parts="$2" links="$3" seed="$4"; shift 4
   for part in $(seq 1 "$parts"); do
-    "$PY" -m zsar -q synth "$WORK/$name-part$part" "$@" --seed $((seed + part - 1)) >/dev/null 2>>"$WORK/data.log" &
+    "$PY" "$WORK/synth.py" "$WORK/$name-part$part" "$@" --seed $((seed + part - 1)) 2>>"$WORK/data.log" &
   done
   wait
   mkdir -p "$WORK/$name/videos"
   cp -r "$WORK/$name-part1/splits" "$WORK/$name/splits"
   for part in $(seq 1 "$parts"); do
     for video in "$WORK/$name-part$part"/videos/*/*.*; do
+      [[ -e "$video" ]] || continue
       local class base ext
       class="$(basename "$(dirname "$video")")"; base="$(basename "$video")"; ext="${base##*.}"; base="${base%.*}"
       mkdir -p "$WORK/$name/videos/$class"
@@ -107,6 +108,24 @@ make_set() {
     done
   done
 }
+
+# zsar synth without the CLI: building the CLI imports every command's modules (faiss for metrics), which the GPU
+# machine does not have
+cat >"$WORK/synth.py" <<'EOF'
+import argparse
+from zsar.synth import SynthConfig, generate_dataset, parse_size
+
+parser = argparse.ArgumentParser()
+parser.add_argument("out")
+for flag in ("--classes", "--per-class", "--frames", "--seed"):
+    parser.add_argument(flag, type=int)
+parser.add_argument("--size")
+parser.add_argument("--format", default="avi")
+args = parser.parse_args()
+width, height = parse_size(args.size)
+generate_dataset(SynthConfig(classes=args.classes, per_class=args.per_class, frames=args.frames, width=width,
+                             height=height, seed=args.seed, format=args.format), args.out)
+EOF
 
 cat >"$WORK/models.py" <<'EOF'
 import sys
@@ -160,6 +179,10 @@ main() {
   local t0=$SECONDS
   make_set avi "$AVI_PARTS" "$AVI_LINKS" 1 "${AVI[@]}"
   make_set mp4 "$MP4_PARTS" "$MP4_LINKS" 11 "${MP4[@]}"
+  for set in avi mp4; do
+    [[ -n "$(ls "$WORK/$set/videos" 2>/dev/null)" ]] \
+      || echo "[data: the $set set is empty: $(grep -v '^[[:space:]]*$' "$WORK/data.log" | tail -n 1 | cut -c1-400)]"
+  done
   echo "[data: $((SECONDS - t0)) s; $((SECONDS - STARTED)) s since the start]"
   echo
   stage models 120 "$PY" "$WORK/models.py" "$WORK" "$DRY"
