@@ -85,20 +85,24 @@ lend_ffmpeg() {
   export LD_LIBRARY_PATH="$WORK/ffmpeg:$avlibs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 }
 
-# make_set NAME PARTS LINKS SEED SYNTH...: PARTS synth runs side by side (seeds SEED, SEED+1, ...), merged into
-# $WORK/NAME (HMDB51 layout), each video hard-linked LINKS times; the first part's splits cover every class
-make_set() {
-  local name="$1" parts="$2" links="$3" seed="$4"; shift 4
+# synth_parts NAME PARTS SEED SYNTH...: PARTS synth runs in the background (seeds SEED, SEED+1, ...) into
+# $WORK/NAME-partN; the caller waits for them
+synth_parts() {
+  local name="$1" parts="$2" seed="$3"; shift 3
   for part in $(seq 1 "$parts"); do
     "$PY" "$WORK/synth.py" "$WORK/$name-part$part" "$@" --seed $((seed + part - 1)) 2>>"$WORK/data.log" &
   done
-  wait
+}
+
+# merge_parts NAME PARTS LINKS: the parts merged into $WORK/NAME (HMDB51 layout), each video hard-linked LINKS
+# times; the first part's splits cover every class
+merge_parts() {
+  local name="$1" parts="$2" links="$3" class base ext target
   mkdir -p "$WORK/$name/videos"
-  cp -r "$WORK/$name-part1/splits" "$WORK/$name/splits"
+  cp -r "$WORK/$name-part1/splits" "$WORK/$name/splits" 2>/dev/null
   for part in $(seq 1 "$parts"); do
     for video in "$WORK/$name-part$part"/videos/*/*.*; do
       [[ -e "$video" ]] || continue
-      local class base ext
       class="$(basename "$(dirname "$video")")"; base="$(basename "$video")"; ext="${base##*.}"; base="${base%.*}"
       mkdir -p "$WORK/$name/videos/$class"
       for copy in $(seq 1 "$links"); do
@@ -177,8 +181,11 @@ main() {
   stage machine 60 "$PY" "$REPO/bench/gpu_machine.py" --device cuda
 
   local t0=$SECONDS
-  make_set avi "$AVI_PARTS" "$AVI_LINKS" 1 "${AVI[@]}"
-  make_set mp4 "$MP4_PARTS" "$MP4_LINKS" 11 "${MP4[@]}"
+  synth_parts avi "$AVI_PARTS" 1 "${AVI[@]}"
+  synth_parts mp4 "$MP4_PARTS" 11 "${MP4[@]}"
+  wait
+  merge_parts avi "$AVI_PARTS" "$AVI_LINKS"
+  merge_parts mp4 "$MP4_PARTS" "$MP4_LINKS"
   for set in avi mp4; do
     [[ -n "$(ls "$WORK/$set/videos" 2>/dev/null)" ]] \
       || echo "[data: the $set set is empty: $(grep -v '^[[:space:]]*$' "$WORK/data.log" | tail -n 1 | cut -c1-400)]"

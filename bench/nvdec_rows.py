@@ -18,8 +18,8 @@ of the videos spread over the list, so one thread does not take minutes).
 
 A GPU row needs a CUDA device for torch; without one it says ``unavailable: <reason>``. The
 decoder's own check (``check_cuda_decoding``) is printed above the table; where it refuses,
-decode only still runs (its ``cpu_fallback`` and failed columns say what happened) and end
-to end says ``refused``. Every cell is guarded: an error is that cell's text, on one line.
+decode only still runs, one pass over the list (its ``cpu_fallback`` and failed columns say
+what happened), and end to end says ``refused``. Every cell is guarded: an error is that cell's text, on one line.
 
     PYTHONPATH=$PWD python bench/nvdec_rows.py --data DIR --backbone clip-vit-b16 --weights DIR \\
         --device cuda --precision fp16 --threads 1,7,14 [--resolution 224] [--min-seconds 3]
@@ -189,9 +189,10 @@ def row(context: dict, path: Path_, threads: int) -> str:
     refusal = context["checks"].get(path.decoder, "") if path.on_gpu else ""
     if path.on_gpu and not context["cuda"]:
         return render(cells + [f"unavailable: {refusal}"] + ["-"] * (4 + len(backbones)))
+    once = 0.0 if refusal else args.min_seconds  # refused by its check: one pass says what happens
     with frames_download(path):
         decode = guarded(lambda: decode_only(records, context["sampling"], context["size"], path, threads,
-                                             context["device"], args.min_seconds))
+                                             context["device"], once))
     cells += decode if isinstance(decode, list) else [decode] + ["-"] * 4
     limit = min(len(records), 64 + 48 * threads)
     for name, weights in backbones:

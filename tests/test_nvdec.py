@@ -49,9 +49,11 @@ def synth(tmp_path_factory):
 
 @pytest.fixture(autouse=True)
 def fresh_probe():
-    nvdec.nvdec_problem.cache_clear()
+    for cached in (nvdec.nvdec_problem, nvdec.align_primary_context):
+        cached.cache_clear()
     yield
-    nvdec.nvdec_problem.cache_clear()
+    for cached in (nvdec.nvdec_problem, nvdec.align_primary_context):
+        cached.cache_clear()
 
 
 def test_pyav_nvdec_is_its_own_decoder_and_needs_a_cuda_backbone(synth, tmp_path):
@@ -102,6 +104,39 @@ def test_without_the_driver_ffmpeg_cannot_open_the_device_and_a_file_is_read_on_
     frames = reader.read(index)
     assert reader.cpu_fallback and reader.fallback_reason.startswith("NVDEC cannot open it: ")
     assert torch.equal(frames, decoders.open_reader("pyav", video).read(index))
+
+
+class FakeDriver:
+    """libcuda's calls that ``align_primary_context`` makes, on a primary context with ``flags``."""
+
+    def __init__(self, flags: int, set_status: int = 0) -> None:
+        self.flags, self.set_status, self.set_calls = flags, set_status, []
+
+    def cuInit(self, flags):
+        return 0
+
+    def cuDeviceGet(self, device, index):
+        device._obj.value = 10 + index
+        return 0
+
+    def cuDevicePrimaryCtxGetState(self, device, flags, active):
+        flags._obj.value, active._obj.value = self.flags, 1
+        return 0
+
+    def cuDevicePrimaryCtxSetFlags_v2(self, device, flags):
+        self.set_calls.append((device.value, flags))
+        return self.set_status
+
+
+@pytest.mark.parametrize("flags, set_status, calls, said", [
+    (0x0, 0, [(11, 0x4)], ""),    # torch's context with its default flags: set to what FFmpeg retains
+    (0x4, 0, [], ""),             # already so: nothing to do
+    (0x10, 201, [(11, 0x4)], "cuDevicePrimaryCtxSetFlags failed (CUresult 201; the context's flags 0x10, active)")])
+def test_the_primary_context_gets_the_flags_ffmpeg_shares_it_with(monkeypatch, flags, set_status, calls, said):
+    driver = FakeDriver(flags, set_status)
+    monkeypatch.setattr(nvdec.ctypes, "CDLL", lambda name: driver if name == "libcuda.so.1" else None)
+    assert nvdec.align_primary_context(1) == said and driver.set_calls == calls
+    assert nvdec.align_primary_context(1) == said and driver.set_calls == calls, "once per process and device"
 
 
 class _RefusedStream:

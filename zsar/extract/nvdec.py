@@ -8,7 +8,12 @@ on such a container, so it indexes the same packets, numbers the frames the same
 seeks to the same keyframes as the CPU decoders (the same ``sample_indices`` for a file):
 
 - the device is CUDA's primary context (``primary_ctx``, the one torch uses), so opening a
-  file creates an NVDEC decoder but no CUDA context;
+  file creates an NVDEC decoder but no CUDA context. FFmpeg retains that context only when
+  its scheduling flags are ``CU_CTX_SCHED_BLOCKING_SYNC`` and refuses it once torch has
+  made it with its default flags ("Primary context already active with incompatible
+  flags"), so ``align_primary_context`` sets those flags first, through the driver
+  (``cuDevicePrimaryCtxSetFlags``: allowed on an active context since CUDA 11). For torch
+  it only means that a thread waiting for the GPU sleeps instead of spinning;
 - decoded frames stay on the GPU (``is_hw_owned``); only the sampled ones are copied to
   system memory, by PyAV's converter to RGB (``zsar.extract.decoders._rgb``), and resized
   on the CPU by the decoding thread;
@@ -43,8 +48,10 @@ from zsar.extract.decoders import DECODERS, DecodeError, PyAVReader, first_line
 log = logging.getLogger(__name__)
 
 NVDEC_OPTIONS = {"primary_ctx": "1"}   # av_hwdevice_ctx_create: retain CUDA's primary context, make none
+CU_CTX_SCHED_BLOCKING_SYNC = 0x04      # the primary context's flags FFmpeg's primary_ctx insists on
 KEEP_ON_GPU = True                     # is_hw_owned: download only the sampled frames (bench/nvdec_rows.py times both)
-DRIVER_LIBRARIES = ("libcuda.so.1", "libnvcuvid.so.1")
+LIBCUDA = "libcuda.so.1"
+DRIVER_LIBRARIES = (LIBCUDA, "libnvcuvid.so.1")
 PROBE_SIZE = (128, 96)                 # the test stream's frames: above NVDEC's smallest H.264 size (48x16)
 PROBE_FRAMES = 4
 
@@ -55,8 +62,39 @@ def cuda_index(device: str) -> str | None:
     return index or None
 
 
+@functools.lru_cache(maxsize=None)
+def align_primary_context(index: int) -> str:
+    """Give CUDA device ``index``'s primary context the flags FFmpeg retains it with; "" when it has them, else why not.
+
+    Once per process and device: the flags stay with the device's primary context.
+    """
+    try:
+        cuda = ctypes.CDLL(LIBCUDA)
+    except OSError as err:
+        return f"the NVIDIA driver cannot be loaded ({first_line(err)[:160]})"
+    device, flags, active = ctypes.c_int(), ctypes.c_uint(), ctypes.c_int()
+    for name, args in (("cuInit", (0,)), ("cuDeviceGet", (ctypes.byref(device), index)),
+                       ("cuDevicePrimaryCtxGetState", (device, ctypes.byref(flags), ctypes.byref(active)))):
+        status = getattr(cuda, name)(*args)
+        if status:
+            return f"{name} failed (CUresult {status})"
+    if flags.value == CU_CTX_SCHED_BLOCKING_SYNC:
+        return ""
+    set_flags = getattr(cuda, "cuDevicePrimaryCtxSetFlags_v2", None) or cuda.cuDevicePrimaryCtxSetFlags
+    status = set_flags(device, CU_CTX_SCHED_BLOCKING_SYNC)
+    if status:
+        return (f"cuDevicePrimaryCtxSetFlags failed (CUresult {status}; the context's flags {flags.value:#x}, "
+                f"{'active' if active.value else 'inactive'})")
+    log.debug("CUDA device %d's primary context: flags %#x -> %#x for FFmpeg's NVDEC", index, flags.value,
+              CU_CTX_SCHED_BLOCKING_SYNC)
+    return ""
+
+
 def nvdec_accel(device: str) -> HWAccel:
-    """PyAV's hardware decoding settings for NVDEC on ``device`` (see the module doc)."""
+    """PyAV's hardware decoding settings for NVDEC on ``device`` (see the module doc), its primary context aligned."""
+    problem = align_primary_context(int(cuda_index(device) or 0))
+    if problem:
+        log.debug("CUDA device %s: %s", device, problem)
     return HWAccel("cuda", device=cuda_index(device), allow_software_fallback=False, is_hw_owned=KEEP_ON_GPU,
                    options=NVDEC_OPTIONS)
 
@@ -168,7 +206,10 @@ def nvdec_problem(device: str = "cuda") -> str:
     try:
         nvdec_accel(device).create(av.codec.Codec("h264", "r"))
     except (av.FFmpegError, NotImplementedError, OSError, ValueError) as err:
-        return f"FFmpeg cannot open CUDA device {cuda_index(device) or 0} ({first_line(err)})"
+        index = int(cuda_index(device) or 0)
+        flags = align_primary_context(index)
+        return (f"FFmpeg cannot open CUDA device {index} ({first_line(err)})"
+                + (f"; its primary context's flags could not be set: {flags}" if flags else ""))
     data = _probe_stream()
     if data is None:
         return ""  # nothing to test with: the first video tells (its cpu_fallback)
