@@ -8,13 +8,14 @@ One row per decoding path and thread (or worker) count, printed as soon as it is
   copies every decoded frame to system memory, not only the sampled ones);
 - ``torchcodec on CUDA``: ``--decoder torchcodec --device cuda``, in threads.
 
-Columns: decode only (the extraction's loader, no backbone; the video list again and again
-until ``--min-seconds`` have passed), the decoder utilisation ``nvidia-smi`` reported
-meanwhile (mean / peak %), the files decoded on the CPU instead (``cpu_fallback``) and the
-files that failed, out of the list, the pixel check against the CPU decoder (max / mean
-absolute difference in levels of 255, over the first videos decoded on the GPU), and end
-to end (``extract()`` with each backbone, clips/s over its loop, on ``64 + 48 x threads``
-of the videos spread over the list, so one thread does not take minutes).
+A row reads ``64 + 48 x threads`` of the videos, spread over the list as ``--limit`` spreads
+them (so one thread does not take minutes). Columns: decode only (the extraction's loader,
+no backbone; those videos again and again until ``--min-seconds`` have passed), the decoder
+utilisation ``nvidia-smi`` reported meanwhile (mean / peak %), the files decoded on the CPU
+instead (``cpu_fallback``) and the files that failed, out of those read once, the pixel
+check against the CPU decoder (max / mean absolute difference in levels of 255, over the
+first videos decoded on the GPU), and end to end (``extract()`` with each backbone and
+``--limit`` that many, clips/s over its loop).
 
 A GPU row needs a CUDA device for torch; without one it says ``unavailable: <reason>``. The
 decoder's own check (``check_cuda_decoding``) is printed above the table; where it refuses,
@@ -184,17 +185,20 @@ def header(backbones: list) -> list[str]:
 
 def row(context: dict, path: Path_, threads: int) -> str:
     """One row of the table (see the module doc); ``context``: what every row shares (``rows``)."""
+    from zsar.extract.extractor import limit_records
+
     records, backbones, args = context["records"], context["backbones"], context["args"]
     cells = [path.label, str(threads)]
     refusal = context["checks"].get(path.decoder, "") if path.on_gpu else ""
     if path.on_gpu and not context["cuda"]:
         return render(cells + [f"unavailable: {refusal}"] + ["-"] * (4 + len(backbones)))
+    limit = min(len(records), 64 + 48 * threads)
+    share = limit_records(records, limit)
     once = 0.0 if refusal else args.min_seconds  # refused by its check: one pass says what happens
     with frames_download(path):
-        decode = guarded(lambda: decode_only(records, context["sampling"], context["size"], path, threads,
+        decode = guarded(lambda: decode_only(share, context["sampling"], context["size"], path, threads,
                                              context["device"], once))
     cells += decode if isinstance(decode, list) else [decode] + ["-"] * 4
-    limit = min(len(records), 64 + 48 * threads)
     for name, weights in backbones:
         cache = context["tmp"] / f"e2e-{path.decoder}-{threads}-{name}"
         cells.append("refused by its check (above)" if refusal else
