@@ -22,7 +22,7 @@ from zsar.errors import ZsarError
 from zsar.extract import decoders, nvdec
 from zsar.extract.decode import decode_video
 from zsar.extract.extractor import key_decoder
-from zsar.extract.gpu_loader import ThreadDecodePool, check_cuda_decoding
+from zsar.extract.gpu_loader import ThreadDecodePool, check_cuda_decoding, gpu_decoding
 from zsar.extract.loader import DecodeSettings, make_loader
 from zsar.extract.sampling import SamplingConfig
 from zsar.synth.containers import KINDS, write_container_video
@@ -59,8 +59,8 @@ def fresh_probe():
 def test_pyav_nvdec_is_its_own_decoder_and_needs_a_cuda_backbone(synth, tmp_path):
     assert "pyav-nvdec" in decoders.decoder_names() and decoders.installed("pyav-nvdec")
     assert "pyav-nvdec" not in decoders.auto_order()
-    assert decoders.gpu_decoding("pyav-nvdec", "cuda") and decoders.gpu_decoding("torchcodec", "cuda")
-    assert not decoders.gpu_decoding("pyav", "cuda") and not decoders.gpu_decoding("torchcodec", "cpu")
+    assert gpu_decoding("pyav-nvdec", "cuda") and gpu_decoding("torchcodec", "cuda")
+    assert not gpu_decoding("pyav", "cuda") and not gpu_decoding("torchcodec", "cpu")
     assert key_decoder(DecodeSettings(decoder="pyav-nvdec", device="cuda:0")) == "pyav-nvdec-cuda"
     result = CliRunner().invoke(app, ["-q", "extract", "--dataset", "hmdb51", "--root", str(synth), *TINY,
                                       "--cache", str(tmp_path), "--workers", "0", "--decoder", "pyav-nvdec"])

@@ -37,7 +37,8 @@ from zsar.devices import (backbone_threads, default_batch_size, default_workers,
 from zsar.errors import ZsarError, check_choice
 from zsar.extract.chunk_writer import ChunkContext, extract_chunks
 from zsar.extract.decode import RESIZE_METHODS
-from zsar.extract.decoders import check_decoder, gpu_decoding, load_torchcodec
+from zsar.extract.decoders import check_decoder, load_torchcodec
+from zsar.extract.gpu_loader import gpu_decoding
 from zsar.extract.loader import DecodeSettings
 from zsar.extract.plan import plan_chunks, rank_chunks, remove_leftovers, resolve_rank
 from zsar.extract.sampling import SamplingConfig

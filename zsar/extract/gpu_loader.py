@@ -68,6 +68,20 @@ class GpuDecodeStats:
         return text
 
 
+def gpu_decoding(decoder: str, device_type: str) -> bool:
+    """Whether ``--decoder decoder`` decodes on the GPU beside a backbone on ``device_type`` (``cuda``, ``cpu``).
+
+    A decoder that decodes only on a GPU (``pyav-nvdec``) beside a CPU backbone is refused in one line.
+    """
+    if decoder == AUTO:
+        return False
+    reader = DECODERS.get(decoder)
+    if reader.needs_cuda and device_type != "cuda":
+        raise ZsarError(f"--decoder {decoder} decodes on NVDEC, a GPU's video decoder: it needs --device cuda "
+                        f"(this run's device is {device_type}); on the CPU use --decoder pyav or auto")
+    return reader.on_cuda and device_type == "cuda"
+
+
 def check_cuda_decoding(path: Path, decoder: str, device: str) -> None:
     """Refuse, in one line, decoding on ``device`` where ``decoder`` cannot (see the module doc).
 
