@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The extraction tables of issues 21 and 32 on a GPU machine, in one run of under 5 minutes on an H100/H200 with
-# 16 cores (each stage prints its time; no stage runs past BUDGET seconds from the start, 280 unless set: one
+# 16 cores (each stage prints its time; no stage runs past BUDGET seconds from the start, 270 unless set: one
 # that would is stopped, and the rows it printed stay):
 #
 #   0. torchcodec: where it is installed but finds no FFmpeg shared libraries, points it at the FFmpeg that
@@ -49,7 +49,7 @@ else
   AVI=(--classes 20 --per-class 1 --frames 100 --size 320x240); AVI_PARTS=4; AVI_LINKS=8
   MP4=(--classes 20 --per-class 1 --frames 100 --size 320x240 --format mp4); MP4_PARTS=2; MP4_LINKS=16
   DEVICE=(--device cuda --precision fp16); WORKERS=8,15; THREADS=1,7,14; SIZE=224; MIN_SECONDS=3
-  MORE=(--free-videos 640 --backbone-clips 512); BUDGET="${BUDGET:-280}"
+  MORE=(--free-videos 640 --backbone-clips 512); BUDGET="${BUDGET:-270}"
 fi
 
 # stage NAME CAP COMMAND...: runs COMMAND for at most CAP seconds and what is left of the budget; its stdout is
