@@ -38,6 +38,7 @@ from zsar.errors import ZsarError, check_choice
 from zsar.extract.chunk_writer import ChunkContext, extract_chunks
 from zsar.extract.decode import RESIZE_METHODS
 from zsar.extract.decoders import check_decoder, load_torchcodec
+from zsar.extract.gpu_loader import gpu_decoding
 from zsar.extract.loader import DecodeSettings
 from zsar.extract.plan import plan_chunks, rank_chunks, remove_leftovers, resolve_rank
 from zsar.extract.sampling import SamplingConfig
@@ -204,8 +205,8 @@ def extract(config: ExtractConfig) -> ExtractResult:
 
 
 def decode_settings(config: ExtractConfig, device, records: list) -> DecodeSettings:
-    """How this run decodes: on the GPU only for ``--decoder torchcodec`` with a CUDA backbone (checked here)."""
-    on_gpu = config.decoder == "torchcodec" and device.type == "cuda"
+    """How this run decodes: on the GPU for ``pyav-nvdec`` or ``torchcodec`` with a CUDA backbone (checked here)."""
+    on_gpu = gpu_decoding(config.decoder, device.type)
     if on_gpu and records:
         from zsar.extract.gpu_loader import check_cuda_decoding
 
