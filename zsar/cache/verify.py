@@ -14,13 +14,16 @@ name the file at fault:
 - a temporary file left by a killed writer (its pid is no longer running).
 
 ``locks/`` holds no data (a lock file is empty unless a writer holds it) and is not checked.
-A shard that no manifest row names (its manifest file deleted, or a run killed between the
-shard's rename and its manifest part) is reported as an orphan: its videos are not in the
-cache, and the next ``zsar extract`` of its rank extracts them again over it. ``zsar extract``
-with the same settings repairs everything else: it rewrites ``config.json``, drops damaged
-manifest files and damaged shards' rows and extracts those videos again, and encodes a
-damaged text file again. A cache not fully extracted yet is not damaged; the report's
-``completeness`` says how far it is.
+A shard that no manifest row names (its manifest file deleted, a run killed between the
+shard's rename and its manifest part, or a file of another rank count or chunk size) is
+reported as an orphan: its videos are not in the cache. The next ``zsar extract`` of the
+rank that owns it (``shard_owner``: the rank in its name, rank 0 for a name no rank of the
+cache writes) extracts its chunk again over it, or, when no chunk of the cache has that
+name, removes it and says so (``remove_orphan_shards``). ``zsar extract`` with the same
+settings repairs everything else: it rewrites ``config.json``, drops damaged manifest files
+and damaged shards' rows and extracts those videos again, and encodes a damaged text file
+again. A cache not fully extracted yet is not damaged; the report's ``completeness`` says
+how far it is.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ import numpy as np
 import pyarrow as pa
 
 from zsar.cache.checksums import orphan_checksums
-from zsar.cache.config import CacheConfigError, read_cache_config
+from zsar.cache.config import CacheConfig, CacheConfigError, read_cache_config
 from zsar.cache.layout import CacheLayout, open_layout
 from zsar.cache.lock import pid_alive
 from zsar.cache.manifest import (MANIFEST_SCHEMA, STATUS_FAILED, STATUS_OK, Completeness, ManifestError,
@@ -43,6 +46,7 @@ from zsar.cache.text import TEXT_REPAIR, list_text_files, text_file_problem
 
 _RANKED = re.compile(r"-\d{3}[-.]")  # a rank's shard or manifest file: its next extract cleans up
 _TMP = re.compile(r"^\..+\.(\d+)\.tmp$")  # ".<name>.<pid>.tmp", as every cache writer names them
+_SHARD = re.compile(r"^shard-(\d{3})-(\d{6})\.h5$")  # CacheLayout.shard_name
 
 
 @dataclass(kw_only=True)
@@ -143,7 +147,7 @@ def verify_cache(path: Path | str) -> VerifyReport:
     _check_duplicates(table, report)
     _check_shards(layout, table, report)
     if all_read:
-        _check_orphans(layout, table, report)
+        _check_orphans(layout, config, table, report)
     for tmp in leftover_tmp_files(layout):
         fix = ("the next `zsar extract` of its rank finishes or removes it" if _RANKED.search(tmp.name)
                else "safe to delete while no `zsar extract` runs on this cache")
@@ -155,15 +159,64 @@ def verify_cache(path: Path | str) -> VerifyReport:
     return report
 
 
-def _check_orphans(layout: CacheLayout, table: pa.Table, report: VerifyReport) -> None:
+def shard_owner(name: str, world_size: int) -> int:
+    """The rank whose ``zsar extract`` repairs shard ``name``: the rank in its name, else (a name no rank of a
+    ``world_size`` cache writes) rank 0."""
+    match = _SHARD.match(name)
+    rank = int(match.group(1)) if match else world_size
+    return rank if rank < world_size else 0
+
+
+def named_shards(layout: CacheLayout) -> set[str]:
+    """The shards that rows of the readable manifest files name (a damaged file is skipped)."""
+    names: set[str] = set()
+    for path in manifest_files(layout):
+        try:
+            names.update(read_manifest_file(layout, path).column("shard").to_pylist())
+        except ManifestError:
+            continue
+    return names
+
+
+def orphan_shards(layout: CacheLayout, named: set[str]) -> list[str]:
+    """Shard files (``shard-*.h5``) that no name in ``named`` points to, sorted."""
+    if not layout.shards_dir.is_dir():
+        return []
+    return sorted(p.name for p in layout.shards_dir.glob("shard-*.h5") if p.name not in named)
+
+
+def remove_orphan_shards(layout: CacheLayout, rank: int, world_size: int) -> list[str]:
+    """Delete the orphan shards that ``rank`` owns (``shard_owner``); returns their names.
+
+    Call it holding the rank's lock, after the rank's chunks are committed: a shard of a
+    chunk still to extract is written over, so what is left unnamed then belongs to no chunk.
+    """
+    removed = [name for name in orphan_shards(layout, named_shards(layout)) if shard_owner(name, world_size) == rank]
+    for name in removed:
+        layout.shard_path(name).unlink(missing_ok=True)
+    return removed
+
+
+def _orphan_fix(name: str, config: CacheConfig | None, table: pa.Table) -> str:
+    """What the next ``zsar extract`` does with the orphan shard ``name``."""
+    world = config.world_size if config is not None else 1
+    owner = shard_owner(name, world)
+    match = _SHARD.match(name)
+    if config is not None and match and int(match.group(1)) < world:
+        seq, per_shard = int(match.group(2)), config.videos_per_shard or config.n_videos or 1
+        rows = table.column("video_row").to_numpy()
+        start, stop = seq * per_shard, min(config.n_videos, (seq + 1) * per_shard)
+        listed = len(np.unique(rows[(rows >= start) & (rows < stop)]))
+        if seq % world == owner and start < stop and listed < stop - start:  # a chunk that is extracted again
+            return f"of rank {owner} extracts its videos again over it"
+    return f"of rank {owner} removes it (no chunk of this cache is written to it)"
+
+
+def _check_orphans(layout: CacheLayout, config: CacheConfig | None, table: pa.Table, report: VerifyReport) -> None:
     """Shards no manifest row names: their videos count as not extracted."""
-    named = set(table.column("shard").to_pylist())
-    orphans = sorted(p.name for p in layout.shards_dir.glob("shard-*.h5") if p.name not in named) \
-        if layout.shards_dir.is_dir() else []
-    for name in orphans:
+    for name in orphan_shards(layout, set(table.column("shard").to_pylist())):
         report.problems.append(f"orphan shard {name}: no manifest row names it (its manifest file is gone, or a run "
-                               f"was killed before writing it); the next `zsar extract` of rank {int(name.split('-')[1])} "
-                               "extracts its videos again over it")
+                               f"was killed before writing it); the next `zsar extract` {_orphan_fix(name, config, table)}")
 
 
 def _check_shards(layout: CacheLayout, table: pa.Table, report: VerifyReport) -> None:
