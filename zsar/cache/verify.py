@@ -24,10 +24,17 @@ settings repairs everything else: it rewrites ``config.json``, drops damaged man
 and damaged shards' rows and extracts those videos again, and encodes a damaged text file
 again. A cache not fully extracted yet is not damaged; the report's ``completeness`` says
 how far it is.
+
+``stale_videos(path)`` is the cheap check ``zsar train-head`` makes of the videos a cache was
+made from: one ``stat`` per video whose features it holds, comparing size and modification
+time with those its manifest row recorded. A video that differs has stale features until
+the next ``zsar extract`` (which compares contents); a video that cannot be reached (a
+cache made on another machine, an unmounted drive) is not checked.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,7 +47,7 @@ from zsar.cache.config import CacheConfig, CacheConfigError, read_cache_config
 from zsar.cache.layout import CacheLayout, open_layout
 from zsar.cache.lock import pid_alive
 from zsar.cache.manifest import (MANIFEST_SCHEMA, STATUS_FAILED, STATUS_OK, Completeness, ManifestError,
-                                 manifest_files, read_manifest_file)
+                                 is_partly_decoded, manifest_files, read_manifest, read_manifest_file)
 from zsar.cache.shards import ShardReader, file_sha256
 from zsar.cache.text import TEXT_REPAIR, list_text_files, text_file_problem
 
@@ -230,3 +237,56 @@ def _check_shards(layout: CacheLayout, table: pa.Table, report: VerifyReport) ->
         rows = pick.column("row").to_numpy()[first]
         sha = pick.column("shard_sha256")[0].as_py()
         _check_shard(layout, name, sha, rows, video_rows, report)
+
+
+STALE_SHOWN = 3  # changed videos a message names
+
+
+@dataclass(kw_only=True)
+class StaleVideos:
+    """What ``stale_videos`` found: the ``changed`` videos ``(video_id, path)``, how many were checked and how
+    many could not be reached."""
+
+    cache_dir: Path
+    changed: list[tuple[str, str]] = field(default_factory=list)
+    checked: int = 0
+    unreachable: int = 0
+
+    def describe(self) -> str | None:
+        """One line naming the changed videos and the repair, or ``None`` when none changed."""
+        if not self.changed:
+            return None
+        shown = ", ".join(f"{vid} ({path})" for vid, path in self.changed[:STALE_SHOWN])
+        more = f" and {len(self.changed) - STALE_SHOWN} more" if len(self.changed) > STALE_SHOWN else ""
+        return (f"{len(self.changed)} video(s) changed since {self.cache_dir} was extracted (size or modification "
+                f"time differs): {shown}{more}; their features are stale: run `zsar extract` with the same settings "
+                "to extract them again")
+
+
+def stale_videos(path: Path | str) -> StaleVideos:
+    """Compare each video whose features the cache at ``path`` holds with the file now (see the module doc)."""
+    layout = open_layout(path)
+    config = read_cache_config(layout)
+    table = read_manifest(layout)
+    root = Path(config.root) if config.root else None
+    reachable_root = root is not None and root.exists()
+    found = StaleVideos(cache_dir=layout.root)
+    names = ("video_id", "path", "status", "note", "fingerprint", "mtime_ns")
+    for video_id, stored, status, note, fingerprint, mtime_ns in zip(*(table.column(c).to_pylist() for c in names)):
+        if status != STATUS_OK or is_partly_decoded(status, note) or not fingerprint:
+            continue  # not used for training, or a row from before fingerprints (no size recorded)
+        file = Path(stored)
+        if not file.is_absolute():
+            if not reachable_root:
+                found.unreachable += 1
+                continue
+            file = root / file
+        try:
+            now = os.stat(file)
+        except OSError:
+            found.unreachable += 1
+            continue
+        found.checked += 1
+        if str(now.st_size) != fingerprint.split("-", 1)[0] or now.st_mtime_ns != mtime_ns:
+            found.changed.append((video_id, str(file)))
+    return found

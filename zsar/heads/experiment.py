@@ -21,6 +21,7 @@ from zsar import __version__
 from zsar.heads.batches import FeatureBatches
 from zsar.cache.features import FeatureSet
 from zsar.cache.layout import cache_key
+from zsar.cache.verify import stale_videos
 from zsar.runs.lock import RunLock
 from zsar.runs.files import (CacheRecord, CheckpointMeta, FilterTextRecord, LogRecord, OverlapRecord,
                                   RunConfig, RunLayout, RunMetrics, SelectionRecord, SplitRecord, append_log,
@@ -40,7 +41,7 @@ from zsar.heads.generator import NO_GENERATOR, check_generator_mode
 from zsar.heads.options import check_head_size
 from zsar.heads.plans import SplitPlan, group_by_model
 from zsar.heads.protocol_options import protocol_options
-from zsar.heads.protocols import PROTOCOLS, Protocol, ProtocolData, source_filter_record
+from zsar.heads.protocols import PROTOCOLS, Protocol, ProtocolData, cap_splits, source_filter_record
 from zsar.heads.rerank import RERANKERS
 from zsar.heads.selection import SelectionConfig, select
 from zsar.heads.train import TrainConfig, fit, prepare
@@ -61,7 +62,8 @@ class TrainHeadConfig:
     filtered against besides the target's (E2E's union filter). ``filter_text``: the text the overlap filter
     compares (None: ``word2vec-e2e`` when the source cache has it, else ``text``). ``protocol_options``:
     values of the protocol's options by name (``Protocol.options``; e.g. ``tau``, ``base_train``), the others
-    keep the protocol's defaults.
+    keep the protocol's defaults. ``strict``: a video changed since its cache was extracted
+    (``zsar.cache.verify.stale_videos``) is an error instead of a warning and a note.
     """
 
     features: Path
@@ -82,6 +84,7 @@ class TrainHeadConfig:
     allow_partial: bool = False
     filter_text: str | None = None
     protocol_options: dict[str, Any] = field(default_factory=dict)
+    strict: bool = False
 
 
 @dataclass(kw_only=True)
@@ -301,6 +304,16 @@ def _check_sizes(config: TrainHeadConfig, resolved: _Resolved, data: ProtocolDat
     check_head_size(config.head, dims, resolved.head_options)
 
 
+def check_stale(data: ProtocolData, strict: bool) -> None:
+    """Note (``strict``: refuse) videos of the caches read that changed since they were extracted."""
+    for features in (data.target, data.source):
+        stale = None if features is None else stale_videos(features.cache_dir).describe()
+        if stale is not None and strict:
+            raise ZsarError(f"{stale} (--strict)")
+        if stale is not None:
+            data.note(stale)
+
+
 def train_head(config: TrainHeadConfig) -> RunMetrics:
     """Run ``config.protocol`` with ``config.head`` and write the run directory ``config.out``; returns its metrics.
 
@@ -309,6 +322,8 @@ def train_head(config: TrainHeadConfig) -> RunMetrics:
     """
     resolved = resolve(config)
     data = protocol_data(config, resolved)
+    check_stale(data, config.strict)
+    resolved = replace(resolved, n_splits=cap_splits(resolved.protocol, data, resolved.n_splits))
     _check_sizes(config, resolved, data)
     payload = run_config(resolved, data)
     out = Path(config.out)

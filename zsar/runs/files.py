@@ -12,6 +12,12 @@ Each record is a frozen dataclass with a ``schema_version``, written with
 ``zsar.cache.records.render_record`` and read with ``parse_record``: a damaged or foreign
 file is one ``RunFileError`` naming it and the repair. Files of the release before typed
 run files (no ``schema_version``) read as this version.
+
+``metrics.json`` (like ``predictions.parquet``, ``checkpoint.pt`` and ``embeddings.h5``) has a
+checksum file beside it, ``metrics.json.sha256`` (``zsar.cache.checksums``): a changed byte is
+refused before the file is parsed (``sidecar_problem``). One written before run files had
+checksum files is checked by parsing it, and ``zsar metrics`` compares its numbers with
+those it computes again from the splits (``zsar.metrics.measure``).
 """
 
 from __future__ import annotations
@@ -21,9 +27,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from zsar.cache.checksums import checksum_path, commit_with_checksum, file_problem
 from zsar.cache.records import load_json_text, parse_record, record_json, render_record
 from zsar.errors import ZsarError
-from zsar.files import atomic_write_text, write_error
+from zsar.files import atomic_write, replace_synced, write_error
 
 RUN_SCHEMA_VERSION = 1
 METRICS_SCHEMA_VERSION = 2  # metrics.json: the protocol's accuracies moved into SplitRecord.accuracies
@@ -265,13 +272,25 @@ class LogRecord:
     seconds: float
 
 
-def write_record(path: Path, record: Any) -> None:
-    """Write ``record`` to ``path`` atomically (its folder is made)."""
+def write_record(path: Path, record: Any, checksum: bool = False) -> None:
+    """Write ``record`` to ``path`` atomically (its folder is made); ``checksum``: with its checksum file."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise write_error(path.parent, err, "choose a writable --out") from None
-    atomic_write_text(path, render_record(record))
+    with atomic_write(path, commit=commit_with_checksum if checksum else replace_synced) as tmp:
+        tmp.write_text(render_record(record))
+
+
+def sidecar_problem(path: Path, root: Path) -> str | None:
+    """Why the run file ``path`` does not match its checksum file (named relative to ``root``), or ``None``.
+
+    A file without a checksum file was written before run files had them: ``None``, and its
+    reader checks it by parsing it.
+    """
+    if path.is_file() and not checksum_path(path).is_file():
+        return None
+    return file_problem(path, root)
 
 
 def read_record(cls: type, path: Path, what: str, fix: str, upgrade: Callable[[Any], Any] = lambda raw: raw) -> Any:
@@ -300,10 +319,14 @@ def read_run_config(layout: RunLayout, fix: str = NEW_RUN) -> RunConfig:
 
 
 def write_run_metrics(layout: RunLayout, metrics: RunMetrics) -> None:
-    write_record(layout.metrics_path, metrics)
+    write_record(layout.metrics_path, metrics, checksum=True)
 
 
 def read_run_metrics(layout: RunLayout) -> RunMetrics:
+    """``metrics.json``, checked against its checksum file first (a ``RunFileError`` naming it and the repair)."""
+    problem = sidecar_problem(layout.metrics_path, layout.root)
+    if problem is not None and layout.metrics_path.is_file():
+        raise RunFileError(f"run {layout.root}: {problem}; {REDO}")
     return read_record(RunMetrics, layout.metrics_path, "run metrics", REDO, upgrade=upgrade_metrics)
 
 
