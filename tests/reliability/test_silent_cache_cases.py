@@ -18,6 +18,7 @@ from _extract_data import TINY, cache_dir_of, make_synth
 from _faults import error_line, invoke, train_args
 from zsar.cache.layout import CacheLayout
 from zsar.cache.manifest import VideoCounts, read_manifest
+from zsar.testing import write_planted_objects_cache
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 
@@ -166,3 +167,19 @@ def test_videos_that_cannot_be_reached_are_not_an_error(extracted, tmp_path):
         assert "changed since" not in result.output
     finally:
         away.rename(root)
+
+
+# --- every cache file is checked: the object vocabulary too --------------------------------------------------
+
+def test_verify_checks_the_object_vocabulary(tmp_path):
+    cache_dir = write_planted_objects_cache(tmp_path / "c").layout.root
+    assert invoke("cache", "verify", cache_dir).exit_code == 0
+    vocabulary = next((cache_dir / "objects").glob("*.h5"))
+    data = bytearray(vocabulary.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    vocabulary.write_bytes(bytes(data))
+    result = invoke("cache", "verify", cache_dir)
+    assert result.exit_code == 1
+    assert result.stdout.splitlines() == [
+        f"object vocabulary objects/{vocabulary.name} does not match its checksum file objects/{vocabulary.name}.sha256; "
+        "the next `zsar train-head` or `zsar predict` with the objects head builds it again"]

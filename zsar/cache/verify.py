@@ -5,8 +5,9 @@ name the file at fault:
 
 - ``config.json`` that fails its typed schema, its schema version or its checksum, or is
   missing (``zsar.cache.config``);
-- a manifest file (compacted or part) or a label-text file that does not match its
-  ``.sha256`` checksum file, has lost it, or does not parse (``zsar.cache.checksums``);
+- a manifest file (compacted or part), a label-text file or an object-vocabulary file that
+  does not match its ``.sha256`` checksum file, has lost it, or does not parse
+  (``zsar.cache.checksums``);
 - a shard that an ``ok`` manifest row points to but that is missing;
 - a shard whose SHA-256 differs from the one recorded when it was committed (one flipped
   byte is enough), or whose ``video_row``s disagree with the manifest;
@@ -42,10 +43,11 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from zsar.cache.checksums import orphan_checksums
+from zsar.cache.checksums import file_problem, orphan_checksums
 from zsar.cache.config import CacheConfig, CacheConfigError, read_cache_config
 from zsar.cache.layout import CacheLayout, open_layout
 from zsar.cache.lock import pid_alive
+from zsar.cache.objects import objects_dir
 from zsar.cache.manifest import (MANIFEST_SCHEMA, STATUS_FAILED, STATUS_OK, Completeness, ManifestError,
                                  is_partly_decoded, manifest_files, read_manifest, read_manifest_file)
 from zsar.cache.shards import ShardReader, file_sha256
@@ -65,7 +67,7 @@ class VerifyReport:
     shards: int = 0        # shards whose checksum matched
     videos: int = 0        # ok rows whose shard matched
     failed: int = 0        # failed rows (videos the decoder could not read)
-    texts: int = 0         # text files whose checksum matched
+    texts: int = 0         # text and object-vocabulary files whose checksum matched
     completeness: Completeness | None = None  # None when config.json or a manifest file is damaged
 
     @property
@@ -109,6 +111,17 @@ def _check_texts(layout: CacheLayout, report: VerifyReport) -> None:
             report.problems.append(f"text embeddings {problem}; {TEXT_REPAIR}")
 
 
+def _check_objects(layout: CacheLayout, report: VerifyReport) -> None:
+    folder = objects_dir(layout.root)
+    for path in sorted(set(folder.glob("*.h5")) | set(orphan_checksums(folder, "*.h5"))):
+        problem = file_problem(path, layout.root)
+        if problem is None:
+            report.texts += 1
+        else:
+            report.problems.append(f"object vocabulary {problem}; the next `zsar train-head` or `zsar predict` with "
+                                   "the objects head builds it again")
+
+
 def _check_duplicates(table: pa.Table, report: VerifyReport) -> None:
     """A video may appear twice only as the same row (a part not yet removed by compaction)."""
     seen: dict[int, tuple[str, int]] = {}
@@ -150,6 +163,7 @@ def verify_cache(path: Path | str) -> VerifyReport:
         report.problems.append(str(err))
     tables, all_read = _read_tables(layout, report)
     _check_texts(layout, report)
+    _check_objects(layout, report)
     table = pa.concat_tables(tables) if tables else MANIFEST_SCHEMA.empty_table()
     _check_duplicates(table, report)
     _check_shards(layout, table, report)
