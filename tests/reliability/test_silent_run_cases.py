@@ -113,3 +113,31 @@ def test_splits_above_the_distinct_halves_are_capped_with_a_note(cache, tmp_path
     note = (f"--splits 100000: within-half can draw only 20 distinct split(s) from the 6 classes of {cache}; "
             "running 20")
     assert note in metrics["notes"] and note in result.output
+
+
+# --- every run file has a checksum file: config.json and selection.json too ----------------------------------
+
+def test_a_damaged_run_config_is_refused_by_metrics_and_train_head(cache, run):
+    _damage(run / "config.json")
+    assert error_line(invoke("metrics", run)) == (
+        f"error: run {run}: config.json does not match its checksum file config.json.sha256; train the run again "
+        "with a new --out")
+    assert error_line(invoke(*train_args(cache, run))) == (
+        f"error: run {run}: config.json does not match its checksum file config.json.sha256; choose another --out "
+        "(or delete that run to redo it)")
+
+
+def test_a_damaged_selection_record_makes_its_split_be_redone(tmp_path):
+    cache = small_cache(tmp_path / "c", [f"class{i:02d}" for i in range(12)], per_class=5)
+    out = tmp_path / "run"
+    assert invoke(*train_args(cache, out)).exit_code == 0
+    before = json.loads((out / "metrics.json").read_text())["splits"][0]["selected"]
+    selection = out / "split-0" / "selection.json"
+    assert selection.is_file() and (out / "split-0" / "selection.json.sha256").is_file()
+    selection.write_text(selection.read_text().replace('"top1": ', '"top1": 1', 1))
+    redo = invoke(*train_args(cache, out))
+    assert redo.exit_code == 0, redo.output
+    assert ("split-0/selection.json does not match its checksum file split-0/selection.json.sha256; redoing split 0"
+            in redo.output)
+    assert json.loads((out / "metrics.json").read_text())["splits"][0]["selected"] == before
+    assert invoke("metrics", out).exit_code == 0

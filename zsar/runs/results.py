@@ -192,7 +192,8 @@ def _failed_start(run: Path) -> bool:
 
 
 def _finished(run: Path, split: int) -> bool:
-    """A split is kept if it has a sound checkpoint and a sound ``embeddings.h5``; a damaged one is redone."""
+    """A split is kept if it has a sound checkpoint, a sound ``embeddings.h5`` and, when it has one, a sound
+    ``selection.json``; a damaged one is redone."""
     problem = checkpoint_problem(split_dir(run, split) / CHECKPOINT_NAME)
     if problem is not None:
         if (split_dir(run, split) / EMBEDDINGS_NAME).is_file():
@@ -202,6 +203,11 @@ def _finished(run: Path, split: int) -> bool:
         read_split_result(split_dir(run, split) / EMBEDDINGS_NAME)
     except ZsarError as err:
         log.warning("%s; redoing split %d", str(err).split("; ")[0], split)
+        return False
+    selection = RunLayout(run).selection_path(split)
+    problem = sidecar_problem(selection, RunLayout(run).root) if selection.is_file() else None
+    if problem is not None:
+        log.warning("run %s: %s; redoing split %d", run, problem, split)
         return False
     return True
 
