@@ -41,7 +41,7 @@ from zsar.heads.generator import NO_GENERATOR, check_generator_mode
 from zsar.heads.options import check_head_size
 from zsar.heads.plans import SplitPlan, group_by_model
 from zsar.heads.protocol_options import protocol_options
-from zsar.heads.protocols import PROTOCOLS, Protocol, ProtocolData, cap_splits, source_filter_record
+from zsar.heads.protocols import PROTOCOLS, Protocol, ProtocolData, source_filter_record
 from zsar.heads.rerank import RERANKERS
 from zsar.heads.selection import SelectionConfig, select
 from zsar.heads.train import TrainConfig, fit, prepare
@@ -302,6 +302,16 @@ def _check_sizes(config: TrainHeadConfig, resolved: _Resolved, data: ProtocolDat
                     n_classes=len(data.target.class_names),
                     shared_space=bool(space) and space == data.target_text.space)
     check_head_size(config.head, dims, resolved.head_options)
+
+
+def cap_splits(protocol: Protocol, data: ProtocolData, n_splits: int) -> int:
+    """``n_splits``, or the number of distinct splits ``protocol`` can draw on ``data`` when that is fewer (noted)."""
+    most = None if protocol.distinct_splits is None else protocol.distinct_splits(data)
+    if most is None or n_splits <= most:
+        return n_splits
+    data.note(f"--splits {n_splits}: {protocol.name} can draw only {most} distinct split(s) from the "
+              f"{len(data.target.class_names)} classes of {data.target.cache_dir}; running {most}")
+    return most
 
 
 def check_stale(data: ProtocolData, strict: bool) -> None:

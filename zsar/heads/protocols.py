@@ -37,9 +37,8 @@ Degenerate set-ups are refused with one line (a cache with videos of fewer than 
 a split with fewer than 2 training videos or no test video) or noted: each note is logged
 as a warning and kept in ``ProtocolData.notes`` (``metrics.json`` stores them): a partial
 cache used with ``--allow-partial``, classes with the same label text, fewer distinct
-class halves than splits asked (repeats understate the std; more splits than there are
-class halves at all are capped to that number, ``cap_splits``), a single candidate class at
-test (top-1 is 100% by construction).
+class halves than splits asked (repeats understate the std; ``train-head`` caps ``--splits``
+to ``distinct_splits``), a single candidate class at test (top-1 is 100% by construction).
 
 Class order is the dataset's (alphabetical) order, as E2E requires. In cross protocols
 the source classes come first in ``SplitPlan.class_names``, as ``<source dataset>/<name>``.
@@ -172,7 +171,7 @@ class Protocol:
     its ``options`` type (a frozen dataclass: the options and their defaults, ``--protocol-opt KEY=VALUE``),
     the ``measures`` it adds to each split's accuracy (``zsar.metrics.measures``), for a cross protocol
     ``filter_classes``: the target classes the overlap filter runs against (None: all of them), and
-    ``distinct_splits``: how many different splits it can draw on the data (None: no limit; ``cap_splits``)."""
+    ``distinct_splits``: how many different splits it can draw on the data (None: no limit)."""
 
     name: str
     plan: Callable[[ProtocolData, int], Iterator[SplitPlan]]
@@ -228,18 +227,7 @@ def _halves(n_classes: int, split: int) -> tuple[np.ndarray, np.ndarray]:
 
 def class_halves(data: ProtocolData) -> int:
     """How many different class halves (a half-class protocol's splits) the target's classes allow."""
-    n_classes = len(data.target.class_names)
-    return comb(n_classes, n_classes // 2)
-
-
-def cap_splits(protocol: Protocol, data: ProtocolData, n_splits: int) -> int:
-    """``n_splits``, or the number of distinct splits ``protocol`` can draw on ``data`` when that is fewer (noted)."""
-    most = None if protocol.distinct_splits is None else protocol.distinct_splits(data)
-    if most is None or n_splits <= most:
-        return n_splits
-    data.note(f"--splits {n_splits}: {protocol.name} can draw only {most} distinct split(s) from the "
-              f"{len(data.target.class_names)} classes of {data.target.cache_dir}; running {most}")
-    return most
+    return comb(len(data.target.class_names), len(data.target.class_names) // 2)
 
 
 def _note_repeats(data: ProtocolData, name: str, n_classes: int, n_splits: int) -> None:
