@@ -19,10 +19,11 @@ duplicate lines. A run folder that holds only a failed start (no finished split)
 started again by any config. ``RunReader`` refuses a run whose ``metrics.json`` lists a
 split that is missing or damaged, checkpoint included, naming it and the repair.
 
-``metrics.json`` and ``predictions.parquet`` have checksum files too. ``RunReader.check_files``
-refuses a finished run whose ``predictions.parquet`` is damaged or missing (``read_run_metrics``
-does the same for ``metrics.json``); a resumed run says which is damaged and writes both
-again from its splits.
+Every run file but ``log.jsonl`` has a checksum file (the JSON files: ``zsar.runs.files``).
+``RunReader.check_files`` refuses a finished run whose ``predictions.parquet`` is damaged or
+missing (``read_run_metrics`` refuses a damaged ``metrics.json`` as it reads it); a resumed
+run says which of the two is damaged and writes both again from its splits, and redoes a
+split whose ``selection.json`` is damaged.
 
 A checkpoint or ``predictions.parquet`` written before run files had checksum files is
 checked by loading it. The JSON files are typed records (``zsar.runs.files``); paths come
@@ -296,7 +297,8 @@ class RunReader:
         return self.metrics
 
     def check_files(self) -> None:
-        """Refuse a finished run whose ``metrics.json`` or ``predictions.parquet`` is damaged or missing (one line)."""
+        """Refuse a finished run whose ``predictions.parquet`` is damaged or missing, in one line (``metrics.json``
+        is checked as it is read)."""
         if self.metrics is None:
             return
         problem = predictions_problem(self.layout)
