@@ -56,7 +56,7 @@ def extract(
     result = run(config)
     typer.echo(f"cache: {result.cache_dir}")
     part = f" (rank {result.rank}/{result.world_size})" if result.world_size > 1 else ""
-    typer.echo(f"videos{part}: {result.ok} ok, {result.failed} failed, {result.skipped} already in the cache; "
+    typer.echo(f"videos{part}: {result.counts.describe()}, {result.skipped} already in the cache; "
                f"{result.clips_per_s:.1f} clips/s, {result.seconds:.1f} s")
     if result.gpu_decoding:
         typer.echo(f"GPU decoding: {result.gpu_decoding}")

@@ -52,6 +52,7 @@ def train_head(
     seed: Annotated[int, typer.Option(help="Seed of the weights, batch order, sampling and validation classes.")] = 0,
     device: Device = "cpu",
     allow_partial: Annotated[bool, typer.Option("--allow-partial", help="Use a cache not fully extracted yet (a note says so).")] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Refuse to train when a video changed since its cache was extracted (size or modification time; without it, a warning and a note in metrics.json).")] = False,
 ) -> None:
     """Train a head on cached features and evaluate it zero-shot under a protocol; writes the run directory."""
     from zsar.extract.objects import add_object_vocabulary
@@ -75,7 +76,7 @@ def train_head(
         splits=splits, generator=_generator_mode(generator, generator_mode), rerank=rerank, train=train,
         selection=SelectionConfig(enabled=select), head_options=parse_head_options(head, head_opt or []),
         transfer=transfer_config, overlap_with=tuple(overlap_with or ()), allow_partial=allow_partial,
-        filter_text=filter_text, protocol_options=options)
+        filter_text=filter_text, protocol_options=options, strict=strict)
     if head_class(head).needs_objects:  # the caches' classifier and object text, built once (zsar.extract.objects)
         for cache in filter(None, (features, source_features)):
             add_object_vocabulary(cache, text, device)

@@ -40,6 +40,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from zsar.cache.manifest import PARTLY_DECODED
 from zsar.extract.decoders import AUTO, DECODERS, DecodeError, Reader, auto_order, joined_reason, open_reader
 from zsar.extract.sampling import SamplingConfig, sample_indices
 
@@ -137,7 +138,7 @@ def claimed_frames(path: Path | str) -> int:
 def _partial_note(path: Path, n_frames: int) -> str:
     claimed, counted = container_claim(path)
     if claimed > n_frames + (0 if counted else CLAIM_SLACK):
-        return f"partly decoded: {n_frames} of the {claimed} frames its container claims"
+        return f"{PARTLY_DECODED}: {n_frames} of the {claimed} frames its container claims"
     return ""
 
 

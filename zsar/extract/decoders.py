@@ -33,6 +33,7 @@ import numpy as np
 import torch
 
 from zsar.errors import ZsarError
+from zsar.extract.datasets.base import broken_link
 from zsar.registry import Registry
 
 DECODERS: Registry = Registry("decoder", modules=("zsar.extract.nvdec",))
@@ -379,7 +380,7 @@ class TorchcodecReader(Reader):
 def open_reader(name: str, path: Path, threads: int = 1, device: str = "cpu") -> Reader:
     """Open ``path`` with decoder ``name``; ``DecodeError`` for a file it cannot open."""
     if not path.is_file():
-        raise DecodeError(f"file not found: {path}")
+        raise DecodeError(f"file not found: {broken_link(path) or path}")
     if os.path.getsize(path) == 0:
         raise DecodeError("empty file (0 bytes)")
     try:
