@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from _extract_data import run_zsar
-from _faults import error_line, invoke, process_error_line, small_cache, train_args
+from _faults import error_line, invoke, trained_run, process_error_line, small_cache, train_args
 from zsar.runs.lock import RunLock
 
 pytestmark = pytest.mark.usefixtures("single_thread")
@@ -27,10 +27,7 @@ def cache(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def run(cache, tmp_path) -> Path:
-    out = tmp_path / "run"
-    result = invoke(*train_args(cache, out))
-    assert result.exit_code == 0, result.output
-    return out
+    return trained_run(cache, tmp_path / "run")
 
 
 def _metrics(out: Path) -> dict:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from _faults import error_line, invoke, small_cache, train_args
+from _faults import error_line, invoke, trained_run, small_cache, train_args
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 
@@ -28,10 +28,7 @@ def cache(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def run(cache, tmp_path) -> Path:
-    out = tmp_path / "run"
-    result = invoke(*train_args(cache, out))
-    assert result.exit_code == 0, result.output
-    return out
+    return trained_run(cache, tmp_path / "run")
 
 
 def _reseal(path: Path) -> None:
