@@ -58,5 +58,5 @@ def make_run(root: Path, n_splits: int = 3, seed: int = 0, names: list[str] = AC
     root.mkdir(parents=True, exist_ok=True)
     for result in results:
         write_split_result(root, result)
-    write_dummy_run_files(root, [r.split for r in results])
+    write_dummy_run_files(root, results)
     return results

@@ -138,7 +138,7 @@ def test_a_non_utf8_file_name_is_one_error_naming_it(videos, tmp_path):
 
 
 def test_an_unknown_decoder_lists_the_choices():
-    with pytest.raises(ZsarError, match=r"--decoder 'ffmpeg': choose one of auto, decord, pyav, torchcodec"):
+    with pytest.raises(ZsarError, match=r"--decoder 'ffmpeg': choose one of auto, decord, pyav, pyav-nvdec, torchcodec"):
         decoders.check_decoder("ffmpeg")
 
 

@@ -149,9 +149,12 @@ def test_raw_mean_pooling_changes_the_ranking_where_frame_norms_differ(tmp_path)
     for pool in ("normalised-mean", "raw-mean"):
         result = CliRunner().invoke(app, ["train-head", "--features", str(tmp_path / "cache"), "--source-features",
                                           str(tmp_path / "cache"), "--tau", "0", "--head", "frozen", "--protocol",
-                                          "cross-full", "--head-opt", f"pool={pool}", "--out", str(tmp_path / pool)])
+                                          "cross-full", "--pool", pool, "--out", str(tmp_path / pool)])
         assert result.exit_code == 0, result.output
         tops[pool] = json.loads((tmp_path / pool / "metrics.json").read_text())["mean"]["top1"]
     assert tops == {"normalised-mean": 0.0, "raw-mean": 100.0}
+    wrong_head = CliRunner().invoke(app, ["train-head", "--features", str(tmp_path / "cache"), "--head", "ridge",
+                                          "--protocol", "within-half", "--pool", "raw-mean", "--out", str(tmp_path / "r")])
+    assert wrong_head.exit_code == 2 and "pool" in wrong_head.output and not (tmp_path / "r").exists()
     with pytest.raises(Exception, match="frozen pool 'max' is not one of normalised-mean, raw-mean"):
         create_head("frozen", HeadDims(video_dim=6, text_dim=6, frames=2, n_classes=6, shared_space=True), pool="max")

@@ -6,6 +6,7 @@ once; each damage is done to a copy of it (or of its cache).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -102,13 +103,20 @@ def test_no_videos_found(tiny, tmp_path):
     assert said in _error(str(listed), *run)
 
 
+def _write_run_config(run: Path, config: dict) -> None:
+    """Rewrite the run's ``config.json`` and its checksum file (an edited file alone is refused as damaged)."""
+    text = json.dumps(config)
+    (run / "config.json").write_text(text)
+    (run / "config.json.sha256").write_text(f"{hashlib.sha256(text.encode()).hexdigest()}  config.json\n")
+
+
 def _copy_run(tiny, tmp_path, cache_too: bool = False) -> Path:
     run = Path(shutil.copytree(tiny["run"], tmp_path / "run"))
     if cache_too:
         cache = Path(shutil.copytree(tiny["cache"], tmp_path / "cache" / "features" / "synthetic" / tiny["cache"].name))
         config = json.loads((run / "config.json").read_text())
         config["features"]["path"] = str(cache)
-        (run / "config.json").write_text(json.dumps(config))
+        _write_run_config(run, config)
     return run
 
 
@@ -120,7 +128,7 @@ def test_a_run_whose_cache_is_missing(tiny, tmp_path):
     run = _copy_run(tiny, tmp_path)
     config = json.loads((run / "config.json").read_text())
     config["features"].update(path=str(tmp_path / "moved"), key="0123456789ab")
-    (run / "config.json").write_text(json.dumps(config))
+    _write_run_config(run, config)
     assert f"its feature cache {tmp_path / 'moved'} (key 0123456789ab) is missing" in _predict_with(tiny, run)
 
 

@@ -25,8 +25,9 @@ For zsar's tests and benchmarks, and for anyone testing code on top of zsar (as 
   whose object vocabulary (``zsar.cache.objects``: a classifier and object-name text) is
   built so that the classifier's most probable objects of each class's videos are known,
   and each label's text is closest to the names of its class's objects;
-- the typed files of a run directory (``dummy_run_config``, ``write_dummy_run_files``) for
-  code that reads runs, beside splits written with ``zsar.runs.results.write_split_result``;
+- the typed files of a run directory (``dummy_run_config``, ``write_dummy_run_files``: the
+  config, and the metrics and predictions of given splits) for code that reads runs, beside
+  splits written with ``zsar.runs.results.write_split_result``;
 - a model in a Hugging Face hub cache's own layout (``write_hf_snapshot``), as a download leaves it;
 - tiny random CLIP / X-CLIP checkpoints (``write_tiny_clip``, ``write_tiny_xclip``, defined
   with the CLIP family's tiny hooks in ``zsar.extract.models.tiny_weights``): a ``CLIPModel``
@@ -51,7 +52,8 @@ from zsar.cache.from_arrays import write_cache_from_arrays
 from zsar.cache.layout import CacheLayout
 from zsar.cache.objects import ObjectVocabulary, write_object_vocabulary
 from zsar.runs.files import (CacheRecord, RunConfig, RunLayout, RunMetrics, SplitRecord, write_run_config,
-                                  write_run_metrics)
+                             write_run_metrics)
+from zsar.runs.results import SplitResult, write_predictions
 from zsar.cache.text import TextEmbeddings
 from zsar.extract.models.tiny_weights import (TINY_FRAMES, TINY_PROJECTION,  # noqa: F401 (the dummies of tests)
                                              write_tiny_clip, write_tiny_xclip)
@@ -378,12 +380,17 @@ def dummy_run_config(**changes: Any) -> RunConfig:
     return RunConfig(**{**values, **changes})
 
 
-def write_dummy_run_files(root: Path, splits: list[int], **changes: Any) -> RunLayout:
-    """Write ``config.json`` (``dummy_run_config(**changes)``) and a ``metrics.json`` listing ``splits`` to ``root``."""
+def write_dummy_run_files(root: Path, results: list[SplitResult], **changes: Any) -> RunLayout:
+    """Write ``config.json`` (``dummy_run_config(**changes)``) and, as ``zsar train-head`` does for the split
+    ``results``, ``metrics.json`` and ``predictions.parquet`` to ``root``."""
+    from zsar.heads.zero_shot import split_metrics, summarise_splits
+
     layout = RunLayout(root)
     config = dummy_run_config(**changes)
-    records = tuple(SplitRecord(split=i, top1=0.0, top5=0.0, n_test=0, n_classes=0) for i in splits)
+    per_split = [split_metrics(result)[0] for result in results]
+    mean, std = summarise_splits(per_split)
     write_run_config(layout, config)
-    write_run_metrics(layout, RunMetrics(protocol=config.protocol, head=config.head, splits=records,
-                                         mean={"top1": 0.0}, std={"top1": 0.0}))
+    write_predictions(layout.root, results)
+    write_run_metrics(layout, RunMetrics(protocol=config.protocol, head=config.head, mean=mean, std=std,
+                                         splits=tuple(SplitRecord(**m) for m in per_split)))
     return layout

@@ -54,6 +54,13 @@ def train_args(features: Path, out: Path, *extra: str, protocol: str = "within-h
             "--splits", str(splits), *FAST_HEAD, *extra]
 
 
+def trained_run(features: Path, out: Path) -> Path:
+    """A finished ``train_args`` run of ``features`` in ``out`` (the fixture of the run-file tests)."""
+    result = invoke(*train_args(features, out))
+    assert result.exit_code == 0, result.output
+    return out
+
+
 def copy_cache_root(source_root: Path, to: Path) -> Path:
     """A copy of a cache root (``features/<dataset>/<cache>``); returns the copied cache folder."""
     shutil.copytree(source_root, to)

@@ -67,7 +67,9 @@ def test_a_same_size_edit_in_the_middle_of_a_big_file_is_extracted_again(dataset
     os.utime(big, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
     assert file_fingerprint(big)[0] == first["fingerprint"], "the ends are the same: only the digest sees the edit"
     out = _extract(dataset, cache)
-    assert "1 ok, 0 failed, 1 already in the cache" in out or "0 ok, 1 failed, 1 already in the cache" in out, out
+    # Decoded again: whole, partly (the XORed bytes cost frames) or not at all, depending on the decoder's luck.
+    assert any(f"{summary}, 1 already in the cache" in out
+               for summary in ("1 ok, 0 failed", "0 ok, 1 partly decoded, 0 failed", "0 ok, 1 failed")), out
     assert "video file(s) changed since they were extracted (e.g. noise/big)" in out
     assert _rows(cache)["noise/big"]["content_digest"] == content_digest(big) != first["content_digest"]
 

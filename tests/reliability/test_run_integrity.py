@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from _extract_data import run_zsar
-from _faults import error_line, invoke, process_error_line, small_cache, train_args
+from _faults import error_line, invoke, trained_run, process_error_line, small_cache, train_args
 from zsar.runs.lock import RunLock
 
 pytestmark = pytest.mark.usefixtures("single_thread")
@@ -27,10 +27,7 @@ def cache(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def run(cache, tmp_path) -> Path:
-    out = tmp_path / "run"
-    result = invoke(*train_args(cache, out))
-    assert result.exit_code == 0, result.output
-    return out
+    return trained_run(cache, tmp_path / "run")
 
 
 def _metrics(out: Path) -> dict:
@@ -60,6 +57,7 @@ def test_a_garbage_split_is_refused_and_redone(cache, run):
 @pytest.mark.parametrize("name,what", [("metrics.json", "run metrics"), ("config.json", "run config")])
 def test_garbage_run_json_is_one_line(cache, run, name, what):
     (run / name).write_text("{garbage")
+    (run / f"{name}.sha256").unlink(missing_ok=True)  # metrics.json as written before checksum files
     assert error_line(invoke("metrics", run)).startswith(f"error: {what} {run / name} is damaged: not valid JSON (")
     if name == "config.json":
         assert error_line(invoke(*train_args(cache, run))).startswith(f"error: {what} {run / name} is damaged")
@@ -106,8 +104,11 @@ def test_more_splits_than_distinct_halves_is_noted(tmp_path):
     cache = small_cache(tmp_path / "c", ["clap", "jump", "kick", "walk"], per_class=3)
     out = tmp_path / "run"
     assert invoke(*train_args(cache, out, splits=20)).exit_code == 0
-    assert "within-half: only 6 distinct split(s) among the 20 asked (4 classes have 6 halves); repeated splits " \
-           "understate the std: pass --splits fewer, or use more classes" in _metrics(out)["notes"]
+    notes = _metrics(out)["notes"]
+    assert f"--splits 20: within-half can draw only 6 distinct split(s) from the 4 classes of {cache}; running 6" \
+        in notes
+    assert "within-half: only 3 distinct split(s) among the 6 asked (4 classes have 6 halves); repeated splits " \
+           "understate the std: pass --splits fewer, or use more classes" in notes
 
 
 def test_classes_with_the_same_label_text_are_noted(tmp_path):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from zsar.cache.config import CacheConfig, read_cache_config
 from zsar.cache.layout import CacheLayout, open_layout
-from zsar.cache.manifest import Completeness, ManifestSummary, manifest_ranks, read_manifest
+from zsar.cache.manifest import Completeness, ManifestSummary, VideoCounts, manifest_ranks, read_manifest
 from zsar.cache.text import list_text_files
 from zsar.errors import ZsarError
 
@@ -27,12 +27,11 @@ def default_cache_root() -> Path:
 
 @dataclass(kw_only=True)
 class CacheInfo:
-    """One cache at a glance: what it was made from and how much it holds."""
+    """One cache at a glance: what it was made from and how much it holds (``videos``: ok, partly decoded, failed)."""
 
     path: Path
     config: CacheConfig
-    ok: int
-    failed: int
+    videos: VideoCounts
     completeness: Completeness
     size_bytes: int
     text_files: list[str] = field(default_factory=list)
@@ -55,7 +54,7 @@ def describe_cache(path: Path | str) -> CacheInfo:
     table = read_manifest(layout)
     summary = ManifestSummary.of(table)
     return CacheInfo(
-        path=layout.root, config=config, ok=summary.ok, failed=summary.failed,
+        path=layout.root, config=config, videos=summary.counts,
         completeness=Completeness.of(table, config.n_videos, config.world_size, config.videos_per_shard),
         size_bytes=_folder_size(layout.root), text_files=[p.stem for p in list_text_files(layout)],
         ranks=manifest_ranks(layout), shards=len(summary.shards))
@@ -98,10 +97,12 @@ def format_cache_list(root: Path, caches: list[CacheInfo], damaged: list[tuple[P
     """The table ``zsar cache ls`` prints: one line per cache, then the damaged folders and a count."""
     if not caches and not damaged:
         return f"no feature caches under {root}"
-    lines = [f"{'dataset':<14} {'backbone':<18} {'sampling':<12} {'ok':>7} {'failed':>6} {'size':>9} {'texts':>5}  path"]
+    lines = [f"{'dataset':<14} {'backbone':<18} {'sampling':<12} {'ok':>7} {'partial':>7} {'failed':>6} {'size':>9} "
+             f"{'texts':>5}  path"]
     for c in caches:
-        lines.append(f"{c.config.dataset:<14} {c.config.backbone:<18} {c.config.sampling:<12} {c.ok:>7} "
-                     f"{c.failed:>6} {human_size(c.size_bytes):>9} {len(c.text_files):>5}  {c.path}")
+        lines.append(f"{c.config.dataset:<14} {c.config.backbone:<18} {c.config.sampling:<12} {c.videos.ok:>7} "
+                     f"{c.videos.partial:>7} {c.videos.failed:>6} {human_size(c.size_bytes):>9} "
+                     f"{len(c.text_files):>5}  {c.path}")
     lines += [f"damaged: {path}: {error}" for path, error in damaged]
     lines.append(f"{len(caches)} cache(s) under {root}"
                  + (f", {len(damaged)} damaged (`zsar cache verify PATH` lists what to repair)" if damaged else ""))
@@ -115,7 +116,7 @@ def format_cache_info(info: CacheInfo) -> str:
         "path": info.path, "dataset": f"{c.dataset} ({c.n_classes} classes, root {c.root or '-'})",
         "backbone": f"{c.backbone} ({c.weights_id or '-'}), D={c.feature_dim}",
         "sampling": f"{c.sampling}, {c.resolution or '-'} px, {c.precision or '-'}",
-        "key": c.key, "videos": f"{info.ok} ok, {info.failed} failed, " + (
+        "key": c.key, "videos": f"{info.videos.describe()}, " + (
             f"{c.n_videos} in the list" if c.n_videos else "no fixed list (rows added per file)")
                                 + ("" if done.complete else f" (incomplete: {done.describe()}; {done.fix()})"),
         "shards": f"{info.shards} from rank(s) {', '.join(map(str, info.ranks)) or '-'} (world size {c.world_size}, "

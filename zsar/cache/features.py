@@ -12,8 +12,9 @@ the caller allows a partial cache. Damaged files are named with their repair.
 
 Every shard is checked as it is read (``zsar.cache.shards.read_checked``): its arrays
 against the digest its manifest rows record, its ``video_row`` against those rows. Videos
-that failed to decode, and videos only partly decoded (a ``note`` in their manifest row:
-fewer frames than their container claims), are left out; ``FeatureSet.loss_note`` counts them.
+that failed to decode, and videos only partly decoded (a ``note`` in their manifest row that
+says so: fewer frames than their container claims), are left out; ``FeatureSet.loss_note``
+counts them. A video read whole by a fallback decoder (its note says which) is kept.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ import numpy as np
 
 from zsar.cache.config import CacheConfig, read_cache_config
 from zsar.cache.layout import CacheLayout, open_layout
-from zsar.cache.manifest import SPLIT_COLUMNS, STATUS_FAILED, STATUS_OK, Completeness, read_manifest
+from zsar.cache.manifest import (SPLIT_COLUMNS, STATUS_FAILED, STATUS_OK, Completeness, is_partly_decoded,
+                                 read_manifest)
 from zsar.cache.shards import ShardReader, read_checked
 from zsar.cache.text import TextEmbeddings, find_text_embeddings, read_text_embeddings
 from zsar.errors import ZsarError
@@ -143,8 +145,7 @@ def load_features(path: Path | str, check: bool = True) -> FeatureSet:
     config = read_cache_config(layout)
     table = read_manifest(layout)
     status = np.asarray(table.column("status").to_pylist(), dtype=object)
-    notes = np.asarray(table.column("note").to_pylist(), dtype=object)
-    partial = (status == STATUS_OK) & (notes != "")
+    partial = np.array([is_partly_decoded(s, n) for s, n in zip(status, table.column("note").to_pylist())], dtype=bool)
     ok = table.filter((status == STATUS_OK) & ~partial)
     if ok.num_rows == 0:
         _refuse_empty(layout, table, status)

@@ -251,22 +251,67 @@ def is_partly_decoded(status: str, note: str) -> bool:
     return status == STATUS_OK and note.startswith(PARTLY_DECODED)
 
 
-@dataclass
-class ManifestSummary:
-    """Counts of a manifest: videos ok and failed, shards referenced."""
+@dataclass(frozen=True)
+class VideoCounts:
+    """Videos by outcome: ``ok`` (fully decoded), ``partial`` (ok but only partly decoded), ``failed``.
+
+    The one count that ``zsar extract``'s summary, ``zsar cache info``/``ls`` and ``zsar predict``
+    show; ``describe()`` words it (``"7 ok, 1 partly decoded, 0 failed"``).
+    """
 
     ok: int = 0
+    partial: int = 0
     failed: int = 0
+
+    @classmethod
+    def of(cls, statuses: Iterable[str], notes: Iterable[str]) -> "VideoCounts":
+        """Counts of rows given by their ``status`` and ``note`` columns."""
+        ok = partial = failed = 0
+        for status, note in zip(statuses, notes):
+            if status == STATUS_FAILED:
+                failed += 1
+            elif is_partly_decoded(status, note or ""):
+                partial += 1
+            else:
+                ok += 1
+        return cls(ok, partial, failed)
+
+    @classmethod
+    def of_table(cls, table: pa.Table) -> "VideoCounts":
+        return cls.of(table.column("status").to_pylist(), table.column("note").to_pylist())
+
+    def __add__(self, other: "VideoCounts") -> "VideoCounts":
+        return VideoCounts(self.ok + other.ok, self.partial + other.partial, self.failed + other.failed)
+
+    @property
+    def total(self) -> int:
+        return self.ok + self.partial + self.failed
+
+    @property
+    def extracted(self) -> int:
+        """Videos whose features are stored (ok and partly decoded)."""
+        return self.ok + self.partial
+
+    def describe(self) -> str:
+        """``"7 ok, 1 partly decoded, 0 failed"``; the partly decoded are named only when there are some."""
+        partial = f" {self.partial} partly decoded," if self.partial else ""
+        return f"{self.ok} ok,{partial} {self.failed} failed"
+
+
+@dataclass
+class ManifestSummary:
+    """What a manifest holds: its videos by outcome (``VideoCounts``) and the shards referenced."""
+
+    counts: VideoCounts = field(default_factory=VideoCounts)
     shards: dict[str, str] = field(default_factory=dict)  # name -> sha256
 
     @classmethod
     def of(cls, table: pa.Table) -> "ManifestSummary":
-        status = table.column("status").to_pylist()
         shards: dict[str, Any] = {}
         for name, sha in zip(table.column("shard").to_pylist(), table.column("shard_sha256").to_pylist()):
             if name:
                 shards[name] = sha
-        return cls(ok=status.count(STATUS_OK), failed=status.count(STATUS_FAILED), shards=shards)
+        return cls(counts=VideoCounts.of_table(table), shards=shards)
 
 
 def chunk_bounds(n_videos: int, videos_per_shard: int) -> list[tuple[int, int]]:

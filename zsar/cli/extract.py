@@ -37,7 +37,7 @@ def extract(
     shard: Annotated[str | None, typer.Option(help="This process's part i/N of the video list (default: torchrun's RANK/WORLD_SIZE, else 0/1).")] = None,
     limit: Annotated[int | None, typer.Option(help="Extract only N videos spread over the dataset (a quick look; its own cache).")] = None,
     retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Extract again the shards holding videos that failed before.")] = False,
-    decoder: Annotated[str, typer.Option(help="Video decoder: auto (PyAV, the fastest; a file it cannot read goes to decord), pyav, decord, or torchcodec (pip install 'zsar[torchcodec]'; with --device cuda it decodes on NVDEC in --workers threads). In the cache key.")] = "auto",
+    decoder: Annotated[str, typer.Option(help="Video decoder: auto (PyAV, the fastest; a file it cannot read goes to decord), pyav, decord, pyav-nvdec (PyAV on NVDEC, the GPU's video decoder, through the FFmpeg in PyAV's wheels: needs --device cuda; decodes in --workers threads; a file NVDEC cannot take is read on the CPU and counted as cpu_fallback), or torchcodec (pip install 'zsar[torchcodec]'; with --device cuda it decodes on NVDEC in --workers threads). In the cache key.")] = "auto",
     resize: Annotated[str, typer.Option(help="Resize method: uint8 (antialiased bilinear on uint8 frames, fast) or float (the same in float32, as zsar did before; extends caches made then). In the cache key.")] = "uint8",
 ) -> None:
     """Decode a dataset's videos, run a frozen backbone and write a resumable feature cache."""
@@ -56,7 +56,7 @@ def extract(
     result = run(config)
     typer.echo(f"cache: {result.cache_dir}")
     part = f" (rank {result.rank}/{result.world_size})" if result.world_size > 1 else ""
-    typer.echo(f"videos{part}: {result.ok} ok, {result.failed} failed, {result.skipped} already in the cache; "
+    typer.echo(f"videos{part}: {result.counts.describe()}, {result.skipped} already in the cache; "
                f"{result.clips_per_s:.1f} clips/s, {result.seconds:.1f} s")
     if result.gpu_decoding:
         typer.echo(f"GPU decoding: {result.gpu_decoding}")

@@ -30,6 +30,7 @@ def train_head(
     source_features: SourceFeatures = None,
     splits: Annotated[int | None, typer.Option(help="Number of splits (default: the protocol's; `zsar heads` lists them).")] = None,
     head_opt: Annotated[list[str] | None, typer.Option(help="A head option KEY=VALUE (repeatable), e.g. fusion=transformer; `zsar heads` lists each head's options and defaults.")] = None,
+    pool: Annotated[str | None, typer.Option(help="The frozen head's pooling of frames and clips: normalised-mean (each frame L2-normalised, then averaged: FROSTER's frozen row; the default) or raw-mean (raw features averaged, then normalised: ViFi-CLIP's vanilla row, ActionCLIP's meanP). Short for --head-opt pool=....")] = None,
     generator: Annotated[bool | None, typer.Option("--generator/--no-generator", help="AURL's class generator (default: on for aurl, off for rest).")] = None,
     generator_mode: Annotated[str | None, typer.Option(help=Listing("Class-generator mode: {generator_modes} (interpolate: weights in [0,1))."))] = None,
     transfer: Annotated[str | None, typer.Option(help=Listing("Semantic transfer: {transfers} (default: semantic for rest, else none)."))] = None,
@@ -52,6 +53,7 @@ def train_head(
     seed: Annotated[int, typer.Option(help="Seed of the weights, batch order, sampling and validation classes.")] = 0,
     device: Device = "cpu",
     allow_partial: Annotated[bool, typer.Option("--allow-partial", help="Use a cache not fully extracted yet (a note says so).")] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Refuse to train when a video changed since its cache was extracted (size or modification time; without it, a warning and a note in metrics.json).")] = False,
 ) -> None:
     """Train a head on cached features and evaluate it zero-shot under a protocol; writes the run directory."""
     from zsar.extract.objects import add_object_vocabulary
@@ -73,9 +75,9 @@ def train_head(
     config = TrainHeadConfig(
         features=features, out=out, head=head, protocol=protocol, text=text, source_features=source_features,
         splits=splits, generator=_generator_mode(generator, generator_mode), rerank=rerank, train=train,
-        selection=SelectionConfig(enabled=select), head_options=parse_head_options(head, head_opt or []),
+        selection=SelectionConfig(enabled=select), head_options=parse_head_options(head, [*(head_opt or []), *([f"pool={pool}"] if pool else [])]),
         transfer=transfer_config, overlap_with=tuple(overlap_with or ()), allow_partial=allow_partial,
-        filter_text=filter_text, protocol_options=options)
+        filter_text=filter_text, protocol_options=options, strict=strict)
     if head_class(head).needs_objects:  # the caches' classifier and object text, built once (zsar.extract.objects)
         for cache in filter(None, (features, source_features)):
             add_object_vocabulary(cache, text, device)

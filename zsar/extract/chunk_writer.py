@@ -30,7 +30,7 @@ from typing import Sequence
 
 from zsar.cache.fingerprints import file_fingerprint
 from zsar.cache.layout import CacheLayout
-from zsar.cache.manifest import STATUS_FAILED, ManifestRow, write_manifest_part
+from zsar.cache.manifest import STATUS_FAILED, STATUS_OK, ManifestRow, is_partly_decoded, write_manifest_part
 from zsar.cache.shards import ShardWriter
 from zsar.extract.batcher import EncodedVideo, encode_videos
 from zsar.extract.loader import DecodeSettings, make_loader
@@ -70,11 +70,12 @@ class ChunkContext:
 class RunStats:
     """Counts of the chunks this run committed, and how long the loop took."""
 
-    ok: int = 0
+    ok: int = 0                  # videos stored (status ok), ``partial`` of them only partly decoded
     clips: int = 0
     seconds: float = 0.0
     cpu_seconds: float = 0.0     # CPU time of this process (all its threads) in the loop; workers not included
     failed: list[tuple[str, str]] = field(default_factory=list)  # (video_id, decoder message)
+    partial: list[tuple[str, str]] = field(default_factory=list)  # (video_id, note): ok but only partly decoded
     gpu: object | None = None    # GpuDecodeStats when decoding ran on the GPU (cpu_fallback, pixel check)
 
 
@@ -103,7 +104,7 @@ def _row(context: ChunkContext, video_row: int, done: EncodedVideo) -> ManifestR
     row.content_digest = done.item.digest
     decoded = done.item.decoded
     if decoded is None:
-        row.status, row.error = STATUS_FAILED, done.item.error
+        row.status, row.error = STATUS_FAILED, printable(done.item.error)
     else:
         row.n_frames, row.fps, row.duration = decoded.n_frames, decoded.fps, decoded.duration
         row.note, row.decoder = decoded.note, decoded.decoder
@@ -175,9 +176,13 @@ class ChunkWriter:
                 continue
             for i, done in enumerate(videos):
                 if done.features is None:
-                    self.stats.failed.append((self.context.records[chunk.start + i].video_id, done.item.error))
+                    self.stats.failed.append((printable(self.context.records[chunk.start + i].video_id),
+                                              printable(done.item.error)))
                 else:
                     self.stats.ok += 1
+                    if is_partly_decoded(STATUS_OK, done.item.decoded.note):
+                        self.stats.partial.append((printable(self.context.records[chunk.start + i].video_id),
+                                                   done.item.decoded.note))
                     self.stats.clips += done.item.n_clips
 
 

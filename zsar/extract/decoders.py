@@ -2,7 +2,9 @@
 
 Registry ``DECODERS`` (``--decoder``): ``decord`` (decord ``VideoReader.get_batch``),
 ``pyav`` (PyAV, which zsar installs anyway: the packets are indexed, then each wanted frame
-is decoded forward from the keyframe before it, or from the frame before it) and ``torchcodec`` (the optional extra
+is decoded forward from the keyframe before it, or from the frame before it), ``pyav-nvdec``
+(the same on NVDEC, through the CUDA hwaccel of the FFmpeg inside PyAV's wheels:
+``zsar.extract.nvdec``) and ``torchcodec`` (the optional extra
 ``zsar[torchcodec]``: ``VideoDecoder`` in exact seek mode, on the CPU or, with
 ``device="cuda"``, on NVDEC). ``auto`` is not a decoder but an order (``auto_order``): the
 fastest decoder (``AUTO_PREFERENCE``: PyAV, always installed with zsar), and for a file it
@@ -31,9 +33,10 @@ import numpy as np
 import torch
 
 from zsar.errors import ZsarError
+from zsar.extract.datasets.base import broken_link
 from zsar.registry import Registry
 
-DECODERS: Registry = Registry("decoder")
+DECODERS: Registry = Registry("decoder", modules=("zsar.extract.nvdec",))
 AUTO = "auto"
 # --decoder auto: fastest first, as measured end to end (docs/benchmarks-extract.md); PyAV is always installed.
 # torchcodec is left to --decoder torchcodec: it decoded as fast as PyAV alone, but slowed extraction beside a
@@ -66,7 +69,7 @@ def installed(name: str) -> bool:
         except ZsarError:
             return False
         return True
-    return importlib.util.find_spec({"pyav": "av"}.get(name, name)) is not None
+    return importlib.util.find_spec({"pyav": "av", "pyav-nvdec": "av"}.get(name, name)) is not None
 
 
 def auto_order() -> tuple[str, ...]:
@@ -86,11 +89,22 @@ def check_decoder(name: str) -> None:
 
 
 class Reader(abc.ABC):
-    """One open video: ``n_frames``, ``fps``, and ``read(index)`` -> uint8 ``(n, H, W, 3)`` (sorted distinct index)."""
+    """One open video: ``n_frames``, ``fps``, and ``read(index)`` -> uint8 ``(n, H, W, 3)`` (sorted distinct index).
+
+    ``on_cuda``: the decoder decodes on the GPU when given a CUDA ``device`` (in threads of
+    one process: ``zsar.extract.gpu_loader``); ``needs_cuda``: it decodes nowhere else.
+    """
 
     name = ""
     n_frames: int = 0
     fps: float = 0.0
+    on_cuda = False
+    needs_cuda = False
+
+    @classmethod
+    def cuda_problem(cls, device: str) -> str:
+        """Why this decoder cannot decode on ``device`` here, in words ("" when it can, or cannot tell before a file)."""
+        return ""
 
     @abc.abstractmethod
     def read(self, index: np.ndarray) -> torch.Tensor:
@@ -232,7 +246,7 @@ class PyAVReader(Reader):
         self._frames = None      # the open decoding generator
         self.next = 0            # the number of the frame it gives next
         try:
-            self.container = av.open(str(path))
+            self.container = self._open_container()
             if not self.container.streams.video:
                 raise ValueError("the file has no video stream")
             stream = self.container.streams.video[0]
@@ -247,6 +261,10 @@ class PyAVReader(Reader):
         self.number = {pts: i for i, pts in enumerate(self.pts)}
         self.keyframes = sorted(self.number[pts] for pts, key in packets if key) or [0]
         self.n_frames = len(self.pts)
+
+    def _open_container(self):
+        """The file opened for decoding (a subclass may open it on a device)."""
+        return av.open(str(self.path))
 
     def _seek(self, frame: int) -> None:
         """Start decoding at the keyframe at or before ``frame``."""
@@ -296,7 +314,7 @@ class PyAVReader(Reader):
         at the front, cut short): the frames before the cut are then read as a shorter video.
         """
         self.close()
-        self.container = av.open(str(self.path))
+        self.container = self._open_container()
         decoded = []
         try:
             for frame in self.container.decode(self.container.streams.video[0]):
@@ -330,6 +348,7 @@ def load_torchcodec():
 @DECODERS.register("torchcodec", help="torchcodec VideoDecoder, exact seek mode (CPU, or NVDEC with --device cuda)")
 class TorchcodecReader(Reader):
     name = "torchcodec"
+    on_cuda = True
 
     def __init__(self, path: Path, threads: int = 1, device: str = "cpu") -> None:
         decoders = load_torchcodec()
@@ -361,7 +380,7 @@ class TorchcodecReader(Reader):
 def open_reader(name: str, path: Path, threads: int = 1, device: str = "cpu") -> Reader:
     """Open ``path`` with decoder ``name``; ``DecodeError`` for a file it cannot open."""
     if not path.is_file():
-        raise DecodeError(f"file not found: {path}")
+        raise DecodeError(f"file not found: {broken_link(path) or path}")
     if os.path.getsize(path) == 0:
         raise DecodeError("empty file (0 bytes)")
     try:

@@ -32,13 +32,15 @@ from zsar.cache.catalog import default_cache_root
 from zsar.cache.config import CacheConfig
 from zsar.cache.layout import CacheLayout, cache_key
 from zsar.cache.lock import RankLock
-from zsar.cache.manifest import compact_manifest
+from zsar.cache.verify import remove_orphan_shards
+from zsar.cache.manifest import VideoCounts, compact_manifest
 from zsar.devices import (backbone_threads, default_batch_size, default_workers, keep_freed_memory, rank_device,
                           resolve_device, resolve_precision, torch_threads)
 from zsar.errors import ZsarError, check_choice
 from zsar.extract.chunk_writer import ChunkContext, extract_chunks
 from zsar.extract.decode import RESIZE_METHODS
 from zsar.extract.decoders import check_decoder, load_torchcodec
+from zsar.extract.gpu_loader import gpu_decoding
 from zsar.extract.loader import DecodeSettings
 from zsar.extract.per_file import PER_FILE_DIGEST, check_single_writer, is_per_file, plan_per_file
 from zsar.extract.plan import plan_chunks, rank_chunks, remove_leftovers, resolve_rank
@@ -97,7 +99,11 @@ class ExtractConfig:
 
 @dataclass(kw_only=True)
 class ExtractResult:
-    """What one ``extract`` call did: ``ok``/``failed`` videos extracted now, ``skipped`` already in the cache."""
+    """What one ``extract`` call did: ``ok``/``failed`` videos extracted now, ``skipped`` already in the cache.
+
+    ``ok`` counts the videos stored now (status ``ok``), ``partial_videos`` those of them only
+    partly decoded; ``counts`` splits them as every summary shows them (``VideoCounts``).
+    """
 
     cache_dir: Path
     ok: int
@@ -110,9 +116,16 @@ class ExtractResult:
     world_size: int = 1
     clips: int = 0
     failed_videos: list[tuple[str, str]] = field(default_factory=list)  # (video_id, error)
+    partial_videos: list[tuple[str, str]] = field(default_factory=list)  # (video_id, note)
     total_ok: int = 0        # this rank's ok videos in the cache, including earlier runs
     total_failed: int = 0
     gpu_decoding: str = ""   # GPU decoding's cpu_fallback count and pixel check ("" when decoding ran on CPUs)
+
+    @property
+    def counts(self) -> VideoCounts:
+        """The videos extracted now: fully decoded, partly decoded, failed."""
+        partial = len(self.partial_videos)
+        return VideoCounts(ok=self.ok - partial, partial=partial, failed=self.failed)
 
 
 def limit_records(records: list, limit: int | None) -> list:
@@ -192,10 +205,14 @@ def extract(config: ExtractConfig) -> ExtractResult:
         with torch_threads(backbone_threads(config.threads, workers, backbone.device.type)):
             run = extract_chunks(context, plan.pending, backbone.launch)
         compact_manifest(layout, rank)
+        for name in remove_orphan_shards(layout, rank, world):
+            log.warning("removed orphan shard %s: no manifest row names it and no chunk of this cache is written to it",
+                        name)
     result = ExtractResult(
         cache_dir=layout.root, ok=run.ok, failed=len(run.failed), skipped=plan.skipped,
         clips_per_s=run.clips / run.seconds if run.seconds > 0 else 0.0, seconds=time.perf_counter() - started,
-        rank=rank, world_size=world, clips=run.clips, failed_videos=run.failed, loop_cpu_seconds=run.cpu_seconds,
+        rank=rank, world_size=world, clips=run.clips, failed_videos=run.failed, partial_videos=run.partial,
+        loop_cpu_seconds=run.cpu_seconds,
         total_ok=plan.done_ok + run.ok, total_failed=plan.done_failed + len(run.failed),
         gpu_decoding=run.gpu.describe() if run.gpu is not None else "")
     _report_failures(result)
@@ -221,8 +238,8 @@ def _cache_config(config: ExtractConfig, dataset, records: list, backbone, size:
 
 
 def decode_settings(config: ExtractConfig, device, records: list) -> DecodeSettings:
-    """How this run decodes: on the GPU only for ``--decoder torchcodec`` with a CUDA backbone (checked here)."""
-    on_gpu = config.decoder == "torchcodec" and device.type == "cuda"
+    """How this run decodes: on the GPU for ``pyav-nvdec`` or ``torchcodec`` with a CUDA backbone (checked here)."""
+    on_gpu = gpu_decoding(config.decoder, device.type)
     if on_gpu and records:
         from zsar.extract.gpu_loader import check_cuda_decoding
 
@@ -280,10 +297,14 @@ def _check_backbone(backbone, config: ExtractConfig) -> int:
 
 
 def _report_failures(result: ExtractResult) -> None:
-    """Warn about failed videos; every video of the rank failing is an error."""
+    """Warn about failed and partly decoded videos; every video of the rank failing is an error."""
     if result.failed:
         shown = "; ".join(f"{vid}: {err}" for vid, err in result.failed_videos[:3])
         log.warning("%d video(s) could not be decoded (failed rows in the manifest), e.g. %s", result.failed, shown)
+    if result.partial_videos:
+        shown = "; ".join(f"{vid}: {note}" for vid, note in result.partial_videos[:3])
+        log.warning("%d video(s) were only partly decoded (a note in their manifest rows; train-head leaves them "
+                    "out), e.g. %s", len(result.partial_videos), shown)
     if result.total_ok == 0 and result.total_failed > 0:
         first = result.failed_videos[0] if result.failed_videos else ("", "see the manifest's error column")
         raise ZsarError(f"all {result.total_failed} video(s) failed to decode (e.g. {first[0]}: {first[1]}); "

@@ -1,23 +1,29 @@
-"""Decoding on the GPU (torchcodec on NVDEC): threads of this process, each with its own CUDA decoders.
+"""Decoding on the GPU (NVDEC): threads of this process, each with its own CUDA decoders.
 
-Forked worker processes cannot hold CUDA decoders, so ``--decoder torchcodec --device cuda``
-decodes in ``--workers`` threads of the extracting process (at least ``MIN_GPU_DECODERS``
-are advised: NVDEC runs several sessions at once, and one decoder leaves it idle while its
-thread resizes and copies). Each thread opens its file with torchcodec on the GPU, resizes
-the sampled frames there and copies them back as uint8 ``(clips, T, S, S, 3)``; the videos
-are handed out in list order, at most ``AHEAD_PER_THREAD`` per thread ahead of the consumer.
+Two decoders decode on NVDEC: ``--decoder pyav-nvdec`` (PyAV through the CUDA hwaccel of
+the FFmpeg in its wheels: ``zsar.extract.nvdec``) and ``--decoder torchcodec --device cuda``.
+Forked worker processes cannot hold CUDA decoders, so both decode in ``--workers`` threads
+of the extracting process (at least ``MIN_GPU_DECODERS`` are advised: NVDEC runs several
+sessions at once, and one decoder leaves it idle while its thread converts, resizes and
+copies). Each thread opens its file on the GPU and hands back the sampled frames as uint8
+``(clips, T, S, S, 3)`` in system memory (torchcodec resizes on the GPU; PyAV downloads the
+sampled frames and resizes on the CPU); the videos are handed out in list order, at most
+``AHEAD_PER_THREAD`` per thread ahead of the consumer.
 
 Two things are counted for the run summary (``GpuDecodeStats``):
 
-- ``cpu_fallback``: files torchcodec decoded on the CPU although it was asked for CUDA (a
-  codec or size NVDEC does not take);
+- ``cpu_fallback``: files decoded on the CPU although CUDA was asked for (a codec or size
+  NVDEC does not take; for PyAV also a CUDA failure on the file);
 - the pixel check: the first ``CHECK_SAMPLE`` videos decoded on the GPU are decoded again
   by the CPU decoders (``auto``) and compared; a mean absolute difference above
   ``PIXEL_WARN`` levels (of 255) is a warning naming the video (NVDEC has mis-cropped
   videos that share a coded size: torchcodec issue 1704). NVDEC's colour conversion
   differs from FFmpeg's by about one level, so the threshold leaves room for that only.
 
-``check_cuda_decoding`` refuses, in one line, a machine where torchcodec cannot decode on CUDA.
+``check_cuda_decoding`` refuses, in one line, a machine where the decoder cannot decode on
+CUDA: no CUDA device for torch, the decoder's own test (``Reader.cuda_problem``: PyAV's
+FFmpeg without the CUDA hwaccel, no ``libnvcuvid``, a test stream that does not decode on
+NVDEC), or a first video that opens on the CPU but not on CUDA (torchcodec's CPU builds).
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ import torch
 
 from zsar.errors import ZsarError
 from zsar.extract.decode import decode_video
-from zsar.extract.decoders import AUTO, DecodeError, first_line, open_reader
+from zsar.extract.decoders import AUTO, DECODERS, DecodeError, first_line, open_reader
 
 log = logging.getLogger(__name__)
 
@@ -62,15 +68,33 @@ class GpuDecodeStats:
         return text
 
 
-def check_cuda_decoding(path: Path, decoder: str, device: str) -> None:
-    """Refuse, in one line, decoding on ``device`` where ``decoder`` cannot (no CUDA, or a CPU-only build).
+def gpu_decoding(decoder: str, device_type: str) -> bool:
+    """Whether ``--decoder decoder`` decodes on the GPU beside a backbone on ``device_type`` (``cuda``, ``cpu``).
 
-    Opens ``path`` (the run's first video) on ``device``; when that fails but the same file
-    opens on the CPU, the failure is the GPU decoder's, not the file's.
+    A decoder that decodes only on a GPU (``pyav-nvdec``) beside a CPU backbone is refused in one line.
+    """
+    if decoder == AUTO:
+        return False
+    reader = DECODERS.get(decoder)
+    if reader.needs_cuda and device_type != "cuda":
+        raise ZsarError(f"--decoder {decoder} decodes on NVDEC, a GPU's video decoder: it needs --device cuda "
+                        f"(this run's device is {device_type}); on the CPU use --decoder pyav or auto")
+    return reader.on_cuda and device_type == "cuda"
+
+
+def check_cuda_decoding(path: Path, decoder: str, device: str) -> None:
+    """Refuse, in one line, decoding on ``device`` where ``decoder`` cannot (see the module doc).
+
+    Last, opens ``path`` (the run's first video) on ``device``; when that fails but the same
+    file opens on the CPU, the failure is the GPU decoder's, not the file's.
     """
     if not torch.cuda.is_available():
         raise ZsarError(f"--decoder {decoder} --device {device}: no CUDA device is visible to torch; "
                         "use --decoder auto (CPU decoding in worker processes) or run on a GPU machine")
+    problem = DECODERS.get(decoder).cuda_problem(device)
+    if problem:
+        raise ZsarError(f"--decoder {decoder} --device {device}: CUDA decoding is unavailable here: {problem}; "
+                        "use --decoder auto (CPU decoding in worker processes)")
     try:
         open_reader(decoder, Path(path), 1, device).close()
     except DecodeError as err:

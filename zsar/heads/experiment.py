@@ -21,6 +21,7 @@ from zsar import __version__
 from zsar.heads.batches import FeatureBatches
 from zsar.cache.features import FeatureSet
 from zsar.cache.layout import cache_key
+from zsar.cache.verify import stale_videos
 from zsar.runs.lock import RunLock
 from zsar.runs.files import (CacheRecord, CheckpointMeta, FilterTextRecord, LogRecord, OverlapRecord,
                                   RunConfig, RunLayout, RunMetrics, SelectionRecord, SplitRecord, append_log,
@@ -61,7 +62,8 @@ class TrainHeadConfig:
     filtered against besides the target's (E2E's union filter). ``filter_text``: the text the overlap filter
     compares (None: ``word2vec-e2e`` when the source cache has it, else ``text``). ``protocol_options``:
     values of the protocol's options by name (``Protocol.options``; e.g. ``tau``, ``base_train``), the others
-    keep the protocol's defaults.
+    keep the protocol's defaults. ``strict``: a video changed since its cache was extracted
+    (``zsar.cache.verify.stale_videos``) is an error instead of a warning and a note.
     """
 
     features: Path
@@ -82,6 +84,7 @@ class TrainHeadConfig:
     allow_partial: bool = False
     filter_text: str | None = None
     protocol_options: dict[str, Any] = field(default_factory=dict)
+    strict: bool = False
 
 
 @dataclass(kw_only=True)
@@ -301,6 +304,26 @@ def _check_sizes(config: TrainHeadConfig, resolved: _Resolved, data: ProtocolDat
     check_head_size(config.head, dims, resolved.head_options)
 
 
+def cap_splits(protocol: Protocol, data: ProtocolData, n_splits: int) -> int:
+    """``n_splits``, or the number of distinct splits ``protocol`` can draw on ``data`` when that is fewer (noted)."""
+    most = None if protocol.distinct_splits is None else protocol.distinct_splits(data)
+    if most is None or n_splits <= most:
+        return n_splits
+    data.note(f"--splits {n_splits}: {protocol.name} can draw only {most} distinct split(s) from the "
+              f"{len(data.target.class_names)} classes of {data.target.cache_dir}; running {most}")
+    return most
+
+
+def check_stale(data: ProtocolData, strict: bool) -> None:
+    """Note (``strict``: refuse) videos of the caches read that changed since they were extracted."""
+    for features in (data.target, data.source):
+        stale = None if features is None else stale_videos(features.cache_dir).describe()
+        if stale is not None and strict:
+            raise ZsarError(f"{stale} (--strict)")
+        if stale is not None:
+            data.note(stale)
+
+
 def train_head(config: TrainHeadConfig) -> RunMetrics:
     """Run ``config.protocol`` with ``config.head`` and write the run directory ``config.out``; returns its metrics.
 
@@ -309,6 +332,8 @@ def train_head(config: TrainHeadConfig) -> RunMetrics:
     """
     resolved = resolve(config)
     data = protocol_data(config, resolved)
+    check_stale(data, config.strict)
+    resolved = replace(resolved, n_splits=cap_splits(resolved.protocol, data, resolved.n_splits))
     _check_sizes(config, resolved, data)
     payload = run_config(resolved, data)
     out = Path(config.out)

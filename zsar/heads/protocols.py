@@ -37,8 +37,8 @@ Degenerate set-ups are refused with one line (a cache with videos of fewer than 
 a split with fewer than 2 training videos or no test video) or noted: each note is logged
 as a warning and kept in ``ProtocolData.notes`` (``metrics.json`` stores them): a partial
 cache used with ``--allow-partial``, classes with the same label text, fewer distinct
-class halves than splits asked (repeats understate the std), a single candidate class at
-test (top-1 is 100% by construction).
+class halves than splits asked (repeats understate the std; ``train-head`` caps ``--splits``
+to ``distinct_splits``), a single candidate class at test (top-1 is 100% by construction).
 
 Class order is the dataset's (alphabetical) order, as E2E requires. In cross protocols
 the source classes come first in ``SplitPlan.class_names``, as ``<source dataset>/<name>``.
@@ -169,8 +169,9 @@ def _note_same_texts(data: ProtocolData, features: FeatureSet, text: TextEmbeddi
 class Protocol:
     """A registered protocol: how many splits by default / at most, whether it trains on a source cache,
     its ``options`` type (a frozen dataclass: the options and their defaults, ``--protocol-opt KEY=VALUE``),
-    the ``measures`` it adds to each split's accuracy (``zsar.metrics.measures``) and, for a cross protocol,
-    ``filter_classes``: the target classes the overlap filter runs against (None: all of them)."""
+    the ``measures`` it adds to each split's accuracy (``zsar.metrics.measures``), for a cross protocol
+    ``filter_classes``: the target classes the overlap filter runs against (None: all of them), and
+    ``distinct_splits``: how many different splits it can draw on the data (None: no limit)."""
 
     name: str
     plan: Callable[[ProtocolData, int], Iterator[SplitPlan]]
@@ -180,6 +181,7 @@ class Protocol:
     options: type = NoOptions
     measures: tuple[str, ...] = ()
     filter_classes: Callable[[FeatureSet], list[str]] | None = None
+    distinct_splits: Callable[[ProtocolData], int] | None = None
 
 
 # Modules whose import registers more protocols; the registry imports them on first use (they build on this one).
@@ -189,7 +191,8 @@ PROTOCOLS: Registry[Protocol] = Registry("protocol", modules=PROTOCOL_MODULES)
 
 def register(name: str, default_splits: int, max_splits: int | None, needs_source: bool, help: str,
              options: type = NoOptions, measures: tuple[str, ...] = (),
-             filter_classes: Callable[[FeatureSet], list[str]] | None = None):
+             filter_classes: Callable[[FeatureSet], list[str]] | None = None,
+             distinct_splits: Callable[[ProtocolData], int] | None = None):
     """Register ``plan`` as protocol ``name``; its splits pass through ``checked``."""
     def decorator(plan: Callable[[ProtocolData, int], Iterator[SplitPlan]]):
         @functools.wraps(plan)  # the plan's own name and module (``plan.__wrapped__``)
@@ -198,7 +201,7 @@ def register(name: str, default_splits: int, max_splits: int | None, needs_sourc
 
         protocol = Protocol(name=name, plan=checked_plan, default_splits=default_splits, max_splits=max_splits,
                             needs_source=needs_source, options=options, measures=measures,
-                            filter_classes=filter_classes)
+                            filter_classes=filter_classes, distinct_splits=distinct_splits)
         PROTOCOLS.add(name, protocol, help=help)
         return plan
 
@@ -220,6 +223,11 @@ def _halves(n_classes: int, split: int) -> tuple[np.ndarray, np.ndarray]:
     seen = np.ones(n_classes, dtype=bool)
     seen[unseen] = False
     return seen, unseen
+
+
+def class_halves(data: ProtocolData) -> int:
+    """How many different class halves (a half-class protocol's splits) the target's classes allow."""
+    return comb(len(data.target.class_names), len(data.target.class_names) // 2)
 
 
 def _note_repeats(data: ProtocolData, name: str, n_classes: int, n_splits: int) -> None:
@@ -247,7 +255,8 @@ def checked(data: ProtocolData, name: str, plans: Iterator[SplitPlan]) -> Iterat
         yield plan
 
 
-@register(WITHIN_HALF, 10, None, False, "half of one dataset's classes unseen, E2E's draw with seed i")
+@register(WITHIN_HALF, 10, None, False, "half of one dataset's classes unseen, E2E's draw with seed i",
+          distinct_splits=class_halves)
 def within_half(data: ProtocolData, n_splits: int) -> Iterator[SplitPlan]:
     labels = data.target.labels
     _note_repeats(data, WITHIN_HALF, len(data.target.class_names), n_splits)
@@ -257,7 +266,7 @@ def within_half(data: ProtocolData, n_splits: int) -> Iterator[SplitPlan]:
 
 
 @register(GZSL, 10, None, False, "within-half halves; test on held-out seen videos and all unseen ones",
-          measures=("seen-unseen",))
+          measures=("seen-unseen",), distinct_splits=class_halves)
 def gzsl(data: ProtocolData, n_splits: int) -> Iterator[SplitPlan]:
     labels = data.target.labels
     n_classes = len(data.target.class_names)
@@ -360,7 +369,7 @@ def cross_plan(data: ProtocolData, side: SourceSide, split: int, test_rows: np.n
 
 
 @register(CROSS_HALF, 10, None, True, "train on --source-features, test on half the target classes (E2E)",
-          options=E2EOptions)
+          options=E2EOptions, distinct_splits=class_halves)
 def cross_half(data: ProtocolData, n_splits: int) -> Iterator[SplitPlan]:
     side = source_side(data)
     labels = data.target.labels

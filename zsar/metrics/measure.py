@@ -9,6 +9,13 @@ protocol added (its ``metrics.json`` names them, e.g. ``base-novel``); see
 The run's summary holds the mean over splits of every number (each measure may summarise its
 own keys, as base-to-novel's HM of the means), ``std`` (population standard deviation over
 splits, same shape) and ``per_split``.
+
+A run's files are checked as they are read (``zsar.runs.results.RunReader``): a damaged
+``metrics.json``, ``predictions.parquet``, checkpoint or ``embeddings.h5`` is refused in one
+line. The numbers ``metrics.json`` stores are then compared with those measured again
+(``stored_disagreements``): a stored number that differs (an edited file whose checksum
+file was edited too, or one from before checksum files) is a warning and a note; the
+numbers shown are the ones measured now.
 """
 
 from __future__ import annotations
@@ -26,11 +33,16 @@ from zsar.cache.text import list_text_files, read_text_embeddings
 from zsar.errors import ZsarError
 from zsar.metrics.accuracy import accuracy
 from zsar.metrics.measures import FEATURES_K, MEASURES, RUN_K, MetricsConfig, SplitMetrics, merge, summarise
+from zsar.runs.files import REDO, RunMetrics
 from zsar.runs.results import RunReader, SplitResult
 from zsar.vectors import l2_normalise
 
 log = logging.getLogger(__name__)
 ACCURACY_KEYS = ("top1", "top5", "mean_class_accuracy")
+STORED_TOLERANCE = 1e-6  # percent: metrics.json holds full floats, computed the same way
+DISAGREEMENTS_SHOWN = 3
+
+
 @dataclass(frozen=True, kw_only=True)
 class MetricsRequest:
     """What ``zsar metrics`` is asked, checked as it is built: a ``run`` or a raw cache (``features``), the
@@ -107,6 +119,7 @@ def measure_run(run: Path | str | RunReader, config: MetricsConfig = MetricsConf
         notes.append(f"{reader.root} has no metrics.json (`zsar train-head` did not finish): measured the "
                      f"splits on disk, {reader.split_ids()}")
         log.warning(notes[-1])
+    reader.check_files()
     measures = config.names(() if reader.metrics is None else reader.metrics.measures)
     splits = []
     for result in reader.splits():
@@ -116,8 +129,48 @@ def measure_run(run: Path | str | RunReader, config: MetricsConfig = MetricsConf
         splits.append(measure_split(result, config, measures))
     for note in dict.fromkeys(n for s in splits for n in s.notes):  # once per run, as the report lists them
         log.warning(note)
+    differ = [] if reader.metrics is None else stored_disagreements(reader.metrics, splits)
+    if differ:
+        shown = "; ".join(differ[:DISAGREEMENTS_SHOWN]) + (f" and {len(differ) - DISAGREEMENTS_SHOWN} more"
+                                                           if len(differ) > DISAGREEMENTS_SHOWN else "")
+        notes.append(f"{reader.layout.metrics_path} disagrees with the numbers measured again from the run's splits "
+                     f"({shown}); the numbers shown are measured now; {REDO} (writes metrics.json again)")
+        log.warning(notes[-1])
     return MeasuredRun(root=reader.root, protocol=reader.config.protocol, head=reader.config.head, config=config,
                        splits=splits, measures=measures, notes=notes)
+
+
+def stored_disagreements(stored: RunMetrics, splits: list[SplitMetrics]) -> list[str]:
+    """Each number of ``stored`` (``metrics.json``) that differs from its measurement in ``splits``, worded.
+
+    Per split: top-1, top-5, the test videos and classes, and the protocol's accuracies that
+    were measured again; over splits: the mean and std of top-1 and top-5.
+    """
+    measured = {m.split: m for m in splits}
+    differ = []
+
+    def compare(what: str, kept: float | None, now: float | None) -> None:
+        if kept is not None and now is not None and not abs(float(kept) - float(now)) <= STORED_TOLERANCE:
+            differ.append(f"{what}: {kept:g} stored, {now:g} measured")
+
+    for record in stored.splits:
+        m = measured.get(record.split)
+        if m is None or m.accuracy is None:
+            continue
+        compare(f"split {record.split} top1", record.top1, m.accuracy.top1)
+        compare(f"split {record.split} top5", record.top5, m.accuracy.top5)
+        compare(f"split {record.split} test videos", record.n_test, len(m.accuracy.correct))
+        compare(f"split {record.split} classes", record.n_classes, len(m.class_names))
+        for key, value in record.accuracies.items():
+            now = m.values.get(key)
+            compare(f"split {record.split} {key}", value, now if isinstance(now, (int, float)) else None)
+    mine = [measured[r.split] for r in stored.splits if r.split in measured and measured[r.split].accuracy]
+    if len(mine) == len(stored.splits) and mine:
+        for key in ("top1", "top5"):
+            values = np.array([getattr(m.accuracy, key) for m in mine])
+            compare(f"mean {key}", stored.mean.get(key), float(values.mean()))
+            compare(f"std {key}", stored.std.get(key), float(values.std()))
+    return differ
 
 
 def evaluate_run(run: Path | str | RunReader, config: MetricsConfig = MetricsConfig()) -> dict[str, Any]:

@@ -12,6 +12,14 @@ Each record is a frozen dataclass with a ``schema_version``, written with
 ``zsar.cache.records.render_record`` and read with ``parse_record``: a damaged or foreign
 file is one ``RunFileError`` naming it and the repair. Files of the release before typed
 run files (no ``schema_version``) read as this version.
+
+Each of these JSON files (like ``predictions.parquet``, ``checkpoint.pt`` and
+``embeddings.h5``) has a checksum file beside it, ``<name>.sha256`` (``zsar.cache.checksums``):
+a changed byte is refused before the file is parsed (``sidecar_problem``). One written before
+run files had checksum files is checked by parsing it, and ``zsar metrics`` compares the
+numbers of ``metrics.json`` with those it measures again from the splits
+(``zsar.metrics.measure``). ``log.jsonl`` is appended to line by line and has none: a line
+that does not parse is skipped.
 """
 
 from __future__ import annotations
@@ -21,9 +29,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from zsar.cache.checksums import checksum_path, commit_with_checksum, file_problem
 from zsar.cache.records import load_json_text, parse_record, record_json, render_record
 from zsar.errors import ZsarError
-from zsar.files import atomic_write_text, write_error
+from zsar.files import atomic_write, write_error
 
 RUN_SCHEMA_VERSION = 1
 METRICS_SCHEMA_VERSION = 2  # metrics.json: the protocol's accuracies moved into SplitRecord.accuracies
@@ -266,19 +275,37 @@ class LogRecord:
 
 
 def write_record(path: Path, record: Any) -> None:
-    """Write ``record`` to ``path`` atomically (its folder is made)."""
+    """Write ``record`` to ``path`` atomically with its checksum file (its folder is made)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise write_error(path.parent, err, "choose a writable --out") from None
-    atomic_write_text(path, render_record(record))
+    with atomic_write(path, commit=commit_with_checksum) as tmp:
+        tmp.write_text(render_record(record))
 
 
-def read_record(cls: type, path: Path, what: str, fix: str, upgrade: Callable[[Any], Any] = lambda raw: raw) -> Any:
+def sidecar_problem(path: Path, root: Path) -> str | None:
+    """Why the run file ``path`` does not match its checksum file (named relative to ``root``), or ``None``.
+
+    A file without a checksum file was written before run files had them: ``None``, and its
+    reader checks it by parsing it.
+    """
+    if path.is_file() and not checksum_path(path).is_file():
+        return None
+    return file_problem(path, root)
+
+
+def read_record(cls: type, path: Path, what: str, fix: str, upgrade: Callable[[Any], Any] = lambda raw: raw,
+                root: Path | None = None) -> Any:
     """The ``cls`` in the JSON file ``path``; missing, unreadable or damaged is one ``RunFileError`` naming it.
 
-    ``upgrade`` turns the parsed JSON of an older schema version into the current one.
+    The file is checked against its checksum file first (``sidecar_problem``; ``root``, the run
+    folder, names it). ``upgrade`` turns the parsed JSON of an older schema version into the current one.
     """
+    root = Path(path).parent if root is None else root
+    problem = sidecar_problem(Path(path), root) if Path(path).is_file() else None
+    if problem is not None:
+        raise RunFileError(f"run {root}: {problem}; {fix}")
     where = f"{what} {path}"
     try:
         text = Path(path).read_text()
@@ -316,7 +343,7 @@ def read_selection(layout: RunLayout, split: int) -> SelectionRecord | None:
     path = layout.selection_path(split)
     if not path.is_file():
         return None
-    return read_record(SelectionRecord, path, "model selection", REDO)
+    return read_record(SelectionRecord, path, "model selection", REDO, root=layout.root)
 
 
 def append_log(layout: RunLayout, record: LogRecord) -> None:

@@ -3,8 +3,8 @@
 ::
 
     RUN/config.json               the training config, protocol and the cache keys it read (RunConfig)
-    RUN/metrics.json              accuracy per split, mean and std (percent) (RunMetrics)
-    RUN/predictions.parquet       per test video: split, true class, top-5 classes and scores
+    RUN/metrics.json              accuracy per split, mean and std (percent) (RunMetrics), and its .sha256
+    RUN/predictions.parquet       per test video: split, true class, top-5 classes and scores, and its .sha256
     RUN/log.jsonl                 one JSON object per epoch and split (loss, lr, seconds)
     RUN/split-<i>/checkpoint.pt   head weights (a plain state dict; loads with weights_only=True), and its .sha256
     RUN/split-<i>/embeddings.h5   the arrays of ``SplitResult`` below (and its ``.sha256`` checksum file)
@@ -19,8 +19,15 @@ duplicate lines. A run folder that holds only a failed start (no finished split)
 started again by any config. ``RunReader`` refuses a run whose ``metrics.json`` lists a
 split that is missing or damaged, checkpoint included, naming it and the repair.
 
-A checkpoint written before checkpoints had checksum files is checked by loading it.
-The JSON files are typed records (``zsar.runs.files``); paths come from ``RunLayout``.
+Every run file but ``log.jsonl`` has a checksum file (the JSON files: ``zsar.runs.files``).
+``RunReader.check_files`` refuses a finished run whose ``predictions.parquet`` is damaged or
+missing (``read_run_metrics`` refuses a damaged ``metrics.json`` as it reads it); a resumed
+run says which of the two is damaged and writes both again from its splits, and redoes a
+split whose ``selection.json`` is damaged.
+
+A checkpoint or ``predictions.parquet`` written before run files had checksum files is
+checked by loading it. The JSON files are typed records (``zsar.runs.files``); paths come
+from ``RunLayout``.
 """
 
 from __future__ import annotations
@@ -40,9 +47,9 @@ import pyarrow.parquet as pq
 from zsar.runs.checkpoints import checkpoint_problem, split_dir
 from zsar.cache.checksums import checksum_path, commit_with_checksum, file_problem
 from zsar.cache.layout import CacheLayout, config_differences
-from zsar.runs.files import (CHECKPOINT_NAME, EMBEDDINGS_NAME, REDO, LogRecord, RunConfig, RunLayout, RunMetrics,
-                             SelectionRecord, read_log, read_run_config, read_run_metrics, read_selection,
-                             write_run_config)
+from zsar.runs.files import (CHECKPOINT_NAME, EMBEDDINGS_NAME, PREDICTIONS_NAME, REDO, LogRecord, RunConfig,
+                             RunLayout, RunMetrics, SelectionRecord, read_log, read_run_config,
+                             read_run_metrics, read_selection, sidecar_problem, write_run_config)
 from zsar.errors import ZsarError
 from zsar.files import atomic_write, atomic_write_text, write_error
 from zsar.vectors import TOP_K, positions, top_k
@@ -167,6 +174,7 @@ def prepare_run_dir(run: Path, config: RunConfig, replace: bool = False) -> list
                             "(or delete that run to redo it)")
         done = [i for i in RunReader(run).split_ids() if _finished(run, i)]
         _keep_log_lines(layout, done)
+        _note_damaged_summary(layout)
         return done
     try:
         run.mkdir(parents=True, exist_ok=True)
@@ -185,7 +193,8 @@ def _failed_start(run: Path) -> bool:
 
 
 def _finished(run: Path, split: int) -> bool:
-    """A split is kept if it has a sound checkpoint and a sound ``embeddings.h5``; a damaged one is redone."""
+    """A split is kept if it has a sound checkpoint, a sound ``embeddings.h5`` and, when it has one, a sound
+    ``selection.json``; a damaged one is redone."""
     problem = checkpoint_problem(split_dir(run, split) / CHECKPOINT_NAME)
     if problem is not None:
         if (split_dir(run, split) / EMBEDDINGS_NAME).is_file():
@@ -196,9 +205,22 @@ def _finished(run: Path, split: int) -> bool:
     except ZsarError as err:
         log.warning("%s; redoing split %d", str(err).split("; ")[0], split)
         return False
+    selection = RunLayout(run).selection_path(split)
+    problem = sidecar_problem(selection, RunLayout(run).root) if selection.is_file() else None
+    if problem is not None:
+        log.warning("run %s: %s; redoing split %d", run, problem, split)
+        return False
     return True
 
 
+
+
+def _note_damaged_summary(layout: RunLayout) -> None:
+    """Say which of a resumed run's ``metrics.json`` and ``predictions.parquet`` are damaged: both are written again."""
+    problems = [sidecar_problem(layout.metrics_path, layout.root) if layout.metrics_path.is_file() else None,
+                predictions_problem(layout) if layout.predictions_path.is_file() else None]
+    for problem in filter(None, problems):
+        log.warning("run %s: %s; writing it again from the finished splits", layout.root, problem)
 
 
 def _keep_log_lines(layout: RunLayout, splits: list[int]) -> None:
@@ -226,9 +248,24 @@ def write_predictions(run: Path, results: list[SplitResult]) -> Path:
             columns["pred_scores"].append([float(s) for s in scores[i]])
             columns["correct"].append(predicted[0] == true)
     path = RunLayout(run).predictions_path
-    with atomic_write(path) as tmp:
+    with atomic_write(path, commit=commit_with_checksum) as tmp:
         pq.write_table(pa.Table.from_pydict(columns), tmp)
     return path
+
+
+def predictions_problem(layout: RunLayout) -> str | None:
+    """Why ``predictions.parquet`` cannot be trusted (named relative to the run), or ``None``.
+
+    It must match its checksum file; one written before run files had them must parse.
+    """
+    path = layout.predictions_path
+    problem = sidecar_problem(path, layout.root)
+    if problem is None and not checksum_path(path).is_file():
+        try:
+            pq.read_table(path)
+        except (OSError, pa.ArrowException) as err:
+            problem = f"{PREDICTIONS_NAME} cannot be read ({' '.join(str(err).split())[:120]})"
+    return problem
 
 
 class RunReader:
@@ -258,6 +295,15 @@ class RunReader:
         if self.metrics is None:
             raise ZsarError(f"run {self.root} has no metrics.json (`zsar train-head` did not finish); {REDO}")
         return self.metrics
+
+    def check_files(self) -> None:
+        """Refuse a finished run whose ``predictions.parquet`` is damaged or missing, in one line (``metrics.json``
+        is checked as it is read)."""
+        if self.metrics is None:
+            return
+        problem = predictions_problem(self.layout)
+        if problem is not None:
+            raise ZsarError(f"run {self.root}: {problem}; {REDO}")
 
     def listed_splits(self) -> list[int] | None:
         """The splits ``metrics.json`` lists (what ``zsar train-head`` finished), ``None`` without one."""

@@ -17,11 +17,14 @@ An adapter is a function ``(config: DatasetConfig) -> VideoDataset`` registered 
 Every path that comes out of an annotation file goes through ``path_inside``: it is
 joined to a folder of the dataset and normalised *lexically* (``..`` folded, symlinks
 not followed, so a dataset whose ``videos/`` is a symlink to other storage still works),
-and must stay inside the dataset root.
+and must stay inside the dataset root. A video that is a dangling symlink (its target gone,
+or a loop) is listed like any video and becomes a failed row naming its target
+(``broken_link``), never silently left out.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 from dataclasses import dataclass
@@ -161,9 +164,27 @@ def is_video(path: Path) -> bool:
 
 
 def videos_in(folder: Path, recursive: bool = False) -> list[Path]:
-    """Video files in ``folder`` (or below it), sorted."""
+    """Video files in ``folder`` (or below it), sorted; a dangling symlink is listed too (``broken_link``)."""
     pattern = "**/*" if recursive else "*"
-    return sorted(p for p in folder.glob(pattern) if is_video(p) and p.is_file())
+    return sorted(p for p in folder.glob(pattern) if is_video(p) and (p.is_file() or broken_link(p) is not None))
+
+
+def broken_link(path: Path) -> str | None:
+    """Why ``path`` is a symlink that leads to no file (its target is missing, or a loop), or ``None``.
+
+    Such a video is listed, not left out: decoding it fails with these words, so it becomes a
+    failed row that names its target (a deleted file, an unmounted drive).
+    """
+    if not os.path.islink(path):
+        return None
+    try:
+        target = os.readlink(path)
+        os.stat(path)
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            return f"{path} is a symlink to {target}, which leads back to itself (a loop)"
+        return f"{path} is a symlink to {target}, which does not exist"
+    return None
 
 
 def index_videos(root: Path) -> tuple[dict[str, Path], int]:
