@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -109,9 +110,7 @@ def main() -> None:
     print(f"{'call':<8} {'wall s':>8} {'cpu s':>8} {'decoded':>8} {'from cache':>11} {'top-1 %':>8}")
     for name in ("first", "second"):
         wall, cpu, stdout = timed_call(command, env)
-        summary = next(line for line in stdout.splitlines() if " video(s), " in line)
-        decoded = summary.split("; ")[1].split(" decoded")[0]
-        reused = summary.split(" decoded now, ")[1].split(" from")[0]
+        decoded, reused = re.search(r"(\d+) decoded now, (\d+) from the cache", stdout).groups()
         accuracy = top1(root / "predictions.jsonl", truth)
         print(f"{name:<8} {wall:8.1f} {cpu:8.1f} {decoded:>8} {reused:>11} {accuracy:8.1f}")
     print(f"chance {100 / len(UNSEEN):.1f} % (top-1 among the {len(UNSEEN)} unseen labels)")

@@ -1,5 +1,9 @@
 """Shared by the ``zsar predict`` tests: a trained run on rendered clips and held-out clips of unseen actions.
 
+``build_tiny`` makes a run in a second (tiny-random backbone and text encoder, ridge) for
+the tests of the per-file cache, windows and outputs, where accuracy does not matter;
+``decode_counter`` counts what extraction decodes.
+
 The run (``ridge``, ``cross-full``) trains on the first 20 synthetic actions (8 clips each,
 64x64, efficientnet-lite0 frames at 64 px, MiniLM label text) and is tested by
 ``train-head`` on 4 other actions. The held-out clips show 5 further actions, compositions
@@ -15,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+import zsar.extract.loader as loader
 from zsar.extract.extractor import ExtractConfig, extract
 from zsar.extract.sampling import SamplingConfig
 from zsar.heads.experiment import TrainHeadConfig, train_head
@@ -76,3 +81,38 @@ def build(root: Path) -> PredictData:
     train_head(TrainHeadConfig(features=source, out=root / "run-within", head="ridge", protocol="within-half",
                                splits=2, selection=no_select, train=TrainConfig(seed=0)))
     return PredictData(root, root / "run", root / "run-within", cache, root / "clips", truth)
+
+
+@dataclass
+class TinyRun:
+    """A ridge run on tiny-random features, its cache root, and a flat folder of 6 rendered clips to predict."""
+
+    run: Path
+    cache: Path
+    videos: Path
+
+
+def build_tiny(root: Path, clips: int = 6) -> TinyRun:
+    """A tiny run (tiny-random backbone at 32 px, 4 frames, tiny-random text, ridge, one split) and ``clips`` clips."""
+    data = generate_dataset(SynthConfig(classes=4, per_class=3, frames=8, width=64, height=64), root / "data")
+    cache = extract(ExtractConfig(dataset="synthetic", root=data, backbone="tiny-random", text_encoder="tiny-random",
+                                  prompts="plain", sampling=SamplingConfig(frames=4), resolution=32,
+                                  cache=root / "cache", workers=0)).cache_dir
+    train_head(TrainHeadConfig(features=cache, out=root / "run", head="ridge", protocol="within-half", splits=1,
+                               selection=SelectionConfig(enabled=False)))
+    render_actions(tuple(a.name for a in ACTIONS[:3]), 2, root / "clips", seed=3, flat=True)
+    assert len(list((root / "clips").iterdir())) == clips
+    return TinyRun(root / "run", root / "cache", root / "clips")
+
+
+def decode_counter(monkeypatch) -> dict[str, int]:
+    """Counts the videos (and windows) extraction decodes; ``workers=0`` decodes in this process."""
+    count = {"n": 0}
+    real = loader.decode_video
+
+    def counting(*args, **kwargs):
+        count["n"] += 1
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(loader, "decode_video", counting)
+    return count

@@ -206,7 +206,7 @@ def test_cli_train_head_and_sweep_run_objects_on_a_cache_with_a_vocabulary(plant
 
 def test_predict_without_a_run_takes_objects_when_no_clip_weights_are_here_and_says_so(tmp_path, monkeypatch):
     from zsar.predict import PredictConfig, parse_labels
-    from zsar.predict.core import training_free_choice
+    from zsar.predict.choice import training_free_choice
     from zsar.testing import write_hf_snapshot, write_tiny_clip
 
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))

@@ -9,6 +9,7 @@ their action first, 60 % top-1 against 20 % chance. The test asks for at least 1
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,8 @@ from zsar.cli import app
 from zsar.cache.tables import read_table_rows
 from zsar.heads.rerank import csls
 from zsar.predict.sheet import CAPTION, COLUMNS, TILE, page_size
+from zsar.synth import ACTIONS
+from zsar.synth.render import FPS, render_clip, write_video
 
 from _predict_data import UNSEEN, build
 
@@ -136,11 +139,11 @@ def test_a_video_that_fails_to_decode_gets_an_error_row_and_the_others_go_on(dat
     again = _predict(data, videos=folder)
     assert again.decoded == 0 and again.records() == result.records()
     retried = _predict(data, videos=folder, retry_failed=True)
-    assert retried.decoded == 3 and retried.records() == result.records()  # its chunk (all 3 here), failing again
+    assert retried.decoded == 1 and retried.records() == result.records()  # the failed video alone, failing again
     (folder / "broken.avi").write_bytes((data.clips / "clip-002.avi").read_bytes())  # repaired in place
     repaired = _predict(data, videos=folder)
-    assert repaired.decoded == 3 and [r.status for r in repaired] == ["ok"] * 3  # a changed file: a new cache key
-    assert repaired.records()[1:] == result.records()[1:]
+    assert repaired.decoded == 1 and [r.status for r in repaired] == ["ok"] * 3  # a changed file: its row anew
+    assert repaired.records()[1:] == result.records()[1:] and repaired.cache_dir == result.cache_dir
 
 
 def test_the_contact_sheet_is_a_png_page_of_every_video_with_its_top_labels(data, tmp_path):
@@ -166,11 +169,11 @@ def test_the_cli_prints_a_table_and_writes_csv_and_parquet(data, tmp_path):
     result = runner.invoke(app, [*args, "--out", str(csv_out)])
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[0].split()[:4] == ["video", "#1", "label", "score"] and len(lines) >= 12
+    assert lines[0].split() == ["video", "#1", "label", "prob", "#2", "label", "prob", "margin"] and len(lines) >= 12
     assert sum(line.startswith(str(data.clips)) for line in lines) == 10  # clip-000 .. clip-009
     assert f"wrote {csv_out}" in result.stdout
     rows = csv_out.read_text().splitlines()
-    assert rows[0] == "video,path,status,labels,scores,error" and len(rows) == 11
+    assert rows[0] == "video,path,status,start,end,labels,probabilities,margin,scores,error,note" and len(rows) == 11
     result = runner.invoke(app, [*args, "--out", str(parquet_out)])
     table = read_table_rows(parquet_out)
     assert len(table) == 10 and all(len(r["labels"]) == 2 and r["status"] == "ok" for r in table)
@@ -182,5 +185,22 @@ def test_the_cli_prints_a_table_and_writes_csv_and_parquet(data, tmp_path):
 
 def test_python_returns_records_on_request(data):
     records = _predict(data, videos=data.clips / "clip-001.avi", top_k=2, as_records=True)
-    assert isinstance(records, list) and set(records[0]) == {"video", "path", "status", "labels", "scores", "error"}
+    assert isinstance(records, list) and set(records[0]) == {"video", "path", "status", "labels", "probabilities",
+                                                             "margin", "scores", "error", "note", "windows"}
     assert len(records) == 1 and len(records[0]["labels"]) == 2
+
+
+def test_the_timeline_follows_planted_segments_of_three_actions(data, tmp_path):
+    """60 s: 20 s each of three actions the run was trained on; --window 5 gives 4 windows per segment."""
+    planted = ("jumping jacks", "squat", "punch")
+    by_name = {a.name: a for a in ACTIONS}
+    frames = np.concatenate([render_clip(by_name[name], np.random.default_rng([5, i]), 20 * FPS, 64, 64)
+                             for i, name in enumerate(planted)])
+    video = tmp_path / "three-actions.avi"
+    write_video(frames, video, "avi")
+    result = _predict(data, videos=video, labels="jumping jacks, squat, punch, wave hand, walk", window=5, top_k=2)
+    windows = result.rows[0].windows
+    assert [(w.start, w.end) for w in windows] == [(5.0 * k, 5.0 * k + 5) for k in range(12)]
+    majority = [Counter(w.labels[0] for w in windows[4 * i:4 * i + 4]).most_common(1)[0][0] for i in range(3)]
+    assert sum(top == name for top, name in zip(majority, planted)) >= 2, result.format_table()
+

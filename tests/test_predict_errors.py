@@ -52,7 +52,7 @@ def _ok(*args: str) -> str:
 
 def test_the_tiny_run_predicts(tiny):
     out = _ok(str(tiny["videos"]), "--labels", "wave hand, squat", "--run", str(tiny["run"]))
-    assert "12 video(s), 0 failed" in out
+    assert "12 video(s): 12 ok, 0 failed" in out
 
 
 @pytest.mark.parametrize("labels, said", [
@@ -62,6 +62,21 @@ def test_the_tiny_run_predicts(tiny):
 ])
 def test_an_empty_or_duplicate_label(tiny, labels, said):
     assert said in _error(str(tiny["videos"]), "--labels", labels, "--run", str(tiny["run"]))
+
+
+@pytest.mark.parametrize("window, said", [
+    (["--stride", "5"], "--stride 5 needs --window"),
+    (["--window", "0"], "--window 0: must be a positive number of seconds"),
+    (["--window", "5", "--stride", "-1"], "--stride -1: must be a positive number of seconds"),
+])
+def test_a_window_that_is_not_a_positive_length(tiny, window, said):
+    assert said in _error(str(tiny["videos"]), "--labels", "wave hand, squat", "--run", str(tiny["run"]), *window)
+
+
+def test_an_extraction_of_the_videos_set_split_across_processes(tiny, tmp_path):
+    result = CliRunner().invoke(app, ["extract", "--dataset", "videos", "--root", str(tiny["videos"]), "--backbone",
+                                      "tiny-random", "--shard", "1/2", "--cache", str(tmp_path / "cache")])
+    assert result.exit_code == 2 and "no fixed video list to split among 2 processes" in result.stderr
 
 
 def test_a_label_file_in_another_encoding(tiny, tmp_path):

@@ -15,7 +15,10 @@
 - ``README.md``: the excerpt of the demo's table (head to ``> ridge``) from docs/demo.md's
   ``demo`` section;
 - ``docs/clip-era.md`` and ``docs/reproducing.md``: their tables of published numbers and
-  recipes, from ``zsar/reproduce/published.csv`` (``reproduce_pages``).
+  recipes, from ``zsar/reproduce/published.csv`` (``reproduce_pages``);
+- ``zsar/cli/help_names.json``: the names the help texts list from registries and constants
+  of modules that import torch (``zsar.cli.options.help_names``), so ``zsar --help`` need not
+  import them.
 
 ``python tools/gen_docs.py --check`` writes nothing and exits 1 if a page is out of date.
 Run it without ``ZSAR_PLUGINS``: the option tables list the built-in registered names.
@@ -174,7 +177,9 @@ def reproduce_pages() -> dict[Path, str]:
 
 def pages(demo_out: Path = DEMO_OUT) -> dict[Path, str]:
     """Every generated page as it should read now (``demo_out``: where ``zsar demo`` saved its sections)."""
-    found = {COMMANDS_PAGE: commands_markdown()}
+    from zsar.cli.options import HELP_NAMES_FILE, help_names_text
+
+    found = {HELP_NAMES_FILE: help_names_text(), COMMANDS_PAGE: commands_markdown()}
     if BENCH_PAGE.is_file():
         found[BENCH_PAGE] = benchmarks_markdown(BENCH_PAGE.read_text(encoding="utf-8"))
     if EXTENDING_PAGE.is_file():

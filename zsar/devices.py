@@ -18,6 +18,9 @@ Per-device defaults of extraction (each overridable by its flag):
 
 ``available_memory`` is the memory a head's training state must fit in (``zsar.heads.options``).
 
+The module imports torch only inside the functions that use it, so the device and precision
+names (``DEVICES``, ``PRECISIONS``) cost no torch import (``zsar --help`` lists them).
+
 "Cores" are those this process may run on (``sched_getaffinity``: what SLURM's
 ``--cpus-per-task`` or ``taskset`` grants), shared evenly among the ranks torchrun starts on
 one machine (``LOCAL_WORLD_SIZE``).
@@ -31,16 +34,17 @@ import ctypes.util
 import logging
 import os
 import re
-from typing import Iterator
-
-import torch
+from typing import TYPE_CHECKING, Iterator
 
 from zsar.errors import ZsarError
+
+if TYPE_CHECKING:
+    import torch
 
 log = logging.getLogger(__name__)
 
 DEVICES = ("cpu", "cuda", "cuda:N", "auto")
-PRECISIONS: dict[str, torch.dtype] = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+PRECISIONS: dict[str, str] = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}  # name -> torch dtype
 BATCH_SIZES = {"cpu": 8, "cuda": 64}  # clips per backbone call; 8 clips of 8 frames ran fastest on 2 CPU cores
 _CUDA_INDEX = re.compile(r"cuda:(\d+)")
 
@@ -50,6 +54,8 @@ def resolve_device(name: str) -> torch.device:
 
     A GPU name without a GPU (or an index past the last GPU) is a ``ZsarError``: no fallback.
     """
+    import torch
+
     if name == "auto":
         device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
         log.info("--device auto: using %s", device)
@@ -70,9 +76,11 @@ def resolve_device(name: str) -> torch.device:
 
 def resolve_precision(precision: str, device: torch.device) -> torch.dtype:
     """The autocast dtype of ``precision`` (fp32, fp16, bf16) on ``device``; half precision only on a GPU."""
+    import torch
+
     if precision not in PRECISIONS:
         raise ZsarError(f"unknown precision {precision!r}; valid precisions: {', '.join(PRECISIONS)}")
-    dtype = PRECISIONS[precision]
+    dtype = getattr(torch, PRECISIONS[precision])
     if dtype != torch.float32 and device.type != "cuda":
         raise ZsarError(f"--precision {precision} needs a GPU (device is {device}); "
                         "use --precision fp32 or --device cuda")
@@ -148,6 +156,8 @@ def backbone_threads(threads: int | None, workers: int, device_type: str) -> int
 @contextlib.contextmanager
 def torch_threads(threads: int | None, flag: str = "--threads") -> Iterator[None]:
     """Set torch's intra-op threads for a block (None: leave them) and restore them after."""
+    import torch
+
     before = torch.get_num_threads()
     if threads is not None:
         if threads < 1:

@@ -21,6 +21,12 @@ may carry ``tags`` that mark a role (the heads' ``baseline``); ``tagged(tag)`` l
 
 Components outside zsar register the same way from the user's own module; the CLI imports
 the modules named in ``ZSAR_PLUGINS`` (comma-separated) before it runs a command.
+
+Help texts list names without importing anything heavy (``zsar --help`` must not import
+torch, and the registries of backbones, text encoders, heads and protocols are declared in
+modules that do): the CLI reads the built-in names from an index generated from the
+completed registries (``zsar/cli/help_names.json``, ``make docs``), and adds what
+``registered`` finds registered so far (a plugin's entries), completing nothing.
 """
 
 from __future__ import annotations
@@ -33,8 +39,16 @@ from typing import Any, Callable, Generic, Iterator, TypeVar
 from zsar.errors import UnknownNameError, ZsarError
 
 PLUGINS_ENV = "ZSAR_PLUGINS"
+# Registry tags of roles that commands choose by (see ``Registry.tagged``):
+CLASSIFIER = "classifier"    # a backbone that keeps its own ImageNet classifier layer (``Backbone.classifier``),
+#                              which the training-free ``objects`` head applies to the cached features
+JOINT_SPACE = "joint-space"  # a backbone or text encoder of a pair of towers with one joint video-text space
+#                              (CLIP's): the training-free ``frozen`` head scores the one's features against the other's text
+PER_FILE = "per-file"        # a dataset without a fixed video list (``videos``): its cache is keyed by the model
+#                              setting alone and grows per file as videos are asked for (``zsar.extract.per_file``)
 
 T = TypeVar("T")
+_MADE: dict[str, list["Registry"]] = {}  # every registry made in this process, by kind (``registered`` reads them)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -67,6 +81,7 @@ class Registry(Generic[T]):
         self._entries: dict[str, Entry[T]] = {}
         self._added = 0
         self._completed = not self.modules
+        _MADE.setdefault(kind, []).append(self)
 
     def register(self, name: str, *, help: str = "", tags: tuple[str, ...] = (),
                  tiny: Any = None) -> Callable[[T], T]:
@@ -153,6 +168,13 @@ class Registry(Generic[T]):
 
     def __repr__(self) -> str:
         return f"Registry({self.kind!r}, {sorted(self._entries)})"
+
+
+def registered(kind: str, tag: str | None = None) -> list[str]:
+    """The names (those carrying ``tag``, if given) registered so far in the registries of ``kind`` made in this
+    process, sorted; completes nothing and imports nothing (a registry whose module is not imported adds none)."""
+    return sorted({e.name for registry in _MADE.get(kind, []) for e in registry._entries.values()
+                   if tag is None or tag in e.tags})
 
 
 def load_plugins(spec: str | None = None) -> list[str]:

@@ -116,7 +116,8 @@ def format_cache_info(info: CacheInfo) -> str:
         "path": info.path, "dataset": f"{c.dataset} ({c.n_classes} classes, root {c.root or '-'})",
         "backbone": f"{c.backbone} ({c.weights_id or '-'}), D={c.feature_dim}",
         "sampling": f"{c.sampling}, {c.resolution or '-'} px, {c.precision or '-'}",
-        "key": c.key, "videos": f"{info.videos.describe()}, {c.n_videos} in the list"
+        "key": c.key, "videos": f"{info.videos.describe()}, " + (
+            f"{c.n_videos} in the list" if c.n_videos else "no fixed list (rows added per file)")
                                 + ("" if done.complete else f" (incomplete: {done.describe()}; {done.fix()})"),
         "shards": f"{info.shards} from rank(s) {', '.join(map(str, info.ranks)) or '-'} (world size {c.world_size}, "
                   f"{c.videos_per_shard or '-'} videos per shard)",

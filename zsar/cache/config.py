@@ -44,7 +44,9 @@ class CacheConfig:
     ``external``), ``sampling_fields`` the extraction's ``SamplingConfig`` fields
     (empty for features made elsewhere). ``frames`` is T (frames decoded per clip),
     ``frames_out`` T' (stored per clip). ``world_size`` and ``videos_per_shard`` are the
-    run settings every rank must share. ``extra`` holds caller-defined provenance.
+    run settings every rank must share. ``extra`` holds caller-defined provenance. A cache
+    without a fixed video list (``zsar.extract.per_file``: dataset ``videos``) has
+    ``n_videos`` 0, ``videos_per_shard`` 0 and no ``root``: its rows are added per file.
     """
 
     key: str = ""

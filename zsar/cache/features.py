@@ -149,7 +149,7 @@ def load_features(path: Path | str, check: bool = True) -> FeatureSet:
     ok = table.filter((status == STATUS_OK) & ~partial)
     if ok.num_rows == 0:
         _refuse_empty(layout, table, status)
-    features = _read_features(layout, ok, check)
+    features = read_features(layout, ok, check)
     class_names = list(config.class_names or sorted(set(ok.column("label").to_pylist())))
     index = {name: i for i, name in enumerate(class_names)}
     labels = np.array([index[name] for name in ok.column("label").to_pylist()], dtype=np.int64)
@@ -177,8 +177,9 @@ def _refuse_empty(layout: CacheLayout, table, status: np.ndarray) -> None:
                     "with the same settings and --retry-failed")
 
 
-def _read_features(layout: CacheLayout, ok, check: bool) -> np.ndarray:
-    """Gather ``features[row]`` of each ok row, reading each shard once and checking it against its rows."""
+def read_features(layout: CacheLayout, ok, check: bool = True) -> np.ndarray:
+    """Gather ``features[row]`` ``(N, clips, T', D)`` of each ``ok`` manifest row of the table ``ok``, in its order,
+    reading each shard once and checking it against its rows (``zsar predict`` reads the rows of its videos)."""
     shard_names = np.asarray(ok.column("shard").to_pylist(), dtype=object)
     rows = ok.column("row").to_numpy()
     video_rows = ok.column("video_row").to_numpy()

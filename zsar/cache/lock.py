@@ -2,8 +2,11 @@
 
 The lock is taken without waiting; if another process holds it, ``RankLock`` raises a
 ``ZsarError`` naming the cache, the rank and the holder's pid (written into the lock
-file). The kernel releases the lock when its process dies, even by ``kill -9``, so a lock
-file left behind by a killed run never blocks the next one.
+file). ``wait=True`` waits for the holder instead (saying so in the log): a cache without
+a fixed video list (``zsar.extract.per_file``) is extended by one call after another, and a
+call that finds another at work waits and then extracts only what that one did not. The
+kernel releases the lock when its process dies, even by ``kill -9``, so a lock file left
+behind by a killed run never blocks the next one.
 
 It is a POSIX record lock (``lockf``), not ``flock``: an ``flock`` belongs to the open
 file and is shared with every child forked after it was taken, so DataLoader workers
@@ -15,21 +18,24 @@ per-process set refuses a second lock there too.
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 from pathlib import Path
 
 from zsar.cache.layout import CacheLayout
 from zsar.errors import ZsarError
 
+log = logging.getLogger(__name__)
 _HELD: set[Path] = set()  # lock files this process holds (record locks do not conflict in-process)
 
 
 class RankLock:
     """Context manager holding the exclusive writer lock of ``rank`` in the cache at ``layout``."""
 
-    def __init__(self, layout: CacheLayout, rank: int) -> None:
+    def __init__(self, layout: CacheLayout, rank: int, wait: bool = False) -> None:
         self.layout = layout
         self.rank = rank
+        self.wait = wait
         self.path: Path = layout.lock_path(rank)
         self._fd: int | None = None
 
@@ -48,8 +54,11 @@ class RankLock:
             fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:  # EAGAIN / EACCES: another process holds it
             holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
-            os.close(fd)
-            self._refuse(holder)
+            if not self.wait:
+                os.close(fd)
+                self._refuse(holder)
+            log.info("cache %s is being extended by another zsar (pid %s); waiting for it", self.layout.root, holder)
+            fcntl.lockf(fd, fcntl.LOCK_EX)
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self._fd = fd

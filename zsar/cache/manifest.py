@@ -329,6 +329,9 @@ class Completeness:
 
     @classmethod
     def of(cls, table: pa.Table, n_videos: int, world_size: int, videos_per_shard: int) -> "Completeness":
+        """``n_videos`` 0: a cache without a fixed video list (``zsar.extract.per_file``), complete with its rows."""
+        if n_videos == 0:
+            return cls(table.num_rows, table.num_rows, ((table.num_rows, table.num_rows),))
         world = max(1, world_size)
         expected = [0] * world
         for k, (start, stop) in enumerate(chunk_bounds(n_videos, videos_per_shard or n_videos or 1)):

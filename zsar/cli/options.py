@@ -1,13 +1,18 @@
 """What the commands share: option declarations used by several of them, and help texts that list registered names.
 
 A help text with ``{heads}``, ``{backbones}``, ... is a ``Listing``: the names come from
-the registries themselves (``HEADS.names``, ``BACKBONES.names`` ...), plugins' included,
-when typer builds the command (after ``ZSAR_PLUGINS`` is loaded), so a misspelt name is a
-``KeyError`` at once rather than a ``{name}`` printed as it is.
+the registries (``names()`` of those declared in light modules; for those declared beside
+torch code, ``help_names.json``, generated from them, and the entries registered so far),
+plugins' included, when typer builds the command (after
+``ZSAR_PLUGINS`` is loaded), so a misspelt name is a ``KeyError`` at once rather than a
+``{name}`` printed as it is. Nothing here imports torch: ``zsar --help`` and ``zsar COMMAND
+--help`` build every command and must stay cheap (``tests/test_cli_help.py``).
 """
 
 from __future__ import annotations
 
+import functools
+import json
 from collections import UserString
 from pathlib import Path
 from typing import Annotated, Callable
@@ -15,22 +20,60 @@ from typing import Annotated, Callable
 import typer
 
 from zsar.errors import ZsarError
-from zsar.registry import load_plugins
+from zsar.registry import CLASSIFIER, JOINT_SPACE, load_plugins, registered
+
+HELP_NAMES_FILE = Path(__file__).with_name("help_names.json")
+# The names help texts list whose modules import torch or PyAV: read from HELP_NAMES_FILE, generated from the
+# registries and constants themselves by ``help_names`` (``make docs``; tests/test_docs.py checks it is current).
+# A registry's key also takes the entries registered so far (a plugin's): key -> (registry kind, tag).
+INDEXED: dict[str, tuple[str, str | None] | None] = {
+    "backbones": ("backbone", None), "joint_backbones": ("backbone", JOINT_SPACE),
+    "classifier_backbones": ("backbone", CLASSIFIER), "text_encoders": ("text encoder", None),
+    "joint_text_encoders": ("text encoder", JOINT_SPACE), "heads": ("head", None), "protocols": ("protocol", None),
+    "default_protocol": None, "generator_modes": None, "formats": None,
+}
+
+
+def help_names_text() -> str:
+    """The text of ``HELP_NAMES_FILE`` as ``help_names`` gives it now."""
+    return json.dumps(help_names(), indent=1, sort_keys=True) + "\n"
+
+
+def help_names() -> dict[str, list[str]]:
+    """What ``HELP_NAMES_FILE`` holds, computed now from the completed registries and the modules' constants
+    (imports torch: ``tools/gen_docs.py`` writes the file from it)."""
+    from zsar.extract.models.backbones import BACKBONES
+    from zsar.extract.models.text_encoders import TEXT_ENCODERS
+    from zsar.heads.base import HEADS
+    from zsar.heads.generator import GENERATOR_MODES
+    from zsar.heads.protocols import DEFAULT_PROTOCOL, PROTOCOLS
+    from zsar.synth.render import CODECS
+
+    registries = {"backbone": BACKBONES, "text encoder": TEXT_ENCODERS, "head": HEADS, "protocol": PROTOCOLS}
+    found = {key: sorted(registries[kind].tagged(tag)) if tag else registries[kind].names()
+             for key, (kind, tag) in ((k, v) for k, v in INDEXED.items() if v is not None)}
+    return {**found, "default_protocol": [DEFAULT_PROTOCOL], "generator_modes": list(GENERATOR_MODES),
+            "formats": list(CODECS)}
+
+
+@functools.lru_cache(maxsize=1)
+def _indexed() -> dict[str, list[str]]:
+    return json.loads(HELP_NAMES_FILE.read_text(encoding="utf-8"))
+
+
+def _indexed_names(key: str) -> list[str]:
+    """The names of ``key`` from ``HELP_NAMES_FILE``, with a registry's entries registered so far (plugins')."""
+    names = list(_indexed()[key])
+    source = INDEXED[key]
+    if source is not None:
+        names += [n for n in registered(*source) if n not in names]
+        names.sort()
+    return names
 
 
 def _datasets() -> list[str]:
     from zsar.extract.datasets import DATASETS
     return DATASETS.names()
-
-
-def _backbones() -> list[str]:
-    from zsar.extract.models import BACKBONES
-    return BACKBONES.names()
-
-
-def _text_encoders() -> list[str]:
-    from zsar.extract.models import TEXT_ENCODERS
-    return TEXT_ENCODERS.names()
 
 
 def _prompts() -> list[str]:
@@ -53,21 +96,6 @@ def _precisions() -> list[str]:
     return list(PRECISIONS)
 
 
-def _heads() -> list[str]:
-    from zsar.heads.base import HEADS
-    return HEADS.names()
-
-
-def _protocols() -> list[str]:
-    from zsar.heads.protocols import PROTOCOLS
-    return PROTOCOLS.names()
-
-
-def _default_protocol() -> list[str]:
-    from zsar.heads.protocols import DEFAULT_PROTOCOL
-    return [DEFAULT_PROTOCOL]
-
-
 def _rerankers() -> list[str]:
     from zsar.heads.rerank import RERANKERS
     return RERANKERS.names()
@@ -78,21 +106,10 @@ def _transfers() -> list[str]:
     return list(TRANSFER_MODES)
 
 
-def _generator_modes() -> list[str]:
-    from zsar.heads.generator import GENERATOR_MODES
-    return list(GENERATOR_MODES)
-
-
-def _formats() -> list[str]:
-    from zsar.synth.render import CODECS
-    return list(CODECS)
-
-
 NAMES: dict[str, Callable[[], list[str]]] = {
-    "datasets": _datasets, "backbones": _backbones, "text_encoders": _text_encoders, "prompts": _prompts,
-    "samplings": _samplings, "devices": _devices, "precisions": _precisions, "heads": _heads,
-    "protocols": _protocols, "default_protocol": _default_protocol, "rerankers": _rerankers, "transfers": _transfers, "generator_modes": _generator_modes,
-    "formats": _formats,
+    "datasets": _datasets, "prompts": _prompts, "samplings": _samplings, "devices": _devices,
+    "precisions": _precisions, "rerankers": _rerankers, "transfers": _transfers,
+    **{key: functools.partial(_indexed_names, key) for key in INDEXED},
 }
 
 

@@ -52,7 +52,7 @@ class ChunkContext:
     key: str
     records: Sequence            # the run's VideoRecords; a record's position is its manifest video_row
     class_names: list[str]
-    root: Path                   # dataset root; manifest paths are stored relative to it
+    root: Path | None            # dataset root; manifest paths are stored relative to it (None: absolute)
     sampling: SamplingConfig
     size: int
     batch_size: int
@@ -79,8 +79,10 @@ class RunStats:
     gpu: object | None = None    # GpuDecodeStats when decoding ran on the GPU (cpu_fallback, pixel check)
 
 
-def relative_path(path: Path, root: Path) -> str:
-    """``path`` relative to the dataset root when it lies under it (portable caches), else as is."""
+def relative_path(path: Path, root: Path | None) -> str:
+    """``path`` relative to the dataset root when it lies under it (portable caches), else as is (no root: as is)."""
+    if root is None:
+        return str(path)
     rel = os.path.relpath(os.path.abspath(path), os.path.abspath(root))
     return str(path) if rel.startswith("..") else rel
 

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 from zsar.cache.catalog import default_cache_root
+from zsar.cache.config import CacheConfig
 from zsar.cache.layout import CacheLayout, cache_key
 from zsar.cache.lock import RankLock
 from zsar.cache.verify import remove_orphan_shards
@@ -41,6 +42,7 @@ from zsar.extract.decode import RESIZE_METHODS
 from zsar.extract.decoders import check_decoder, load_torchcodec
 from zsar.extract.gpu_loader import gpu_decoding
 from zsar.extract.loader import DecodeSettings
+from zsar.extract.per_file import PER_FILE_DIGEST, check_single_writer, is_per_file, plan_per_file
 from zsar.extract.plan import plan_chunks, rank_chunks, remove_leftovers, resolve_rank
 from zsar.extract.sampling import SamplingConfig
 from zsar.extract.settings import build_config, check_sizes, key_fields, resolve_layout, save_config, videos_digest
@@ -167,6 +169,8 @@ def extract(config: ExtractConfig) -> ExtractResult:
     started = time.perf_counter()
     rank, world = resolve_rank(config.shard)
     _check_names(config)
+    if is_per_file(config.dataset):
+        check_single_writer(config.dataset, world)
     dataset = create_dataset(config.dataset, DatasetConfig(config.root, config.splits, config.subset))
     records = limit_records(dataset.records, config.limit)
     backbone = create_backbone(BackboneConfig(name=config.backbone, weights=config.weights,
@@ -176,31 +180,26 @@ def extract(config: ExtractConfig) -> ExtractResult:
     if backbone.device.type == "cpu":
         keep_freed_memory()
     decoding = decode_settings(config, backbone.device, records)
-    fields = key_fields(dataset.name, dataset.class_names, videos_digest(records), backbone.name,
-                        backbone.weights_id, config.sampling, size, config.precision, config.resize,
-                        key_decoder(decoding))
-    key = cache_key(fields)
-    cache_config = build_config(
-        fields, key, root=str(Path(config.root).expanduser().absolute()), splits=config.splits and str(config.splits),
-        subset=config.subset, weights=config.weights and str(config.weights), feature_dim=backbone.feature_dim,
-        frames_out=config.sampling.frames if backbone.kind == "frame" else 1, backbone_kind=backbone.kind,
-        class_names=dataset.class_names, class_texts=dataset.class_texts,
-        n_videos=len(records), limit=config.limit, world_size=world, videos_per_shard=config.videos_per_shard,
-        space=backbone.space)
+    per_file = is_per_file(dataset.name)
+    key, cache_config = _cache_config(config, dataset, records, backbone, size, key_decoder(decoding), world)
     layout = resolve_layout(config.cache, dataset.name, backbone.name, config.sampling, key, cache_config)
     layout.make_dirs()
-    with RankLock(layout, rank):
+    with RankLock(layout, rank, wait=per_file):
         save_config(layout, cache_config)
         remove_leftovers(layout, rank)
         _write_text(layout, config, dataset.class_names, dataset.class_texts)
-        plan = plan_chunks(layout, rank, rank_chunks(len(records), config.videos_per_shard, rank, world),
-                           config.retry_failed, records)
+        if per_file:  # rows added per file (zsar.extract.per_file); records then indexed by video row
+            planned = plan_per_file(layout, records, config.videos_per_shard, config.retry_failed)
+            records, plan = planned.records, planned.plan
+        else:
+            plan = plan_chunks(layout, rank, rank_chunks(len(records), config.videos_per_shard, rank, world),
+                               config.retry_failed, records)
         workers = default_workers(backbone.device.type) if config.workers is None else config.workers
         batch_size = default_batch_size(backbone.device.type) if config.batch_size is None else config.batch_size
         log.info("%s: rank %d/%d, %d chunk(s) to extract, %d video(s) already in %s, %d worker(s)",
                  dataset.name, rank, world, len(plan.pending), plan.skipped, layout.root, workers)
         context = ChunkContext(layout=layout, rank=rank, key=key, records=records, class_names=dataset.class_names,
-                               root=Path(config.root).expanduser(),
+                               root=None if per_file else Path(config.root).expanduser(),
                                sampling=config.sampling, size=size, batch_size=batch_size, workers=workers,
                                pinned=backbone.device.type == "cuda", decode=decoding)
         with torch_threads(backbone_threads(config.threads, workers, backbone.device.type)):
@@ -218,6 +217,24 @@ def extract(config: ExtractConfig) -> ExtractResult:
         gpu_decoding=run.gpu.describe() if run.gpu is not None else "")
     _report_failures(result)
     return result
+
+
+def _cache_config(config: ExtractConfig, dataset, records: list, backbone, size: int, decoder: str,
+                  world: int) -> tuple[str, CacheConfig]:
+    """The cache key and ``config.json`` of this extraction (a per-file dataset's hold nothing of its video list)."""
+    per_file = is_per_file(dataset.name)
+    fields = key_fields(dataset.name, dataset.class_names, PER_FILE_DIGEST if per_file else videos_digest(records),
+                        backbone.name, backbone.weights_id, config.sampling, size, config.precision, config.resize,
+                        decoder)
+    key = cache_key(fields)
+    listing = dict(root=None, n_videos=0, limit=None, world_size=1, videos_per_shard=0) if per_file else dict(
+        root=str(Path(config.root).expanduser().absolute()), splits=config.splits and str(config.splits),
+        subset=config.subset, n_videos=len(records), limit=config.limit, world_size=world,
+        videos_per_shard=config.videos_per_shard)
+    return key, build_config(
+        fields, key, weights=config.weights and str(config.weights), feature_dim=backbone.feature_dim,
+        frames_out=config.sampling.frames if backbone.kind == "frame" else 1, backbone_kind=backbone.kind,
+        class_names=dataset.class_names, class_texts=dataset.class_texts, space=backbone.space, **listing)
 
 
 def decode_settings(config: ExtractConfig, device, records: list) -> DecodeSettings:

@@ -30,8 +30,9 @@ from zsar.cache.layout import open_layout
 from zsar.cache.objects import ObjectVocabulary, find_object_vocabulary, write_object_vocabulary
 from zsar.cache.text import TextEmbeddings
 from zsar.errors import ZsarError
-from zsar.extract.models.backbones import BACKBONES, CLASSIFIER, Backbone, BackboneConfig, create_backbone
+from zsar.extract.models.backbones import BACKBONES, Backbone, BackboneConfig, create_backbone
 from zsar.extract.models.text_encoders import TextEncoder, TextEncoderConfig, WordVectorEncoder, create_text_encoder
+from zsar.registry import CLASSIFIER
 
 log = logging.getLogger(__name__)
 

@@ -182,6 +182,13 @@ class ActionCLIPHead(Head):
     def scale(self) -> Tensor:
         return self.logit_scale.exp().clamp(max=CLIP_LOGIT_SCALE)
 
+    @property
+    def softmax_scale(self) -> float | None:
+        """The test's scale (fixed, or the learnt one); None with the ``probability`` ensemble (scores are probabilities)."""
+        if self.config.ensemble == "probability":
+            return None
+        return float(self.scale if self.test_scale is None else self.test_scale)
+
     def standardise(self, video: Tensor) -> Tensor:
         """In a joint space the frame embeddings are only L2-normalised (``frozen``'s input); else z-scored."""
         return l2_normalise(video) if self.starts_frozen else super().standardise(video)

@@ -24,10 +24,10 @@ import torch
 from torch import Tensor, nn
 
 from zsar.errors import check_choice
-from zsar.heads.base import HEADS, ClassText, Head, HeadDims, l2_normalise
+from zsar.heads.base import COSINE_LOGIT_SCALE, HEADS, ClassText, Head, HeadDims, l2_normalise
 from zsar.heads.generator import NO_GENERATOR, ClassGenerator, VisualCentres
 from zsar.heads.linear import E2E_DROPOUT
-from zsar.heads.losses import COSINE_LOGIT_SCALE, ScaledCosineCELoss
+from zsar.heads.losses import ScaledCosineCELoss
 
 TEXT_MODES = ("sample", "mean")
 
@@ -73,6 +73,10 @@ class AURLHead(Head):
 
     def encode_clips(self, clips: Tensor) -> Tensor:
         return self.video_mlp(self.dropout(clips.mean(dim=1)))
+
+    @property
+    def softmax_scale(self) -> float:
+        return float(self.config.scale)
 
     def _samples(self, text: ClassText) -> bool:
         return self.config.text == "sample" and text.prompts.shape[1] > 1

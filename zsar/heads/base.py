@@ -57,6 +57,7 @@ HEAD_MODULES = ("zsar.heads.frozen", "zsar.heads.objects", "zsar.heads.ridge", "
 HEADS: Registry[type["Head"]] = Registry("head", modules=HEAD_MODULES)
 BASELINE = "baseline"  # registry tag: the head every sweep row is compared with
 SHARED_SPACE_BASELINE = "shared-space-baseline"  # registry tag: the training-free check of a shared space
+COSINE_LOGIT_SCALE = 10.0  # AURL: CE(10 * cos(a, b), y); ``losses.ScaledCosineCELoss`` and heads' probabilities
 
 
 def l2_normalise(x: Tensor, dim: int = -1, eps: float = 1e-12) -> Tensor:
@@ -180,6 +181,17 @@ class Head(nn.Module, abc.ABC):
     def fuse(self, scores: Tensor, pairs: Tensor) -> Tensor:
         """Zero-shot scores ``(N, C)`` from ``scores`` and ``pair_scores`` (``scores_pairs`` heads)."""
         return scores
+
+    @property
+    def softmax_scale(self) -> float | None:
+        """The logit scale that turns this head's zero-shot scores into probabilities over the labels (a softmax of
+        ``softmax_scale x scores``, ``zsar.heads.classifier.probabilities``); None: its scores are probabilities.
+
+        Here the scale zsar's cross-entropy on cosine logits trains with (``COSINE_LOGIT_SCALE``, AURL's 10);
+        heads trained by regression (``linear``, ``ridge``) or not at all (``objects``) keep it, heads with a
+        scale of their own (a config's, a learnt one, CLIP's 100) return that.
+        """
+        return COSINE_LOGIT_SCALE
 
     def describe(self) -> dict[str, Any]:
         """Primitives that rebuild this head: its dims and config (stored in checkpoints)."""

@@ -11,7 +11,8 @@ or a split plan:
 - ``zero_shot_scores``: video embeddings x views -> ``(N, C)`` what the head says (cosine to
   the prototypes, or ActionCLIP's prompt-ensemble probabilities), with the pair scores of
   heads that score (video, class) pairs jointly fused in (ResT's joint mode);
-- re-ranking (``zsar.heads.rerank``) last, on the final scores of these videos and classes.
+- re-ranking (``zsar.heads.rerank``) last, on the final scores of these videos and classes;
+- ``probabilities``: scores -> a softmax over the classes at the head's ``softmax_scale``.
 
 ``embed_rows`` and ``pair_scores_of_rows`` read cached features ``(N, clips, T', D)`` in batches.
 """
@@ -48,6 +49,23 @@ class SeenClasses:
     targets: np.ndarray
     text: TextEmbeddings
     of_candidates: np.ndarray | None = None
+
+
+def probabilities(scores: np.ndarray, scale: float | None) -> np.ndarray:
+    """``(N, C)`` scores -> ``(N, C)`` probabilities over the C classes: ``softmax(scale x scores)``.
+
+    ``scale`` None: the scores are probabilities already (a prompt ensemble of softmaxes,
+    or a mean of them over splits); they are only renormalised, negatives clipped to 0.
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    if scale is None:
+        kept = np.clip(scores, 0.0, None)
+        total = kept.sum(axis=1, keepdims=True)
+        return np.where(total > 0, kept / np.where(total > 0, total, 1.0), 1.0 / scores.shape[1])
+    logits = scale * scores
+    logits -= logits.max(axis=1, keepdims=True)
+    exp = np.exp(logits)
+    return exp / exp.sum(axis=1, keepdims=True)
 
 
 @torch.no_grad()

@@ -149,6 +149,11 @@ class FrozenHead(Head):
     def embed_classes(self, text: ClassText) -> Tensor:
         return l2_normalise(text.prompts)
 
+    @property
+    def softmax_scale(self) -> float | None:
+        """CLIP's logit scale (``scale``); None with the ``probability`` ensemble (its scores are probabilities)."""
+        return None if self.config.ensemble == "probability" else float(self.config.scale)
+
     def scores(self, videos: Tensor, views: Tensor) -> Tensor:
         return ensemble_scores(videos, views, self.config.ensemble, self.config.scale)
 

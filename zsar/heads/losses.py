@@ -15,12 +15,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from zsar.heads.base import l2_normalise
+from zsar.heads.base import COSINE_LOGIT_SCALE, l2_normalise
 from zsar.registry import Registry
 
 LOSSES: Registry[type[nn.Module]] = Registry("loss")
 REGRESSION = "regression"  # registry tag: a loss of a prediction and a target vector (B, E), as the linear head uses
-COSINE_LOGIT_SCALE = 10.0  # AURL: CE(10 * cos(a, b), y)
 SAME_CLASS_SHARPNESS = 10.0  # ActionCLIP: softmax(10 * ground-truth matrix)
 
 

@@ -49,9 +49,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from zsar.errors import ZsarError, check_choice
-from zsar.heads.base import HEADS, ClassText, Head, HeadDims, l2_normalise
+from zsar.heads.base import COSINE_LOGIT_SCALE, HEADS, ClassText, Head, HeadDims, l2_normalise
 from zsar.heads.generator import NO_GENERATOR, ClassGenerator, VisualCentres
-from zsar.heads.losses import COSINE_LOGIT_SCALE, ScaledCosineCELoss
+from zsar.heads.losses import ScaledCosineCELoss
 
 VIDEO, TEXT = 0, 1
 REST_MODES = ("joint", "dual")
@@ -111,6 +111,10 @@ class ResTHead(Head):
     @property
     def scores_pairs(self) -> bool:
         return self.config.mode == "joint"
+
+    @property
+    def softmax_scale(self) -> float:
+        return float(self.config.scale)
 
     def _check_tokens(self, n: int, what: str) -> None:
         if n > self.config.max_tokens:

@@ -14,16 +14,29 @@ Library API (what ``zsar metrics`` and the demo call)::
 The array-level functions (``k_occurrence``, ``hubness_stats``, ``closeness``,
 ``dispersion``, ``accuracy``) take plain NumPy arrays; ``accuracy`` and the summaries over
 splits are ``zsar.metrics.accuracy``'s, the same that ``zsar train-head`` writes into ``metrics.json``.
+
+The names below are imported on first use (``__getattr__``), but for accuracy's (light):
+the registered measures' modules import this package's light modules without FAISS, h5py
+or matplotlib, so ``zsar metrics --help`` lists the measures' flags cheaply.
 """
 
-from zsar.metrics.accuracy import Accuracy, accuracy, confusion_matrix
-from zsar.metrics.geometry import ClassGeometry, class_geometry, closeness, dispersion
-from zsar.metrics.hubness import HubnessStats, hubness_stats, k_occurrence, knn_search, score_occurrence
-from zsar.metrics.measure import (MetricsConfig, MeasuredRun, SplitMetrics, evaluate_features, evaluate_run,
-                                  measure_run)
-from zsar.metrics.report import format_tables, write_report
+import importlib
+from typing import Any
 
-__all__ = ["Accuracy", "ClassGeometry", "HubnessStats", "MetricsConfig", "MeasuredRun", "SplitMetrics",
-           "accuracy", "class_geometry", "closeness", "confusion_matrix", "dispersion", "evaluate_features",
-           "evaluate_run", "format_tables", "hubness_stats", "k_occurrence", "knn_search", "measure_run",
-           "score_occurrence", "write_report"]
+# Imported now: ``accuracy`` is also the name of its submodule, which importing it would bind here instead.
+from zsar.metrics.accuracy import Accuracy, accuracy, confusion_matrix
+
+_FROM = {**dict.fromkeys(("ClassGeometry", "class_geometry", "closeness", "dispersion"), "zsar.metrics.geometry"),
+         **dict.fromkeys(("HubnessStats", "hubness_stats", "k_occurrence", "knn_search", "score_occurrence"),
+                         "zsar.metrics.hubness"),
+         **dict.fromkeys(("MetricsConfig", "MeasuredRun", "SplitMetrics", "evaluate_features", "evaluate_run",
+                          "measure_run"), "zsar.metrics.measure"),
+         **dict.fromkeys(("format_tables", "write_report"), "zsar.metrics.report")}
+
+__all__ = sorted([*_FROM, "Accuracy", "accuracy", "confusion_matrix"])
+
+
+def __getattr__(name: str) -> Any:
+    if name in _FROM:
+        return getattr(importlib.import_module(_FROM[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

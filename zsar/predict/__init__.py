@@ -6,11 +6,14 @@
         print(row.video, row.labels[0], row.scores[0])
     zsar.predict("clips/", "wave hand, jump", run="runs/rest", as_records=True)  # a list of dicts
 
-Modules: ``inputs`` (videos and labels), ``model`` (a trained run as a predictor),
-``label_text`` (the labels' embeddings, cached), ``scoring`` (run heads, frozen, re-ranking),
-``output`` (rows, files, the terminal table), ``sheet`` (the contact sheet), ``core``
-(``PredictConfig`` and ``run_predict``, the flow). The dataset adapter that extraction reads
-the videos through is ``zsar.extract.datasets.unlabelled`` (``videos``).
+Modules: ``inputs`` (videos and labels), ``choice`` (the training-free head and the checks
+that need no decoding), ``model`` (a trained run as a predictor), ``windows`` (a timeline's
+windows), ``label_text`` (the labels' embeddings, cached), ``cached`` (the call's rows of the
+per-file cache), ``scoring`` (run heads, frozen, objects, re-ranking, probabilities),
+``rows`` and ``output`` (a row per video and window, files, the terminal table), ``sheet``
+(the contact sheet), ``core`` (``PredictConfig`` and ``run_predict``, the flow). The dataset
+adapter that extraction reads the videos through is ``zsar.extract.datasets.unlabelled``
+(``videos``), its per-file cache ``zsar.extract.per_file``.
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from zsar.errors import ZsarError
-from zsar.predict.core import PredictConfig, run_predict
+from zsar.predict.config import PredictConfig
+from zsar.predict.core import run_predict
 from zsar.predict.inputs import Labels, check_labels, parse_labels, read_labels_file
 from zsar.predict.output import Prediction, Predictions
 

@@ -12,11 +12,20 @@ Without a run, ``frozen_scores`` (``zsar.heads.frozen``) scores the cached featu
 against the prompt ensemble of each label: the backbone's own zero-shot, which needs
 features and text of one joint space (CLIP's image and text towers).
 
+Without a run and with a backbone that keeps its ImageNet classifier, ``objects_scores``
+(``zsar.heads.objects``) names the labels by the objects the classifier sees.
+
 Re-ranking (``--rerank csls`` / ``inverted-softmax``, ``zsar.heads.rerank``) is
 transductive: it judges each label by how close it is to *all the videos of the call*
 (CSLS: the mean of its ``CSLS_K`` = 10 best video scores), so it needs a batch of videos,
 at least ``MIN_RERANK_VIDEOS``, and helps with dozens or more; with one video it changes
-nothing and is refused.
+nothing and is refused. Windows are re-ranked among the call's windows, apart from the
+videos.
+
+Probabilities (``call_scores``) are a softmax of the final scores over the labels at the
+model's logit scale (``Head.softmax_scale``: CLIP's 100 for frozen, a head's learnt or
+configured scale, 10 for heads without one; the mean over a run's splits), or the scores
+renormalised where they are probabilities already (a ``probability`` prompt ensemble).
 """
 
 from __future__ import annotations
@@ -29,9 +38,12 @@ import torch
 from zsar.cache.features import FeatureSet
 from zsar.cache.text import TextEmbeddings
 from zsar.errors import ZsarError
-from zsar.heads.frozen import frozen_scores
-from zsar.heads.classifier import SeenClasses, classify, embed_rows
+from zsar.heads.base import COSINE_LOGIT_SCALE
+from zsar.heads.frozen import CLIP_LOGIT_SCALE, frozen_scores
+from zsar.heads.classifier import SeenClasses, classify, embed_rows, probabilities
+from zsar.heads.objects import objects_scores
 from zsar.heads.rerank import CSLS_K, RERANKERS, rerank
+from zsar.predict.config import PredictConfig
 from zsar.predict.model import RunModel, SplitModel
 
 log = logging.getLogger(__name__)
@@ -93,3 +105,34 @@ def final_scores(scores: np.ndarray, method: str) -> np.ndarray:
     """Re-rank ``scores`` ``(N, C)`` with ``method`` (``none`` keeps them)."""
     check_rerank(method, len(scores))
     return rerank(scores, method)
+
+
+def softmax_scale(config: PredictConfig, run: RunModel | None) -> float | None:
+    """The logit scale of the call's model (module doc); None: its scores are probabilities already."""
+    if run is not None:
+        scales = [model.head.softmax_scale for model in run.splits]
+        return None if None in scales else float(np.mean(scales))
+    if config.head == "objects":
+        return COSINE_LOGIT_SCALE  # Head's: objects has no scale of its own
+    return None if config.ensemble == "probability" else CLIP_LOGIT_SCALE
+
+
+def call_scores(config: PredictConfig, run: RunModel | None, features: FeatureSet, text: TextEmbeddings,
+                device: torch.device, is_window: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(N, C)`` final scores and probabilities of the call's rows (videos, and windows re-ranked apart)."""
+    n_labels = len(text.class_names)
+    if len(features) == 0:
+        return np.zeros((0, n_labels), np.float32), np.zeros((0, n_labels))
+    if run is not None:
+        raw = run_scores(run, features, text, device)
+    elif config.head == "objects":
+        from zsar.extract.objects import add_object_vocabulary
+
+        raw = objects_scores(features.features, add_object_vocabulary(features.cache_dir, text, config.device), text)
+    else:
+        raw = training_free_scores(features, text, config.ensemble)
+    scores = np.array(raw, dtype=np.float32)
+    scores[~is_window] = final_scores(raw[~is_window], config.rerank)
+    if is_window.sum() >= MIN_RERANK_VIDEOS:
+        scores[is_window] = rerank(raw[is_window], config.rerank)
+    return scores, probabilities(scores, softmax_scale(config, run))

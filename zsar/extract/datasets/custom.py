@@ -16,7 +16,6 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from zsar.cache.tables import read_table_rows
 from zsar.errors import ZsarError
 from zsar.extract.datasets.base import (
     DATASETS, VIDEO_EXTENSIONS, DatasetConfig, VideoDataset, VideoRecord, check_root, make_dataset,
@@ -44,6 +43,8 @@ def load_folder(config: DatasetConfig) -> VideoDataset:
 
 def read_list_rows(path: Path) -> list[dict[str, object]]:
     """The rows of a CSV or Parquet list file."""
+    from zsar.cache.tables import read_table_rows  # pyarrow: only when a Parquet list is read
+
     if path.suffix.lower() in PARQUET_SUFFIXES:
         return read_table_rows(path)
     with path.open(newline="") as f:

@@ -10,13 +10,23 @@
 
 ``BACKBONES`` and ``TEXT_ENCODERS`` import ``clip`` (which registers the CLIP family) the
 first time they are read, whichever of these modules was imported first.
+
+The names below are imported on first use (``__getattr__``), so importing a light module of
+this package (``prompts``, ``hf``) does not import torch.
 """
 
-from zsar.extract.models.backbones import (BACKBONES, Backbone, BackboneConfig, FramewiseNet, PixelNorm,
-                                           create_backbone, list_backbones)
-from zsar.extract.models.text_encoders import (TEXT_ENCODERS, TextEncoder, TextEncoderConfig, create_text_encoder,
-                                               encode_classes, list_text_encoders)
+import importlib
+from typing import Any
 
-__all__ = ["BACKBONES", "Backbone", "BackboneConfig", "FramewiseNet", "PixelNorm", "TEXT_ENCODERS", "TextEncoder",
-           "TextEncoderConfig", "create_backbone", "create_text_encoder", "encode_classes", "list_backbones",
-           "list_text_encoders"]
+_FROM = {**dict.fromkeys(("BACKBONES", "Backbone", "BackboneConfig", "FramewiseNet", "PixelNorm", "create_backbone",
+                          "list_backbones"), "zsar.extract.models.backbones"),
+         **dict.fromkeys(("TEXT_ENCODERS", "TextEncoder", "TextEncoderConfig", "create_text_encoder", "encode_classes",
+                          "list_text_encoders"), "zsar.extract.models.text_encoders")}
+
+__all__ = sorted(_FROM)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _FROM:
+        return getattr(importlib.import_module(_FROM[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -33,14 +33,11 @@ from torch import Tensor, nn
 from zsar.devices import resolve_device, resolve_precision
 from zsar.files import file_digest, package_version
 from zsar.errors import MissingExtraError, ZsarError
-from zsar.registry import Registry
+from zsar.registry import CLASSIFIER, Registry
 
 log = logging.getLogger(__name__)
 
 BACKBONES: Registry[Callable[["BackboneConfig"], "Backbone"]] = Registry("backbone", modules=("zsar.extract.models.clip",))
-# Registry tag: the backbone keeps its own ImageNet classifier layer (``Backbone.classifier``), which the
-# training-free ``objects`` head applies to the cached features.
-CLASSIFIER = "classifier"
 
 
 @dataclass(frozen=True)

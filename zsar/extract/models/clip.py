@@ -20,6 +20,7 @@ from zsar.extract.models.backbones import BACKBONES, CLIP_NORM, Backbone, Backbo
 from zsar.extract.models.hf import from_cache_or_hub, hf_cache_dir, joint_space, load_hf_model, pooled_embedding
 from zsar.extract.models.text_encoders import BATCH_SIZE, TEXT_ENCODERS, TextEncoder, TextEncoderConfig
 from zsar.extract.models.tiny_weights import tiny_clip_config, tiny_xclip_config
+from zsar.registry import JOINT_SPACE
 
 CLIP_MODEL_IDS = {
     "clip-vit-b32": "openai/clip-vit-base-patch32",
@@ -31,6 +32,24 @@ XCLIP_MODEL_IDS = {
     "xclip-b16": "microsoft/xclip-base-patch16",
 }
 DEFAULT_CLIP_TEXT_MODEL = "openai/clip-vit-base-patch16"
+
+
+def backbone_space(name: str, weights: Path | None) -> str | None:
+    """The joint space CLIP backbone ``name`` names with ``weights`` (None: not a CLIP backbone), loading nothing."""
+    return joint_space(CLIP_MODEL_IDS[name], weights) if name in CLIP_MODEL_IDS else None
+
+
+def text_model_reference(model: str | None) -> tuple[str, Path | None]:
+    """``--text-model`` of the clip text encoder -> ``(hub id, local weights or None)`` (default: ViT-B/16's)."""
+    model_ref = model or DEFAULT_CLIP_TEXT_MODEL
+    local = Path(model_ref).expanduser()
+    weights = local if local.exists() else None
+    return (DEFAULT_CLIP_TEXT_MODEL if weights is not None else model_ref), weights
+
+
+def text_space(model: str | None) -> str:
+    """The joint space the clip text encoder names with ``--text-model`` ``model``, loading nothing."""
+    return joint_space(*text_model_reference(model))
 
 
 def clip_image_features(model: nn.Module, x: Tensor) -> Tensor:
@@ -69,7 +88,7 @@ def _create_xclip(config: BackboneConfig) -> Backbone:
 
 for _name, _id in CLIP_MODEL_IDS.items():
     BACKBONES.add(_name, _create_clip, help=f"CLIP image tower {_id} (transformers; frame-level)",
-                  tiny=tiny_clip_config)
+                  tags=(JOINT_SPACE,), tiny=tiny_clip_config)
 for _name, _id in XCLIP_MODEL_IDS.items():
     BACKBONES.add(_name, _create_xclip, help=f"X-CLIP video encoder {_id} (transformers; video-level, 8 frames)",
                   tiny=tiny_xclip_config)
@@ -98,15 +117,14 @@ class ClipTextEncoder(TextEncoder):
         return np.concatenate(chunks)
 
 
-@TEXT_ENCODERS.register("clip", help="CLIP text tower (--text-model HF id or dir; pairs with the CLIP backbone)")
+@TEXT_ENCODERS.register("clip", help="CLIP text tower (--text-model HF id or dir; pairs with the CLIP backbone)",
+                        tags=(JOINT_SPACE,))
 def create_clip_text(config: TextEncoderConfig) -> TextEncoder:
     device = resolve_device(config.device)
     from transformers import CLIPModel, CLIPTokenizer
 
     model_ref = config.model or DEFAULT_CLIP_TEXT_MODEL
-    local = Path(model_ref).expanduser()
-    weights = local if local.exists() else None
-    model_id = DEFAULT_CLIP_TEXT_MODEL if weights is not None else model_ref
+    model_id, weights = text_model_reference(config.model)
     model, weights_id = load_hf_model(CLIPModel, "the clip text encoder", model_id, weights, flag="--text-model")
     model.vision_model = None  # only the text tower and projection are used
     folder = (weights if weights.is_dir() else weights.parent) if weights is not None else None
