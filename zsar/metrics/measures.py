@@ -24,6 +24,7 @@ and a run's ``metrics.json`` records their names, so ``zsar metrics`` finds them
 
 from __future__ import annotations
 
+import abc
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -87,7 +88,7 @@ class SplitMetrics:
         return merge(out, self.values)
 
 
-class Measure:
+class Measure(abc.ABC):
     """Base of the registered measures; see the module docstring."""
 
     keys: ClassVar[tuple[str, ...]] = ()
@@ -99,9 +100,9 @@ class Measure:
     uses_prototypes: ClassVar[bool] = False  # on a raw cache, compares the videos with class text prototypes
     definition: ClassVar[str] = ""
 
+    @abc.abstractmethod
     def split(self, result: "SplitResult", config: MetricsConfig, out: SplitMetrics) -> dict[str, Any]:
         """This measure's values on one split of a run."""
-        raise NotImplementedError
 
     def features(self, videos: np.ndarray, labels: np.ndarray, prototypes: np.ndarray | None,
                  config: MetricsConfig, out: SplitMetrics) -> dict[str, Any] | None:
