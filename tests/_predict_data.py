@@ -92,17 +92,24 @@ class TinyRun:
     videos: Path
 
 
-def build_tiny(root: Path, clips: int = 6) -> TinyRun:
-    """A tiny run (tiny-random backbone at 32 px, 4 frames, tiny-random text, ridge, one split) and ``clips`` clips."""
+def tiny_model(root: Path) -> tuple[Path, Path, Path]:
+    """``(dataset, cache, run)``: a synthetic set of 4 actions x 3 clips, its cache (tiny-random backbone at 32 px,
+    4 frames, tiny-random text) and a ridge run on one split, under ``root``."""
     data = generate_dataset(SynthConfig(classes=4, per_class=3, frames=8, width=64, height=64), root / "data")
     cache = extract(ExtractConfig(dataset="synthetic", root=data, backbone="tiny-random", text_encoder="tiny-random",
                                   prompts="plain", sampling=SamplingConfig(frames=4), resolution=32,
                                   cache=root / "cache", workers=0)).cache_dir
     train_head(TrainHeadConfig(features=cache, out=root / "run", head="ridge", protocol="within-half", splits=1,
                                selection=SelectionConfig(enabled=False)))
+    return data, cache, root / "run"
+
+
+def build_tiny(root: Path, clips: int = 6) -> TinyRun:
+    """``tiny_model``'s run and ``clips`` clips of 3 actions to predict."""
+    _, cache, run = tiny_model(root)
     render_actions(tuple(a.name for a in ACTIONS[:3]), 2, root / "clips", seed=3, flat=True)
     assert len(list((root / "clips").iterdir())) == clips
-    return TinyRun(root / "run", root / "cache", root / "clips")
+    return TinyRun(run, root / "cache", root / "clips")
 
 
 def decode_counter(monkeypatch) -> dict[str, int]:

@@ -19,7 +19,6 @@ from PIL import Image
 from typer.testing import CliRunner
 
 import zsar
-import zsar.extract.loader as loader
 from zsar.cli import app
 from zsar.cache.tables import read_table_rows
 from zsar.heads.rerank import csls
@@ -27,7 +26,7 @@ from zsar.predict.sheet import CAPTION, COLUMNS, TILE, page_size
 from zsar.synth import ACTIONS
 from zsar.synth.render import FPS, render_clip, write_video
 
-from _predict_data import UNSEEN, build
+from _predict_data import UNSEEN, build, decode_counter
 
 LABELS = ", ".join(UNSEEN)
 MIN_CORRECT = 18  # of 40: P(>= 18 | chance 1/5) = 3e-4; measured 24
@@ -45,15 +44,7 @@ def data(tmp_path_factory):
 @pytest.fixture
 def decodes(monkeypatch):
     """Counts the videos extraction decodes (``workers=0``: decoding runs in this process)."""
-    count = {"n": 0}
-    real = loader.decode_video
-
-    def counting(*args, **kwargs):
-        count["n"] += 1
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(loader, "decode_video", counting)
-    return count
+    return decode_counter(monkeypatch)
 
 
 def _predict(data, videos=None, labels=LABELS, **options):

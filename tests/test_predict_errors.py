@@ -16,23 +16,15 @@ from typer.testing import CliRunner
 
 from zsar.cli import app
 from zsar.cli.options import NAMES
-from zsar.extract.extractor import ExtractConfig, extract
-from zsar.extract.sampling import SamplingConfig
-from zsar.heads.experiment import TrainHeadConfig, train_head
-from zsar.heads.selection import SelectionConfig
-from zsar.synth import SynthConfig, generate_dataset
+
+from _predict_data import tiny_model
 
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     root = tmp_path_factory.mktemp("predict-errors")
-    data = generate_dataset(SynthConfig(classes=4, per_class=3, frames=8, width=64, height=64), root / "data")
-    cache = extract(ExtractConfig(dataset="synthetic", root=data, backbone="tiny-random", text_encoder="tiny-random",
-                                  prompts="plain", sampling=SamplingConfig(frames=4), resolution=32,
-                                  cache=root / "cache", workers=0)).cache_dir
-    train_head(TrainHeadConfig(features=cache, out=root / "run", head="ridge", protocol="within-half", splits=1,
-                               selection=SelectionConfig(enabled=False)))
-    return {"root": root, "run": root / "run", "cache": cache, "videos": data / "videos"}
+    data, cache, run = tiny_model(root)
+    return {"root": root, "run": run, "cache": cache, "videos": data / "videos"}
 
 
 def _error(*args: str) -> str:
